@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test bench lint clean ffmpeg
+
+setup: $(STAMP) ffmpeg
+
+# Reinstall only when the dependency list changes.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# ffmpeg/ffprobe do the probing, cutting and encoding; install them when we can.
+ffmpeg:
+	@if command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing ffmpeg with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	else \
+		echo "vmae needs ffmpeg and ffprobe on PATH and could not install them (not root, or no apt-get)."; \
+		echo "Install them, then rerun: 'sudo apt-get install ffmpeg' (Debian/Ubuntu), 'brew install ffmpeg' (macOS)."; \
+		exit 1; \
+	fi
+
+demo: setup
+	$(VENV)/bin/vmae demo --out demo-output
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	$(PY) bench/corpus_build.py --quick
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf demo-output .pytest_cache
