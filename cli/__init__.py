@@ -1,0 +1,1 @@
+"""The `vmae` command line: one Typer sub-app per command group, kept thin."""

@@ -1,0 +1,121 @@
+"""`vmae corpus …`: build corpora from sources, and see what they hold."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import CorpusDir, parse_size
+from corpus.build import build as run_build
+from corpus.errors import InputError
+from corpus.options import BuildOptions, ClipOptions, FetchOptions
+from corpus.sources import SOURCES
+from corpus.status import summarize
+from manifests.tables import ManifestError
+
+app = typer.Typer(help="Build video corpora (WebDataset shards + Parquet manifests) and inspect them.",
+                  no_args_is_help=True)
+
+FETCH = "Fetching"
+CLIP = "Clipping and encoding"
+SRC = "Source-specific"
+
+
+@app.command()
+def build(
+    source: Annotated[str, typer.Option(help=f"Where the videos come from: {', '.join(SOURCES)}.")],
+    input: Annotated[list[Path], typer.Option("--input", "-i", help="Input file or folder; repeat for several.")],
+    out: Annotated[Path, typer.Option(help="Corpus folder to write (created; rerun to resume).")],
+    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = os.cpu_count() or 1,
+    shard_bytes: Annotated[str, typer.Option(help="Target tar size, e.g. 1GB, 200MB.")] = "1GB",
+    unit_size: Annotated[int, typer.Option(help="Input rows per unit of work (resume granularity).")] = 64,
+    plan_only: Annotated[bool, typer.Option(help="Write videos/ with every row planned, then stop.")] = False,
+    retry_failed: Annotated[bool, typer.Option(help="Re-queue transient failures into new units.")] = False,
+    short_side: Annotated[int, typer.Option(help="Short side of clips in pixels (never upscaled).",
+                                            rich_help_panel=CLIP)] = 320,
+    fps: Annotated[float | None, typer.Option(help="Output frame rate; default keeps the source's.",
+                                              rich_help_panel=CLIP)] = None,
+    crf: Annotated[int, typer.Option(help="x264 quality (lower is better).", rich_help_panel=CLIP)] = 23,
+    preset: Annotated[str, typer.Option(help="x264 speed preset.", rich_help_panel=CLIP)] = "veryfast",
+    keep_audio: Annotated[bool, typer.Option(help="Keep the audio track (AAC).", rich_help_panel=CLIP)] = False,
+    min_seconds: Annotated[float, typer.Option(help="Shorter clips fail as too_short.",
+                                               rich_help_panel=CLIP)] = 0.5,
+    clip_seconds: Annotated[float | None, typer.Option(help="Cut fixed windows of this many seconds.",
+                                                       rich_help_panel=CLIP)] = None,
+    window_frames: Annotated[int | None, typer.Option(help="Cut fixed windows of this many frames (AVA: 300).",
+                                                      rich_help_panel=CLIP)] = None,
+    stride: Annotated[float | None, typer.Option(help="Seconds between window starts (default: window length).",
+                                                 rich_help_panel=CLIP)] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds without data before a download fails.",
+                                           rich_help_panel=FETCH)] = 30.0,
+    max_bytes: Annotated[str, typer.Option(help="Size cap of one download.", rich_help_panel=FETCH)] = "2GB",
+    retries: Annotated[int, typer.Option(help="Retries of transient errors (exponential backoff + jitter).",
+                                         rich_help_panel=FETCH)] = 3,
+    format: Annotated[str | None, typer.Option(help="yt-dlp format (default: best ≤360p).",
+                                               rich_help_panel=FETCH)] = None,
+    cookies: Annotated[Path | None, typer.Option(help="Cookies file for yt-dlp (Instagram needs one).",
+                                                 rich_help_panel=FETCH)] = None,
+    proxy: Annotated[str | None, typer.Option(help="Proxy URL for yt-dlp.", rich_help_panel=FETCH)] = None,
+    sleep_interval: Annotated[float, typer.Option(help="yt-dlp: seconds to sleep before each download.",
+                                                  rich_help_panel=FETCH)] = 0.0,
+    rate_limit: Annotated[str | None, typer.Option(help="yt-dlp: max download rate, e.g. 4M.",
+                                                   rich_help_panel=FETCH)] = None,
+    download_sections: Annotated[bool, typer.Option(help="yt-dlp: fetch only the annotated time range.",
+                                                    rich_help_panel=FETCH)] = False,
+    url_column: Annotated[str | None, typer.Option(help="web: name of the URL column.",
+                                                   rich_help_panel=SRC)] = None,
+    url_template: Annotated[str, typer.Option(help="kinetics: URL of a video, with {youtube_id}.",
+                                              rich_help_panel=SRC)] = "https://www.youtube.com/watch?v={youtube_id}",
+    mirror: Annotated[Path | None, typer.Option(help="kinetics: folder of {youtube_id}_{start:06d}_{end:06d}.mp4.",
+                                                rich_help_panel=SRC)] = None,
+    progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
+) -> None:
+    """Build a corpus: plan → fetch → probe → clip → shard. Rerun the same command to resume."""
+    if source not in SOURCES:
+        raise typer.BadParameter(f"unknown source '{source}'; choose one of {', '.join(SOURCES)}", param_hint="--source")
+    if clip_seconds is not None and window_frames is not None:
+        raise typer.BadParameter("give --clip-seconds or --window-frames, not both")
+    options = BuildOptions(
+        source=source, inputs=tuple(str(p) for p in input), out=str(out), workers=workers,
+        shard_bytes=parse_size(shard_bytes), unit_size=unit_size,
+        fetch=FetchOptions(timeout_s=timeout, max_bytes=parse_size(max_bytes), retries=retries, format=format,
+                           cookies=str(cookies) if cookies else None, proxy=proxy, sleep_interval_s=sleep_interval,
+                           rate_limit=rate_limit, download_sections=download_sections),
+        clip=ClipOptions(short_side=short_side, fps=fps, crf=crf, preset=preset, keep_audio=keep_audio,
+                         min_seconds=min_seconds, clip_seconds=clip_seconds, window_frames=window_frames,
+                         stride_s=stride),
+        url_column=url_column, url_template=url_template, mirror=str(mirror) if mirror else None,
+    )
+    try:
+        summary = run_build(options, plan_only=plan_only, retry_failed=retry_failed, progress=progress)
+    except (InputError, ManifestError) as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(2) from e
+    print_summary(summary)
+
+
+def print_summary(s: dict) -> None:
+    typer.echo(f"corpus      {s['corpus']}  ({s['build']})")
+    typer.echo(f"input rows  {s['rows']}  " + "  ".join(f"{k}={v}" for k, v in s["status"].items()))
+    if s["error_kinds"]:
+        typer.echo("errors      " + "  ".join(f"{k}={v}" for k, v in s["error_kinds"].items()))
+    typer.echo(f"clips       {s['clips']}  ({s['hours'] * 60:.1f} min of video, {s['labeled_clips']} labeled)")
+    typer.echo(f"shards      {s['shards']}  ({s['shard_bytes'] / 1e6:.1f} MB)")
+
+
+@app.command()
+def status(corpus: CorpusDir, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Counts by status and error kind, clips, shards, bytes and hours of video."""
+    try:
+        s = summarize(corpus)
+    except ManifestError as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(2) from e
+    if as_json:
+        typer.echo(json.dumps(s, indent=2))
+    else:
+        print_summary(s)

@@ -1,0 +1,162 @@
+"""`vmae corpus build`: plan, then run the units that are not done, then summarize.
+Rerunning the same command resumes; --retry-failed re-queues transient failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import time
+import traceback
+from pathlib import Path
+
+from corpus.errors import InputError
+from corpus.executor import EXECUTORS, UnitWork
+from corpus.options import BuildOptions
+from corpus.progress import BuildProgress
+from corpus.sources import get_source
+from corpus.status import summarize
+from corpus.steps.base import Task
+from corpus.steps.clip import Clip
+from corpus.steps.fetch import Fetch
+from corpus.steps.probe import Probe
+from corpus.steps.shard import write_shards
+from corpus.units import (
+    assign_units,
+    is_done,
+    mark_done,
+    pending_units,
+    requeue_transient,
+    unit_tasks,
+    write_unit_rows,
+)
+from manifests.layout import CorpusLayout
+from manifests.schemas import SCHEMA_VERSION
+from manifests.tables import write_atomic_bytes, write_part
+
+PLAN_MARKER = "plan.json"
+STEPS = (Fetch, Probe, Clip)
+
+
+def process_task(task: Task, options: BuildOptions) -> Task:
+    """fetch → probe → clip for one file; runs in a worker. Never raises: an unexpected error
+    fails the task's rows with error_kind internal, and the build goes on."""
+    try:
+        stream = [task]
+        for step in STEPS:
+            stream = step(options).run(stream)
+        (task,) = list(stream)
+    except Exception as e:  # noqa: BLE001 - one bad file must not end a 650k-video build
+        for r in task.pending:
+            r.update(status="failed", error_kind="internal", error=f"{type(e).__name__}: {e}")
+        task.clips = []
+        traceback.print_exc()
+    finally:
+        if task.downloaded and task.file:
+            Path(task.file).unlink(missing_ok=True)
+    return task
+
+
+def _fingerprint(options: BuildOptions) -> str:
+    sizes = [(p, Path(p).stat().st_size if Path(p).is_file() else None) for p in options.inputs]
+    blob = json.dumps([options.fingerprint_fields(), sizes], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _write_build_json(layout: CorpusLayout, options: BuildOptions, **fields) -> None:
+    old = json.loads(layout.build_json.read_text()) if layout.build_json.is_file() else {}
+    doc = {**old, "tool": "vmae", "schema_version": SCHEMA_VERSION, "source": options.source,
+           "options": dataclasses.asdict(options), "fingerprint": _fingerprint(options), **fields}
+    write_atomic_bytes(layout.build_json, json.dumps(doc, indent=2, sort_keys=True, default=str).encode())
+
+
+def plan(options: BuildOptions, layout: CorpusLayout) -> dict:
+    """Read the inputs into numbered plan rows, assign units and write every videos/ part."""
+    source = get_source(options.source)(options)
+    result = source.plan()
+    rows = result.rows
+    for i, r in enumerate(rows):
+        r["row"] = i
+    labels = result.labels or sorted({r["label"] for r in rows if r["label"] is not None}) or None
+    if labels:
+        index = {name: i for i, name in enumerate(labels)}
+        for r in rows:
+            r["label_id"] = index.get(r["label"])
+        write_atomic_bytes(layout.labels_txt, ("\n".join(labels) + "\n").encode())
+    units = assign_units(rows, options.unit_size)
+    write_unit_rows(layout, rows)
+    info = {"rows": len(rows), "units": len(units), "labeled": bool(labels),
+            "classes": len(labels or []), "report": result.report}
+    _write_build_json(layout, options, state="planned", planned_at=time.time(), **info)
+    write_atomic_bytes(layout.marker(PLAN_MARKER), json.dumps(info, default=str).encode())
+    return info
+
+
+def _finish_unit(layout: CorpusLayout, options: BuildOptions, labeled: bool, work: UnitWork,
+                 tasks: list[Task]) -> None:
+    """Write a unit's shards and table parts, then its marker (last)."""
+    updated = {r["row"]: r for t in tasks for r in t.rows}
+    rows = [updated.get(r["row"], r) for r in work.rows]
+    clips = [c for t in tasks for c in t.clips]
+    for stale in layout.tars.glob(f"{work.unit}-*.tar"):  # left by a killed run of this unit
+        stale.unlink()
+    shard_rows = write_shards(layout.root, work.unit, clips, options.shard_bytes, labeled)
+    write_part(layout.part("clips", work.unit), "clips", [{k: v for k, v in c.items() if k != "file"}
+                                                          for c in clips])
+    write_part(layout.part("shards", work.unit), "shards", shard_rows)
+    write_part(layout.part("videos", work.unit), "videos", rows)
+    mark_done(layout, work.unit, {"rows": len(rows), "clips": len(clips), "shards": len(shard_rows)})
+    shutil.rmtree(layout.work / work.unit, ignore_errors=True)
+
+
+def _check_same_build(layout: CorpusLayout, options: BuildOptions) -> None:
+    recorded = json.loads(layout.build_json.read_text()).get("fingerprint")
+    if recorded != _fingerprint(options):
+        raise InputError(
+            f"{layout.root} was planned from other inputs or options (fingerprint {recorded}). "
+            "Rerun with the same inputs and options to resume, or build into a new --out folder."
+        )
+
+
+def build(options: BuildOptions, *, plan_only: bool = False, retry_failed: bool = False,
+          progress: bool = True) -> dict:
+    source_cls = get_source(options.source)
+    options = dataclasses.replace(options, clip=source_cls(options).clip_defaults(options.clip))
+    layout = CorpusLayout.at(options.out)
+    if layout.marker(PLAN_MARKER).is_file():
+        _check_same_build(layout, options)
+    else:
+        if layout.root.is_dir() and any(p.name != "done" for p in layout.root.iterdir()):
+            if not layout.build_json.is_file():
+                raise InputError(f"{layout.root} exists and is not a vmae corpus; choose an empty --out folder")
+        plan(options, layout)
+    if plan_only:
+        return summarize(layout.root)
+    if retry_failed:
+        requeue_transient(layout, options.unit_size)
+    shutil.rmtree(layout.work, ignore_errors=True)  # scratch of units a killed run left unfinished
+    labeled = bool(json.loads(layout.build_json.read_text()).get("labeled"))
+    units = [u for u in pending_units(layout) if not is_done(layout, u)]
+    works = [UnitWork(u, *unit_tasks(layout, u)) for u in units]
+    bar = BuildProgress(sum(len(t.rows) for w in works for t in w.tasks), enabled=progress)
+    _write_build_json(layout, options, state="building")
+    executor = EXECUTORS["local"](options.workers)
+    executor.run(works, _Process(options), bar.task_done,
+                 lambda work, tasks: _finish_unit(layout, options, labeled, work, tasks))
+    run_stats = bar.close()
+    summary = summarize(layout.root)
+    _write_build_json(layout, options, state="complete", finished_at=time.time(), last_run=run_stats,
+                      counts={k: summary[k] for k in ("rows", "status", "error_kinds", "clips", "shards",
+                                                       "hours", "shard_bytes")})
+    return summarize(layout.root)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Process:
+    """Picklable callable handed to worker processes."""
+
+    options: BuildOptions
+
+    def __call__(self, task: Task) -> Task:
+        return process_task(task, self.options)

@@ -1,0 +1,60 @@
+"""Options of a corpus build as frozen dataclasses: what the CLI parses and workers receive."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    timeout_s: float = 30.0  # connect and per-read timeout; a stalled server fails after this
+    max_bytes: int = 2 * 1024**3  # size cap of one download
+    retries: int = 3  # extra attempts for transient errors, with exponential backoff + jitter
+    backoff_s: float = 1.0  # first backoff; doubles each attempt
+    # yt-dlp
+    format: str | None = None  # None: best at most 360p, without audio unless keep_audio
+    cookies: str | None = None
+    proxy: str | None = None
+    sleep_interval_s: float = 0.0
+    rate_limit: str | None = None  # e.g. "4M" bytes/s
+    download_sections: bool = False  # fetch only the annotated time range where the site allows
+
+
+@dataclass(frozen=True)
+class ClipOptions:
+    short_side: int = 320  # never upscaled
+    fps: float | None = None  # None keeps the source frame rate
+    crf: int = 23
+    preset: str = "veryfast"
+    keep_audio: bool = False
+    min_seconds: float = 0.5  # shorter clips are failed rows (too_short)
+    # windows: cut each video (or its annotated range) into fixed windows instead of one clip
+    clip_seconds: float | None = None
+    window_frames: int | None = None
+    stride_s: float | None = None  # None: windows do not overlap
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    source: str
+    inputs: tuple[str, ...]
+    out: str
+    fetch: FetchOptions = field(default_factory=FetchOptions)
+    clip: ClipOptions = field(default_factory=ClipOptions)
+    shard_bytes: int = 1024**3
+    unit_size: int = 64  # input rows per unit of work (resume and retry granularity)
+    workers: int = 1
+    # source-specific
+    url_column: str | None = None
+    url_template: str = "https://www.youtube.com/watch?v={youtube_id}"
+    mirror: str | None = None
+
+    def fingerprint_fields(self) -> dict:
+        """What decides the content of the corpus: a rerun must match these to resume."""
+        d = asdict(self)
+        for k in ("workers", "out"):
+            d.pop(k)
+        d["fetch"] = {k: v for k, v in d["fetch"].items() if k not in ("sleep_interval_s", "rate_limit",
+                                                                         "retries", "backoff_s", "proxy",
+                                                                         "cookies", "timeout_s")}
+        return d

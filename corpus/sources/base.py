@@ -1,0 +1,92 @@
+"""What every source shares: the plan row, row failures and the duplicate rule."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from corpus.options import BuildOptions
+
+# How a source's rows are fetched: over HTTP, through yt-dlp, or read where they lie.
+FETCH_HTTP, FETCH_YTDLP, FETCH_LOCAL = "http", "ytdlp", "local"
+
+
+def plan_row(source: str, video_id: str, **fields) -> dict:
+    """A videos/ row as planned: every contract column present, status pending."""
+    row = {
+        "video_id": video_id, "source": source, "url": None, "path": None, "offset_s": 0.0,
+        "start_s": None, "end_s": None, "label": None, "label_id": None, "split": None,
+        "caption": None, "meta": None, "status": "pending", "error_kind": None, "error": None,
+        "attempts": 0,
+    }
+    row.update(fields)
+    return row
+
+
+def fail(row: dict, kind: str, message: str, *, skipped: bool = False) -> dict:
+    row.update(status="skipped" if skipped else "failed", error_kind=kind, error=message)
+    return row
+
+
+def meta_json(values: dict) -> str | None:
+    return json.dumps(values, ensure_ascii=False, sort_keys=True, default=str) if values else None
+
+
+def parse_time(value) -> float | None:
+    """Seconds from a CSV cell; None when empty or not a finite number."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        return None
+    return t if math.isfinite(t) else None
+
+
+def check_range(row: dict) -> dict:
+    """Reversed, negative or empty annotated ranges are bad rows."""
+    s, e = row["start_s"], row["end_s"]
+    if s is not None and e is not None and (s < 0 or e <= s):
+        fail(row, "bad_row", f"time range [{s}, {e}] is empty, reversed or negative")
+    return row
+
+
+def mark_duplicates(rows: Iterable[dict]) -> Iterator[dict]:
+    """The second and later rows with the same video and cut are skipped as duplicates."""
+    seen: dict[tuple, int] = {}
+    for i, row in enumerate(rows):
+        key = (row["video_id"], row["start_s"], row["end_s"])
+        if row["status"] == "pending":
+            if key in seen:
+                fail(row, "duplicate", f"same video and time range as input row #{seen[key] + 1}",
+                     skipped=True)
+            else:
+                seen[key] = i
+        yield row
+
+
+@dataclass
+class Plan:
+    rows: list[dict]
+    labels: list[str] | None = None  # class order of a labeled corpus
+    report: dict = field(default_factory=dict)  # counts and findings worth showing the user
+
+
+class Source:
+    """Turns user input into plan rows. Subclasses set `name` and `fetcher` and write plan()."""
+
+    name: ClassVar[str]
+    fetcher: ClassVar[str]
+
+    def __init__(self, options: BuildOptions):
+        self.options = options
+
+    def plan(self) -> Plan:
+        raise NotImplementedError
+
+    def clip_defaults(self, clip):
+        """Source-specific defaults for clip options (movies cut windows by default)."""
+        return clip

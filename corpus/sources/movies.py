@@ -1,0 +1,42 @@
+"""movies: local long videos (files or folders), cut into fixed windows, AVA-style. Nothing is
+downloaded; the files are read where they lie."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from corpus.errors import InputError
+from corpus.sources.base import FETCH_LOCAL, Plan, Source, mark_duplicates, meta_json, plan_row
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts"}
+DEFAULT_CLIP_SECONDS = 10.0
+
+
+def video_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    raise InputError(f"{path}: no such file or folder")
+
+
+class MoviesSource(Source):
+    name = "movies"
+    fetcher = FETCH_LOCAL
+
+    def clip_defaults(self, clip):
+        if clip.clip_seconds is None and clip.window_frames is None:
+            return dataclasses.replace(clip, clip_seconds=DEFAULT_CLIP_SECONDS)
+        return clip
+
+    def plan(self) -> Plan:
+        rows = []
+        for given in self.options.inputs:
+            base = Path(given)
+            for f in video_files(base):
+                rel = f.relative_to(base) if base.is_dir() else Path(f.name)
+                video_id = rel.with_suffix("").as_posix()
+                rows.append(plan_row(self.name, video_id, path=str(f.resolve()),
+                                     meta=meta_json({"input": given})))
+        return Plan(list(mark_duplicates(rows)))

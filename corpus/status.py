@@ -1,0 +1,37 @@
+"""What a corpus holds: counts by status and error kind, clips, shards, bytes, hours."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.compute as pc
+
+from manifests.layout import CorpusLayout
+from manifests.tables import ManifestError, read_table
+
+
+def summarize(root: str | Path) -> dict:
+    layout = CorpusLayout.at(root)
+    if not layout.is_corpus():
+        raise ManifestError(f"{root} is not a vmae corpus folder (no build.json); build one with "
+                            "'vmae corpus build'")
+    videos = read_table(layout.root, "videos")
+    clips = read_table(layout.root, "clips", required=False)
+    shards = read_table(layout.root, "shards", required=False)
+    status = videos.group_by("status").aggregate([("row", "count")]).to_pylist()
+    failed = videos.filter(pc.field("status").isin(["failed", "skipped"]))
+    kinds = failed.group_by("error_kind").aggregate([("row", "count")]).to_pylist()
+    seconds = pc.sum(clips["duration_s"]).as_py() or 0.0
+    return {
+        "corpus": str(layout.root),
+        "rows": videos.num_rows,
+        "status": {r["status"]: r["row_count"] for r in sorted(status, key=lambda r: r["status"])},
+        "error_kinds": {r["error_kind"]: r["row_count"] for r in sorted(kinds, key=lambda r: -r["row_count"])},
+        "clips": clips.num_rows,
+        "labeled_clips": clips.num_rows - clips["label_id"].null_count,
+        "hours": round(seconds / 3600, 4),
+        "shards": shards.num_rows,
+        "shard_bytes": pc.sum(shards["bytes"]).as_py() or 0,
+        "build": json.loads(layout.build_json.read_text()).get("state"),
+    }

@@ -1,0 +1,61 @@
+"""Steps: small classes with one job. The base owns iteration, failure capture, counting and
+timing; a subclass overrides the one hook `process`."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from corpus.errors import StepError
+from corpus.options import BuildOptions
+
+
+@dataclass
+class Task:
+    """One file to fetch (a URL or a local path) and the input rows that are cut from it."""
+
+    unit: str
+    rows: list[dict]
+    workdir: str
+    file: str | None = None  # local file once fetched
+    downloaded: bool = False  # True when `file` is ours to delete
+    info: dict | None = None  # ffprobe summary
+    clips: list[dict] = field(default_factory=list)  # clip rows; "file" holds the encoded clip
+
+    @property
+    def pending(self) -> list[dict]:
+        return [r for r in self.rows if r["status"] == "pending"]
+
+    def fail_pending(self, err: StepError) -> None:
+        for r in self.pending:
+            r.update(status="skipped" if err.skipped else "failed", error_kind=err.kind, error=err.message)
+
+
+class Step:
+    name: ClassVar[str]
+
+    def __init__(self, options: BuildOptions):
+        self.options = options
+        self.stats: Counter = Counter()
+        self.seconds = 0.0
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[Task]:
+        for task in tasks:
+            if task.pending:
+                start = time.perf_counter()
+                try:
+                    self.process(task)
+                    self.stats["ok"] += 1
+                except StepError as e:
+                    task.fail_pending(e)
+                    self.stats[e.kind] += 1
+                finally:
+                    self.seconds += time.perf_counter() - start
+            yield task
+
+    def process(self, task: Task) -> None:
+        """Do this step's work on one task; raise StepError to fail its pending rows."""
+        raise NotImplementedError

@@ -1,0 +1,79 @@
+"""clip: cut each row's range (or fixed windows of it) out of the fetched file, re-encode,
+and compute signatures in the same pass."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from corpus.errors import StepError
+from corpus.options import ClipOptions
+from corpus.steps.base import Step, Task
+from corpus.steps.encode import encode_clip
+from manifests.sample import clip_key
+
+# A cut that decodes to less than this share of its requested length means damaged data.
+MIN_DECODED_SHARE = 0.8
+_EPS = 1e-3
+
+
+def windows(start: float, end: float, fps: float, opts: ClipOptions) -> list[tuple[float, float]]:
+    """[start, end) as one cut, or as fixed windows when the options ask for them. A tail shorter
+    than a window is dropped, as AVA-style fixed-length clips require."""
+    if opts.clip_seconds is None and opts.window_frames is None:
+        return [(start, end)]
+    length = opts.clip_seconds or opts.window_frames / (opts.fps or fps)
+    stride = opts.stride_s or length
+    count = math.floor((end - start - length) / stride + _EPS) + 1 if end - start + _EPS >= length else 0
+    return [(start + k * stride, start + k * stride + length) for k in range(count)]
+
+
+class Clip(Step):
+    name = "clip"
+
+    def process(self, task: Task) -> None:
+        Path(task.workdir).mkdir(parents=True, exist_ok=True)
+        for row in task.pending:
+            try:
+                made = self._clip_row(task, row)
+            except StepError as e:
+                # A row is all or nothing: drop the windows it made before the failure.
+                task.clips = [c for c in task.clips if c["row"] != row["row"]]
+                row.update(status="failed", error_kind=e.kind, error=e.message)
+                continue
+            row.update(status="ok", clips=made)
+
+    def _cuts(self, task: Task, row: dict) -> list[tuple[float, float]]:
+        """Cuts in the file's own time (the file may start at offset_s of the original video)."""
+        opts, info = self.options.clip, task.info
+        offset = row["offset_s"] or 0.0
+        lo = 0.0 if row["start_s"] is None else max(0.0, row["start_s"] - offset)
+        hi = info["duration_s"] if row["end_s"] is None else min(info["duration_s"], row["end_s"] - offset)
+        if hi - lo < opts.min_seconds:
+            raise StepError("too_short", f"only {max(0.0, hi - lo):.2f} s of video in the requested range "
+                            f"(the file lasts {info['duration_s']:.2f} s; at least {opts.min_seconds:g} s needed)")
+        cuts = windows(lo, hi, info["fps"], opts)
+        if not cuts:
+            raise StepError("too_short", f"{hi - lo:.2f} s is shorter than one window")
+        return cuts
+
+    def _clip_row(self, task: Task, row: dict) -> int:
+        offset = row["offset_s"] or 0.0
+        made = 0
+        for lo, hi in self._cuts(task, row):
+            key = clip_key(row["source"], row["video_id"], lo + offset, hi + offset)
+            enc = encode_clip(task.file, lo, hi - lo, Path(task.workdir) / f"{key}.mp4", task.info,
+                              self.options.clip)
+            if enc.duration_s < MIN_DECODED_SHARE * (hi - lo):
+                raise StepError("corrupt", f"decoded only {enc.duration_s:.2f} s of the {hi - lo:.2f} s cut "
+                                f"at {lo:.2f} s: the file is truncated or damaged")
+            task.clips.append({
+                "file": str(enc.path), "clip_key": key, "video_id": row["video_id"], "source": row["source"],
+                "row": row["row"], "start_s": lo + offset, "end_s": hi + offset, "duration_s": enc.duration_s,
+                "fps": enc.fps, "frames": enc.frames, "width": enc.width, "height": enc.height,
+                "bytes": enc.bytes, "sha256": enc.sha256, "signature": enc.signature, "label": row["label"],
+                "label_id": row["label_id"], "split": row["split"], "caption": row["caption"],
+                "meta": row["meta"], "unit": task.unit,
+            })
+            made += 1
+        return made

@@ -1,0 +1,73 @@
+"""One ffmpeg pass per clip: an exact cut re-encoded to H.264, and in the same decode the
+small grayscale frames its signature is computed from."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg
+
+from corpus.errors import StepError
+from corpus.options import ClipOptions
+from corpus.steps.probe import probe_file
+from corpus.steps.signature import FRAME_SIDE, signature_from_raw
+from manifests.schemas import SIGNATURE_HASHES
+
+
+def target_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """Scale so the short side is `short_side` (never up), both sides even for yuv420p."""
+    scale = min(1.0, short_side / min(width, height))
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+@dataclass
+class EncodedClip:
+    path: Path
+    signature: list[int]
+    duration_s: float
+    fps: float
+    frames: int
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+
+
+def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, opts: ClipOptions) -> EncodedClip:
+    """Cut [start, start+length) of src (seconds in the file) into dest."""
+    width, height = target_size(info["width"], info["height"], opts.short_side)
+    # -ss before -i seeks to the keyframe before `start`, then decodes and drops frames up to it:
+    # exact cuts at keyframe-seek speed (we always re-encode).
+    inp = ffmpeg.input(src, ss=f"{start:.3f}", t=f"{length:.3f}")
+    video = inp.video
+    if opts.fps:
+        video = video.filter("fps", fps=opts.fps)
+    split = video.filter_multi_output("split")
+    main = split[0].filter("scale", width, height).filter("setsar", 1)
+    # One more frame than needed, then pick evenly: the fps filter's rounding may drop one.
+    sig_rate = (SIGNATURE_HASHES + 1) / max(length, 1e-3)
+    sig = (split[1].filter("fps", fps=f"{sig_rate:.6f}").filter("scale", FRAME_SIDE, FRAME_SIDE, flags="area")
+           .filter("format", "gray"))
+    streams = [main]
+    audio_args = {"an": None}
+    if opts.keep_audio and info.get("has_audio"):
+        streams.append(inp.audio)
+        audio_args = {"acodec": "aac", "audio_bitrate": "96k"}
+    clip_out = ffmpeg.output(*streams, str(dest), vcodec="libx264", pix_fmt="yuv420p", preset=opts.preset,
+                             crf=opts.crf, movflags="+faststart", **audio_args)
+    sig_out = ffmpeg.output(sig, "pipe:", format="rawvideo", pix_fmt="gray")
+    cmd = ffmpeg.merge_outputs(clip_out, sig_out).global_args("-nostdin", "-loglevel", "error").overwrite_output()
+    try:
+        raw, _ = cmd.run(capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as e:
+        tail = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or ["ffmpeg failed"]
+        raise StepError("corrupt", f"ffmpeg could not cut [{start:.3f}, {start + length:.3f}]: {tail[0]}") from e
+    if not dest.is_file() or dest.stat().st_size == 0 or not raw:
+        raise StepError("corrupt", f"ffmpeg produced no frames for [{start:.3f}, {start + length:.3f}]")
+    out = probe_file(str(dest))
+    data = dest.read_bytes()
+    return EncodedClip(dest, signature_from_raw(raw), out["duration_s"], out["fps"], out["frames"],
+                       out["width"], out["height"], len(data), hashlib.sha256(data).hexdigest())
+

@@ -1,0 +1,35 @@
+"""Synthetic videos with motion, made by ffmpeg's lavfi sources: the demo, the tests and the
+benchmarks make their own data instead of downloading any."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ffmpeg
+
+# lavfi sources with motion; {w}x{h} size, {r} frame rate, {d} seconds.
+PATTERNS = {
+    "testsrc2": "testsrc2=size={w}x{h}:rate={r}:duration={d}",
+    "mandelbrot": "mandelbrot=size={w}x{h}:rate={r}:end_scale=0.02,trim=duration={d}",
+    "life": "life=size={w}x{h}:rate={r}:mold=10:ratio=0.2:death_color=#C83232:life_color=#00ff00,trim=duration={d}",
+    "cellauto": "cellauto=size={w}x{h}:rate={r}:rule=110,trim=duration={d}",
+    "bars": "smptehdbars=size={w}x{h}:rate={r}:duration={d},hue=H=2*PI*t/3",
+    "scroll": "rgbtestsrc=size={w}x{h}:rate={r}:duration={d},scroll=horizontal=0.01:vertical=0.005",
+}
+
+
+def make_video(path: str | Path, *, pattern: str = "testsrc2", seconds: float = 4.0, width: int = 320,
+               height: int = 240, fps: float = 25, audio: bool = False, crf: int = 28) -> Path:
+    """Write an H.264 mp4 of a moving lavfi pattern (with a sine tone when audio=True)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spec = PATTERNS[pattern].format(w=width, h=height, r=fps, d=seconds)
+    video = ffmpeg.input(spec, f="lavfi")
+    streams = [video]
+    kwargs = {"vcodec": "libx264", "pix_fmt": "yuv420p", "preset": "ultrafast", "crf": crf, "g": int(fps * 2)}
+    if audio:
+        streams.append(ffmpeg.input(f"sine=frequency=440:duration={seconds}", f="lavfi"))
+        kwargs["acodec"] = "aac"
+    ffmpeg.output(*streams, str(path), t=seconds, **kwargs).global_args("-nostdin", "-loglevel", "error") \
+        .overwrite_output().run()
+    return path

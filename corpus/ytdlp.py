@@ -1,0 +1,107 @@
+"""yt-dlp behind one small interface: options from FetchOptions, error classification, flat
+playlist expansion and single-video download."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yt_dlp
+from yt_dlp.utils import download_range_func
+
+from corpus.errors import StepError
+from corpus.options import FetchOptions
+
+# At most 360p is plenty for clips whose short side is 320; audio only when asked for.
+FORMAT_VIDEO_ONLY = "bv*[height<=360]/b[height<=360]/wv*/w"
+FORMAT_WITH_AUDIO = "bv*[height<=360]+ba/b[height<=360]/wv*+ba/w"
+
+# (pattern in yt-dlp's message, error_kind); first match wins. Order matters: a 429 page
+# also says "unable to download".
+_CLASSES = [
+    (r"HTTP Error 429|Too Many Requests|confirm you.re not a bot|rate.?limit", "rate_limited"),
+    (r"Private video|private|login required|members-only|Sign in to confirm your age", "private"),
+    (r"HTTP Error 404|Video unavailable|has been removed|does not exist|not available|terminated",
+     "not_found"),
+    (r"HTTP Error 5\d\d", "http_5xx"),
+    (r"HTTP Error 4\d\d", "http_4xx"),
+    (r"timed out|Read timed out|TimeoutError", "timeout"),
+    (r"Unsupported URL", "unsupported"),
+    (r"File is larger than max-filesize|max.?filesize", "too_large"),
+    (r"Connection refused|Connection reset|Name or service not known|Temporary failure|"
+     r"Network is unreachable|IncompleteRead|bytes read", "network"),
+]
+
+
+def classify(message: str) -> str:
+    for pattern, kind in _CLASSES:
+        if re.search(pattern, message, re.IGNORECASE):
+            return kind
+    return "download_error"
+
+
+def _clean(message: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", message).removeprefix("ERROR: ").strip()
+
+
+def ydl_options(opts: FetchOptions, *, keep_audio: bool = False) -> dict:
+    o = {
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "noplaylist": True,
+        "format": opts.format or (FORMAT_WITH_AUDIO if keep_audio else FORMAT_VIDEO_ONLY),
+        "socket_timeout": opts.timeout_s,
+        # vmae retries itself (with backoff, transient errors only); yt-dlp's own retries
+        # would multiply that and hide the classification.
+        "retries": 0,
+        "fragment_retries": 1,
+        "max_filesize": opts.max_bytes,
+    }
+    if opts.cookies:
+        o["cookiefile"] = opts.cookies
+    if opts.proxy:
+        o["proxy"] = opts.proxy
+    if opts.sleep_interval_s:
+        o["sleep_interval"] = opts.sleep_interval_s
+    if opts.rate_limit:
+        o["ratelimit"] = yt_dlp.parse_options(["--limit-rate", opts.rate_limit]).ydl_opts["ratelimit"]
+    return o
+
+
+def expand(url: str, opts: FetchOptions) -> list[dict]:
+    """The videos behind a URL: one entry for a video, one per item for a playlist or channel
+    (flat: nothing is downloaded). Each entry has 'id', 'url' and 'title' when known."""
+    o = ydl_options(opts) | {"extract_flat": "in_playlist", "noplaylist": False, "skip_download": True}
+    try:
+        with yt_dlp.YoutubeDL(o) as ydl:
+            info = ydl.extract_info(url, download=False)
+    except yt_dlp.utils.DownloadError as e:
+        msg = _clean(str(e))
+        raise StepError(classify(msg), msg) from e
+    if info.get("_type") in ("playlist", "multi_video"):
+        entries = [e for e in info.get("entries") or [] if e]
+        return [{"id": e.get("id"), "url": e.get("url") or e.get("webpage_url"), "title": e.get("title"),
+                 "playlist": info.get("id")} for e in entries]
+    return [{"id": info.get("id"), "url": info.get("webpage_url") or url, "title": info.get("title")}]
+
+
+def download(url: str, folder: Path, name: str, opts: FetchOptions, *, keep_audio: bool = False,
+             section: tuple[float, float] | None = None) -> Path:
+    """Download one video into folder/name.<ext>; returns the file path."""
+    o = ydl_options(opts, keep_audio=keep_audio) | {"outtmpl": str(folder / f"{name}.%(ext)s"),
+                                                     "paths": {"home": str(folder)}}
+    if section is not None:
+        o["download_ranges"] = download_range_func([], [section])
+        o["force_keyframes_at_cuts"] = False
+    try:
+        with yt_dlp.YoutubeDL(o) as ydl:
+            info = ydl.extract_info(url, download=True)
+    except yt_dlp.utils.DownloadError as e:
+        msg = _clean(str(e))
+        raise StepError(classify(msg), msg) from e
+    downloads = info.get("requested_downloads") or []
+    path = Path(downloads[0]["filepath"]) if downloads and downloads[0].get("filepath") else None
+    if path is None or not path.is_file():
+        raise StepError("download_error", f"yt-dlp reported no file for {url}")
+    return path

@@ -1,0 +1,49 @@
+"""Where things live inside a corpus folder (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CorpusLayout:
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | Path) -> CorpusLayout:
+        return cls(Path(root))
+
+    @property
+    def build_json(self) -> Path:
+        return self.root / "build.json"
+
+    @property
+    def labels_txt(self) -> Path:
+        return self.root / "labels.txt"
+
+    def table(self, name: str) -> Path:
+        return self.root / name
+
+    def part(self, table: str, unit: str) -> Path:
+        return self.root / table / f"part-{unit}.parquet"
+
+    @property
+    def tars(self) -> Path:
+        return self.root / "tars"
+
+    @property
+    def done(self) -> Path:
+        return self.root / "done"
+
+    def marker(self, name: str) -> Path:
+        return self.done / name
+
+    @property
+    def work(self) -> Path:
+        """Scratch space for downloads and encoded clips of units in flight; hidden so that
+        nothing reading the corpus sees it."""
+        return self.root / ".work"
+
+    def is_corpus(self) -> bool:
+        return self.build_json.is_file()

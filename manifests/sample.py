@@ -1,0 +1,66 @@
+"""The sample format inside a WebDataset shard (DESIGN.md §3).
+
+    {clip_key}.mp4    H.264 yuv420p, +faststart
+    {clip_key}.json   the clip's manifest row
+    {clip_key}.cls    label id as text; only in labeled corpora
+
+WebDataset splits a member name into key and extension at the first dot of the base name,
+so keys never contain dots or slashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping
+
+VIDEO_EXT = "mp4"
+META_EXT = "json"
+LABEL_EXT = "cls"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_MAX_ID_CHARS = 64
+
+
+def safe_id(text: str) -> str:
+    """A key-safe form of an arbitrary id. Ids that had to be changed get a short hash of the
+    original, so that 'a.b' and 'a_b' cannot end up as the same key."""
+    cleaned = _UNSAFE.sub("_", text).strip("_") or "x"
+    if cleaned == text and len(cleaned) <= _MAX_ID_CHARS:
+        return cleaned
+    digest = hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{cleaned[:_MAX_ID_CHARS]}-h{digest}"
+
+
+def clip_key(source: str, video_id: str, start_s: float, end_s: float) -> str:
+    """Unique, stable key of a clip: source, video and the cut in milliseconds."""
+    return f"{safe_id(source)}_{safe_id(video_id)}_{round(start_s * 1000):09d}_{round(end_s * 1000):09d}"
+
+
+def is_valid_key(key: str) -> bool:
+    return bool(key) and "." not in key and "/" not in key and "\\" not in key
+
+
+def member_names(key: str, labeled: bool) -> list[str]:
+    exts = [VIDEO_EXT, META_EXT] + ([LABEL_EXT] if labeled else [])
+    return [f"{key}.{ext}" for ext in exts]
+
+
+def _jsonable(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def meta_json(row: Mapping, skip: tuple[str, ...] = ("signature",)) -> bytes:
+    """The .json member: the clip's manifest row (the signature stays in clips/ only)."""
+    clean = {k: _jsonable(v) for k, v in row.items() if k not in skip}
+    return json.dumps(clean, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def label_text(label_id: int) -> bytes:
+    return str(int(label_id)).encode("ascii")

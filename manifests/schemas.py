@@ -1,0 +1,103 @@
+"""Explicit, versioned pyarrow schemas of every corpus table (DESIGN.md §2).
+
+Inferred schemas drift between writers (a column that is all-null in one part becomes `null`
+typed), so every part file is written against one of these, and the version is stored in the
+file metadata so that readers can refuse files they do not understand.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+VERSION_KEY = b"vmae.schema"
+
+# Number of 64-bit perceptual hashes, spread evenly over a clip, that make its signature.
+SIGNATURE_HASHES = 8
+
+STATUSES = ("pending", "ok", "failed", "skipped")
+
+VIDEOS = pa.schema(
+    [
+        ("row", pa.int64()),  # global index of the input row, unique: the "exactly once" key
+        ("video_id", pa.string()),
+        ("source", pa.string()),
+        ("url", pa.string()),
+        ("path", pa.string()),
+        ("offset_s", pa.float64()),  # where the fetched file starts in the original video
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("label", pa.string()),
+        ("label_id", pa.int32()),
+        ("split", pa.string()),
+        ("caption", pa.string()),
+        ("meta", pa.string()),  # JSON object of input columns carried through as they were
+        ("status", pa.string()),
+        ("error_kind", pa.string()),
+        ("error", pa.string()),
+        ("attempts", pa.int32()),
+        ("bytes", pa.int64()),
+        ("sha256", pa.string()),
+        ("duration_s", pa.float64()),
+        ("fps", pa.float64()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("codec", pa.string()),
+        ("clips", pa.int32()),
+        ("unit", pa.string()),
+    ]
+)
+
+CLIPS = pa.schema(
+    [
+        ("clip_key", pa.string()),
+        ("video_id", pa.string()),
+        ("source", pa.string()),
+        ("row", pa.int64()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("duration_s", pa.float64()),
+        ("fps", pa.float64()),
+        ("frames", pa.int32()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("bytes", pa.int64()),
+        ("sha256", pa.string()),
+        ("signature", pa.list_(pa.uint64(), SIGNATURE_HASHES)),
+        ("label", pa.string()),
+        ("label_id", pa.int32()),
+        ("split", pa.string()),
+        ("caption", pa.string()),
+        ("meta", pa.string()),
+        ("shard", pa.string()),  # path of the tar relative to the corpus folder
+        ("unit", pa.string()),
+    ]
+)
+
+SHARDS = pa.schema(
+    [
+        ("shard", pa.string()),
+        ("unit", pa.string()),
+        ("clips", pa.int32()),
+        ("bytes", pa.int64()),
+        ("sha256", pa.string()),
+    ]
+)
+
+DEDUP = pa.schema(
+    [
+        ("clip_key", pa.string()),  # the video_id on a plan-only corpus
+        ("video_id", pa.string()),
+        ("keep", pa.bool_()),
+        ("reason", pa.string()),  # exact | near | exact_id | leak_id | leak_near; null when kept
+        ("duplicate_of", pa.string()),
+        ("distance", pa.int32()),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {"videos": VIDEOS, "clips": CLIPS, "shards": SHARDS, "dedup": DEDUP}
+
+
+def with_version(schema: pa.Schema, table: str) -> pa.Schema:
+    """The schema with its table name and version in the metadata, as written to every part."""
+    return schema.with_metadata({VERSION_KEY: f"{table}/{SCHEMA_VERSION}".encode()})

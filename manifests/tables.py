@@ -1,0 +1,93 @@
+"""Writing and reading corpus tables: atomic part files, checked schemas."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from manifests.schemas import SCHEMA_VERSION, TABLES, VERSION_KEY, with_version
+
+
+class ManifestError(Exception):
+    """A corpus table that is missing, from another schema version, or lacks columns."""
+
+
+def to_table(name: str, rows: Iterable[Mapping]) -> pa.Table:
+    """Rows (dicts) as an Arrow table of the named schema; missing keys become nulls and
+    unknown keys are an error, so a typo in a writer cannot silently drop a column."""
+    schema = TABLES[name]
+    rows = list(rows)
+    unknown = {k for r in rows for k in r} - set(schema.names)
+    if unknown:
+        raise ValueError(f"{name} rows carry columns not in the schema: {sorted(unknown)}")
+    columns = {f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema}
+    return pa.Table.from_pydict(columns, schema=with_version(schema, name))
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """Write under a hidden temporary name in the same folder, then rename into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_part(path: Path, name: str, rows: Iterable[Mapping]) -> int:
+    """Write one part file of table `name` atomically; returns the number of rows.
+
+    The temporary name starts with a dot, which pyarrow's dataset discovery ignores, so a
+    reader never sees a half-written part."""
+    table = to_table(name, rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+    return table.num_rows
+
+
+def _check_part_schema(file: Path, name: str) -> None:
+    schema = pq.read_schema(file)
+    tag = (schema.metadata or {}).get(VERSION_KEY, b"").decode()
+    expected = f"{name}/{SCHEMA_VERSION}"
+    if tag != expected:
+        found = tag or "no vmae schema tag"
+        raise ManifestError(
+            f"{file}: table schema is '{found}', this vmae reads '{expected}'. "
+            "Rebuild the corpus with this version of vmae, or use the vmae version that wrote it."
+        )
+    missing = set(TABLES[name].names) - set(schema.names)
+    if missing:
+        raise ManifestError(f"{file}: missing columns {sorted(missing)} of table '{name}'")
+
+
+def part_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("part-*.parquet") if p.is_file())
+
+
+def read_table(root: Path, name: str, *, required: bool = True) -> pa.Table:
+    """Read table `name` of the corpus at `root`, checking version and columns of every part."""
+    folder = Path(root) / name
+    files = part_files(folder) if folder.is_dir() else []
+    if not files:
+        if required:
+            raise ManifestError(
+                f"{folder}: no part files. Is {root} a vmae corpus folder (made by 'vmae corpus build')?"
+            )
+        return with_version(TABLES[name], name).empty_table()
+    for f in files:
+        _check_part_schema(f, name)
+    return ds.dataset([str(f) for f in files], format="parquet", schema=TABLES[name]).to_table()
+
+
+def read_frame(root: Path, name: str, *, required: bool = True) -> pd.DataFrame:
+    return read_table(root, name, required=required).to_pandas()
