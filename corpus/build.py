@@ -58,16 +58,19 @@ def process_task(task: Task, options: BuildOptions) -> Task:
     return task
 
 
-def _fingerprint(options: BuildOptions) -> str:
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _fingerprints(options: BuildOptions) -> dict:
     sizes = [(p, Path(p).stat().st_size if Path(p).is_file() else None) for p in options.inputs]
-    blob = json.dumps([options.fingerprint_fields(), sizes], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return {"plan": _digest([options.plan_fields(), sizes]), "work": _digest(options.work_fields())}
 
 
 def _write_build_json(layout: CorpusLayout, options: BuildOptions, **fields) -> None:
     old = json.loads(layout.build_json.read_text()) if layout.build_json.is_file() else {}
     doc = {**old, "tool": "vmae", "schema_version": SCHEMA_VERSION, "source": options.source,
-           "options": dataclasses.asdict(options), "fingerprint": _fingerprint(options), **fields}
+           "options": dataclasses.asdict(options), "fingerprint": _fingerprints(options), **fields}
     write_atomic_bytes(layout.build_json, json.dumps(doc, indent=2, sort_keys=True, default=str).encode())
 
 
@@ -111,12 +114,16 @@ def _finish_unit(layout: CorpusLayout, options: BuildOptions, labeled: bool, wor
 
 
 def _check_same_build(layout: CorpusLayout, options: BuildOptions) -> None:
-    recorded = json.loads(layout.build_json.read_text()).get("fingerprint")
-    if recorded != _fingerprint(options):
-        raise InputError(
-            f"{layout.root} was planned from other inputs or options (fingerprint {recorded}). "
-            "Rerun with the same inputs and options to resume, or build into a new --out folder."
-        )
+    """A rerun resumes only what the same inputs and options would have made."""
+    recorded = json.loads(layout.build_json.read_text()).get("fingerprint", {})
+    now = _fingerprints(options)
+    if recorded.get("plan") != now["plan"]:
+        raise InputError(f"{layout.root} was planned from other inputs or source options. Rerun with the same "
+                         "--source, --input files and source options to resume, or build into a new --out folder.")
+    any_done = any(p.name != PLAN_MARKER for p in layout.done.glob("*.json"))
+    if recorded.get("work") != now["work"] and any_done:
+        raise InputError(f"{layout.root} already holds clips made with other clip, fetch or shard options; rerun "
+                         "with the options it was built with, or build into a new --out folder.")
 
 
 def build(options: BuildOptions, *, plan_only: bool = False, retry_failed: bool = False,

@@ -49,12 +49,13 @@ class BuildOptions:
     url_template: str = "https://www.youtube.com/watch?v={youtube_id}"
     mirror: str | None = None
 
-    def fingerprint_fields(self) -> dict:
-        """What decides the content of the corpus: a rerun must match these to resume."""
-        d = asdict(self)
-        for k in ("workers", "out"):
-            d.pop(k)
-        d["fetch"] = {k: v for k, v in d["fetch"].items() if k not in ("sleep_interval_s", "rate_limit",
-                                                                         "retries", "backoff_s", "proxy",
-                                                                         "cookies", "timeout_s")}
-        return d
+    def plan_fields(self) -> dict:
+        """What decides the plan (rows and units): a rerun must match these to resume."""
+        return {"source": self.source, "inputs": self.inputs, "unit_size": self.unit_size,
+                "url_column": self.url_column, "url_template": self.url_template, "mirror": self.mirror}
+
+    def work_fields(self) -> dict:
+        """What decides the clips and shards: may change only while no unit has finished."""
+        fetch = {"format": self.fetch.format, "max_bytes": self.fetch.max_bytes,
+                 "download_sections": self.fetch.download_sections}
+        return {"clip": asdict(self.clip), "fetch": fetch, "shard_bytes": self.shard_bytes}

@@ -81,9 +81,17 @@ def expand(url: str, opts: FetchOptions) -> list[dict]:
         raise StepError(classify(msg), msg) from e
     if info.get("_type") in ("playlist", "multi_video"):
         entries = [e for e in info.get("entries") or [] if e]
-        return [{"id": e.get("id"), "url": e.get("url") or e.get("webpage_url"), "title": e.get("title"),
+        return [{"id": _entry_id(e), "url": e.get("url") or e.get("webpage_url"), "title": e.get("title"),
                  "playlist": info.get("id")} for e in entries]
     return [{"id": info.get("id"), "url": info.get("webpage_url") or url, "title": info.get("title")}]
+
+
+def _entry_id(entry: dict) -> str | None:
+    """A flat entry's id; feeds (RSS) carry it smuggled in the URL rather than in 'id'."""
+    if entry.get("id"):
+        return entry["id"]
+    _, data = yt_dlp.utils.unsmuggle_url(entry.get("url") or "", {})
+    return data.get("force_videoid")
 
 
 def download(url: str, folder: Path, name: str, opts: FetchOptions, *, keep_audio: bool = False,

@@ -1,0 +1,53 @@
+"""Fixtures: tiny videos made by ffmpeg's lavfi sources, served by a real HTTP server on
+127.0.0.1. Nothing is downloaded from anywhere else."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from corpus.localserve import serve_folder
+from corpus.synthetic import make_video
+from tests.http_server import FaultyHandler
+
+KINETICS_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kinetics"
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory) -> Path:
+    """A folder of small test videos, including broken ones."""
+    d = tmp_path_factory.mktemp("videos")
+    make_video(d / "a.mp4", pattern="testsrc2", seconds=3, width=320, height=240, fps=25)
+    make_video(d / "b.mp4", pattern="scroll", seconds=2, width=180, height=320, fps=30)  # portrait
+    make_video(d / "c.mp4", pattern="life", seconds=3, width=256, height=144, fps=20, audio=True)
+    make_video(d / "long.mp4", pattern="bars", seconds=12, width=320, height=180, fps=25)
+    # No +faststart: the index is at the end, so the first half is unreadable.
+    data = (d / "a.mp4").read_bytes()
+    (d / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    (d / "garbage.mp4").write_bytes(b"this is not a video\n" * 500)
+    (d / "empty.mp4").write_bytes(b"")
+    return d
+
+
+@pytest.fixture(scope="session")
+def server(videos) -> str:
+    with serve_folder(videos, FaultyHandler) as base:
+        yield base
+
+
+@pytest.fixture()
+def kinetics_data() -> Path:
+    if not (KINETICS_DATA / "kinetics-400_val.csv").is_file():
+        pytest.skip(f"the reference Kinetics CSVs are not at {KINETICS_DATA} (they ship beside CI's checkout, "
+                    "not with a clone)")
+    return KINETICS_DATA
+
+
+@pytest.fixture()
+def movie_dir(tmp_path, videos) -> Path:
+    d = tmp_path / "movies"
+    d.mkdir()
+    shutil.copy(videos / "long.mp4", d / "film.mp4")
+    return d

@@ -1,0 +1,71 @@
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from manifests.schemas import SIGNATURE_HASHES, TABLES, VERSION_KEY
+from manifests.tables import ManifestError, read_frame, read_table, write_part
+
+EXAMPLES = {
+    "videos": {"row": 0, "video_id": "v1", "source": "web", "url": "http://127.0.0.1/a.mp4", "status": "ok",
+               "attempts": 1, "duration_s": 3.0, "width": 320, "height": 240, "clips": 1, "unit": "u000000"},
+    "clips": {"clip_key": "web_v1_000000000_000003000", "video_id": "v1", "source": "web", "row": 0,
+              "start_s": 0.0, "end_s": 3.0, "frames": 75, "signature": [1, 2**63, 3, 4, 5, 6, 7, 2**64 - 1],
+              "label": "running", "label_id": 3, "shard": "tars/u000000-0000.tar"},
+    "shards": {"shard": "tars/u000000-0000.tar", "unit": "u000000", "clips": 1, "bytes": 10, "sha256": "ab"},
+    "dedup": {"clip_key": "k", "video_id": "v1", "keep": False, "reason": "near", "duplicate_of": "j",
+              "distance": 3},
+}
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_writer_round_trips_through_its_reader(tmp_path, name):
+    write_part(tmp_path / name / "part-u000000.parquet", name, [EXAMPLES[name]])
+    write_part(tmp_path / name / "part-u000001.parquet", name, [])  # an empty unit
+    back = read_table(tmp_path, name).to_pylist()
+    assert len(back) == 1
+    for k, v in EXAMPLES[name].items():
+        assert back[0][k] == v
+    # pandas reads the folder as one table, as users will
+    assert len(pd.read_parquet(tmp_path / name)) == 1
+    assert len(read_frame(tmp_path, name)) == 1
+
+
+def test_signature_has_a_fixed_number_of_hashes(tmp_path):
+    row = dict(EXAMPLES["clips"], signature=[1, 2, 3])
+    with pytest.raises((pa.ArrowInvalid, ValueError)):
+        write_part(tmp_path / "clips" / "part-u.parquet", "clips", [row])
+    assert SIGNATURE_HASHES == 8
+
+
+def test_unknown_columns_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="not in the schema"):
+        write_part(tmp_path / "videos" / "part-u.parquet", "videos", [{"row": 0, "vidoe_id": "typo"}])
+
+
+def test_reader_refuses_another_schema_version(tmp_path):
+    table = pa.table({"row": [0]}).replace_schema_metadata({VERSION_KEY: b"videos/999"})
+    (tmp_path / "videos").mkdir()
+    pq.write_table(table, tmp_path / "videos" / "part-u.parquet")
+    with pytest.raises(ManifestError, match="videos/999.*reads 'videos/1'"):
+        read_table(tmp_path, "videos")
+
+
+def test_reader_refuses_missing_columns(tmp_path):
+    table = pa.table({"row": [0]}).replace_schema_metadata({VERSION_KEY: b"videos/1"})
+    (tmp_path / "videos").mkdir()
+    pq.write_table(table, tmp_path / "videos" / "part-u.parquet")
+    with pytest.raises(ManifestError, match="missing columns"):
+        read_table(tmp_path, "videos")
+
+
+def test_missing_table_names_the_folder(tmp_path):
+    with pytest.raises(ManifestError, match="no part files"):
+        read_table(tmp_path, "clips")
+    assert read_table(tmp_path, "clips", required=False).num_rows == 0
+
+
+def test_temporary_files_are_invisible_to_readers(tmp_path):
+    write_part(tmp_path / "videos" / "part-u0.parquet", "videos", [EXAMPLES["videos"]])
+    (tmp_path / "videos" / ".part-u1.parquet.1234.tmp").write_bytes(b"half written")
+    assert len(pd.read_parquet(tmp_path / "videos")) == 1
