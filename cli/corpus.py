@@ -76,7 +76,8 @@ def build(
 ) -> None:
     """Build a corpus: plan → fetch → probe → clip → shard. Rerun the same command to resume."""
     if source not in SOURCES:
-        raise typer.BadParameter(f"unknown source '{source}'; choose one of {', '.join(SOURCES)}", param_hint="--source")
+        raise typer.BadParameter(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}",
+                                 param_hint="--source")
     if clip_seconds is not None and window_frames is not None:
         raise typer.BadParameter("give --clip-seconds or --window-frames, not both")
     options = BuildOptions(

@@ -8,7 +8,6 @@ import hashlib
 import json
 import shutil
 import time
-import traceback
 from pathlib import Path
 
 from corpus.errors import InputError
@@ -18,9 +17,6 @@ from corpus.progress import BuildProgress
 from corpus.sources import get_source
 from corpus.status import summarize
 from corpus.steps.base import Task
-from corpus.steps.clip import Clip
-from corpus.steps.fetch import Fetch
-from corpus.steps.probe import Probe
 from corpus.steps.shard import write_shards
 from corpus.units import (
     assign_units,
@@ -31,31 +27,12 @@ from corpus.units import (
     unit_tasks,
     write_unit_rows,
 )
+from corpus.worker import TaskRunner
 from manifests.layout import CorpusLayout
 from manifests.schemas import SCHEMA_VERSION
 from manifests.tables import write_atomic_bytes, write_part
 
 PLAN_MARKER = "plan.json"
-STEPS = (Fetch, Probe, Clip)
-
-
-def process_task(task: Task, options: BuildOptions) -> Task:
-    """fetch → probe → clip for one file; runs in a worker. Never raises: an unexpected error
-    fails the task's rows with error_kind internal, and the build goes on."""
-    try:
-        stream = [task]
-        for step in STEPS:
-            stream = step(options).run(stream)
-        (task,) = list(stream)
-    except Exception as e:  # noqa: BLE001 - one bad file must not end a 650k-video build
-        for r in task.pending:
-            r.update(status="failed", error_kind="internal", error=f"{type(e).__name__}: {e}")
-        task.clips = []
-        traceback.print_exc()
-    finally:
-        if task.downloaded and task.file:
-            Path(task.file).unlink(missing_ok=True)
-    return task
 
 
 def _digest(value) -> str:
@@ -149,7 +126,7 @@ def build(options: BuildOptions, *, plan_only: bool = False, retry_failed: bool 
     bar = BuildProgress(sum(len(t.rows) for w in works for t in w.tasks), enabled=progress)
     _write_build_json(layout, options, state="building")
     executor = EXECUTORS["local"](options.workers)
-    executor.run(works, _Process(options), bar.task_done,
+    executor.run(works, TaskRunner(options), bar.task_done,
                  lambda work, tasks: _finish_unit(layout, options, labeled, work, tasks))
     run_stats = bar.close()
     summary = summarize(layout.root)
@@ -157,13 +134,3 @@ def build(options: BuildOptions, *, plan_only: bool = False, retry_failed: bool 
                       counts={k: summary[k] for k in ("rows", "status", "error_kinds", "clips", "shards",
                                                        "hours", "shard_bytes")})
     return summarize(layout.root)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Process:
-    """Picklable callable handed to worker processes."""
-
-    options: BuildOptions
-
-    def __call__(self, task: Task) -> Task:
-        return process_task(task, self.options)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yt_dlp
-from yt_dlp.utils import download_range_func
-
 from corpus.errors import StepError
 from corpus.options import FetchOptions
+
+# yt_dlp is imported inside the functions: it is slow to import (~0.15 s), and worker processes
+# of the web and movies sources never need it.
 
 # At most 360p is plenty for clips whose short side is 320; audio only when asked for.
 FORMAT_VIDEO_ONLY = "bv*[height<=360]/b[height<=360]/wv*/w"
@@ -45,6 +45,8 @@ def _clean(message: str) -> str:
 
 
 def ydl_options(opts: FetchOptions, *, keep_audio: bool = False) -> dict:
+    import yt_dlp
+
     o = {
         "quiet": True,
         "no_warnings": True,
@@ -72,6 +74,8 @@ def ydl_options(opts: FetchOptions, *, keep_audio: bool = False) -> dict:
 def expand(url: str, opts: FetchOptions) -> list[dict]:
     """The videos behind a URL: one entry for a video, one per item for a playlist or channel
     (flat: nothing is downloaded). Each entry has 'id', 'url' and 'title' when known."""
+    import yt_dlp
+
     o = ydl_options(opts) | {"extract_flat": "in_playlist", "noplaylist": False, "skip_download": True}
     try:
         with yt_dlp.YoutubeDL(o) as ydl:
@@ -88,6 +92,8 @@ def expand(url: str, opts: FetchOptions) -> list[dict]:
 
 def _entry_id(entry: dict) -> str | None:
     """A flat entry's id; feeds (RSS) carry it smuggled in the URL rather than in 'id'."""
+    import yt_dlp
+
     if entry.get("id"):
         return entry["id"]
     _, data = yt_dlp.utils.unsmuggle_url(entry.get("url") or "", {})
@@ -97,6 +103,9 @@ def _entry_id(entry: dict) -> str | None:
 def download(url: str, folder: Path, name: str, opts: FetchOptions, *, keep_audio: bool = False,
              section: tuple[float, float] | None = None) -> Path:
     """Download one video into folder/name.<ext>; returns the file path."""
+    import yt_dlp
+    from yt_dlp.utils import download_range_func
+
     o = ydl_options(opts, keep_audio=keep_audio) | {"outtmpl": str(folder / f"{name}.%(ext)s"),
                                                      "paths": {"home": str(folder)}}
     if section is not None:

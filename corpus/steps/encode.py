@@ -11,7 +11,6 @@ import ffmpeg
 
 from corpus.errors import StepError
 from corpus.options import ClipOptions
-from corpus.steps.probe import probe_file
 from corpus.steps.signature import FRAME_SIDE, signature_from_raw
 from manifests.schemas import SIGNATURE_HASHES
 
@@ -58,16 +57,27 @@ def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, o
     clip_out = ffmpeg.output(*streams, str(dest), vcodec="libx264", pix_fmt="yuv420p", preset=opts.preset,
                              crf=opts.crf, movflags="+faststart", **audio_args)
     sig_out = ffmpeg.output(sig, "pipe:", format="rawvideo", pix_fmt="gray")
-    cmd = ffmpeg.merge_outputs(clip_out, sig_out).global_args("-nostdin", "-loglevel", "error").overwrite_output()
+    # -progress reports the frames written to the first output (the clip), which saves probing it.
+    cmd = ffmpeg.merge_outputs(clip_out, sig_out).global_args(
+        "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:2").overwrite_output()
     try:
-        raw, _ = cmd.run(capture_stdout=True, capture_stderr=True)
+        raw, report = cmd.run(capture_stdout=True, capture_stderr=True)
     except ffmpeg.Error as e:
         tail = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or ["ffmpeg failed"]
         raise StepError("corrupt", f"ffmpeg could not cut [{start:.3f}, {start + length:.3f}]: {tail[0]}") from e
     if not dest.is_file() or dest.stat().st_size == 0 or not raw:
         raise StepError("corrupt", f"ffmpeg produced no frames for [{start:.3f}, {start + length:.3f}]")
-    out = probe_file(str(dest))
+    frames = _frames_written(report)
+    fps = opts.fps or info["fps"]
     data = dest.read_bytes()
-    return EncodedClip(dest, signature_from_raw(raw), out["duration_s"], out["fps"], out["frames"],
-                       out["width"], out["height"], len(data), hashlib.sha256(data).hexdigest())
+    return EncodedClip(dest, signature_from_raw(raw), frames / fps, fps, frames, width, height, len(data),
+                       hashlib.sha256(data).hexdigest())
+
+
+def _frames_written(progress: bytes) -> int:
+    """The last 'frame=N' of ffmpeg's -progress report."""
+    frames = [line for line in progress.decode("utf-8", "replace").splitlines() if line.startswith("frame=")]
+    if not frames:
+        raise StepError("corrupt", "ffmpeg wrote no progress report for the clip")
+    return int(frames[-1].partition("=")[2].strip() or 0)
 

@@ -1,0 +1,78 @@
+"""The command line as a user runs it: build, status, validate, and the errors they see."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, server):
+    d = tmp_path_factory.mktemp("cli")
+    (d / "list.csv").write_text(f"url,caption\n{server}/a.mp4,one\n{server}/b.mp4,two\n{server}/status/404/x.mp4,x\n")
+    r = runner.invoke(app, ["corpus", "build", "--source", "web", "--input", str(d / "list.csv"), "--out",
+                            str(d / "c"), "--workers", "2", "--short-side", "96", "--preset", "ultrafast",
+                            "--retries", "0", "--unit-size", "1", "--shard-bytes", "1MB", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "ok=2" in r.output and "not_found=1" in r.output
+    return d / "c"
+
+
+def test_status_counts(corpus):
+    r = runner.invoke(app, ["corpus", "status", str(corpus), "--json"])
+    s = json.loads(r.output)
+    assert s["status"] == {"failed": 1, "ok": 2} and s["clips"] == 2 and s["shards"] == 2
+    assert s["error_kinds"] == {"not_found": 1} and s["hours"] > 0
+
+
+def test_validate_passes_then_catches_tampering(corpus, tmp_path):
+    assert runner.invoke(app, ["manifests", "validate", str(corpus)]).exit_code == 0
+    bad = tmp_path / "bad"
+    shutil.copytree(corpus, bad)
+    tar = sorted((bad / "tars").glob("*.tar"))[0]
+    data = bytearray(tar.read_bytes())
+    data[1000] ^= 0xFF
+    tar.write_bytes(bytes(data))
+    (bad / "tars" / "stray.tar").write_bytes(b"")
+    videos = pd.read_parquet(bad / "videos")
+    r = runner.invoke(app, ["manifests", "validate", str(bad)])
+    assert r.exit_code == 1
+    assert "bytes or sha256 differ" in r.output and "not listed in shards/" in r.output
+    assert len(videos) == 3
+
+
+def test_validate_catches_a_lost_input_row(corpus, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(corpus, bad)
+    part = sorted((bad / "videos").glob("part-*.parquet"))[-1]
+    part.unlink()
+    r = runner.invoke(app, ["manifests", "validate", str(bad)])
+    assert r.exit_code == 1 and "input rows missing from videos/" in r.output
+
+
+def test_missing_columns_fail_before_any_work(tmp_path):
+    (tmp_path / "list.csv").write_text("link,text\nhttp://127.0.0.1:9/a.mp4,x\n")
+    r = runner.invoke(app, ["corpus", "build", "--source", "web", "--input", str(tmp_path / "list.csv"),
+                            "--out", str(tmp_path / "c"), "--no-progress"])
+    assert r.exit_code == 2
+    assert "no URL column; expected a column named url or contentUrl or video_url" in r.output
+    assert not (tmp_path / "c").exists()
+
+
+def test_unknown_source_and_not_a_corpus(tmp_path):
+    r = runner.invoke(app, ["corpus", "build", "--source", "vimeo", "--input", "x", "--out", str(tmp_path / "c")])
+    assert r.exit_code == 2 and "unknown source 'vimeo'" in r.output
+    r = runner.invoke(app, ["corpus", "status", str(tmp_path)])
+    assert r.exit_code == 2 and "not a vmae corpus folder" in r.output
+
+
+def test_every_command_has_help():
+    for cmd in (["corpus", "build"], ["corpus", "status"], ["manifests", "validate"], ["demo"]):
+        r = runner.invoke(app, [*cmd, "--help"])
+        assert r.exit_code == 0 and len(r.output) > 100

@@ -1,0 +1,35 @@
+"""Signatures: re-encodes of one video are close, different videos are far."""
+
+import ffmpeg
+import numpy as np
+import pandas as pd
+
+from corpus.steps.signature import hamming, phash, pick_evenly
+from corpus.synthetic import make_video
+from tests.helpers import build_corpus
+
+
+def test_phash_is_stable_and_brightness_invariant_in_the_low_band():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 200, size=(3, 32, 32)).astype(np.uint8)
+    assert (phash(frames) == phash(frames.copy())).all()
+    brighter = np.clip(frames.astype(int) + 20, 0, 255).astype(np.uint8)
+    assert sum(int(a ^ b).bit_count() for a, b in zip(phash(frames), phash(brighter), strict=True)) <= 6
+
+
+def test_pick_evenly_gives_a_fixed_count():
+    assert len(pick_evenly(np.zeros((3, 32, 32)), 8)) == 8
+    assert len(pick_evenly(np.zeros((20, 32, 32)), 8)) == 8
+
+
+def test_reencoded_copies_are_close_and_other_videos_far(tmp_path):
+    src = tmp_path / "src"
+    make_video(src / "orig.mp4", pattern="testsrc2", seconds=3, width=320, height=240)
+    # a re-upload: smaller, much lower quality, other codec settings
+    ffmpeg.input(str(src / "orig.mp4")).output(str(src / "lowq.mp4"), vf="scale=200:150", crf=40,
+                                               preset="veryslow", vcodec="libx264").run(quiet=True)
+    make_video(src / "other.mp4", pattern="mandelbrot", seconds=3, width=320, height=240)
+    build_corpus(tmp_path / "c", "movies", [src], clip={"clip_seconds": 3})
+    sig = pd.read_parquet(tmp_path / "c" / "clips").set_index("video_id")["signature"].map(list)
+    assert hamming(sig["orig"], sig["lowq"]) < 40  # of 512 bits
+    assert hamming(sig["orig"], sig["other"]) > 150
