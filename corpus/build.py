@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 import shutil
 import time
@@ -44,10 +45,18 @@ def _fingerprints(options: BuildOptions) -> dict:
     return {"plan": _digest([options.plan_fields(), sizes]), "work": _digest(options.work_fields())}
 
 
+def _tool_version() -> str:
+    try:
+        return importlib.metadata.version("vmae")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _write_build_json(layout: CorpusLayout, options: BuildOptions, **fields) -> None:
     old = json.loads(layout.build_json.read_text()) if layout.build_json.is_file() else {}
-    doc = {**old, "tool": "vmae", "schema_version": SCHEMA_VERSION, "source": options.source,
-           "options": dataclasses.asdict(options), "fingerprint": _fingerprints(options), **fields}
+    doc = {**old, "tool": "vmae", "tool_version": _tool_version(), "schema_version": SCHEMA_VERSION,
+           "source": options.source, "options": dataclasses.asdict(options),
+           "fingerprint": _fingerprints(options), **fields}
     write_atomic_bytes(layout.build_json, json.dumps(doc, indent=2, sort_keys=True, default=str).encode())
 
 

@@ -20,7 +20,7 @@ FORMAT_WITH_AUDIO = "bv*[height<=360]+ba/b[height<=360]/wv*+ba/w"
 # also says "unable to download".
 _CLASSES = [
     (r"HTTP Error 429|Too Many Requests|confirm you.re not a bot|rate.?limit", "rate_limited"),
-    (r"Private video|private|login required|members-only|Sign in to confirm your age", "private"),
+    (r"HTTP Error 40[13]|Private video|private|login required|members-only|Sign in to confirm your age", "private"),
     (r"HTTP Error 404|Video unavailable|has been removed|does not exist|not available|terminated",
      "not_found"),
     (r"HTTP Error 5\d\d", "http_5xx"),
@@ -44,10 +44,20 @@ def _clean(message: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", message).removeprefix("ERROR: ").strip()
 
 
+class _Silent:
+    """yt-dlp prints errors even when quiet; ours go to the manifest instead."""
+
+    def debug(self, msg: str) -> None:
+        pass
+
+    warning = info = error = debug
+
+
 def ydl_options(opts: FetchOptions, *, keep_audio: bool = False) -> dict:
     import yt_dlp
 
     o = {
+        "logger": _Silent(),
         "quiet": True,
         "no_warnings": True,
         "noprogress": True,
