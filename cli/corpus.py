@@ -72,6 +72,12 @@ def build(
                                               rich_help_panel=SRC)] = "https://www.youtube.com/watch?v={youtube_id}",
     mirror: Annotated[Path | None, typer.Option(help="kinetics: folder of {youtube_id}_{start:06d}_{end:06d}.mp4.",
                                                 rich_help_panel=SRC)] = None,
+    label_map: Annotated[Path | None, typer.Option(help="Class order, one name per line (e.g. the K710 list); "
+                                                   "rows of other classes are skipped as unknown_label.",
+                                                   rich_help_panel=SRC)] = None,
+    version_labels: Annotated[list[str] | None, typer.Option(
+        help="kinetics: class order of a version for its index map, e.g. 400=label_map_k400.txt.",
+        rich_help_panel=SRC)] = None,
     progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
 ) -> None:
     """Build a corpus: plan → fetch → probe → clip → shard. Rerun the same command to resume."""
@@ -90,6 +96,7 @@ def build(
                          min_seconds=min_seconds, clip_seconds=clip_seconds, window_frames=window_frames,
                          stride_s=stride),
         url_column=url_column, url_template=url_template, mirror=str(mirror) if mirror else None,
+        label_map=str(label_map) if label_map else None, version_labels=tuple(version_labels or ()),
     )
     try:
         summary = run_build(options, plan_only=plan_only, retry_failed=retry_failed, progress=progress)

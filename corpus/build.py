@@ -16,6 +16,7 @@ from corpus.executor import EXECUTORS, UnitWork
 from corpus.options import BuildOptions
 from corpus.progress import BuildProgress
 from corpus.sources import get_source
+from corpus.sources.base import apply_labels
 from corpus.status import summarize
 from corpus.steps.base import Task
 from corpus.steps.shard import write_shards
@@ -67,12 +68,13 @@ def plan(options: BuildOptions, layout: CorpusLayout) -> dict:
     rows = result.rows
     for i, r in enumerate(rows):
         r["row"] = i
-    labels = result.labels or sorted({r["label"] for r in rows if r["label"] is not None}) or None
+    labels, unknown = apply_labels(rows, result.labels, options.label_map)
+    if unknown:
+        result.report["unknown_labels"] = unknown
     if labels:
-        index = {name: i for i, name in enumerate(labels)}
-        for r in rows:
-            r["label_id"] = index.get(r["label"])
         write_atomic_bytes(layout.labels_txt, ("\n".join(labels) + "\n").encode())
+    for rel, data in source.extra_files(rows, labels).items():
+        write_atomic_bytes(layout.root / rel, data)
     units = assign_units(rows, options.unit_size)
     write_unit_rows(layout, rows)
     info = {"rows": len(rows), "units": len(units), "labeled": bool(labels),

@@ -48,11 +48,14 @@ class BuildOptions:
     url_column: str | None = None
     url_template: str = "https://www.youtube.com/watch?v={youtube_id}"
     mirror: str | None = None
+    label_map: str | None = None  # one class name per line: fixes label ids (e.g. the K710 order)
+    version_labels: tuple[str, ...] = ()  # kinetics: "400=FILE" class orders for the 710→400 slices
 
     def plan_fields(self) -> dict:
         """What decides the plan (rows and units): a rerun must match these to resume."""
         return {"source": self.source, "inputs": self.inputs, "unit_size": self.unit_size,
-                "url_column": self.url_column, "url_template": self.url_template, "mirror": self.mirror}
+                "url_column": self.url_column, "url_template": self.url_template, "mirror": self.mirror,
+                "label_map": self.label_map, "version_labels": self.version_labels}
 
     def work_fields(self) -> dict:
         """What decides the clips and shards: may change only while no unit has finished."""

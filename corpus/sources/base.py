@@ -8,7 +8,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from corpus.errors import InputError
 from corpus.options import BuildOptions
+from manifests.labels.label_list import read_label_list
 
 # How a source's rows are fetched: over HTTP, through yt-dlp, or read where they lie.
 FETCH_HTTP, FETCH_YTDLP, FETCH_LOCAL = "http", "ytdlp", "local"
@@ -75,6 +77,31 @@ class Plan:
     report: dict = field(default_factory=dict)  # counts and findings worth showing the user
 
 
+def apply_labels(rows: list[dict], labels: list[str] | None, label_map: str | None) -> tuple[list[str] | None, dict]:
+    """Fix the class order and set label_id. A --label-map file wins over the source's order;
+    without either, the order is sorted. Rows whose class the map lacks are skipped as
+    unknown_label (counted, never relabeled). Returns (labels, {unknown class: rows})."""
+    if label_map:
+        try:
+            labels = read_label_list(label_map)
+        except (OSError, ValueError) as e:
+            raise InputError(f"--label-map: {e}") from e
+    elif labels is None:
+        labels = sorted({r["label"] for r in rows if r["label"] is not None and r["status"] == "pending"}) or None
+    if labels is None:
+        return None, {}
+    index = {name: i for i, name in enumerate(labels)}
+    unknown: dict[str, int] = {}
+    for r in rows:
+        if r["label"] is None:
+            continue
+        r["label_id"] = index.get(r["label"])
+        if r["label_id"] is None and r["status"] == "pending":
+            unknown[r["label"]] = unknown.get(r["label"], 0) + 1
+            fail(r, "unknown_label", f"class '{r['label']}' is not in the label map {label_map}", skipped=True)
+    return labels, dict(sorted(unknown.items()))
+
+
 class Source:
     """Turns user input into plan rows. Subclasses set `name` and `fetcher` and write plan()."""
 
@@ -90,3 +117,7 @@ class Source:
     def clip_defaults(self, clip):
         """Source-specific defaults for clip options (movies cut windows by default)."""
         return clip
+
+    def extra_files(self, rows: list[dict], labels: list[str] | None) -> dict[str, bytes]:
+        """Files the source adds to the corpus folder once labels are final (path → content)."""
+        return {}

@@ -18,7 +18,15 @@ from corpus.sources.base import (
     parse_time,
     plan_row,
 )
+from corpus.sources.kinetics_merge import (
+    count_renames,
+    drop_eval_in_train,
+    keep_newest_version,
+    parse_version_labels,
+    version_maps,
+)
 from corpus.sources.tabular import bad_utf8_columns, read_rows
+from manifests.labels.kinetics import canonical, version_of
 
 REQUIRED = ("youtube_id", "time_start", "time_end")
 
@@ -58,8 +66,13 @@ class KineticsSource(Source):
         return row
 
     def plan(self) -> Plan:
-        rows = []
-        for path in self.options.inputs:
+        rows: list[dict] = []
+        originals: list[str | None] = []
+        rank: dict[int, int] = {}  # row index → newness of its file (version, then input order)
+        version: dict[int, int | None] = {}
+        files: dict[int, str] = {}
+        report: dict = {"files": {}}
+        for n, path in enumerate(self.options.inputs):
             columns, records = read_rows(path)
             missing = [c for c in REQUIRED if c not in columns]
             if missing:
@@ -67,10 +80,30 @@ class KineticsSource(Source):
                     f"{path}: missing column(s) {missing}; a Kinetics annotation CSV has "
                     "label,youtube_id,time_start,time_end,split (test CSVs have no label)"
                 )
+            v = version_of(path)
+            report["files"][path] = {"version": f"k{v}" if v else "unknown", "rows": 0}
             for rec in records:
                 if rec.values is None:
-                    rows.append(fail(plan_row(self.name, f"line{rec.line}"), "bad_row",
-                                     f"{path}:{rec.line}: {rec.error}"))
+                    row = fail(plan_row(self.name, f"line{rec.line}"), "bad_row", f"{path}:{rec.line}: {rec.error}")
                 else:
-                    rows.append(self._row(path, rec.line, rec.values))
-        return Plan(list(mark_duplicates(rows)))
+                    row = self._row(path, rec.line, rec.values)
+                originals.append(row["label"])
+                if row["label"] is not None:
+                    row["label"] = canonical(row["label"])
+                rank[len(rows)], version[len(rows)], files[len(rows)] = (v or 0, n), v, path
+                rows.append(row)
+                report["files"][path]["rows"] += 1
+        count_renames(originals, rows, report)
+        drop_eval_in_train(rows, report)
+        keep_newest_version(rows, rank, files, report)
+        self._versions = version
+        return Plan(list(mark_duplicates(rows)), report=report)
+
+    def extra_files(self, rows: list[dict], labels: list[str] | None) -> dict[str, bytes]:
+        if not labels:
+            return {}
+        try:
+            given = parse_version_labels(self.options.version_labels)
+        except ValueError as e:
+            raise InputError(str(e)) from e
+        return version_maps(rows, self._versions, labels, given)

@@ -1,0 +1,1 @@
+"""Label tables: facts about public datasets that both halves need (class renames, label maps)."""
