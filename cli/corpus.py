@@ -113,6 +113,10 @@ def print_summary(s: dict) -> None:
         typer.echo("errors      " + "  ".join(f"{k}={v}" for k, v in s["error_kinds"].items()))
     typer.echo(f"clips       {s['clips']}  ({s['hours'] * 60:.1f} min of video, {s['labeled_clips']} labeled)")
     typer.echo(f"shards      {s['shards']}  ({s['shard_bytes'] / 1e6:.1f} MB)")
+    for key, value in s["report"].items():
+        if key != "files" and value:
+            shown = len(value) if isinstance(value, dict) else value
+            typer.echo(f"plan        {key.replace('_', ' ')}: {shown}")
 
 
 @app.command()

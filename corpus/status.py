@@ -16,6 +16,7 @@ def summarize(root: str | Path) -> dict:
     if not layout.is_corpus():
         raise ManifestError(f"{root} is not a vmae corpus folder (no build.json); build one with "
                             "'vmae corpus build'")
+    build = json.loads(layout.build_json.read_text())
     videos = read_table(layout.root, "videos")
     clips = read_table(layout.root, "clips", required=False)
     shards = read_table(layout.root, "shards", required=False)
@@ -33,5 +34,7 @@ def summarize(root: str | Path) -> dict:
         "hours": round(seconds / 3600, 4),
         "shards": shards.num_rows,
         "shard_bytes": pc.sum(shards["bytes"]).as_py() or 0,
-        "build": json.loads(layout.build_json.read_text()).get("state"),
+        "build": build.get("state"),
+        # the plan's findings (renames, conflicts, unknown classes), without long lists
+        "report": {k: v for k, v in (build.get("report") or {}).items() if not k.endswith("_list")},
     }
