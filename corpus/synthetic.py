@@ -26,10 +26,13 @@ def make_video(path: str | Path, *, pattern: str = "testsrc2", seconds: float = 
     spec = PATTERNS[pattern].format(w=width, h=height, r=fps, d=seconds)
     video = ffmpeg.input(spec, f="lavfi")
     streams = [video]
-    kwargs = {"vcodec": "libx264", "pix_fmt": "yuv420p", "preset": "ultrafast", "crf": crf, "g": int(fps * 2)}
+    if path.suffix == ".webm":  # as Something-Something v2 ships
+        kwargs = {"vcodec": "libvpx", "deadline": "realtime", "crf": max(4, crf), "b:v": "1M", "g": int(fps * 2)}
+    else:
+        kwargs = {"vcodec": "libx264", "pix_fmt": "yuv420p", "preset": "ultrafast", "crf": crf, "g": int(fps * 2)}
     if audio:
         streams.append(ffmpeg.input(f"sine=frequency=440:duration={seconds}", f="lavfi"))
-        kwargs["acodec"] = "aac"
+        kwargs["acodec"] = "libvorbis" if path.suffix == ".webm" else "aac"
     ffmpeg.output(*streams, str(path), t=seconds, **kwargs).global_args("-nostdin", "-loglevel", "error") \
         .overwrite_output().run()
     return path

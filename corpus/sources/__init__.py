@@ -6,11 +6,12 @@ from corpus.sources.base import Plan, Source
 from corpus.sources.instagram import InstagramSource
 from corpus.sources.kinetics import KineticsSource
 from corpus.sources.movies import MoviesSource
+from corpus.sources.ssv2 import SSv2Source
 from corpus.sources.web import WebSource
 from corpus.sources.youtube import YouTubeSource
 
 SOURCES: dict[str, type[Source]] = {
-    s.name: s for s in (KineticsSource, WebSource, YouTubeSource, InstagramSource, MoviesSource)
+    s.name: s for s in (KineticsSource, WebSource, YouTubeSource, InstagramSource, MoviesSource, SSv2Source)
 }
 
 

@@ -118,3 +118,33 @@ def test_ytdlp_errors_are_classified(server):
     assert classify("Sign in to confirm you’re not a bot") == "rate_limited"
     assert classify("ERROR: [youtube] xyz: Private video. Sign in if you've been granted access") == "private"
     assert classify("ERROR: [youtube] xyz: Video unavailable") == "not_found"
+
+
+def test_ssv2_folder_with_labels_json(tmp_path):
+    import json
+
+    from corpus.synthetic import make_video
+    root = tmp_path / "ssv2"
+    for vid, pattern in (("101", "testsrc2"), ("102", "scroll"), ("103", "life")):
+        make_video(root / "20bn-something-something-v2" / f"{vid}.webm", pattern=pattern, seconds=2,
+                   width=160, height=120, fps=12)
+    (root / "labels.json").write_text(json.dumps({"Pushing something from left to right": "0",
+                                                  "Putting something on something": "1"}))
+    (root / "train.json").write_text(json.dumps([
+        {"id": "101", "label": "pushing a cup from left to right",
+         "template": "Pushing [something] from left to right", "placeholders": ["a cup"]},
+        {"id": "104", "label": "putting a pen on a book", "template": "Putting [something] on [something]",
+         "placeholders": ["a pen", "a book"]},
+        {"id": "105", "label": "x", "template": "Spinning [something]", "placeholders": ["x"]}]))
+    (root / "validation.json").write_text(json.dumps([
+        {"id": "102", "label": "putting a pen on a book", "template": "Putting [something] on [something]",
+         "placeholders": ["a pen", "a book"]}]))
+    (root / "test.json").write_text(json.dumps([{"id": "103"}]))
+    build_corpus(tmp_path / "s", "ssv2", [root])
+    videos = pd.read_parquet(tmp_path / "s" / "videos").set_index("video_id")
+    assert videos.loc["104", "error_kind"] == "not_found" and videos.loc["105", "error_kind"] == "unknown_label"
+    clips = check_corpus(tmp_path / "s").set_index("video_id")
+    assert clips.loc["101", "label_id"] == 0 and clips.loc["102", "label_id"] == 1
+    assert clips.loc["101", "caption"] == "pushing a cup from left to right"
+    assert clips.loc["102", "split"] == "val" and pd.isna(clips.loc["103", "label_id"])
+    assert (tmp_path / "s" / "labels.txt").read_text().splitlines()[1] == "Putting something on something"

@@ -1,0 +1,76 @@
+"""ssv2: a local Something-Something v2 folder: the webm videos (named {id}.webm) and the
+labels JSON files (labels.json, train.json, validation.json, test.json). Nothing is downloaded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from corpus.errors import InputError
+from corpus.sources.base import FETCH_LOCAL, Plan, Source, fail, mark_duplicates, meta_json, plan_row
+
+SPLIT_FILES = {"train.json": "train", "validation.json": "val", "test.json": "test"}
+VIDEO_SUFFIXES = (".webm", ".mp4")
+
+
+def template_class(template: str) -> str:
+    """'Putting [something] on [something]' → 'Putting something on something' (labels.json's key)."""
+    return template.replace("[", "").replace("]", "")
+
+
+def _find(root: Path, name: str) -> Path | None:
+    direct = root / name
+    if direct.is_file():
+        return direct
+    return next(iter(sorted(root.rglob(name))), None)
+
+
+def _load(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: not a readable JSON file ({e})") from e
+
+
+class SSv2Source(Source):
+    name = "ssv2"
+    fetcher = FETCH_LOCAL
+
+    def plan(self) -> Plan:
+        rows: list[dict] = []
+        labels: list[str] | None = None
+        for given in self.options.inputs:
+            root = Path(given)
+            if not root.is_dir():
+                raise InputError(f"{root}: expected the Something-Something v2 folder (videos + labels JSON files)")
+            labels_file = _find(root, "labels.json")
+            if labels_file is None:
+                raise InputError(f"{root}: no labels.json; the ssv2 source needs labels.json and at least one of "
+                                 f"{', '.join(SPLIT_FILES)}")
+            classes = _load(labels_file)
+            labels = [name for name, _ in sorted(classes.items(), key=lambda kv: int(kv[1]))]
+            videos = {p.stem: p for p in root.rglob("*") if p.suffix in VIDEO_SUFFIXES}
+            splits = [(f, s) for name, s in SPLIT_FILES.items() if (f := _find(root, name))]
+            if not splits:
+                raise InputError(f"{root}: none of {', '.join(SPLIT_FILES)} found")
+            for path, split in splits:
+                rows.extend(self._rows(path, split, videos, set(classes)))
+        return Plan(list(mark_duplicates(rows)), labels=labels)
+
+    def _rows(self, path: Path, split: str, videos: dict[str, Path], classes: set[str]) -> list[dict]:
+        out = []
+        for n, raw in enumerate(_load(path), start=1):
+            item = raw if isinstance(raw, dict) else {}
+            vid = str(item.get("id", "")).strip()
+            label = template_class(item["template"]) if item.get("template") else None
+            video = videos.get(vid)
+            row = plan_row(self.name, vid or f"{path.stem}{n}", split=split, label=label, caption=item.get("label"),
+                           path=str(video or path.parent / f"{vid}.webm"),
+                           meta=meta_json({"input": str(path), "item": n, "placeholders": item.get("placeholders")}))
+            if not vid:
+                fail(row, "bad_row", f"{path} item {n}: no 'id'")
+            elif label is not None and label not in classes:
+                fail(row, "unknown_label", f"{path} item {n}: template '{item['template']}' is not in labels.json",
+                     skipped=True)
+            out.append(row)
+        return out
