@@ -11,6 +11,8 @@ import typer
 
 from cli.common import CorpusDir, parse_size
 from corpus.build import build as run_build
+from corpus.dedup.run import DEFAULT_THRESHOLD
+from corpus.dedup.run import dedup as run_dedup
 from corpus.errors import InputError
 from corpus.options import BuildOptions, ClipOptions, FetchOptions
 from corpus.sources import SOURCES
@@ -131,3 +133,25 @@ def status(corpus: CorpusDir, as_json: Annotated[bool, typer.Option("--json", he
         typer.echo(json.dumps(s, indent=2))
     else:
         print_summary(s)
+
+
+@app.command()
+def dedup(
+    corpora: Annotated[list[Path], typer.Argument(help="Corpus folders to deduplicate together.")],
+    against: Annotated[list[Path] | None, typer.Option(
+        help="Evaluation corpus (may be plan-only): training clips matching it by video id or "
+             "signature are dropped as leaks. Repeat for several.")] = None,
+    threshold: Annotated[int, typer.Option(help="Near-duplicate threshold in bits of the 512-bit signature.")]
+    = DEFAULT_THRESHOLD,
+) -> None:
+    """Find exact and near duplicates across corpora, and leaks of evaluation videos; writes
+    DIR/dedup/ for each corpus. Works on plan-only corpora too (by video id), so that duplicates
+    and leaks are dropped before anything is downloaded."""
+    try:
+        results = run_dedup(corpora, against or [], threshold)
+    except (InputError, ManifestError) as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(2) from e
+    for r in results:
+        dropped = "  ".join(f"{k}={v}" for k, v in sorted(r.dropped.items())) or "none"
+        typer.echo(f"{r.corpus}: {r.items} items, kept {r.items - sum(r.dropped.values())}, dropped: {dropped}")

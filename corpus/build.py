@@ -11,6 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
+from corpus.dedup.apply import skip_deduplicated
 from corpus.errors import InputError
 from corpus.executor import EXECUTORS, UnitWork
 from corpus.options import BuildOptions
@@ -66,6 +67,8 @@ def plan(options: BuildOptions, layout: CorpusLayout) -> dict:
     source = get_source(options.source)(options)
     result = source.plan()
     rows = result.rows
+    if not rows:
+        raise InputError(f"the inputs hold no rows to build: {', '.join(options.inputs)}")
     for i, r in enumerate(rows):
         r["row"] = i
     labels, unknown = apply_labels(rows, result.labels, options.label_map)
@@ -130,6 +133,7 @@ def build(options: BuildOptions, *, plan_only: bool = False, retry_failed: bool 
         return summarize(layout.root)
     if retry_failed:
         requeue_transient(layout, options.unit_size)
+    skip_deduplicated(layout)
     shutil.rmtree(layout.work, ignore_errors=True)  # scratch of units a killed run left unfinished
     labeled = bool(json.loads(layout.build_json.read_text()).get("labeled"))
     units = [u for u in pending_units(layout) if not is_done(layout, u)]

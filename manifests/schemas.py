@@ -90,7 +90,8 @@ DEDUP = pa.schema(
         ("video_id", pa.string()),
         ("keep", pa.bool_()),
         ("reason", pa.string()),  # exact | near | exact_id | leak_id | leak_near; null when kept
-        ("duplicate_of", pa.string()),
+        ("duplicate_of", pa.string()),  # the kept clip (or evaluation clip / video id of a leak)
+        ("duplicate_corpus", pa.string()),  # the corpus folder holding duplicate_of
         ("distance", pa.int32()),
     ]
 )

@@ -11,7 +11,7 @@ import ffmpeg
 
 from corpus.errors import StepError
 from corpus.options import ClipOptions
-from corpus.steps.signature import FRAME_SIDE, signature_from_raw
+from corpus.steps.signature import SAMPLE_FPS, SAMPLE_SIDE, signature_from_raw
 from manifests.schemas import SIGNATURE_HASHES
 
 
@@ -45,9 +45,9 @@ def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, o
         video = video.filter("fps", fps=opts.fps)
     split = video.filter_multi_output("split")
     main = split[0].filter("scale", width, height).filter("setsar", 1)
-    # One more frame than needed, then pick evenly: the fps filter's rounding may drop one.
-    sig_rate = (SIGNATURE_HASHES + 1) / max(length, 1e-3)
-    sig = (split[1].filter("fps", fps=f"{sig_rate:.6f}").filter("scale", FRAME_SIDE, FRAME_SIDE, flags="area")
+    # At least three frames per hash window, whatever the clip's length.
+    sig_rate = max(SAMPLE_FPS, 3 * SIGNATURE_HASHES / max(length, 1e-3))
+    sig = (split[1].filter("fps", fps=f"{sig_rate:.6f}").filter("scale", SAMPLE_SIDE, SAMPLE_SIDE, flags="area")
            .filter("format", "gray"))
     streams = [main]
     audio_args = {"an": None}

@@ -1,5 +1,12 @@
-"""Perceptual clip signatures: a fixed number of 64-bit DCT hashes (pHash) of small grayscale
-frames spread evenly over the clip (DESIGN.md §4). Dedup compares signatures alone."""
+"""Perceptual clip signatures: a fixed number of 64-bit DCT hashes (pHash) over time
+(DESIGN.md §4). Dedup compares signatures alone, without decoding video again.
+
+ffmpeg hands over small grayscale frames sampled a few times a second. Before hashing:
+- dark uniform borders (letterbox, pillarbox) are trimmed, so a letterboxed re-upload hashes
+  like the original;
+- frames are averaged over overlapping windows around each of the K hash points, so the same
+  video cut a fraction of a second earlier or later gives nearly the same hashes.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,12 @@ import numpy as np
 
 from manifests.schemas import SIGNATURE_HASHES
 
-FRAME_SIDE = 32  # frames are scaled to 32x32 grayscale by ffmpeg before hashing
+SAMPLE_SIDE = 64  # ffmpeg scales sampled frames to 64x64 gray (enough to find borders)
+SAMPLE_FPS = 4.0  # frames per second handed to the signature (at least 3 per window)
+HASH_SIDE = 32  # pHash works on 32x32
 _LOW = 8  # the 8x8 lowest-frequency DCT coefficients make the 64 bits
+_DARK = 24  # border rows/columns darker than this (0-255), and nearly uniform, are trimmed
+_MAX_TRIM = 0.3  # never trim more than this share of a side
 
 
 def _dct_matrix(n: int) -> np.ndarray:
@@ -19,7 +30,7 @@ def _dct_matrix(n: int) -> np.ndarray:
     return m
 
 
-_D = _dct_matrix(FRAME_SIDE)
+_D = _dct_matrix(HASH_SIDE)
 _BIT_WEIGHTS = (1 << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
 
 
@@ -34,22 +45,70 @@ def phash(frames: np.ndarray) -> np.ndarray:
     return (bits * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
 
 
-def pick_evenly(frames: np.ndarray, count: int = SIGNATURE_HASHES) -> np.ndarray:
-    """Exactly `count` frames spread over the clip (repeating frames of very short clips)."""
-    idx = np.linspace(0, len(frames) - 1, count).round().astype(int)
-    return frames[idx]
+def _border(profile_mean: np.ndarray, profile_std: np.ndarray) -> tuple[int, int]:
+    """How many leading and trailing entries of a row/column profile are dark, uniform border."""
+    dark = (profile_mean < _DARK) & (profile_std < 8)
+    limit = int(len(dark) * _MAX_TRIM)
+    lead = int(np.argmin(dark)) if not dark.all() else 0
+    trail = int(np.argmin(dark[::-1])) if not dark.all() else 0
+    # Where a bar was found, drop one more line: area scaling blends the bar's edge into it.
+    lead, trail = lead + (lead > 0), trail + (trail > 0)
+    return min(lead, limit), min(trail, limit)
+
+
+def trim_borders(frames: np.ndarray) -> np.ndarray:
+    """Cut away letterbox/pillarbox bars found in the mean frame."""
+    mean = frames.mean(axis=0)
+    top, bottom = _border(mean.mean(axis=1), mean.std(axis=1))
+    left, right = _border(mean.mean(axis=0), mean.std(axis=0))
+    h, w = mean.shape
+    return frames[:, top : h - bottom, left : w - right]
+
+
+def resize(frames: np.ndarray, side: int = HASH_SIDE) -> np.ndarray:
+    """Bilinear resize of (n, h, w) frames to (n, side, side)."""
+    n, h, w = frames.shape
+    ys = np.clip((np.arange(side) + 0.5) * h / side - 0.5, 0, h - 1)
+    xs = np.clip((np.arange(side) + 0.5) * w / side - 0.5, 0, w - 1)
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    fy, fx = (ys - y0)[None, :, None], (xs - x0)[None, None, :]
+    top = frames[:, y0][:, :, x0] * (1 - fx) + frames[:, y0][:, :, x1] * fx
+    bot = frames[:, y1][:, :, x0] * (1 - fx) + frames[:, y1][:, :, x1] * fx
+    return top * (1 - fy) + bot * fy
+
+
+def windowed_means(frames: np.ndarray, count: int = SIGNATURE_HASHES) -> np.ndarray:
+    """`count` averages of overlapping windows (two hash intervals wide) centred on evenly
+    spaced points of the clip."""
+    n = len(frames)
+    centers = (np.arange(count) + 0.5) * n / count
+    half = max(n / count, 0.5)
+    out = []
+    for c in centers:
+        lo, hi = int(np.floor(c - half)), int(np.ceil(c + half))
+        out.append(frames[max(0, lo) : max(min(n, hi), max(0, lo) + 1)].mean(axis=0))
+    return np.stack(out)
+
+
+def signature_from_frames(frames: np.ndarray, count: int = SIGNATURE_HASHES) -> list[int]:
+    """Signature of a clip from its (n, h, w) sampled gray frames."""
+    if len(frames) == 0:
+        raise ValueError("no frames to hash")
+    f = trim_borders(frames.astype(np.float32))
+    return [int(h) for h in phash(resize(windowed_means(f, count)))]
 
 
 def signature_from_raw(raw: bytes, count: int = SIGNATURE_HASHES) -> list[int]:
-    """Signature of a clip from the raw gray frames ffmpeg wrote (32x32 bytes each)."""
-    size = FRAME_SIDE * FRAME_SIDE
+    """Signature of a clip from the raw gray frames ffmpeg wrote (64x64 bytes each)."""
+    size = SAMPLE_SIDE * SAMPLE_SIDE
     n = len(raw) // size
     if n == 0:
         raise ValueError("no frames to hash")
-    frames = np.frombuffer(raw[: n * size], dtype=np.uint8).reshape(n, FRAME_SIDE, FRAME_SIDE)
-    return [int(h) for h in phash(pick_evenly(frames, count))]
+    return signature_from_frames(np.frombuffer(raw[: n * size], dtype=np.uint8).reshape(n, SAMPLE_SIDE, SAMPLE_SIDE),
+                                 count)
 
 
-def hamming(a: list[int], b: list[int]) -> int:
+def hamming(a, b) -> int:
     """Total Hamming distance between two signatures."""
     return sum(int(x ^ y).bit_count() for x, y in zip(a, b, strict=True))

@@ -4,7 +4,7 @@ import ffmpeg
 import numpy as np
 import pandas as pd
 
-from corpus.steps.signature import hamming, phash, pick_evenly
+from corpus.steps.signature import hamming, phash, windowed_means
 from corpus.synthetic import make_video
 from tests.helpers import build_corpus
 
@@ -17,9 +17,9 @@ def test_phash_is_stable_and_brightness_invariant_in_the_low_band():
     assert sum(int(a ^ b).bit_count() for a, b in zip(phash(frames), phash(brighter), strict=True)) <= 6
 
 
-def test_pick_evenly_gives_a_fixed_count():
-    assert len(pick_evenly(np.zeros((3, 32, 32)), 8)) == 8
-    assert len(pick_evenly(np.zeros((20, 32, 32)), 8)) == 8
+def test_windows_give_a_fixed_count():
+    assert len(windowed_means(np.zeros((3, 32, 32)), 8)) == 8
+    assert len(windowed_means(np.zeros((20, 32, 32)), 8)) == 8
 
 
 def test_reencoded_copies_are_close_and_other_videos_far(tmp_path):

@@ -1,0 +1,2 @@
+"""Deduplication across corpora: exact (sha256), near (perceptual signatures, found by
+multi-index hashing), and leakage against evaluation corpora (by video id and signature)."""

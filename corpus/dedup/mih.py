@@ -1,0 +1,126 @@
+"""Exact search of all pairs of signatures within a Hamming threshold, by multi-index hashing.
+
+A signature is B bits (8 × 64). Split into m chunks; if two signatures differ in at most T
+bits, then by the pigeonhole principle some chunk differs in at most ⌊T/m⌋ bits. With
+m = ⌊T/2⌋ + 1 that is at most one bit, so probing every chunk for equal values and for values
+one bit apart finds every pair within T: the search is exact, not approximate. Candidates are
+then verified on the whole signature. Everything is vectorized numpy over sorted chunk keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+_VERIFY_BATCH = 4_000_000  # candidate pairs verified at once (bounds memory)
+
+
+def chunk_bounds(total_bits: int, threshold: int) -> list[tuple[int, int]]:
+    """[start, end) bit ranges of the chunks: at least threshold//2 + 1 chunks (so radius ≤ 1
+    each suffices), and enough that a chunk fits in 63 bits. More chunks stay exact."""
+    m = min(max(threshold // 2 + 1, -(-total_bits // 63)), total_bits)
+    edges = np.linspace(0, total_bits, m + 1).round().astype(int)
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+
+
+def extract_bits(words: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Bits [start, end) of each row of (N, W) uint64 words (bit 0 = most significant bit of
+    word 0), as uint64 values."""
+    length = end - start
+    w, off = divmod(start, 64)
+    mask = np.uint64((1 << length) - 1)
+    if off + length <= 64:
+        return (words[:, w] >> np.uint64(64 - off - length)) & mask
+    high_len = 64 - off
+    low_len = length - high_len
+    high = words[:, w] & np.uint64((1 << high_len) - 1)
+    return ((high << np.uint64(low_len)) | (words[:, w + 1] >> np.uint64(64 - low_len))) & mask
+
+
+def _expand(queries: np.ndarray, lo: np.ndarray, hi: np.ndarray, order: np.ndarray):
+    """Pairs (query, order[lo..hi)) for every query."""
+    n = hi - lo
+    keep = n > 0
+    queries, lo, n = queries[keep], lo[keep], n[keep]
+    if not len(n):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    return np.repeat(queries, n), order[np.repeat(lo, n) + offsets]
+
+
+def _chunk_candidates(keys: np.ndarray, bits: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Pairs whose chunk keys are equal or one bit apart."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    counts = np.diff(np.r_[starts, len(keys)])
+    uniq = sorted_keys[starts]
+    # equal keys: each item with the items after it in its run
+    pos = np.arange(len(keys))
+    yield _expand(order, pos + 1, np.repeat(starts + counts, counts), order)
+    # one bit apart: from each key whose bit is 0 to the key with that bit set. Setting a zero
+    # bit keeps those keys in ascending order, so the look-ups run over sorted queries.
+    for b in range(bits):
+        flip = np.uint64(1 << b)
+        ask = np.flatnonzero((uniq & flip) == 0)
+        q = uniq[ask] | flip
+        idx = np.minimum(np.searchsorted(uniq, q), len(uniq) - 1)
+        hit = uniq[idx] == q
+        ga, gb = ask[hit], idx[hit]
+        # every item of group ga with every item of group gb
+        rep = np.repeat(np.arange(len(ga)), counts[ga])
+        pos_a = starts[ga][rep] + np.arange(len(rep)) - np.repeat(np.cumsum(counts[ga]) - counts[ga], counts[ga])
+        lo = starts[gb][rep]
+        yield _expand(order[pos_a], lo, lo + counts[gb][rep], order)
+
+
+def near_pairs(signatures: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs (i < j) of rows of (N, W) uint64 signatures within `threshold` bits, with their
+    distances. Exact: the same pairs as comparing every pair."""
+    sig = np.ascontiguousarray(signatures, dtype=np.uint64)
+    n = len(sig)
+    found: list[np.ndarray] = []
+    pending_a: list[np.ndarray] = []
+    pending_b: list[np.ndarray] = []
+    pending = 0
+
+    def verify() -> None:
+        nonlocal pending
+        if not pending:
+            return
+        a, b = np.concatenate(pending_a), np.concatenate(pending_b)
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        pair = np.unique(lo * n + hi)
+        lo, hi = pair // n, pair % n
+        dist = np.bitwise_count(sig[lo] ^ sig[hi]).sum(axis=1).astype(np.int64)
+        ok = dist <= threshold
+        found.append(np.stack([lo[ok], hi[ok], dist[ok]], axis=1))
+        pending_a.clear()
+        pending_b.clear()
+        pending = 0
+
+    for start, end in chunk_bounds(sig.shape[1] * 64, threshold):
+        keys = extract_bits(sig, start, end)
+        for a, b in _chunk_candidates(keys, end - start):
+            if len(a):
+                pending_a.append(a)
+                pending_b.append(b)
+                pending += len(a)
+                if pending >= _VERIFY_BATCH:
+                    verify()
+    verify()
+    pairs = np.concatenate(found) if found else np.empty((0, 3), np.int64)
+    pairs = np.unique(pairs, axis=0) if len(pairs) else pairs
+    return pairs[:, 0], pairs[:, 1], pairs[:, 2]
+
+
+def brute_force_pairs(signatures: np.ndarray, threshold: int) -> set[tuple[int, int]]:
+    """All pairs within threshold by comparing every pair (for checking; O(N²))."""
+    sig = np.ascontiguousarray(signatures, dtype=np.uint64)
+    out = set()
+    for i in range(len(sig) - 1):
+        d = np.bitwise_count(sig[i + 1 :] ^ sig[i]).sum(axis=1)
+        for j in np.flatnonzero(d <= threshold):
+            out.add((i, i + 1 + int(j)))
+    return out

@@ -1,0 +1,163 @@
+"""`vmae corpus dedup`: decide, for every clip (or planned video) of the given corpora, whether
+it is kept, and why not. Writes DIR/dedup/ for each corpus.
+
+Order of reasons (the first that applies):
+  leak_id    its video id occurs in an evaluation corpus (--against)
+  leak_near  its signature is within the threshold of an evaluation clip
+  exact_id   plan-only: the same video is planned or built in a corpus that wins the keep rule
+  exact      same sha256 as the kept copy of its cluster
+  near       within the threshold of (a chain of clips leading to) the kept copy
+
+Keep rule inside a cluster of copies, deterministic: labeled before unlabeled, then more
+pixels, then the corpus given first, then the smaller key. Exactly one copy is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from corpus.dedup.mih import near_pairs
+from corpus.dedup.units import CorpusItems, load_items
+from corpus.errors import InputError
+from manifests.layout import CorpusLayout
+from manifests.tables import write_part
+
+DEFAULT_THRESHOLD = 40  # bits of 512; chosen from measurements, see README
+
+
+@dataclass
+class DedupResult:
+    corpus: Path
+    items: int
+    dropped: dict[str, int]
+
+
+def _eval_index(against: list[CorpusItems]) -> tuple[set[str], np.ndarray, list[tuple[str, str]]]:
+    ids = {v for a in against for v in a.frame["video_id"]}
+    sigs = [a.signatures for a in against if not a.plan_only]
+    names = [(str(a.root), k) for a in against if not a.plan_only for k in a.frame["key"]]
+    return ids, (np.concatenate(sigs) if sigs else np.empty((0, 8), np.uint64)), names
+
+
+def _all_items(corpora: list[CorpusItems]) -> pd.DataFrame:
+    frames = []
+    for order, c in enumerate(corpora):
+        f = c.frame.copy()
+        f["corpus"], f["corpus_order"], f["plan_only"] = str(c.root), order, c.plan_only
+        frames.append(f)
+    items = pd.concat(frames, ignore_index=True)
+    items["keep"], items["reason"], items["duplicate_of"], items["duplicate_corpus"] = True, None, None, None
+    items["distance"] = pd.array([None] * len(items), dtype="Int32")
+    return items
+
+
+def _mark(items: pd.DataFrame, idx, reason: str, of_key, of_corpus, distance) -> None:
+    """Drop the items at idx (index labels, a mask, or one label) for `reason`."""
+    if np.ndim(idx) and not len(items.loc[idx]):
+        return
+    items.loc[idx, "keep"] = False
+    items.loc[idx, "reason"] = reason
+    items.loc[idx, "duplicate_of"] = of_key
+    items.loc[idx, "duplicate_corpus"] = of_corpus
+    items.loc[idx, "distance"] = distance
+
+
+def _preference(items: pd.DataFrame) -> np.ndarray:
+    """Rank of each item under the keep rule (0 = most preferred)."""
+    ordered = items.sort_values(["labeled", "pixels", "corpus_order", "key"], ascending=[False, False, True, True])
+    rank = np.empty(len(items), np.int64)
+    rank[ordered.index.to_numpy()] = np.arange(len(items))
+    return rank
+
+
+def _leaks(items, sig_index, sigs, eval_ids, eval_sigs, eval_names, threshold) -> None:
+    leak_id = items["video_id"].isin(eval_ids) & items["keep"]
+    _mark(items, leak_id, "leak_id", items.loc[leak_id, "video_id"], None, None)
+    if not len(eval_sigs) or not len(sigs):
+        return
+    a, b, d = near_pairs(np.concatenate([sigs, eval_sigs]), threshold)
+    n = len(sigs)
+    cross = (a < n) & (b >= n)  # a training item next to an evaluation clip
+    a, j, d = a[cross], b[cross] - n, d[cross]
+    nearest = np.lexsort((d, a))  # per training item, its closest evaluation clip first
+    first = nearest[np.r_[True, a[nearest][1:] != a[nearest][:-1]]] if len(a) else nearest
+    rows = sig_index[a[first]]
+    alive = items.loc[rows, "keep"].to_numpy(bool)
+    rows, first = rows[alive], first[alive]
+    _mark(items, rows, "leak_near", [eval_names[k][1] for k in j[first]], [eval_names[k][0] for k in j[first]],
+          d[first].astype(int))
+
+
+def _clusters(items, sig_index, sigs, threshold) -> None:
+    alive = np.array([items.at[r, "keep"] for r in sig_index], bool)
+    a, b, d = near_pairs(sigs, threshold)
+    ok = alive[a] & alive[b]
+    a, b, d = a[ok], b[ok], d[ok]
+    # identical files are copies even if their signatures were computed apart
+    sha = items.loc[sig_index, "sha256"].to_numpy()
+    same = pd.Series(np.arange(len(sig_index))).groupby(sha).transform("min").to_numpy()
+    extra = np.flatnonzero((same != np.arange(len(sig_index))) & alive)
+    a, b = np.r_[a, same[extra]], np.r_[b, extra]
+    n = len(sig_index)
+    _, label = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    rank = _preference(items)[sig_index]
+    order = np.lexsort((rank, label))
+    first = np.r_[True, label[order][1:] != label[order][:-1]]
+    keeper = np.empty(n, np.int64)
+    keeper[order] = np.repeat(order[first], np.diff(np.r_[np.flatnonzero(first), n]))
+    drop = np.flatnonzero((keeper != np.arange(n)) & alive)
+    rows, krows = sig_index[drop], sig_index[keeper[drop]]
+    same_file = items.loc[rows, "sha256"].to_numpy() == items.loc[krows, "sha256"].to_numpy()
+    distance = np.bitwise_count(sigs[drop] ^ sigs[keeper[drop]]).sum(axis=1)
+    for reason, sel in (("exact", same_file), ("near", ~same_file)):
+        _mark(items, rows[sel], reason, items.loc[krows[sel], "key"].to_numpy(),
+              items.loc[krows[sel], "corpus"].to_numpy(), distance[sel].astype(int))
+
+
+def _ids(items: pd.DataFrame) -> None:
+    """Plan-only items whose video is also in a corpus that the keep rule prefers."""
+    live = items[items["keep"]]
+    rank = _preference(items)
+    for _, group in live.groupby("video_id"):
+        if len(group) < 2 or not group["plan_only"].any():
+            continue
+        best = group.index[np.argmin(rank[group.index])]
+        for row in group.index[(group.index != best) & group["plan_only"].to_numpy()]:
+            _mark(items, row, "exact_id", items.at[best, "key"], items.at[best, "corpus"], 0)
+
+
+def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: int = DEFAULT_THRESHOLD
+          ) -> list[DedupResult]:
+    if not corpora:
+        raise InputError("give at least one corpus folder to deduplicate")
+    if not 0 <= threshold < 512:
+        raise InputError(f"--threshold {threshold}: must be between 0 and 511 bits")
+    loaded = [load_items(c) for c in corpora]
+    empty = [str(c.root) for c in loaded if c.frame.empty]
+    if empty:
+        raise InputError(f"nothing to deduplicate in {', '.join(empty)} (no clips and no planned videos)")
+    eval_ids, eval_sigs, eval_names = _eval_index([load_items(a) for a in against])
+    items = _all_items(loaded)
+    sig_index = np.flatnonzero(~items["plan_only"].to_numpy())
+    sigs = np.concatenate([c.signatures for c in loaded if not c.plan_only]) if len(sig_index) else \
+        np.empty((0, 8), np.uint64)
+    _leaks(items, sig_index, sigs, eval_ids, eval_sigs, eval_names, threshold)
+    _ids(items)
+    if len(sig_index):
+        _clusters(items, sig_index, sigs, threshold)
+    return [_write(c, items[items["corpus"] == str(c.root)]) for c in loaded]
+
+
+def _write(corpus: CorpusItems, items: pd.DataFrame) -> DedupResult:
+    rows = [{"clip_key": r.key, "video_id": r.video_id, "keep": bool(r.keep), "reason": r.reason,
+             "duplicate_of": r.duplicate_of, "duplicate_corpus": r.duplicate_corpus,
+             "distance": None if pd.isna(r.distance) else int(r.distance)} for r in items.itertuples()]
+    write_part(CorpusLayout.at(corpus.root).part("dedup", "all"), "dedup", rows)
+    dropped = items.loc[~items["keep"], "reason"].value_counts().to_dict()
+    return DedupResult(corpus.root, len(items), dropped)

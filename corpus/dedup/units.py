@@ -1,0 +1,49 @@
+"""What dedup compares: one row per clip of a built corpus, or per video of a plan-only one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from manifests.layout import CorpusLayout
+from manifests.schemas import SIGNATURE_HASHES
+from manifests.tables import ManifestError, read_table
+
+
+@dataclass
+class CorpusItems:
+    """The items of one corpus: a frame with key, video_id, sha256, labeled, pixels, and the
+    (N, 8) uint64 signatures (None for a plan-only corpus, which is compared by id alone)."""
+
+    root: Path
+    frame: pd.DataFrame
+    signatures: np.ndarray | None
+
+    @property
+    def plan_only(self) -> bool:
+        return self.signatures is None
+
+
+def load_items(root: str | Path) -> CorpusItems:
+    layout = CorpusLayout.at(root)
+    if not layout.is_corpus():
+        raise ManifestError(f"{root} is not a vmae corpus folder (no build.json)")
+    clips = read_table(layout.root, "clips", required=False)
+    if clips.num_rows:
+        sig = clips["signature"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        frame = pd.DataFrame({
+            "key": clips["clip_key"].to_pylist(), "video_id": clips["video_id"].to_pylist(),
+            "sha256": clips["sha256"].to_pylist(), "labeled": pc.is_valid(clips["label_id"]).to_pylist(),
+            "pixels": pc.multiply(clips["width"], clips["height"]).to_pylist(),
+        })
+        return CorpusItems(layout.root, frame, sig.reshape(-1, SIGNATURE_HASHES).astype(np.uint64))
+    videos = read_table(layout.root, "videos").to_pandas()
+    live = videos[videos["status"].isin(["pending", "ok"])]
+    frame = pd.DataFrame({"key": live["video_id"].astype(str), "video_id": live["video_id"].astype(str),
+                          "sha256": None, "labeled": live["label"].notna(), "pixels": 0})
+    frame = frame.drop_duplicates("key").reset_index(drop=True)  # one item per video
+    return CorpusItems(layout.root, frame, None)

@@ -1,0 +1,158 @@
+"""Dedup on real corpora built from videos the tests make: exact copies, near duplicates
+(re-encodes, rescales, brightness, letterbox, time shifts), leaks against evaluation corpora,
+plan-only corpora, and the keep rule."""
+
+import ffmpeg
+import numpy as np
+import pandas as pd
+import pytest
+
+from corpus.build import build
+from corpus.dedup.mih import brute_force_pairs, near_pairs
+from corpus.dedup.run import DEFAULT_THRESHOLD, dedup
+from corpus.errors import InputError
+from corpus.options import BuildOptions
+from corpus.synthetic import make_video
+from tests.helpers import build_corpus
+
+ALTERATIONS = {
+    "reencode": {"crf": 38},
+    "rescale": {"vf": "scale=192:108"},
+    "brighter": {"vf": "eq=brightness=0.08:contrast=1.15"},
+    "letterbox": {"vf": "scale=320:128,pad=320:180:0:26"},
+    "shifted": {"ss": 0.3},
+}
+
+
+def altered(src, dest, ss=None, **out):
+    ffmpeg.input(str(src), **({"ss": ss} if ss else {})).output(
+        str(dest), vcodec="libx264", preset="veryfast", pix_fmt="yuv420p", **({"crf": 26} | out)
+    ).overwrite_output().run(quiet=True)
+
+
+@pytest.fixture(scope="module")
+def near_set(tmp_path_factory):
+    """Four different scenes, each with five altered copies, built as one movies corpus."""
+    d = tmp_path_factory.mktemp("near")
+    for s in range(4):
+        orig = make_video(d / "src" / f"s{s}.mp4", pattern=f"scene{s + 10}", seconds=3.3, width=320, height=180,
+                          fps=20, crf=20)
+        for name, alt in ALTERATIONS.items():
+            altered(orig, d / "src" / f"s{s}_{name}.mp4", **alt)
+    build_corpus(d / "c", "movies", [d / "src"], clip={"clip_seconds": 3, "short_side": 128}, workers=2)
+    return d / "c"
+
+
+def test_near_duplicates_found_and_different_videos_kept(near_set):
+    (result,) = dedup([near_set])
+    d = pd.read_parquet(near_set / "dedup").set_index("video_id")
+    kept = d[d.keep]
+    assert sorted(v.split("_")[0] for v in kept.index) == ["s0", "s1", "s2", "s3"]  # one per scene
+    for v, row in d[~d.keep].iterrows():
+        assert row.reason == "near" and row.duplicate_of.split("_")[1].split("_")[0] == v.split("_")[0]
+        assert row.distance <= DEFAULT_THRESHOLD
+    assert result.dropped == {"near": 20}
+
+
+def test_signature_distances_separate_copies_from_other_videos(near_set):
+    clips = pd.read_parquet(near_set / "clips")
+    sig = np.stack(clips["signature"].map(lambda s: np.asarray(s, np.uint64)).to_numpy())
+    scene = clips["video_id"].str.split("_").str[0].to_numpy()
+    dist = np.bitwise_count(sig[:, None] ^ sig[None]).sum(-1)
+    original = (clips["video_id"] == clips["video_id"].str.split("_").str[0]).to_numpy()
+    to_original = dist[:, original][scene[:, None] == scene[original][None]]
+    assert to_original.max() <= DEFAULT_THRESHOLD  # every copy is near its original
+    assert dist[scene[:, None] != scene[None]].min() > 3 * DEFAULT_THRESHOLD  # other videos are far
+
+
+def test_exact_copies_across_corpora_keep_exactly_one_and_prefer_labels(tmp_path, videos):
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        for k in range(3):  # three copies of the same file in each corpus
+            (tmp_path / name / f"copy{k}.mp4").write_bytes((videos / "a.mp4").read_bytes())
+    build_corpus(tmp_path / "c1", "movies", [tmp_path / "one"], clip={"clip_seconds": 3})
+    ann = tmp_path / "k.csv"
+    ann.write_text("label,youtube_id,time_start,time_end,split\nwaving,copy0_00000,0,3,train\n")
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / "copy0_00000_000000_000003.mp4").write_bytes((videos / "a.mp4").read_bytes())
+    build_corpus(tmp_path / "c2", "kinetics", [ann], mirror=str(tmp_path / "mirror"))
+    r1, r2 = dedup([tmp_path / "c1", tmp_path / "c2"])
+    d1, d2 = pd.read_parquet(tmp_path / "c1" / "dedup"), pd.read_parquet(tmp_path / "c2" / "dedup")
+    assert d2.keep.all()  # the labeled copy wins
+    assert (~d1.keep).all() and set(d1.reason) == {"exact"} and (d1.distance == 0).all()
+    assert set(d1.duplicate_of) == set(d2.clip_key) and set(d1.duplicate_corpus) == {str(tmp_path / "c2")}
+
+
+def test_leaks_against_an_evaluation_corpus(tmp_path, near_set):
+    # the evaluation set: a re-encode of scene 0 under another id, and scene 1's own video id
+    altered(next((near_set / "..").glob("src/s0.mp4")), tmp_path / "held_out.mp4", crf=33)
+    build_corpus(tmp_path / "eval", "movies", [tmp_path / "held_out.mp4"], clip={"clip_seconds": 3})
+    ids = tmp_path / "ids.csv"
+    ids.write_text("label,youtube_id,time_start,time_end,split\nx,s1,0,3,test\n")
+    build(BuildOptions(source="kinetics", inputs=(str(ids),), out=str(tmp_path / "eval_ids")), plan_only=True,
+          progress=False)
+    dedup([near_set], against=[tmp_path / "eval", tmp_path / "eval_ids"])
+    d = pd.read_parquet(near_set / "dedup").set_index("video_id")
+    assert d.loc["s1", "reason"] == "leak_id"
+    leaked = d[d.reason == "leak_near"]
+    assert set(leaked.index.str.split("_").str[0]) == {"s0"} and len(leaked) == 6
+    assert (leaked.duplicate_of.str.contains("held_out")).all()
+
+
+def test_plan_only_dedup_drops_videos_before_download(tmp_path, kinetics_data):
+    k400 = tmp_path / "k400"
+    build(BuildOptions(source="kinetics", inputs=(str(kinetics_data / "kinetics-400_val.csv"),), out=str(k400),
+                       unit_size=5000, url_template="http://127.0.0.1:9/{youtube_id}.mp4"),
+          plan_only=True, progress=False)
+    build(BuildOptions(source="kinetics", inputs=(str(kinetics_data / "kinetics-600_test.csv"),),
+                       out=str(tmp_path / "k600test"), unit_size=10000), plan_only=True, progress=False)
+    (r,) = dedup([k400], against=[tmp_path / "k600test"])
+    assert r.dropped == {"leak_id": 450}  # K400 val videos that are K600 test videos
+    d = pd.read_parquet(k400 / "dedup")
+    assert len(d) == 19906 and (d.clip_key == d.video_id).all()
+    # a later build skips them (nothing fetched: they are skipped before the fetch)
+    from corpus.dedup.apply import skip_deduplicated
+    from manifests.layout import CorpusLayout
+    assert skip_deduplicated(CorpusLayout.at(k400)) == 450
+    videos = pd.read_parquet(k400 / "videos")
+    assert (videos.error_kind == "leak").sum() == 450 and (videos.status == "pending").sum() == 19906 - 450
+
+
+def test_plan_only_duplicates_across_sources_by_id(tmp_path, server):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("label,youtube_id,time_start,time_end,split\nx,vid00000001,0,3,train\ny,vid00000002,0,3,train\n")
+    b.write_text("videoid,url\nvid00000002,http://127.0.0.1:9/v.mp4\nvid00000003,http://127.0.0.1:9/w.mp4\n")
+    for src, f in (("kinetics", a), ("web", b)):
+        build(BuildOptions(source=src, inputs=(str(f),), out=str(tmp_path / src)), plan_only=True, progress=False)
+    dedup([tmp_path / "kinetics", tmp_path / "web"])
+    web = pd.read_parquet(tmp_path / "web" / "dedup").set_index("video_id")
+    assert web.loc["vid00000002", "reason"] == "exact_id" and web.loc["vid00000003", "keep"]
+    assert pd.read_parquet(tmp_path / "kinetics" / "dedup").keep.all()  # labeled wins
+
+
+def test_mih_is_exact_against_all_pairs():
+    rng = np.random.default_rng(1)
+    sig = rng.integers(0, 2**63, size=(4000, 8), dtype=np.uint64)
+    for k in range(300):  # planted near copies
+        i, j = rng.integers(len(sig), size=2)
+        sig[j] = sig[i] ^ (rng.random((8, 64)) < rng.uniform(0, 0.12)).astype(np.uint64).dot(
+            np.uint64(1) << np.arange(64, dtype=np.uint64))
+    for t in (0, 12, 40, 70):
+        a, b, _ = near_pairs(sig, t)
+        assert set(zip(a.tolist(), b.tolist(), strict=True)) == brute_force_pairs(sig, t)
+
+
+def test_bad_input(tmp_path, movie_dir):
+    with pytest.raises(InputError, match="at least one corpus"):
+        dedup([])
+    with pytest.raises(InputError, match="between 0 and 511"):
+        dedup([tmp_path], threshold=600)
+    build(BuildOptions(source="web", inputs=(str(_empty_list(tmp_path)),), out=str(tmp_path / "e")), progress=False)
+    with pytest.raises(InputError, match="nothing to deduplicate"):
+        dedup([tmp_path / "e"])
+
+
+def _empty_list(tmp_path):
+    f = tmp_path / "l.csv"
+    f.write_text("url\nftp://127.0.0.1/x.mp4\n")  # one row, failed at plan time
+    return f
