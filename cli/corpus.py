@@ -14,9 +14,12 @@ from corpus.build import build as run_build
 from corpus.dedup.run import DEFAULT_THRESHOLD
 from corpus.dedup.run import dedup as run_dedup
 from corpus.errors import InputError
+from corpus.mix import MixOptions
+from corpus.mix import mix as run_mix
 from corpus.options import BuildOptions, ClipOptions, FetchOptions
 from corpus.sources import SOURCES
 from corpus.status import summarize
+from manifests.recipe import builtin_names
 from manifests.tables import ManifestError
 
 app = typer.Typer(help="Build video corpora (WebDataset shards + Parquet manifests) and inspect them.",
@@ -155,3 +158,34 @@ def dedup(
     for r in results:
         dropped = "  ".join(f"{k}={v}" for k, v in sorted(r.dropped.items())) or "none"
         typer.echo(f"{r.corpus}: {r.items} items, kept {r.items - sum(r.dropped.values())}, dropped: {dropped}")
+
+
+@app.command()
+def mix(
+    recipe: Annotated[str, typer.Option(help=f"Built-in recipe ({', '.join(builtin_names())}) or a recipe file.")],
+    input: Annotated[list[str], typer.Option("--input", "-i", help="NAME=DIR: the corpus for a recipe source.")],
+    out: Annotated[Path, typer.Option(help="New corpus folder to write (must not exist or be empty).")],
+    scale: Annotated[float, typer.Option(help="Multiply every quota, e.g. 0.001 for a small trial mix.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the sampling and interleaving.")] = 0,
+    shard_bytes: Annotated[str, typer.Option(help="Target tar size, e.g. 1GB.")] = "1GB",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Sample corpora to a recipe's quotas (after dedup) into one new corpus, copying clips
+    without re-encoding and interleaving sources so every shard holds a mix."""
+    inputs = {}
+    for spec in input:
+        name, sep, folder = spec.partition("=")
+        if not sep or not name or not folder:
+            raise typer.BadParameter(f"'{spec}': write NAME=DIR, e.g. k710=corpora/k710", param_hint="--input")
+        inputs[name] = folder
+    try:
+        summary = run_mix(MixOptions(recipe=recipe, inputs=inputs, out=str(out), scale=scale, seed=seed,
+                                     shard_bytes=parse_size(shard_bytes)), progress=progress)
+    except (InputError, ManifestError) as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(2) from e
+    for name, r in summary["mix"].items():
+        short = f", SHORT by {r['shortfall']}" if r["shortfall"] else ""
+        typer.echo(f"{name:<12} quota {r['quota']:>8}  selected {r['selected']:>8}  of {r['available']} "
+                   f"({r['dropped_by_dedup']} dropped by dedup){short}")
+    print_summary(summary)

@@ -71,6 +71,9 @@ CLIPS = pa.schema(
         ("meta", pa.string()),
         ("shard", pa.string()),  # path of the tar relative to the corpus folder
         ("unit", pa.string()),
+        # provenance in a mixed corpus: the corpus folder and key the clip was copied from
+        ("origin_corpus", pa.string()),
+        ("origin_key", pa.string()),
     ]
 )
 

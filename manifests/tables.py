@@ -27,8 +27,15 @@ def to_table(name: str, rows: Iterable[Mapping]) -> pa.Table:
     unknown = {k for r in rows for k in r} - set(schema.names)
     if unknown:
         raise ValueError(f"{name} rows carry columns not in the schema: {sorted(unknown)}")
-    columns = {f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema}
+    columns = {f.name: pa.array([_null_if_missing(r.get(f.name)) for r in rows], type=f.type) for f in schema}
     return pa.Table.from_pydict(columns, schema=with_version(schema, name))
+
+
+def _null_if_missing(value):
+    """pandas marks missing values with NaN or pd.NA; the tables store them as nulls."""
+    if value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value
 
 
 def write_atomic_bytes(path: Path, data: bytes) -> None:

@@ -49,12 +49,14 @@ def _write_tar(path: Path, clips: list[dict], labeled: bool) -> dict:
     return {"bytes": hw.size, "sha256": hw.sha.hexdigest()}
 
 
-def write_shards(root: Path, unit: str, clips: list[dict], shard_bytes: int, labeled: bool) -> list[dict]:
-    """Pack clips (sorted by key, so reruns give the same tars) into tars/{unit}-{k}.tar; sets
-    each clip's 'shard' and returns the shards/ rows."""
+def write_shards(root: Path, unit: str, clips: list[dict], shard_bytes: int, labeled: bool,
+                 sort: bool = True) -> list[dict]:
+    """Pack clips into tars/{unit}-{k}.tar, sorted by key (so reruns give the same tars) unless
+    the caller's order matters (a mix interleaves sources); sets each clip's 'shard' and
+    returns the shards/ rows."""
     groups: list[list[dict]] = []
     size = 0
-    for c in sorted(clips, key=lambda c: c["clip_key"]):
+    for c in sorted(clips, key=lambda c: c["clip_key"]) if sort else clips:
         need = c["bytes"] + _TAR_OVERHEAD
         if not groups or (size + need > shard_bytes and groups[-1]):
             groups.append([])

@@ -133,7 +133,7 @@ def test_plan_only_duplicates_across_sources_by_id(tmp_path, server):
 def test_mih_is_exact_against_all_pairs():
     rng = np.random.default_rng(1)
     sig = rng.integers(0, 2**63, size=(4000, 8), dtype=np.uint64)
-    for k in range(300):  # planted near copies
+    for _ in range(300):  # planted near copies
         i, j = rng.integers(len(sig), size=2)
         sig[j] = sig[i] ^ (rng.random((8, 64)) < rng.uniform(0, 0.12)).astype(np.uint64).dot(
             np.uint64(1) << np.arange(64, dtype=np.uint64))

@@ -1,0 +1,133 @@
+"""Recipes and `vmae corpus mix`: quotas, shortfalls, dedup drops, interleaving, copying members
+as they are, provenance, labels kept or dropped, and the errors a user meets."""
+
+import json
+import tarfile
+
+import pandas as pd
+import pytest
+
+from corpus.dedup.run import dedup
+from corpus.errors import InputError
+from corpus.mix import MixOptions, mix
+from corpus.synthetic import make_video
+from manifests.recipe import RecipeError, load_recipe, parse_recipe
+from manifests.validate import validate
+from tests.helpers import build_corpus, check_corpus
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mix")
+    film = make_video(d / "film.mp4", pattern="mandelbrot", seconds=12, width=192, height=108, fps=15)
+    (d / "films").mkdir()
+    for k in range(2):
+        (d / "films" / f"f{k}.mp4").write_bytes(film.read_bytes())  # exact copies
+    build_corpus(d / "movies", "movies", [d / "films"], clip={"clip_seconds": 2})  # 12 clips, 6 unique
+    ann = d / "kinetics-400_train.csv"
+    rows = [f"{'ab'[k % 2]},vid{k:08d},{k % 3},{k % 3 + 1},train" for k in range(8)]
+    ann.write_text("label,youtube_id,time_start,time_end,split\n" + "\n".join(rows) + "\n")
+    (d / "mirror").mkdir()
+    for k in range(8):  # eight different videos
+        make_video(d / "mirror" / f"vid{k:08d}_{k % 3:06d}_{k % 3 + 1:06d}.mp4", pattern=f"scene{20 + k}",
+                   seconds=1.2, width=128, height=72, fps=15)
+    build_corpus(d / "kin", "kinetics", [ann], mirror=str(d / "mirror"), clip={"short_side": 64})
+    dedup([d / "movies", d / "kin"])
+    return d
+
+
+def recipe_file(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_builtin_recipes():
+    u = load_recipe("unlabeled_hybrid")
+    assert u.quotas == {"k710": 658000, "ssv2": 169000, "ava": 21000, "webvid": 250000, "instagram": 250000}
+    assert sum(u.quotas.values()) == 1_348_000 and not u.keep_labels
+    assert load_recipe("labeled_hybrid").keep_labels
+
+
+def test_recipe_errors(tmp_path):
+    with pytest.raises(RecipeError, match="must not be negative"):
+        parse_recipe({"sources": {"a": {"quota": -1}}}, "r.yaml")
+    with pytest.raises(RecipeError, match="must be a number"):
+        parse_recipe({"sources": {"a": {"quota": "many"}}}, "r.yaml")
+    with pytest.raises(RecipeError, match="needs 'quota'"):
+        parse_recipe({"sources": {"a": 3}}, "r.yaml")
+    with pytest.raises(RecipeError, match="built-in"):
+        load_recipe("no_such_recipe")
+    r = parse_recipe({"total": 100, "sources": {"a": {"weight": 3}, "b": {"weight": 1}}}, "r.yaml")
+    assert r.quotas == {"a": 75, "b": 25}
+
+
+def test_unlabeled_mix_round_trip(tmp_path, corpora):
+    recipe = recipe_file(tmp_path / "r.yaml", "sources:\n  films: {quota: 10}\n  kin: {quota: 6}\n")
+    s = mix(MixOptions(recipe=recipe, inputs={"films": str(corpora / "movies"), "kin": str(corpora / "kin")},
+                       out=str(tmp_path / "out"), shard_bytes=_third_of(corpora)), progress=False)
+    assert s["mix"]["films"] == {"quota": 10, "available": 12, "dropped_by_dedup": 6, "selected": 6,
+                                 "shortfall": 4}
+    assert s["mix"]["kin"]["selected"] == 6 and s["mix"]["kin"]["shortfall"] == 0
+    clips = check_corpus(tmp_path / "out")
+    assert len(clips) == 12 and clips.label_id.isna().all()
+    videos = pd.read_parquet(tmp_path / "out" / "videos")
+    assert len(videos) == 12 + 8  # every candidate clip accounted for
+    assert dict(videos.groupby("error_kind").size()) == {"duplicate": 6, "over_quota": 2}
+    # provenance, and members copied byte for byte
+    src = pd.concat([pd.read_parquet(corpora / n / "clips") for n in ("movies", "kin")]).set_index("clip_key")
+    assert (clips.set_index("origin_key").sha256 == src.loc[clips.origin_key, "sha256"]).all()
+    with tarfile.open(tmp_path / "out" / clips.shard[0]) as tar:
+        names = tar.getnames()
+        meta = json.loads(tar.extractfile(next(n for n in names if n.endswith(".json"))).read())
+    assert not any(n.endswith(".cls") for n in names)  # an unlabeled mix carries no labels
+    assert {"origin_corpus", "origin_key"} <= set(meta)
+    # sources interleaved: with two or more shards, every shard holds both sources
+    by_shard = clips.groupby("shard").source.nunique()
+    assert len(by_shard) >= 2 and (by_shard == 2).all()
+
+
+def test_labeled_mix_keeps_labels_and_repeats_when_asked(tmp_path, corpora):
+    recipe = recipe_file(tmp_path / "r.yaml", "keep_labels: true\nrepeat: true\nsources:\n  kin: {quota: 10}\n")
+    s = mix(MixOptions(recipe=recipe, inputs={"kin": str(corpora / "kin")}, out=str(tmp_path / "out")),
+            progress=False)
+    assert s["mix"]["kin"]["selected"] == 10
+    clips = check_corpus(tmp_path / "out")
+    assert clips.label_id.notna().all() and clips.clip_key.is_unique
+    assert clips.clip_key.str.contains("-r1").sum() == 2
+    with tarfile.open(tmp_path / "out" / clips.shard[0]) as tar:
+        cls = [n for n in tar.getnames() if n.endswith(".cls")]
+        assert len(cls) == 10 and int(tar.extractfile(cls[0]).read()) in (0, 1)
+
+
+def test_scale_and_seed(tmp_path, corpora):
+    recipe = recipe_file(tmp_path / "r.yaml", "sources:\n  kin: {quota: 600}\n")
+    runs = []
+    for k, seed in enumerate((1, 1, 2)):
+        mix(MixOptions(recipe=recipe, inputs={"kin": str(corpora / "kin")}, out=str(tmp_path / f"o{k}"),
+                       scale=0.005, seed=seed), progress=False)
+        runs.append(list(pd.read_parquet(tmp_path / f"o{k}" / "clips").origin_key))
+    assert len(runs[0]) == 3 and runs[0] == runs[1] and validate(tmp_path / "o2").ok
+
+
+def test_mix_errors_write_nothing(tmp_path, corpora):
+    recipe = recipe_file(tmp_path / "r.yaml", "sources:\n  films: {quota: 1}\n  kin: {quota: 1}\n")
+    with pytest.raises(InputError, match=r"needs source\(s\) \['films'\]"):
+        mix(MixOptions(recipe=recipe, inputs={"kin": str(corpora / "kin")}, out=str(tmp_path / "o")))
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(InputError, match="is not empty"):
+        mix(MixOptions(recipe=recipe, inputs={"films": str(corpora / "movies"), "kin": str(corpora / "kin")},
+                       out=str(tmp_path / "full")))
+    with pytest.raises(InputError, match="not a vmae corpus"):
+        mix(MixOptions(recipe=recipe, inputs={"films": str(tmp_path), "kin": str(corpora / "kin")},
+                       out=str(tmp_path / "o")))
+    bad = recipe_file(tmp_path / "bad.yaml", "sources:\n  kin: {quota: -5}\n")
+    with pytest.raises(InputError, match="must not be negative"):
+        mix(MixOptions(recipe=bad, inputs={"kin": str(corpora / "kin")}, out=str(tmp_path / "o")))
+    assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o.mix-*"))
+
+
+def _third_of(corpora) -> int:
+    """A shard size that splits the 12 selected clips into about three shards."""
+    sizes = pd.concat([pd.read_parquet(corpora / n / "clips") for n in ("movies", "kin")]).bytes
+    return int(sizes.mean() * 4 + 4 * 3072)
