@@ -17,6 +17,7 @@ from corpus.errors import InputError
 from corpus.mix import MixOptions
 from corpus.mix import mix as run_mix
 from corpus.options import BuildOptions, ClipOptions, FetchOptions
+from corpus.report import report as run_report
 from corpus.sources import SOURCES
 from corpus.status import summarize
 from manifests.recipe import builtin_names
@@ -189,3 +190,18 @@ def mix(
         typer.echo(f"{name:<12} quota {r['quota']:>8}  selected {r['selected']:>8}  of {r['available']} "
                    f"({r['dropped_by_dedup']} dropped by dedup){short}")
     print_summary(summary)
+
+
+@app.command()
+def report(
+    corpora: Annotated[list[Path], typer.Argument(help="Corpus folders to show together.")],
+    out: Annotated[Path, typer.Option(help="Where to write OUT.png and OUT.html.")] = Path("corpus-report.png"),
+) -> None:
+    """Draw clips per source, duration and resolution histograms, failure reasons, dedup outcome
+    and class balance into a PNG, and an HTML page embedding it."""
+    try:
+        png, page = run_report(corpora, out)
+    except (InputError, ManifestError) as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(2) from e
+    typer.echo(f"wrote {png} and {page}")

@@ -8,34 +8,58 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import ffmpeg
 import typer
 
 from cli.corpus import print_summary
 from corpus.build import build
+from corpus.dedup.run import dedup
 from corpus.localserve import serve_folder
+from corpus.mix import MixOptions, mix
 from corpus.options import BuildOptions, ClipOptions
+from corpus.report import report
 from corpus.synthetic import PATTERNS, make_video
 from manifests.validate import validate
 
+DEMO_RECIPE = """\
+# The demo's hybrid: every web clip and movie window that survives dedup, labels dropped.
+name: demo_hybrid
+keep_labels: false
+sources:
+  web:    {quota: 8}
+  movies: {quota: 8}
+"""
+
 
 def _videos(root: Path) -> tuple[list[Path], list[Path]]:
-    """Short web videos (one per pattern) and two long 'movies'; kept between runs."""
+    """Short web videos (one per pattern, plus an exact copy and a re-encoded copy of one of
+    them, for dedup to find) and two long 'movies'; kept between runs."""
     web = [root / "web" / f"{name}.mp4" for name in PATTERNS]
     movies = [root / "movies" / "movie_a.mp4", root / "movies" / "movie_b.mp4"]
     for i, p in enumerate(web):
         if not p.exists():
             make_video(p, pattern=p.stem, seconds=4 + i % 3, width=480, height=270)
-    for p, pattern in zip(movies, ("testsrc2", "bars"), strict=True):
+    copy, reencoded = root / "web" / "testsrc2_copy.mp4", root / "web" / "testsrc2_small.mp4"
+    if not copy.exists():
+        shutil.copy(web[0], copy)
+    if not reencoded.exists():
+        ffmpeg.input(str(web[0])).output(str(reencoded), vf="scale=320:180", crf=34, vcodec="libx264",
+                                         pix_fmt="yuv420p").overwrite_output().run(quiet=True)
+    for p, pattern in zip(movies, ("scene1", "mandelbrot"), strict=True):
         if not p.exists():
             make_video(p, pattern=pattern, seconds=24, width=640, height=360)
-    return web, movies
+    return [*web, copy, reencoded], movies
 
 
 def _check(out: Path) -> None:
-    report = validate(out)
-    if not report.ok:
-        raise typer.Exit(f"validation failed for {out}: {report.problems}")
-    typer.secho(f"validated {out}: " + ", ".join(f"{v} {k}" for k, v in report.checked.items()), fg="green")
+    result = validate(out)
+    if not result.ok:
+        raise typer.Exit(f"validation failed for {out}: {result.problems}")
+    typer.secho(f"validated {out}: " + ", ".join(f"{v} {k}" for k, v in result.checked.items()), fg="green")
+
+
+def _heading(text: str) -> None:
+    typer.secho(f"\n== {text}", bold=True)
 
 
 def demo(
@@ -43,7 +67,7 @@ def demo(
     workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
 ) -> None:
     """Make synthetic videos, serve them on 127.0.0.1, build a web corpus and a movies corpus,
-    validate both and print their status."""
+    deduplicate them, mix them into a hybrid, validate everything and draw a report."""
     start = time.time()
     web, movies = _videos(out / "videos")
     corpora = out / "corpora"
@@ -56,16 +80,29 @@ def demo(
             for p in web:
                 w.writerow([p.stem, f"{base}/{p.name}", f"a synthetic {p.stem} pattern"])
             w.writerow(["missing", f"{base}/no-such-video.mp4", "a link that has gone away"])
-        typer.secho("\n== web source: a WebVid-style URL list served on 127.0.0.1", bold=True)
-        web_sum = build(BuildOptions(source="web", inputs=(str(url_list),), out=str(corpora / "web"),
-                                     workers=workers, shard_bytes=2_000_000, unit_size=4,
-                                     clip=ClipOptions(short_side=160)))
-    print_summary(web_sum)
+        _heading("web source: a WebVid-style URL list served on 127.0.0.1")
+        print_summary(build(BuildOptions(source="web", inputs=(str(url_list),), out=str(corpora / "web"),
+                                         workers=workers, shard_bytes=2_000_000, unit_size=4,
+                                         clip=ClipOptions(short_side=160))))
     _check(corpora / "web")
-    typer.secho("\n== movies source: long videos cut into 5 s windows", bold=True)
-    mov_sum = build(BuildOptions(source="movies", inputs=tuple(str(p) for p in movies),
-                                 out=str(corpora / "movies"), workers=workers, shard_bytes=2_000_000,
-                                 clip=ClipOptions(short_side=160, clip_seconds=5.0)))
-    print_summary(mov_sum)
+    _heading("movies source: long videos cut into 5 s windows")
+    print_summary(build(BuildOptions(source="movies", inputs=tuple(str(p) for p in movies),
+                                     out=str(corpora / "movies"), workers=workers, shard_bytes=2_000_000,
+                                     clip=ClipOptions(short_side=160, clip_seconds=5.0))))
     _check(corpora / "movies")
-    typer.echo(f"\ndemo finished in {time.time() - start:.0f} s; try: vmae corpus status {corpora / 'web'}")
+    _heading("dedup across both corpora (an exact copy and a re-encoded copy were planted)")
+    for r in dedup([corpora / "web", corpora / "movies"]):
+        typer.echo(f"{r.corpus}: {r.items} clips, dropped {r.dropped or 'none'}")
+    _heading("mix into a hybrid by a recipe")
+    recipe = out / "demo_hybrid.yaml"
+    recipe.write_text(DEMO_RECIPE)
+    summary = mix(MixOptions(recipe=str(recipe), inputs={"web": str(corpora / "web"),
+                                                          "movies": str(corpora / "movies")},
+                             out=str(corpora / "hybrid"), shard_bytes=1_000_000))
+    for name, r in summary["mix"].items():
+        typer.echo(f"{name:<8} quota {r['quota']}  selected {r['selected']}  shortfall {r['shortfall']}")
+    print_summary(summary)
+    _check(corpora / "hybrid")
+    png, page = report([corpora / "web", corpora / "movies", corpora / "hybrid"], out / "report.png")
+    typer.echo(f"\nreport: {png} ({page})")
+    typer.echo(f"demo finished in {time.time() - start:.0f} s; try: vmae corpus status {corpora / 'hybrid'}")

@@ -179,7 +179,7 @@ def _write(root: Path, recipe, opts, pool, order, labels, report, progress) -> N
     doc = {"tool": "vmae", "schema_version": SCHEMA_VERSION, "source": "mix", "recipe": recipe.name,
            "inputs": opts.inputs, "scale": opts.scale, "seed": opts.seed, "labeled": bool(labels),
            "rows": sum(len(p) for p in pool.values()), "state": "complete", "finished_at": time.time(),
-           "report": {"sources": report}}
+           "mix": report}
     write_atomic_bytes(layout.build_json, json.dumps(doc, indent=2, default=str).encode())
 
 

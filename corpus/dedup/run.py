@@ -6,7 +6,8 @@ Order of reasons (the first that applies):
   leak_near  its signature is within the threshold of an evaluation clip
   exact_id   plan-only: the same video is planned or built in a corpus that wins the keep rule
   exact      same sha256 as the kept copy of its cluster
-  near       within the threshold of (a chain of clips leading to) the kept copy
+  near       within the threshold of (a chain of clips leading to) the kept copy; clips cut
+             from the same video are never compared with each other
 
 Keep rule inside a cluster of copies, deterministic: labeled before unlabeled, then more
 pixels, then the corpus given first, then the smaller key. Exactly one copy is kept.
@@ -95,9 +96,12 @@ def _leaks(items, sig_index, sigs, eval_ids, eval_sigs, eval_names, threshold) -
 
 
 def _clusters(items, sig_index, sigs, threshold) -> None:
-    alive = np.array([items.at[r, "keep"] for r in sig_index], bool)
+    alive = items.loc[sig_index, "keep"].to_numpy(bool)
     a, b, d = near_pairs(sigs, threshold)
-    ok = alive[a] & alive[b]
+    # Windows of one video are distinct samples by design (a static shot looks alike for
+    # minutes); dedup is about copies across videos.
+    video = (items.loc[sig_index, "corpus"] + "\0" + items.loc[sig_index, "video_id"]).to_numpy()
+    ok = alive[a] & alive[b] & (video[a] != video[b])
     a, b, d = a[ok], b[ok], d[ok]
     # identical files are copies even if their signatures were computed apart
     sha = items.loc[sig_index, "sha256"].to_numpy()

@@ -131,3 +131,16 @@ def _third_of(corpora) -> int:
     """A shard size that splits the 12 selected clips into about three shards."""
     sizes = pd.concat([pd.read_parquet(corpora / n / "clips") for n in ("movies", "kin")]).bytes
     return int(sizes.mean() * 4 + 4 * 3072)
+
+
+def test_report_png_and_html(tmp_path, corpora):
+    from PIL import Image
+
+    from corpus.report import report
+    png, page = report([corpora / "movies", corpora / "kin"], tmp_path / "r" / "report.png")
+    with Image.open(png) as im:
+        assert im.size[0] > 1000 and im.size[1] > 600
+    text = page.read_text()
+    assert "data:image/png;base64," in text and "movies, kin" in text
+    with pytest.raises(InputError, match="not a vmae corpus"):
+        report([tmp_path], tmp_path / "x.png")
