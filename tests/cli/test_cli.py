@@ -73,6 +73,30 @@ def test_unknown_source_and_not_a_corpus(tmp_path):
 
 
 def test_every_command_has_help():
-    for cmd in (["corpus", "build"], ["corpus", "status"], ["manifests", "validate"], ["demo"]):
+    for cmd in (["corpus", "build"], ["corpus", "status"], ["corpus", "dedup"], ["corpus", "mix"],
+                ["corpus", "report"], ["manifests", "validate"], ["demo"]):
         r = runner.invoke(app, [*cmd, "--help"])
         assert r.exit_code == 0 and len(r.output) > 100
+
+
+def test_dedup_mix_report_from_the_command_line(corpus, tmp_path):
+    r = runner.invoke(app, ["corpus", "dedup", str(corpus)])
+    assert r.exit_code == 0 and "2 items, kept 2" in r.output
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("sources:\n  web: {quota: 5}\n")
+    r = runner.invoke(app, ["corpus", "mix", "--recipe", str(recipe), "--input", f"web={corpus}", "--out",
+                            str(tmp_path / "mix"), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "SHORT by 3" in r.output and "clips       2" in r.output
+    r = runner.invoke(app, ["corpus", "mix", "--recipe", str(recipe), "--input", f"web={corpus}", "--out",
+                            str(tmp_path / "mix"), "--no-progress"])
+    assert r.exit_code == 2 and "is not empty" in r.output
+    r = runner.invoke(app, ["corpus", "mix", "--recipe", "unlabeled_hybrid", "--input", f"web={corpus}",
+                            "--out", str(tmp_path / "m2")])
+    assert r.exit_code == 2 and "needs source(s)" in r.output
+    r = runner.invoke(app, ["corpus", "mix", "--recipe", "x", "--input", "nodir", "--out", str(tmp_path / "m3")])
+    assert r.exit_code == 2 and "NAME=DIR" in r.output
+    r = runner.invoke(app, ["corpus", "report", str(corpus), str(tmp_path / "mix"), "--out", str(tmp_path / "r.png")])
+    assert r.exit_code == 0 and (tmp_path / "r.png").stat().st_size > 10_000 and (tmp_path / "r.html").exists()
+    r = runner.invoke(app, ["corpus", "dedup", str(tmp_path)])
+    assert r.exit_code == 2 and "not a vmae corpus" in r.output
