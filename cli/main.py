@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from cli import corpus, demo, manifests
+from cli import corpus, demo, manifests, train
 
 app = typer.Typer(help="vmae: build video corpora and train VideoMAE V2 / UMT models on them.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 app.add_typer(corpus.app, name="corpus")
 app.add_typer(manifests.app, name="manifests")
+app.add_typer(train.app, name="train")
 app.command(name="demo")(demo.demo)
 
 if __name__ == "__main__":

@@ -1,0 +1,85 @@
+"""Pretraining on a corpus built by the corpus tools: the loss goes down, a stopped run resumes
+to the same losses as an uninterrupted one, and bad input gets clear messages."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from tests.helpers import build_corpus
+from trainer.config import build_config
+from trainer.pretrain import TrainingError, pretrain
+from trainer.shards import DataError, resolve_shards
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from corpus.synthetic import make_video
+    d = tmp_path_factory.mktemp("train")
+    for k in range(6):
+        make_video(d / "src" / f"v{k}.mp4", pattern=f"scene{40 + k}", seconds=3, width=160, height=96, fps=10)
+    build_corpus(d / "c", "movies", [d / "src"], clip={"clip_seconds": 1.5, "short_side": 64}, shard_bytes=60_000)
+    return d / "c"
+
+
+def config(corpus, out, **kw):
+    data = {"frames": 8, "stride": 1, "img_size": 32, "workers": 2, "shuffle_buffer": 4, "encoder_mask": 0.75}
+    data.update(kw.pop("data", {}))
+    return build_config({"shards": [str(corpus)], "out": str(out), "model": "vit_test", "batch_size": 4,
+                         "lr": 2e-3, "ckpt_every": 5, "warmup_fraction": 0.1, "data": data, **kw})
+
+
+def losses(out):
+    rows = {}
+    for line in (out / "metrics.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        rows[r["step"]] = r["loss"]
+    return rows
+
+
+def test_loss_goes_down(tmp_path, corpus):
+    result = pretrain(config(corpus, tmp_path / "run", steps=60), progress=False)
+    got = losses(tmp_path / "run")
+    first, last = sum(got[s] for s in range(1, 11)) / 10, sum(got[s] for s in range(51, 61)) / 10
+    assert last < 0.85 * first, (first, last)
+    assert result["steps"] == 60 and (tmp_path / "run" / "loss.png").stat().st_size > 5000
+    assert any((tmp_path / "run" / "tensorboard").iterdir())
+    ckpt = torch.load(tmp_path / "run" / "ckpt-00000060.pt", weights_only=False)
+    assert ckpt["config"]["model"] == "vit_test" and ckpt["derived"]["total_batch"] == 4
+
+
+def test_stop_and_resume_gives_the_same_losses(tmp_path, corpus):
+    pretrain(config(corpus, tmp_path / "full", steps=16), progress=False)
+    pretrain(config(corpus, tmp_path / "split", steps=16, stop_after=7), progress=False)
+    assert max(losses(tmp_path / "split")) == 7
+    pretrain(config(corpus, tmp_path / "split", steps=16), progress=False)
+    full, split = losses(tmp_path / "full"), losses(tmp_path / "split")
+    assert sorted(split) == list(range(1, 17))
+    for s in range(8, 17):
+        assert split[s] == pytest.approx(full[s], rel=1e-5, abs=1e-6), s
+
+
+def test_bad_input_gets_clear_messages(tmp_path, corpus):
+    with pytest.raises(DataError, match="no --shards"):
+        resolve_shards([])
+    with pytest.raises(DataError, match="not a vmae corpus"):
+        resolve_shards([str(tmp_path)])
+    with pytest.raises(DataError, match="not found"):
+        resolve_shards([str(tmp_path / "shard-{000..003}.tar")])
+    pretrain(config(corpus, tmp_path / "run", steps=2), progress=False)
+    with pytest.raises(TrainingError, match="checkpoint of vit_test, this run builds vit_tiny"):
+        pretrain(config(corpus, tmp_path / "run", steps=4, model="vit_tiny"), progress=False)
+    with pytest.raises(TrainingError, match="loss is nan"):
+        pretrain(config(corpus, tmp_path / "nan", steps=3, lr=1e30, clip_grad=None), progress=False)
+
+
+def test_a_corrupt_shard_is_skipped_and_unusable_data_stops_with_a_message(tmp_path, corpus):
+    bad = tmp_path / "c"
+    shutil.copytree(corpus, bad)
+    tars = sorted((bad / "tars").glob("*.tar"))
+    tars[0].write_bytes(tars[0].read_bytes()[:5000])  # cut in the middle of a member
+    assert pretrain(config(bad, tmp_path / "run", steps=6), progress=False)["steps"] == 6
+    # every clip holds 15 frames: a 16-frame window fits none, and the run says so
+    with pytest.raises(DataError, match="could not be used"):
+        pretrain(config(corpus, tmp_path / "short", steps=2, data={"frames": 16}), progress=False)

@@ -1,0 +1,46 @@
+"""Frame sampling and spatial augmentation of decoded clips, in numpy/torch on the CPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])
+SCALES = (1.0, 0.875, 0.75, 0.66)
+
+
+def frame_indices(total: int, count: int, stride: int, rng: np.random.Generator) -> np.ndarray | None:
+    """`count` frames `stride` apart from a random start; None when the clip is too short."""
+    span = (count - 1) * stride + 1
+    if total < span:
+        return None
+    start = int(rng.integers(0, total - span + 1))
+    return start + np.arange(count) * stride
+
+
+def multiscale_crop(h: int, w: int, rng: np.random.Generator, max_distort: int = 1) -> tuple[int, int, int, int]:
+    """A crop (top, left, height, width) whose sides are scales of the short side, the two
+    scales at most `max_distort` steps apart (VideoMAE's multi-scale crop)."""
+    base = min(h, w)
+    sizes = [int(base * s) for s in SCALES]
+    pairs = [(ch, cw) for i, ch in enumerate(sizes) for j, cw in enumerate(sizes) if abs(i - j) <= max_distort]
+    ch, cw = pairs[int(rng.integers(len(pairs)))]
+    return int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1)), ch, cw
+
+
+def crop_resize_normalize(frames: np.ndarray, box: tuple[int, int, int, int], size: int) -> torch.Tensor:
+    """(T, H, W, C) uint8 -> (C, T, size, size) float, ImageNet-normalized."""
+    top, left, ch, cw = box
+    x = torch.from_numpy(np.ascontiguousarray(frames[:, top : top + ch, left : left + cw]))
+    x = x.permute(0, 3, 1, 2).float().div_(255)  # (T, C, h, w)
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    x = (x - IMAGENET_MEAN[None, :, None, None]) / IMAGENET_STD[None, :, None, None]
+    return x.permute(1, 0, 2, 3).contiguous()
+
+
+def unnormalize(video: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) normalized -> pixels in [0, 1] (the reconstruction targets)."""
+    shape = (1, 3, 1, 1, 1)
+    return video * IMAGENET_STD.to(video).view(shape) + IMAGENET_MEAN.to(video).view(shape)

@@ -1,0 +1,33 @@
+"""Training curves as PNG pictures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_losses(metrics: Path, png: Path, title: str) -> Path:
+    """Loss (and learning rate) per step from a metrics.jsonl; the last entry of a step wins,
+    so resumed runs draw one line."""
+    rows = {}
+    for line in Path(metrics).read_text().splitlines():
+        r = json.loads(line)
+        rows[r["step"]] = r
+    steps = sorted(rows)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.plot(steps, [rows[s]["loss"] for s in steps], color="#4878a8", label="loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    lr_ax = ax.twinx()
+    lr_ax.plot(steps, [rows[s]["lr"] for s in steps], color="#b55d4c", alpha=0.5, label="lr")
+    lr_ax.set_ylabel("learning rate")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return png

@@ -1,0 +1,151 @@
+"""The pretraining data stream: WebDataset shards → shuffle → decode (decord, from memory) →
+frames → views (multi-scale crop, resize, normalize) each with its own dual mask.
+
+Deterministic and resumable: a worker's raw stream (shard order, shuffle buffer) depends only
+on the seed, rank and worker, and each sample's random choices on (seed, rank, worker, sample
+index). A resumed run replays the raw stream without decoding up to where it stopped, so it
+sees exactly the batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import decord
+import numpy as np
+import torch
+import webdataset as wds
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from trainer.augment import crop_resize_normalize, frame_indices, multiscale_crop
+from trainer.masking import TokenGrid, dual_mask
+from trainer.shards import DataError, shards_for
+
+log = logging.getLogger(__name__)
+
+# This many unusable samples in a row means the data cannot feed this run at all: stop with a
+# message instead of looping over the shards forever.
+MAX_CONSECUTIVE_SKIPS = 1000
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    frames: int = 16
+    stride: int = 4
+    img_size: int = 224
+    patch: int = 16
+    tubelet: int = 2
+    num_views: int = 1  # repeated sampling: views (crop + mask) per decoded clip
+    encoder_mask: float = 0.9
+    decoder_mask: float = 0.5
+    shuffle_buffer: int = 500
+    workers: int = 2
+    decode_threads: int = 1
+    seed: int = 0
+
+
+@dataclass
+class StreamState:
+    """How far each logical worker's stream was consumed: (raw sample index, view)."""
+
+    batches: int = 0
+    positions: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+def _raw_samples(urls: list[str], cfg: DataConfig, rank: int, world: int, worker: int, workers: int
+                 ) -> Iterator[dict]:
+    epoch = 0
+    while True:
+        mine = shards_for(urls, rank, world, worker, workers, epoch, cfg.seed)
+        yield from wds.tarfile_samples(({"url": u} for u in mine), handler=wds.warn_and_continue)
+        epoch += 1
+
+
+def _shuffled(samples: Iterator[dict], size: int, rng: np.random.Generator) -> Iterator[dict]:
+    buffer: list[dict] = []
+    for s in samples:
+        if len(buffer) < size:
+            buffer.append(s)
+            continue
+        k = int(rng.integers(size))
+        yield buffer[k]
+        buffer[k] = s
+    while buffer:
+        yield buffer.pop(int(rng.integers(len(buffer))))
+
+
+class PretrainStream(IterableDataset):
+    def __init__(self, urls: list[str], cfg: DataConfig, rank: int = 0, world: int = 1,
+                 state: StreamState | None = None):
+        self.urls, self.cfg, self.rank, self.world = urls, cfg, rank, world
+        self.state = state or StreamState()
+        self.grid = TokenGrid(cfg.frames, cfg.img_size, cfg.patch, cfg.tubelet)
+
+    def _decode(self, sample: dict, rng: np.random.Generator) -> np.ndarray | None:
+        """(T, H, W, C) uint8 frames, or None when the clip cannot be used."""
+        data = sample.get("mp4")
+        if data is None:
+            return None
+        try:
+            vr = decord.VideoReader(io.BytesIO(data), num_threads=self.cfg.decode_threads)
+            idx = frame_indices(len(vr), self.cfg.frames, self.cfg.stride, rng)
+            return None if idx is None else vr.get_batch(idx.tolist()).asnumpy()
+        except (decord.DECORDError, RuntimeError, ValueError) as e:
+            log.warning("skipping %s: cannot decode (%s)", sample.get("__key__"), e)
+            return None
+
+    def _views(self, frames: np.ndarray, rng: np.random.Generator) -> list[dict]:
+        out = []
+        for _ in range(self.cfg.num_views):
+            box = multiscale_crop(frames.shape[1], frames.shape[2], rng)
+            m = dual_mask(self.grid, self.cfg.encoder_mask, self.cfg.decoder_mask, rng)
+            out.append({"video": crop_resize_normalize(frames, box, self.cfg.img_size),
+                        "hidden": torch.from_numpy(m.encoder), "not_decoded": torch.from_numpy(m.decoder)})
+        return out
+
+    def __iter__(self) -> Iterator[dict]:
+        info = get_worker_info()
+        physical, workers = (info.id, info.num_workers) if info else (0, 1)
+        # The loader takes batches from workers in turn; after a resume, rotate the workers so
+        # that the next batch comes from the same logical stream as it would have.
+        worker = (physical + self.state.batches) % workers
+        last_index, last_view = self.state.positions.get(worker, (-1, -1))
+        order_rng = np.random.default_rng([self.cfg.seed, self.rank, worker, 7])
+        raw = _shuffled(_raw_samples(self.urls, self.cfg, self.rank, self.world, worker, workers),
+                        self.cfg.shuffle_buffer, order_rng)
+        skipped = in_a_row = 0
+        for index, sample in enumerate(raw):
+            if index < last_index:
+                continue  # consumed before the resume: replayed without decoding
+            rng = np.random.default_rng([self.cfg.seed, self.rank, worker, index])
+            frames = self._decode(sample, rng)
+            if frames is None:
+                skipped, in_a_row = skipped + 1, in_a_row + 1
+                if in_a_row >= MAX_CONSECUTIVE_SKIPS:
+                    raise DataError(f"{in_a_row} samples in a row could not be used: clips shorter than "
+                                    f"{self.cfg.frames} frames at stride {self.cfg.stride}, or not decodable. "
+                                    "Lower --frames/--stride or check the corpus with 'vmae manifests validate'.")
+                continue
+            in_a_row = 0
+            for view, item in enumerate(self._views(frames, rng)):
+                if (index, view) <= (last_index, last_view):
+                    continue
+                yield {**item, "worker": worker, "index": index, "view": view, "skipped": skipped}
+
+
+def make_loader(urls: list[str], cfg: DataConfig, batch_size: int, rank: int = 0, world: int = 1,
+                state: StreamState | None = None) -> DataLoader:
+    stream = PretrainStream(urls, cfg, rank, world, state)
+    return DataLoader(stream, batch_size=batch_size, num_workers=cfg.workers,
+                      persistent_workers=cfg.workers > 0, prefetch_factor=4 if cfg.workers else None)
+
+
+def advance(state: StreamState, batch: dict) -> None:
+    """Record that `batch` was consumed (for checkpoints)."""
+    state.batches += 1
+    for w, i, v in zip(batch["worker"].tolist(), batch["index"].tolist(), batch["view"].tolist(), strict=True):
+        if (i, v) > state.positions.get(w, (-1, -1)):
+            state.positions[w] = (i, v)
