@@ -54,7 +54,8 @@ def pretrain(
     overrides = {"shards": shards, "out": str(out) if out else None, "model": model, "steps": steps,
                  "epochs": epochs, "batch_size": batch_size, "accum": accum, "lr": lr, "base_lr": base_lr,
                  "warmup_fraction": warmup_fraction, "precision": precision,
-                 "grad_checkpointing": grad_checkpointing, "compile": compile, "ckpt_every": ckpt_every, "stop_after": stop_after,
+                 "grad_checkpointing": grad_checkpointing, "compile": compile, "ckpt_every": ckpt_every,
+                 "stop_after": stop_after,
                  "data": {"frames": frames, "stride": stride, "img_size": img_size, "num_views": num_views,
                           "encoder_mask": encoder_mask, "decoder_mask": decoder_mask, "workers": workers,
                           "shuffle_buffer": shuffle_buffer, "seed": seed}}

