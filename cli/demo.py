@@ -20,6 +20,8 @@ from corpus.options import BuildOptions, ClipOptions
 from corpus.report import report
 from corpus.synthetic import PATTERNS, make_video
 from manifests.validate import validate
+from trainer.config import build_config
+from trainer.pretrain import pretrain
 
 DEMO_RECIPE = """\
 # The demo's hybrid: every web clip and movie window that survives dedup, labels dropped.
@@ -67,7 +69,8 @@ def demo(
     workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
 ) -> None:
     """Make synthetic videos, serve them on 127.0.0.1, build a web corpus and a movies corpus,
-    deduplicate them, mix them into a hybrid, validate everything and draw a report."""
+    deduplicate them, mix them into a hybrid, validate everything, draw a report, and pretrain
+    a tiny model on the hybrid."""
     start = time.time()
     web, movies = _videos(out / "videos")
     corpora = out / "corpora"
@@ -105,4 +108,12 @@ def demo(
     _check(corpora / "hybrid")
     png, page = report([corpora / "web", corpora / "movies", corpora / "hybrid"], out / "report.png")
     typer.echo(f"\nreport: {png} ({page})")
+    _heading("stage 1: pretrain a tiny video ViT with dual masking on the hybrid")
+    run = out / "runs" / "pretrain"
+    shutil.rmtree(run, ignore_errors=True)
+    result = pretrain(build_config({
+        "shards": [str(corpora / "hybrid")], "out": str(run), "model": "vit_test", "steps": 60, "batch_size": 4,
+        "lr": 2e-3, "ckpt_every": 30, "data": {"frames": 8, "stride": 2, "img_size": 64, "workers": workers,
+                                                 "shuffle_buffer": 8, "encoder_mask": 0.75}}))
+    typer.echo(f"pretrained {result['steps']} steps, last loss {result['final_loss']:.3f}; curve: {run / 'loss.png'}")
     typer.echo(f"demo finished in {time.time() - start:.0f} s; try: vmae corpus status {corpora / 'hybrid'}")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -19,8 +20,13 @@ def plot_losses(metrics: Path, png: Path, title: str) -> Path:
         r = json.loads(line)
         rows[r["step"]] = r
     steps = sorted(rows)
+    loss = np.array([rows[s]["loss"] for s in steps])
+    window = max(1, len(steps) // 10)
+    smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.plot(steps, [rows[s]["loss"] for s in steps], color="#4878a8", label="loss")
+    ax.plot(steps, loss, color="#4878a8", alpha=0.3, label="loss per step")
+    ax.plot(steps[window - 1 :], smooth, color="#4878a8", linewidth=2, label=f"mean of {window} steps")
+    ax.legend(loc="upper right")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)
