@@ -84,5 +84,9 @@ class DualMask:
 
 def dual_mask(grid: TokenGrid, encoder_ratio: float = 0.9, decoder_ratio: float = 0.5,
               rng: np.random.Generator | None = None) -> DualMask:
+    """Decoder ratio 0 is the original VideoMAE: the decoder rebuilds exactly the tokens the
+    encoder did not see (mask tokens there only)."""
     rng = rng or np.random.default_rng()
-    return DualMask(tube_mask(grid, encoder_ratio, rng), running_cell_mask(grid, decoder_ratio, rng))
+    encoder = tube_mask(grid, encoder_ratio, rng)
+    decoder = ~encoder if decoder_ratio == 0 else running_cell_mask(grid, decoder_ratio, rng)
+    return DualMask(encoder, decoder)

@@ -32,6 +32,6 @@ def test_running_cell_hides_the_ratio_of_every_cell_and_runs(ratio):
 def test_decoder_ratio_zero_is_the_original_videomae():
     grid = TokenGrid()
     m = dual_mask(grid, 0.9, 0.0, np.random.default_rng(0))
-    assert m.decoder_tokens == 160 + 1568 and int(m.loss_tokens.sum()) == 1408
+    assert m.decoder_tokens == 160 + 1408 and int(m.loss_tokens.sum()) == 1408  # every hidden token
     with pytest.raises(ValueError, match="0, 0.25, 0.5 or 0.75"):
         running_cell_mask(grid, 0.6, np.random.default_rng(0))

@@ -1,0 +1,131 @@
+"""Dual masking against the original VideoMAE decoder and against Hugging Face's VideoMAE.
+
+    python bench/dual_masking.py [--quick] [--batch N]
+
+The same model size (vit_base, 16x224x224) and batch, one configuration per subprocess (so
+each peak memory is its own): vmae with decoder mask ratio 0.5 (VideoMAE V2), vmae with 0
+(the decoder rebuilds every masked token, as in VideoMAE), and transformers'
+VideoMAEForPreTraining with the same sizes and encoder mask (it has no decoder masking). Each
+measures a full training step: forward, backward and an AdamW update. `--quick` takes fewer
+steps, never a smaller model. Needs the bench extra: pip install -e '.[bench]'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from trainer.masking import TokenGrid, dual_mask  # noqa: E402
+from trainer.models import create_model  # noqa: E402
+from trainer.models.pretrain import patch_targets, reconstruction_loss  # noqa: E402
+
+TARGET = 1.3
+GRID = TokenGrid(frames=16, size=224, patch=16, tubelet=2)
+
+
+def decoder_flops(tokens: int, dim: int = 384, depth: int = 4, mlp: float = 4.0) -> float:
+    """Forward + backward FLOPs of the decoder blocks (3 × forward): projections, MLP, attention."""
+    per_layer = 2 * tokens * dim * dim * (4 + 2 * mlp) + 4 * tokens * tokens * dim
+    return 3 * depth * per_layer
+
+
+def masks(batch: int, decoder_ratio: float):
+    rng = np.random.default_rng(0)
+    ms = [dual_mask(GRID, 0.9, decoder_ratio, rng) for _ in range(batch)]
+    return (torch.from_numpy(np.stack([m.encoder for m in ms])), torch.from_numpy(np.stack([m.decoder for m in ms])),
+            ms[0].decoder_tokens)
+
+
+def step_vmae(batch: int, decoder_ratio: float):
+    model = create_model("vit_base")
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # as vmae's trainer does
+    video = torch.rand(batch, 3, 16, 224, 224)
+    hidden, not_decoded, dec_tokens = masks(batch, decoder_ratio)
+    targets = patch_targets(video, 16, 2)
+
+    def step():
+        loss = reconstruction_loss(model(video, hidden, not_decoded), targets, hidden, not_decoded)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step, dec_tokens
+
+
+def step_hf(batch: int):
+    from transformers import VideoMAEConfig, VideoMAEForPreTraining
+    cfg = VideoMAEConfig(image_size=224, patch_size=16, num_frames=16, tubelet_size=2, hidden_size=768,
+                         num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+                         decoder_hidden_size=384, decoder_num_hidden_layers=4, decoder_num_attention_heads=6,
+                         decoder_intermediate_size=1536, norm_pix_loss=True, use_mean_pooling=False)
+    model = VideoMAEForPreTraining(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    video = torch.rand(batch, 16, 3, 224, 224)
+    hidden, _, _ = masks(batch, 0.0)
+
+    def step():
+        loss = model(pixel_values=video, bool_masked_pos=hidden).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step, GRID.tokens  # its decoder takes every token (visible + all masked)
+
+
+def one(config: str, batch: int, steps: int) -> dict:
+    torch.manual_seed(0)
+    step, dec_tokens = step_hf(batch) if config == "hf" else step_vmae(batch, 0.5 if config == "dual" else 0.0)
+    step()  # warm-up: allocator and kernels settle over the first steps
+    step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    seconds = (time.perf_counter() - start) / steps
+    return {"config": config, "step_s": seconds, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+            "decoder_tokens": dec_tokens, "decoder_gflops": decoder_flops(dec_tokens) * batch / 1e9}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="3 timed steps instead of 6")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    steps = 3 if args.quick else 6
+    if args.one:
+        print(json.dumps(one(args.one, args.batch, steps)))
+        return
+    results = {}
+    for config in ("dual", "full", "hf"):
+        run = subprocess.run([sys.executable, __file__, "--one", config, "--batch", str(args.batch)]
+                             + (["--quick"] if args.quick else []), capture_output=True, text=True)
+        if run.returncode != 0:
+            sys.exit(f"{config} failed: {run.stderr[-2000:]}")
+        results[config] = json.loads(run.stdout.strip().splitlines()[-1])
+    d, f, h = results["dual"], results["full"], results["hf"]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    print(f"\nvit_base, 16x224x224, batch {args.batch}, encoder mask 0.9; one training step (fwd + bwd + AdamW)\n")
+    print("| figure | vmae dual masking (0.5) | vmae decoder ratio 0 | transformers VideoMAE | dual vs HF | machine |")
+    print("|---|---|---|---|---|---|")
+    print(f"| step time | {d['step_s']:.2f} s | {f['step_s']:.2f} s | {h['step_s']:.2f} s | "
+          f"{h['step_s'] / d['step_s']:.2f}x faster | {machine} |")
+    print(f"| peak memory (process) | {d['peak_gb']:.2f} GB | {f['peak_gb']:.2f} GB | {h['peak_gb']:.2f} GB | "
+          f"{h['peak_gb'] / d['peak_gb']:.2f}x less | |")
+    print(f"| decoder tokens | {d['decoder_tokens']} | {f['decoder_tokens']} | {h['decoder_tokens']} | | |")
+    print(f"| decoder GFLOPs (fwd+bwd) | {d['decoder_gflops']:.0f} | {f['decoder_gflops']:.0f} | "
+          f"{h['decoder_gflops']:.0f} | | |")
+    print(f"RESULT dual_masking ratio={h['step_s'] / d['step_s']:.2f} target={TARGET}")
+
+
+if __name__ == "__main__":
+    main()
