@@ -22,13 +22,14 @@ from pathlib import Path
 
 import decord
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.build import build  # noqa: E402
 from corpus.options import BuildOptions, ClipOptions  # noqa: E402
 from corpus.synthetic import make_video  # noqa: E402
-from trainer.augment import crop_resize_normalize, frame_indices, multiscale_crop  # noqa: E402
+from trainer.augment import crop_resize, frame_indices, multiscale_crop  # noqa: E402
 from trainer.data import DataConfig, make_loader  # noqa: E402
 from trainer.shards import resolve_shards  # noqa: E402
 
@@ -54,12 +55,22 @@ def plain_files(corpus: Path, folder: Path) -> list[Path]:
 
 
 def run_plain(files: list[Path], cfg: DataConfig, count: int) -> float:
+    """One core, as a loader worker has (DataLoader workers run torch single-threaded)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _plain(files, cfg, count)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _plain(files: list[Path], cfg: DataConfig, count: int) -> float:
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     for k in range(count):
         vr = decord.VideoReader(str(files[k % len(files)]), num_threads=cfg.decode_threads)
         frames = vr.get_batch(frame_indices(len(vr), cfg.frames, cfg.stride, rng).tolist()).asnumpy()
-        crop_resize_normalize(frames, multiscale_crop(frames.shape[1], frames.shape[2], rng), cfg.img_size)
+        crop_resize(frames, multiscale_crop(frames.shape[1], frames.shape[2], rng), cfg.img_size)
     return count / (time.perf_counter() - start)
 
 

@@ -20,7 +20,7 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from trainer.augment import crop_resize_normalize, frame_indices, multiscale_crop
+from trainer.augment import crop_resize, frame_indices, multiscale_crop
 from trainer.masking import TokenGrid, dual_mask
 from trainer.shards import DataError, shards_for
 
@@ -102,7 +102,7 @@ class PretrainStream(IterableDataset):
         for _ in range(self.cfg.num_views):
             box = multiscale_crop(frames.shape[1], frames.shape[2], rng)
             m = dual_mask(self.grid, self.cfg.encoder_mask, self.cfg.decoder_mask, rng)
-            out.append({"video": crop_resize_normalize(frames, box, self.cfg.img_size),
+            out.append({"video": crop_resize(frames, box, self.cfg.img_size),
                         "hidden": torch.from_numpy(m.encoder), "not_decoded": torch.from_numpy(m.decoder)})
         return out
 

@@ -14,7 +14,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from trainer import checkpoint, distributed
-from trainer.augment import unnormalize
+from trainer.augment import to_model_input
 from trainer.config import PretrainConfig, derive
 from trainer.curves import plot_losses
 from trainer.data import StreamState, advance, make_loader
@@ -101,11 +101,11 @@ def pretrain(cfg: PretrainConfig, progress: bool = True) -> dict:
             waited += time.perf_counter() - t0
             advance(stream, batch)
             skipped = max(skipped, int(batch["skipped"].max()))
-            video = batch["video"].to(env.device, non_blocking=True)
+            video, pixels = to_model_input(batch["video"].to(env.device, non_blocking=True))
             hidden, not_decoded = batch["hidden"].to(env.device), batch["not_decoded"].to(env.device)
             with torch.autocast(env.device.type, dtype=autocast, enabled=autocast is not None):
                 pred = net(video, hidden, not_decoded)
-            targets = patch_targets(unnormalize(video), cfg.data.patch, cfg.data.tubelet)
+            targets = patch_targets(pixels, cfg.data.patch, cfg.data.tubelet)
             loss = reconstruction_loss(pred, targets, hidden, not_decoded) / cfg.accum
             (scaler.scale(loss) if scaler else loss).backward()
             loss_sum += loss.item()
