@@ -92,7 +92,8 @@ def one(config: str, batch: int, steps: int) -> dict:
         step()
     seconds = (time.perf_counter() - start) / steps
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    return {"config": config, "step_s": seconds, "peak_gb": peak_gb, "decoder_tokens": dec_tokens, "decoder_gflops": decoder_flops(dec_tokens) * batch / 1e9}
+    return {"config": config, "step_s": seconds, "peak_gb": peak_gb, "decoder_tokens": dec_tokens,
+            "decoder_gflops": decoder_flops(dec_tokens) * batch / 1e9}
 
 
 def main() -> None:
