@@ -50,11 +50,11 @@ def test_parameter_names_follow_the_released_checkpoints():
 def test_released_layout_state_dict_loads_strictly():
     """A state dict saved by another build of the same size, wrapped the usual way
     ({'model': ...}, 'module.' prefixes), loads strictly once unwrapped."""
+    from trainer.checkpoint import unwrap_state_dict
     src = create_model("vit_test")
-    wrapped = {"model": {f"module.{k}": v.clone() for k, v in src.state_dict().items()}}
-    state = {k.removeprefix("module."): v for k, v in wrapped["model"].items()}
+    wrapped = {"model": {f"module.{k}": v.clone() for k, v in src.state_dict().items()}, "epoch": 799}
     dst = create_model("vit_test")
-    dst.load_state_dict(state, strict=True)
+    dst.load_state_dict(unwrap_state_dict(wrapped), strict=True)
     assert torch.equal(dst.decoder.head.weight, src.decoder.head.weight)
 
 

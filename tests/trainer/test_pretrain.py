@@ -105,3 +105,27 @@ def test_two_process_ddp_on_gloo_runs_to_the_end_with_uneven_shards(tmp_path, co
     assert done.returncode == 0, done.stderr[-3000:]
     assert "world 2" in done.stdout and (tmp_path / "ddp" / "ckpt-00000008.pt").is_file()
     assert max(losses(tmp_path / "ddp")) == 8
+
+
+def test_shards_from_url_patterns_pipe_and_http(tmp_path, corpus):
+    from corpus.localserve import serve_folder
+    from trainer.data import DataConfig, PretrainStream
+
+    tars = sorted((corpus / "tars").glob("*.tar"))
+    cfg = DataConfig(frames=8, stride=1, img_size=32, workers=0, shuffle_buffer=2)
+    pattern = str(corpus / "tars" / "u000000-{0000..0002}.tar")
+    assert resolve_shards([pattern])[0] == [str(t) for t in tars]
+    with serve_folder(corpus / "tars") as base:
+        for urls in ([f"pipe:cat {tars[0]}"], [f"{base}/{tars[1].name}"]):
+            item = next(iter(PretrainStream(urls, cfg)))
+            assert item["video"].shape == (3, 8, 32, 32) and item["video"].dtype == torch.uint8
+
+
+def test_bf16_with_gradient_checkpointing_and_a_yaml_config(tmp_path, corpus):
+    yaml_file = tmp_path / "run.yaml"
+    yaml_file.write_text("model: vit_test\nsteps: 3\nbatch_size: 2\nprecision: bf16\ngrad_checkpointing: true\n"
+                         "lr: 0.001\ndata:\n  frames: 8\n  stride: 1\n  img_size: 32\n  workers: 0\n")
+    cfg = build_config({"shards": [str(corpus)], "out": str(tmp_path / "run"), "steps": 4}, yaml_file)
+    assert cfg.steps == 4 and cfg.precision == "bf16" and cfg.data.img_size == 32  # the command line wins
+    result = pretrain(cfg, progress=False)
+    assert result["steps"] == 4 and result["final_loss"] == result["final_loss"]  # finite, not NaN
