@@ -81,18 +81,23 @@ def ydl_options(opts: FetchOptions, *, keep_audio: bool = False) -> dict:
     return o
 
 
-def expand(url: str, opts: FetchOptions) -> list[dict]:
-    """The videos behind a URL: one entry for a video, one per item for a playlist or channel
-    (flat: nothing is downloaded). Each entry has 'id', 'url' and 'title' when known."""
+def _extract(url: str, options: dict, download: bool) -> dict:
+    """yt-dlp's extract_info, its errors turned into classified StepErrors."""
     import yt_dlp
 
-    o = ydl_options(opts) | {"extract_flat": "in_playlist", "noplaylist": False, "skip_download": True}
     try:
-        with yt_dlp.YoutubeDL(o) as ydl:
-            info = ydl.extract_info(url, download=False)
+        with yt_dlp.YoutubeDL(options) as ydl:
+            return ydl.extract_info(url, download=download)
     except yt_dlp.utils.DownloadError as e:
         msg = _clean(str(e))
         raise StepError(classify(msg), msg) from e
+
+
+def expand(url: str, opts: FetchOptions) -> list[dict]:
+    """The videos behind a URL: one entry for a video, one per item for a playlist or channel
+    (flat: nothing is downloaded). Each entry has 'id', 'url' and 'title' when known."""
+    o = ydl_options(opts) | {"extract_flat": "in_playlist", "noplaylist": False, "skip_download": True}
+    info = _extract(url, o, download=False)
     if info.get("_type") in ("playlist", "multi_video"):
         entries = [e for e in info.get("entries") or [] if e]
         return [{"id": _entry_id(e), "url": e.get("url") or e.get("webpage_url"), "title": e.get("title"),
@@ -113,7 +118,6 @@ def _entry_id(entry: dict) -> str | None:
 def download(url: str, folder: Path, name: str, opts: FetchOptions, *, keep_audio: bool = False,
              section: tuple[float, float] | None = None) -> Path:
     """Download one video into folder/name.<ext>; returns the file path."""
-    import yt_dlp
     from yt_dlp.utils import download_range_func
 
     o = ydl_options(opts, keep_audio=keep_audio) | {"outtmpl": str(folder / f"{name}.%(ext)s"),
@@ -121,12 +125,7 @@ def download(url: str, folder: Path, name: str, opts: FetchOptions, *, keep_audi
     if section is not None:
         o["download_ranges"] = download_range_func([], [section])
         o["force_keyframes_at_cuts"] = False
-    try:
-        with yt_dlp.YoutubeDL(o) as ydl:
-            info = ydl.extract_info(url, download=True)
-    except yt_dlp.utils.DownloadError as e:
-        msg = _clean(str(e))
-        raise StepError(classify(msg), msg) from e
+    info = _extract(url, o, download=True)
     downloads = info.get("requested_downloads") or []
     path = Path(downloads[0]["filepath"]) if downloads and downloads[0].get("filepath") else None
     if path is None or not path.is_file():
