@@ -97,8 +97,9 @@ def test_two_process_ddp_on_gloo_runs_to_the_end_with_uneven_shards(tmp_path, co
     shards = pd.read_parquet(corpus / "shards")
     assert len(shards) % 2 == 1 and shards.clips.nunique() > 1
     vmae = Path(sys.executable).parent / "vmae"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--no-python", str(vmae),
-           "train", "pretrain", "--shards", str(corpus), "--model", "vit_test", "--out", str(tmp_path / "ddp"),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "--no-python",
+           str(vmae), "train", "pretrain", "--shards", str(corpus), "--model", "vit_test",
+           "--out", str(tmp_path / "ddp"),
            "--steps", "8", "--batch-size", "2", "--frames", "8", "--stride", "1", "--img-size", "32",
            "--workers", "1", "--shuffle-buffer", "2", "--no-progress"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
