@@ -1,5 +1,5 @@
 """Video ViT models: layers apart, sizes registered by name."""
 
-from trainer.models.registry import SIZES, create_model, model_config
+from trainer.models.registry import SIZES, create_classifier, create_model, model_config
 
-__all__ = ["SIZES", "create_model", "model_config"]
+__all__ = ["SIZES", "create_classifier", "create_model", "model_config"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from trainer.models.classifier import VideoClassifier
 from trainer.models.pretrain import PretrainViT, ViTConfig
 
 _DECODER = {"decoder_depth": 4}
@@ -35,3 +36,8 @@ def create_model(name: str, **overrides) -> PretrainViT:
     """The pretraining model (encoder + decoder) of a registered size, e.g.
     create_model("vit_base", frames=16, img_size=224, grad_checkpointing=True)."""
     return PretrainViT(model_config(name, **overrides))
+
+
+def create_classifier(name: str, num_classes: int, head_dropout: float = 0.0, **overrides) -> VideoClassifier:
+    """The fine-tuning model (encoder + mean pooling + fc_norm + head) of a registered size."""
+    return VideoClassifier(model_config(name, **overrides), num_classes, head_dropout)
