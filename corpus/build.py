@@ -23,7 +23,6 @@ from corpus.steps.base import Task
 from corpus.steps.shard import write_shards
 from corpus.units import (
     assign_units,
-    is_done,
     mark_done,
     pending_units,
     requeue_transient,
@@ -136,8 +135,7 @@ def build(options: BuildOptions, *, plan_only: bool = False, retry_failed: bool 
     skip_deduplicated(layout)
     shutil.rmtree(layout.work, ignore_errors=True)  # scratch of units a killed run left unfinished
     labeled = bool(json.loads(layout.build_json.read_text()).get("labeled"))
-    units = [u for u in pending_units(layout) if not is_done(layout, u)]
-    works = [UnitWork(u, *unit_tasks(layout, u)) for u in units]
+    works = [UnitWork(u, *unit_tasks(layout, u)) for u in pending_units(layout)]
     bar = BuildProgress(sum(len(t.rows) for w in works for t in w.tasks), enabled=progress)
     _write_build_json(layout, options, state="building")
     executor = EXECUTORS["local"](options.workers)

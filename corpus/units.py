@@ -94,7 +94,8 @@ def requeue_transient(layout: CorpusLayout, unit_size: int) -> int:
         retry = [r for r in rows if r["status"] == "failed" and r["error_kind"] in TRANSIENT_KINDS]
         if retry:
             moved.extend(retry)
-            keep[part] = [r for r in rows if r not in retry]
+            leaving = {r["row"] for r in retry}
+            keep[part] = [r for r in rows if r["row"] not in leaving]
     if not moved:
         return 0
     rounds = [int(m.group(1)) for p in parts if (m := _RETRY_UNIT.match(unit_of(p)))]

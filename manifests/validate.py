@@ -78,8 +78,8 @@ def _check_shards(layout: CorpusLayout, rep: Report, labeled: bool) -> None:
         keys = clips.loc[clips["shard"] == s["shard"]]
         expected = {f"{k}.{VIDEO_EXT}" for k in keys["clip_key"]} | {f"{k}.{META_EXT}" for k in keys["clip_key"]}
         if labeled:
-            expected |= {f"{k}.{LABEL_EXT}" for k, lid in zip(keys["clip_key"], keys["label_id"], strict=True)
-                         if lid == lid and lid is not None}
+            labeled_keys = keys.loc[keys["label_id"].notna(), "clip_key"]
+            expected |= {f"{k}.{LABEL_EXT}" for k in labeled_keys}
         rep.add(f"{s['shard']}: members not listed in clips/", sorted(set(names) - expected))
         rep.add(f"{s['shard']}: clips/ members missing from the tar", sorted(expected - set(names)))
         if len(keys) != s["clips"]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import braceexpand
@@ -52,8 +53,6 @@ def shards_for(urls: list[str], rank: int, world: int, worker: int, workers: int
                seed: int) -> list[str]:
     """This rank's and worker's shards for an epoch: one shuffle shared by all ranks (same seed),
     then split by rank and by worker. With fewer shards than readers, readers share shards."""
-    import random
-
     order = list(urls)
     random.Random(seed * 1_000_003 + epoch).shuffle(order)
     readers, me = world * workers, rank * workers + worker

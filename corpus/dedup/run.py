@@ -127,10 +127,14 @@ def _clusters(items, sig_index, sigs, threshold) -> None:
 def _ids(items: pd.DataFrame) -> None:
     """Plan-only items whose video is also in a corpus that the keep rule prefers."""
     live = items[items["keep"]]
+    # only videos present more than once with a plan-only copy among them need a look
+    plan_ids = set(live.loc[live["plan_only"], "video_id"])
+    live = live[live["video_id"].isin(plan_ids)]
+    live = live[live.groupby("video_id")["key"].transform("size") > 1]
+    if live.empty:
+        return
     rank = _preference(items)
     for _, group in live.groupby("video_id"):
-        if len(group) < 2 or not group["plan_only"].any():
-            continue
         best = group.index[np.argmin(rank[group.index])]
         for row in group.index[(group.index != best) & group["plan_only"].to_numpy()]:
             _mark(items, row, "exact_id", items.at[best, "key"], items.at[best, "corpus"], 0)
