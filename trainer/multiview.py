@@ -1,0 +1,58 @@
+"""The multi-view test protocol: each video is resized so its short side is the model's input
+size, then cut into `clips` temporal windows spread evenly over it and `crops` spatial crops
+along its long side (left/centre/right, or top/centre/bottom); the model's softmax is averaged
+over all views of a video."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def temporal_starts(total: int, frames: int, stride: int, clips: int) -> list[int]:
+    """Starts of `clips` windows of frames·stride spread evenly from the first to the last
+    possible start (a clip shorter than one window gives start 0 and repeats its last frame)."""
+    last = max(0, total - ((frames - 1) * stride + 1))
+    return [round(last * k / (clips - 1)) if clips > 1 else last // 2 for k in range(clips)]
+
+
+def spatial_offsets(long_side: int, size: int, crops: int) -> list[int]:
+    """Offsets of `crops` crops of `size` along the long side: evenly from one end to the other."""
+    last = long_side - size
+    return [round(last * k / (crops - 1)) if crops > 1 else last // 2 for k in range(crops)]
+
+
+def views(frames: np.ndarray, size: int, frames_per_clip: int, stride: int, clips: int, crops: int) -> torch.Tensor:
+    """(T, H, W, C) uint8 -> (clips·crops, C, frames_per_clip, size, size) uint8, clip-major."""
+    t, h, w, _ = frames.shape
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)
+    x = x.round_().clamp_(0, 255).to(torch.uint8)  # (T, C, nh, nw)
+    out = []
+    for start in temporal_starts(t, frames_per_clip, stride, clips):
+        idx = np.minimum(start + np.arange(frames_per_clip) * stride, t - 1)
+        clip = x[idx]
+        for off in spatial_offsets(max(nh, nw), size, crops):
+            crop = clip[:, :, off : off + size, :size] if nh >= nw else clip[:, :, :size, off : off + size]
+            out.append(crop.permute(1, 0, 2, 3))
+    return torch.stack(out)
+
+
+def video_probabilities(view_logits: torch.Tensor) -> torch.Tensor:
+    """(views, classes) logits of one video -> (classes,) softmax averaged over its views."""
+    return view_logits.float().softmax(dim=-1).mean(dim=0)
+
+
+def scores(probs: np.ndarray, labels: np.ndarray, classes: int) -> dict:
+    """Top-1 and top-5 accuracy, per-class accuracy and the confusion matrix (rows: truth)."""
+    top = np.argsort(-probs, axis=1)
+    confusion = np.zeros((classes, classes), np.int64)
+    np.add.at(confusion, (labels, top[:, 0]), 1)
+    per_class = np.divide(confusion.diagonal(), confusion.sum(axis=1), out=np.full(classes, np.nan),
+                          where=confusion.sum(axis=1) > 0)
+    return {"top1": float((top[:, 0] == labels).mean()),
+            "top5": float((top[:, : min(5, classes)] == labels[:, None]).any(axis=1).mean()),
+            "per_class": per_class, "confusion": confusion}
