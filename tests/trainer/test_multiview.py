@@ -36,7 +36,7 @@ def test_portrait_crops_run_along_the_height_and_short_clips_repeat_frames():
     v = views(frames, size=16, frames_per_clip=8, stride=1, clips=2, crops=3)  # resized to 24x16
     assert v.shape == (6, 3, 8, 16, 16)
     # the top crop holds the 8 white rows of 24 (half of it), the bottom crop none
-    assert abs(v[0].float().mean() - 127.5) < 4 and v[2].float().mean() < 1
+    assert abs(v[0].float().mean() - 127.5) < 4 and v[2].float().mean() < 10  # edge row blended by resizing
 
 
 def test_scores():
