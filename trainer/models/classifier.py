@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from trainer.models.layers import Block, TubeletEmbed, drop_path_rates, init_weights, sincos_table
-from trainer.models.pretrain import ViTConfig
+from trainer.models.layers import TubeletEmbed, init_weights, sincos_table
+from trainer.models.pretrain import ViTConfig, encoder_blocks
 
 
 class VideoClassifier(nn.Module):
@@ -19,8 +19,7 @@ class VideoClassifier(nn.Module):
         self.patch_embed = TubeletEmbed(cfg.patch, cfg.tubelet, cfg.in_chans, cfg.dim)
         # rebuilt for the run's frames and size: a fixed table needs no interpolation
         self.register_buffer("pos_embed", sincos_table(cfg.tokens, cfg.dim), persistent=False)
-        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio, drop_path=r, init_values=cfg.init_values)
-                                    for r in drop_path_rates(cfg.drop_path, cfg.depth))
+        self.blocks = encoder_blocks(cfg)
         self.fc_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.head_dropout = nn.Dropout(head_dropout)
         self.head = nn.Linear(cfg.dim, num_classes)

@@ -43,6 +43,12 @@ class ViTConfig:
         return self.in_chans * self.tubelet * self.patch**2
 
 
+def encoder_blocks(cfg: ViTConfig) -> nn.ModuleList:
+    """The encoder's transformer blocks, with stochastic depth growing along them."""
+    return nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio, drop_path=r, init_values=cfg.init_values)
+                         for r in drop_path_rates(cfg.drop_path, cfg.depth))
+
+
 def _run(blocks: nn.ModuleList, x: torch.Tensor, use_checkpointing: bool) -> torch.Tensor:
     for blk in blocks:
         x = checkpoint.checkpoint(blk, x, use_reentrant=False) if use_checkpointing and x.requires_grad else blk(x)
@@ -57,8 +63,7 @@ class Encoder(nn.Module):
         self.cfg = cfg
         self.patch_embed = TubeletEmbed(cfg.patch, cfg.tubelet, cfg.in_chans, cfg.dim)
         self.register_buffer("pos_embed", sincos_table(cfg.tokens, cfg.dim), persistent=False)
-        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio, drop_path=r, init_values=cfg.init_values)
-                                    for r in drop_path_rates(cfg.drop_path, cfg.depth))
+        self.blocks = encoder_blocks(cfg)
         self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
 
     def forward(self, video: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
