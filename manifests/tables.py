@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from manifests.atomic import atomic_path
 from manifests.schemas import SCHEMA_VERSION, TABLES, VERSION_KEY, with_version
 
 
@@ -39,26 +39,19 @@ def _null_if_missing(value):
 
 
 def write_atomic_bytes(path: Path, data: bytes) -> None:
-    """Write under a hidden temporary name in the same folder, then rename into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def write_part(path: Path, name: str, rows: Iterable[Mapping]) -> int:
     """Write one part file of table `name` atomically; returns the number of rows.
 
-    The temporary name starts with a dot, which pyarrow's dataset discovery ignores, so a
-    reader never sees a half-written part."""
+    A reader never sees a half-written part (see manifests/atomic.py)."""
     table = to_table(name, rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
     return table.num_rows
 
 

@@ -10,8 +10,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from manifests.layout import CorpusLayout
-from manifests.sample import LABEL_EXT, META_EXT, VIDEO_EXT, is_valid_key
+from manifests.sample import is_valid_key, member_names
 from manifests.schemas import STATUSES
 from manifests.tables import ManifestError, read_table
 
@@ -76,10 +78,8 @@ def _check_shards(layout: CorpusLayout, rep: Report, labeled: bool) -> None:
             rep.add("shards whose bytes or sha256 differ from shards/", [s["shard"]])
         listed.update(names)
         keys = clips.loc[clips["shard"] == s["shard"]]
-        expected = {f"{k}.{VIDEO_EXT}" for k in keys["clip_key"]} | {f"{k}.{META_EXT}" for k in keys["clip_key"]}
-        if labeled:
-            labeled_keys = keys.loc[keys["label_id"].notna(), "clip_key"]
-            expected |= {f"{k}.{LABEL_EXT}" for k in labeled_keys}
+        expected = {name for k, lid in zip(keys["clip_key"], keys["label_id"], strict=True)
+                    for name in member_names(k, labeled=labeled and pd.notna(lid))}
         rep.add(f"{s['shard']}: members not listed in clips/", sorted(set(names) - expected))
         rep.add(f"{s['shard']}: clips/ members missing from the tar", sorted(expected - set(names)))
         if len(keys) != s["clips"]:

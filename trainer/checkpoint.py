@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import torch
+
+from manifests.atomic import atomic_path
 
 _NAME = re.compile(r"^ckpt-(\d{8})\.pt$")
 
@@ -25,9 +26,8 @@ def save(out: Path, step: int, state: dict, keep: int) -> Path:
     beyond `keep`: a crash at any moment leaves the last good checkpoint intact."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"ckpt-{step:08d}.pt"
-    tmp = out / f".{path.name}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
     for old in checkpoints(out)[:-keep]:
         old.unlink()
     return path

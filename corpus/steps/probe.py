@@ -50,8 +50,7 @@ def probe_file(path: str) -> dict:
         raise StepError("corrupt", f"unusable video stream (duration {duration}, fps {fps}, {width}x{height})")
     if _rotation(v) == 90:
         width, height = height, width
-    frames = int(v.get("nb_frames") or 0) or round(duration * fps)
-    return {"duration_s": duration, "fps": fps, "width": width, "height": height, "frames": frames,
+    return {"duration_s": duration, "fps": fps, "width": width, "height": height,
             "codec": v.get("codec_name"), "has_audio": any(s.get("codec_type") == "audio"
                                                            for s in info.get("streams", []))}
 

@@ -9,6 +9,7 @@ import os
 import tarfile
 from pathlib import Path
 
+from manifests.atomic import atomic_path
 from manifests.sample import LABEL_EXT, META_EXT, VIDEO_EXT, label_text, meta_json
 
 _TAR_OVERHEAD = 3 * 1024  # headers and padding of one sample's members, for size planning
@@ -34,8 +35,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def _write_tar(path: Path, clips: list[dict], labeled: bool) -> dict:
-    tmp = path.parent / f".{path.name}.tmp"
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         hw = _HashingWriter(f)
         with tarfile.open(fileobj=hw, mode="w|", format=tarfile.USTAR_FORMAT) as tar:
             for c in clips:
@@ -45,7 +45,6 @@ def _write_tar(path: Path, clips: list[dict], labeled: bool) -> dict:
                     _add(tar, f"{c['clip_key']}.{LABEL_EXT}", label_text(c["label_id"]))
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
     return {"bytes": hw.size, "sha256": hw.sha.hexdigest()}
 
 

@@ -108,7 +108,3 @@ def signature_from_raw(raw: bytes, count: int = SIGNATURE_HASHES) -> list[int]:
     return signature_from_frames(np.frombuffer(raw[: n * size], dtype=np.uint8).reshape(n, SAMPLE_SIDE, SAMPLE_SIDE),
                                  count)
 
-
-def hamming(a, b) -> int:
-    """Total Hamming distance between two signatures."""
-    return sum(int(x ^ y).bit_count() for x, y in zip(a, b, strict=True))

@@ -4,7 +4,7 @@ import ffmpeg
 import numpy as np
 import pandas as pd
 
-from corpus.steps.signature import hamming, phash, windowed_means
+from corpus.steps.signature import phash, windowed_means
 from corpus.synthetic import make_video
 from tests.helpers import build_corpus
 
@@ -20,6 +20,10 @@ def test_phash_is_stable_and_brightness_invariant_in_the_low_band():
 def test_windows_give_a_fixed_count():
     assert len(windowed_means(np.zeros((3, 32, 32)), 8)) == 8
     assert len(windowed_means(np.zeros((20, 32, 32)), 8)) == 8
+
+
+def hamming(a, b) -> int:
+    return int(np.bitwise_count(np.asarray(a, np.uint64) ^ np.asarray(b, np.uint64)).sum())
 
 
 def test_reencoded_copies_are_close_and_other_videos_far(tmp_path):

@@ -1,0 +1,25 @@
+"""Atomic file writes: write under a hidden temporary name in the same folder, then rename into
+place. Readers (and pyarrow's dataset discovery, which skips dot-files) never see half a file,
+and a crash leaves the previous version intact."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yields the temporary path to write; renames it to `path` when the block ends without an
+    error, removes it otherwise."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
