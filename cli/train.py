@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from trainer.config import build_config
-from trainer.pretrain import TrainingError
+from trainer.loop import TrainingError
 from trainer.pretrain import pretrain as run_pretrain
 from trainer.shards import DataError
 

@@ -19,9 +19,13 @@ PATTERNS = {
 }
 
 
-def scene_spec(seed: int, *, vx: float = 40.0, vy: float = 0.0) -> str:
+def scene_spec(seed: int, *, vx: float = 40.0, vy: float = 0.0, scroll: tuple[float, float] = (0.0, 0.0),
+               extra_boxes: int = 0) -> str:
     """A smooth, real-looking lavfi scene: a slowly drifting seeded colour gradient with two boxes
-    moving at (vx, vy) pixels per second (wrapping around). Different seeds look different."""
+    (and `extra_boxes` small ones, for texture). Different seeds look different. ffmpeg 5's
+    drawbox evaluates its position once, so (vx, vy) only place the boxes; `scroll` moves the
+    whole picture by that share of its width and height per frame, wrapping around (positive:
+    right and down)."""
     rng = np.random.default_rng(seed)
     colors = [f"0x{rng.integers(0, 2**24):06x}" for _ in range(4)]
     boxes = []
@@ -30,17 +34,34 @@ def scene_spec(seed: int, *, vx: float = 40.0, vy: float = 0.0) -> str:
         sx, sy = vx * (1 + 0.5 * k), vy * (1 + 0.5 * k)
         boxes.append(f"drawbox=x='mod({x0:.3f}*iw+{sx}*t,iw)':y='mod({y0:.3f}*ih+{sy}*t,ih)':"
                      f"w=iw*{bw}:h=ih*{bh}:color={colors[2 + k]}:t=fill")
+    for _ in range(extra_boxes):
+        x0, y0, bw, bh = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.04, 0.15), rng.uniform(0.04, 0.15)
+        boxes.append(f"drawbox=x={x0:.3f}*iw:y={y0:.3f}*ih:w=iw*{bw:.3f}:h=ih*{bh:.3f}:"
+                     f"color=0x{rng.integers(0, 2**24):06x}:t=fill")
     return (f"gradients=size={{w}}x{{h}}:rate={{r}}:duration={{d}}:speed=0.004:seed={seed}:"
-            f"c0={colors[0]}:c1={colors[1]}:nb_colors=2," + ",".join(boxes))
+            f"c0={colors[0]}:c1={colors[1]}:nb_colors=2," + ",".join(boxes)
+            + (f",scroll=horizontal={-scroll[0]}:vertical={-scroll[1]}" if any(scroll) else ""))
+
+
+# Classes that only motion tells apart (any single frame of one could be a frame of another): the
+# direction a scene scrolls in, as a unit vector.
+DIRECTIONS: dict[str, tuple[float, float]] = {
+    "moving right": (1.0, 0.0), "moving left": (-1.0, 0.0), "moving down": (0.0, 1.0), "moving up": (0.0, -1.0),
+    "moving down-right": (0.7071, 0.7071), "moving up-left": (-0.7071, -0.7071),
+}
 
 
 def make_video(path: str | Path, *, pattern: str = "testsrc2", seconds: float = 4.0, width: int = 320,
-               height: int = 240, fps: float = 25, audio: bool = False, crf: int = 28) -> Path:
-    """Write an H.264 mp4 of a moving lavfi pattern, or of scene_spec(N) for pattern 'sceneN'
-    (with a sine tone when audio=True)."""
+               height: int = 240, fps: float = 25, audio: bool = False, crf: int = 28,
+               scroll: tuple[float, float] = (0.0, 0.0), extra_boxes: int = 0) -> Path:
+    """Write an H.264 mp4 of a moving lavfi pattern, or of scene_spec(N, scroll=..., extra_boxes=...)
+    for pattern 'sceneN' (with a sine tone when audio=True)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    template = scene_spec(int(pattern.removeprefix("scene"))) if pattern.startswith("scene") else PATTERNS[pattern]
+    if pattern.startswith("scene"):
+        template = scene_spec(int(pattern.removeprefix("scene")), scroll=scroll, extra_boxes=extra_boxes)
+    else:
+        template = PATTERNS[pattern]
     spec = template.format(w=width, h=height, r=fps, d=seconds)
     video = ffmpeg.input(spec, f="lavfi")
     streams = [video]

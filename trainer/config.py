@@ -62,21 +62,31 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def build_config(overrides: dict, yaml_file: str | Path | None = None) -> PretrainConfig:
-    """Defaults ← size preset ← YAML file ← command-line overrides (None means not given)."""
-    from_file = yaml.safe_load(Path(yaml_file).read_text()) if yaml_file else {}
+def build_config(overrides: dict, yaml_file: str | Path | dict | None = None, cls: type = PretrainConfig,
+                 presets: dict[str, dict] | None = None):
+    """Defaults ← size preset ← YAML file (or an already-read mapping) ← command-line overrides
+    (None means not given), as a `cls` (PretrainConfig, or FinetuneConfig with its presets)."""
+    if isinstance(yaml_file, dict):
+        from_file = yaml_file
+    else:
+        from_file = (yaml.safe_load(Path(yaml_file).read_text()) if yaml_file else None) or {}
     given = {k: v for k, v in overrides.items() if v is not None}
     data_given = {k: v for k, v in given.pop("data", {}).items() if v is not None}
     model = given.get("model") or from_file.get("model") or "vit_base"
-    doc = _merge(_merge(PRESETS.get(model, {}), from_file or {}), {**given, "data": data_given})
-    data = DataConfig(**doc.pop("data", {}))
-    doc["shards"] = tuple(doc.get("shards") or ())
-    if "betas" in doc:
-        doc["betas"] = tuple(doc["betas"])
-    unknown = set(doc) - {f.name for f in dataclasses.fields(PretrainConfig)}
+    preset = (PRESETS if presets is None else presets).get(model, {})
+    doc = _merge(_merge(preset, from_file), {**given, "data": data_given})
+    default_data = next(f for f in dataclasses.fields(cls) if f.name == "data").default_factory()
+    data = dataclasses.replace(default_data, **doc.pop("data", {}))
+    for name in ("shards", "val_shards"):
+        if name in {f.name for f in dataclasses.fields(cls)}:
+            doc[name] = tuple(doc.get(name) or ())
+    for name in ("betas", "crop_scale"):  # YAML gives lists
+        if name in doc:
+            doc[name] = tuple(doc[name])
+    unknown = set(doc) - {f.name for f in dataclasses.fields(cls)}
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}")
-    return PretrainConfig(**doc, data=data)
+    return cls(**doc, data=data)
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,7 @@ class Derived:
                 f"{self.steps} steps ({self.warmup_steps} warm-up)")
 
 
-def derive(cfg: PretrainConfig, world: int, clips: int | None) -> Derived:
+def derive(cfg, world: int, clips: int | None) -> Derived:
     total = cfg.batch_size * cfg.accum * world
     if cfg.steps is not None:
         steps = cfg.steps

@@ -97,7 +97,9 @@ class PretrainStream(IterableDataset):
             log.warning("skipping %s: cannot decode (%s)", sample.get("__key__"), e)
             return None
 
-    def _views(self, frames: np.ndarray, rng: np.random.Generator) -> list[dict]:
+    def _views(self, sample: dict, frames: np.ndarray, rng: np.random.Generator) -> list[dict]:
+        """The training views of one decoded clip: here crops with their masks; subclasses
+        make others."""
         out = []
         for _ in range(self.cfg.num_views):
             box = multiscale_crop(frames.shape[1], frames.shape[2], rng)
@@ -130,7 +132,7 @@ class PretrainStream(IterableDataset):
                                     "Lower --frames/--stride or check the corpus with 'vmae manifests validate'.")
                 continue
             in_a_row = 0
-            for view, item in enumerate(self._views(frames, rng)):
+            for view, item in enumerate(self._views(sample, frames, rng)):
                 if (index, view) <= (last_index, last_view):
                     continue
                 yield {**item, "worker": worker, "index": index, "view": view, "skipped": skipped}
@@ -138,9 +140,13 @@ class PretrainStream(IterableDataset):
 
 def make_loader(urls: list[str], cfg: DataConfig, batch_size: int, rank: int = 0, world: int = 1,
                 state: StreamState | None = None) -> DataLoader:
-    stream = PretrainStream(urls, cfg, rank, world, state)
-    return DataLoader(stream, batch_size=batch_size, num_workers=cfg.workers,
-                      persistent_workers=cfg.workers > 0, prefetch_factor=4 if cfg.workers else None)
+    return loader_for(PretrainStream(urls, cfg, rank, world, state), batch_size)
+
+
+def loader_for(stream: PretrainStream, batch_size: int) -> DataLoader:
+    workers = stream.cfg.workers
+    return DataLoader(stream, batch_size=batch_size, num_workers=workers, persistent_workers=workers > 0,
+                      prefetch_factor=4 if workers else None)
 
 
 def advance(state: StreamState, batch: dict) -> None:

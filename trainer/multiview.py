@@ -23,22 +23,32 @@ def spatial_offsets(long_side: int, size: int, crops: int) -> list[int]:
     return [round(last * k / (crops - 1)) if crops > 1 else last // 2 for k in range(crops)]
 
 
-def views(frames: np.ndarray, size: int, frames_per_clip: int, stride: int, clips: int, crops: int) -> torch.Tensor:
-    """(T, H, W, C) uint8 -> (clips·crops, C, frames_per_clip, size, size) uint8, clip-major."""
-    t, h, w, _ = frames.shape
+def clip_indices(total: int, frames_per_clip: int, stride: int, clips: int) -> np.ndarray:
+    """(clips, frames_per_clip) frame numbers of the temporal windows (past the end: the last frame)."""
+    starts = np.array(temporal_starts(total, frames_per_clip, stride, clips))
+    return np.minimum(starts[:, None] + np.arange(frames_per_clip) * stride, total - 1)
+
+
+def crop_views(clips: np.ndarray, size: int, crops: int) -> torch.Tensor:
+    """(clips, F, H, W, C) uint8 -> (clips·crops, C, F, size, size) uint8: short side resized to
+    `size`, then `crops` crops along the long side; clip-major."""
+    n, f, h, w, _ = clips.shape
     scale = size / min(h, w)
     nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+    x = torch.from_numpy(clips.reshape(n * f, h, w, 3)).permute(0, 3, 1, 2).float()
     x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)
-    x = x.round_().clamp_(0, 255).to(torch.uint8)  # (T, C, nh, nw)
+    x = x.round_().clamp_(0, 255).to(torch.uint8).view(n, f, 3, nh, nw)
     out = []
-    for start in temporal_starts(t, frames_per_clip, stride, clips):
-        idx = np.minimum(start + np.arange(frames_per_clip) * stride, t - 1)
-        clip = x[idx]
+    for clip in x:
         for off in spatial_offsets(max(nh, nw), size, crops):
             crop = clip[:, :, off : off + size, :size] if nh >= nw else clip[:, :, :size, off : off + size]
             out.append(crop.permute(1, 0, 2, 3))
     return torch.stack(out)
+
+
+def views(frames: np.ndarray, size: int, frames_per_clip: int, stride: int, clips: int, crops: int) -> torch.Tensor:
+    """(T, H, W, C) uint8 -> (clips·crops, C, frames_per_clip, size, size) uint8, clip-major."""
+    return crop_views(frames[clip_indices(len(frames), frames_per_clip, stride, clips)], size, crops)
 
 
 def video_probabilities(view_logits: torch.Tensor) -> torch.Tensor:

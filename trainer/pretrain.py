@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import random
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
@@ -18,47 +14,11 @@ from trainer.augment import to_model_input
 from trainer.config import PretrainConfig, derive
 from trainer.curves import plot_losses
 from trainer.data import StreamState, advance, make_loader
+from trainer.loop import TrainingError, check_finite, lr_at, optimizer_step, param_groups, restore, run_state, set_lr
 from trainer.metrics import MetricsLog
 from trainer.models import create_model
 from trainer.models.pretrain import patch_targets, reconstruction_loss
 from trainer.shards import resolve_shards
-
-
-class TrainingError(Exception):
-    """Training cannot go on; the message says why and what is kept."""
-
-
-def lr_at(step: int, peak: float, floor: float, warmup: int, total: int) -> float:
-    """Linear warm-up, then cosine decay to `floor`, per step."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay on biases, norms, the mask token and other 1-D parameters."""
-    decay, plain = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            (plain if p.ndim <= 1 or name.endswith(".bias") or "token" in name else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
-
-
-def _restore(path: Path, cfg: PretrainConfig, model, optimizer, scaler) -> tuple[int, StreamState]:
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if state["config"]["model"] != cfg.model:
-        raise TrainingError(f"{path} is a checkpoint of {state['config']['model']}, this run builds {cfg.model}; "
-                            "use another --out or the same --model")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scaler is not None and state.get("scaler"):
-        scaler.load_state_dict(state["scaler"])
-    torch.set_rng_state(state["rng"]["torch"])
-    np.random.set_state(state["rng"]["numpy"])
-    random.setstate(state["rng"]["python"])
-    data = StreamState(state["data"]["batches"], {int(k): tuple(v) for k, v in state["data"]["positions"].items()})
-    return state["step"], data
 
 
 def pretrain(cfg: PretrainConfig, progress: bool = True) -> dict:
@@ -78,7 +38,7 @@ def pretrain(cfg: PretrainConfig, progress: bool = True) -> dict:
     step, stream = 0, StreamState()
     resume_from = checkpoint.latest(out)
     if resume_from is not None:
-        step, stream = _restore(resume_from, cfg, model, optimizer, scaler)
+        step, stream, _ = restore(resume_from, cfg.model, model, optimizer, scaler)
     if env.main:
         print(f"vmae pretrain {cfg.model}: {len(urls)} shards, {clips if clips is not None else '?'} clips; "
               f"{derived.describe()}" + (f"; resuming at step {step} from {resume_from}" if resume_from else ""))
@@ -93,8 +53,7 @@ def pretrain(cfg: PretrainConfig, progress: bool = True) -> dict:
     while step < stop:
         start, waited, loss_sum, skipped = time.perf_counter(), 0.0, 0.0, 0
         lr = lr_at(step, derived.lr, cfg.min_lr, derived.warmup_steps, derived.steps)
-        for g in optimizer.param_groups:
-            g["lr"] = lr
+        set_lr(optimizer, lr)
         for _ in range(cfg.accum):
             t0 = time.perf_counter()
             batch = next(loader)
@@ -109,31 +68,19 @@ def pretrain(cfg: PretrainConfig, progress: bool = True) -> dict:
             loss = reconstruction_loss(pred, targets, hidden, not_decoded) / cfg.accum
             (scaler.scale(loss) if scaler else loss).backward()
             loss_sum += loss.item()
-        if not math.isfinite(loss_sum):
-            kept = checkpoint.latest(out)
-            raise TrainingError(f"loss is {loss_sum} at step {step}; stopped without saving. The last good checkpoint "
-                                f"is {kept or 'none'}; lower --lr, raise --warmup-fraction or use --precision bf16")
-        if scaler:
-            scaler.unscale_(optimizer)
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad or float("inf"))
-        (scaler.step(optimizer), scaler.update()) if scaler else optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        check_finite(loss_sum, step, out)
+        grad_norm = optimizer_step(model, optimizer, scaler, cfg.clip_grad)
         step += 1
         elapsed = time.perf_counter() - start
         mean_loss = distributed.all_reduce_mean(torch.tensor(loss_sum)).item()
-        log.write(step, {"loss": mean_loss, "lr": lr, "grad_norm": float(grad_norm),
+        log.write(step, {"loss": mean_loss, "lr": lr, "grad_norm": grad_norm,
                          "clips_per_s": derived.total_batch / elapsed / cfg.data.num_views,
                          "data_wait": waited / elapsed, "skipped_samples": skipped})
         bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}", refresh=False)
         bar.update()
         if env.main and (step % cfg.ckpt_every == 0 or step == stop):
-            checkpoint.save(out, step, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict() if scaler else None, "step": step,
-                "data": {"batches": stream.batches, "positions": stream.positions},
-                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
-                "config": dataclasses.asdict(cfg), "derived": dataclasses.asdict(derived),
-            }, cfg.keep_checkpoints)
+            checkpoint.save(out, step, run_state(step, model, optimizer, scaler, stream, cfg, derived),
+                            cfg.keep_checkpoints)
     bar.close()
     log.close()
     if env.main and step == derived.steps:

@@ -9,7 +9,8 @@ import torch
 
 from tests.helpers import build_corpus
 from trainer.config import build_config
-from trainer.pretrain import TrainingError, pretrain
+from trainer.loop import TrainingError
+from trainer.pretrain import pretrain
 from trainer.shards import DataError, resolve_shards
 
 
