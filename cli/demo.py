@@ -1,119 +1,148 @@
-"""`vmae demo`: the main job on a laptop, end to end on synthetic data."""
+"""`vmae demo`: the main job on a laptop, end to end on synthetic data whose classes only motion
+tells apart: corpora → dedup → unlabeled and labeled hybrids → stage 1 → 2 → 3 → multi-view eval,
+and stage 3 again from scratch for comparison."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 import time
 from pathlib import Path
 from typing import Annotated
 
-import ffmpeg
 import typer
+import yaml
 
-from cli.corpus import print_summary
-from corpus.build import build
+from cli.demo_data import TARGET_CLASSES, build_movies, build_web, make_videos, plan
 from corpus.dedup.run import dedup
-from corpus.localserve import serve_folder
 from corpus.mix import MixOptions, mix
-from corpus.options import BuildOptions, ClipOptions
 from corpus.report import report
-from corpus.synthetic import PATTERNS, make_video
 from manifests.validate import validate
-from trainer.config import build_config
-from trainer.pretrain import pretrain
+from trainer.progressive import run_progressive
 
-DEMO_RECIPE = """\
-# The demo's hybrid: every web clip and movie window that survives dedup, labels dropped.
-name: demo_hybrid
+# videos per class in each set (the pools have all six directions, the target sets four)
+SETS = {"pool_a": 22, "pool_b": 14, "unlabeled": 10, "target_train": 12, "target_val": 5, "target_test": 10}
+
+RECIPES = {
+    "unlabeled": """\
+# The demo's unlabeled hybrid: every clip that survives dedup, labels dropped (VideoMAE V2's
+# UnlabeledHybrid mixes Kinetics, SSv2, AVA, WebVid and Instagram the same way).
+name: demo_unlabeled
 keep_labels: false
 sources:
-  web:    {quota: 8}
-  movies: {quota: 8}
-"""
+  web:    {{quota: {web}}}
+  movies: {{quota: {movies}}}
+  pool_a: {{quota: {pool_a}}}
+  pool_b: {{quota: {pool_b}}}
+""",
+    "labeled": """\
+# The demo's labeled hybrid: two labeled pools with six motion classes merged (as K400 + K600 +
+# K700 make K710), labels kept.
+name: demo_labeled
+keep_labels: true
+sources:
+  pool_a: {{quota: {pool_a}}}
+  pool_b: {{quota: {pool_b}}}
+""",
+}
 
-
-def _videos(root: Path) -> tuple[list[Path], list[Path]]:
-    """Short web videos (one per pattern, plus an exact copy and a re-encoded copy of one of
-    them, for dedup to find) and two long 'movies'; kept between runs."""
-    web = [root / "web" / f"{name}.mp4" for name in PATTERNS]
-    movies = [root / "movies" / "movie_a.mp4", root / "movies" / "movie_b.mp4"]
-    for i, p in enumerate(web):
-        if not p.exists():
-            make_video(p, pattern=p.stem, seconds=4 + i % 3, width=480, height=270)
-    copy, reencoded = root / "web" / "testsrc2_copy.mp4", root / "web" / "testsrc2_small.mp4"
-    if not copy.exists():
-        shutil.copy(web[0], copy)
-    if not reencoded.exists():
-        ffmpeg.input(str(web[0])).output(str(reencoded), vf="scale=320:180", crf=34, vcodec="libx264",
-                                         pix_fmt="yuv420p").overwrite_output().run(quiet=True)
-    for p, pattern in zip(movies, ("scene1", "mandelbrot"), strict=True):
-        if not p.exists():
-            make_video(p, pattern=pattern, seconds=24, width=640, height=360)
-    return [*web, copy, reencoded], movies
-
-
-def _check(out: Path) -> None:
-    result = validate(out)
-    if not result.ok:
-        raise typer.Exit(f"validation failed for {out}: {result.problems}")
-    typer.secho(f"validated {out}: " + ", ".join(f"{v} {k}" for k, v in result.checked.items()), fg="green")
+DATA = {"frames": 8, "stride": 2, "img_size": 64, "workers": 2, "shuffle_buffer": 200}
+LIGHT = {"rand_augment": "", "mixup": 0.0, "cutmix": 0.0, "erase_prob": 0.0, "smoothing": 0.0, "flip": False,
+         "crop_scale": [0.4, 1.0], "drop_path": 0.0, "layer_decay": 0.9, "batch_size": 16, "lr": 1e-3,
+         "data": {"num_views": 1}}
 
 
 def _heading(text: str) -> None:
     typer.secho(f"\n== {text}", bold=True)
 
 
+def _check(path: Path) -> None:
+    result = validate(path)
+    if not result.ok:
+        raise typer.Exit(f"validation failed for {path}: {result.problems}")
+
+
+def _plan(corpora: Path, steps: dict[str, int], out: Path, scratch: bool) -> dict:
+    finetune = {"shards": [str(corpora / "target_train")], "val_shards": [str(corpora / "target_val")],
+                "steps": steps["finetune"], "val_every": max(1, steps["finetune"] // 4), **LIGHT}
+    if scratch:
+        return {"out": str(out), "model": "vit_test", "data": DATA, "finetune": finetune,
+                "eval": {"shards": [str(corpora / "target_test")], "clips": 2, "crops": 3}}
+    return {
+        "out": str(out), "model": "vit_test", "data": DATA,
+        "pretrain": {"shards": [str(corpora / "unlabeled_hybrid")], "steps": steps["pretrain"], "batch_size": 16,
+                     "lr": 1.5e-3, "data": {"encoder_mask": 0.75}},
+        "postpretrain": {"shards": [str(corpora / "labeled_hybrid")], "val_shards": [],
+                         "steps": steps["postpretrain"], **LIGHT},
+        "finetune": finetune,
+        "eval": {"shards": [str(corpora / "target_test")], "clips": 2, "crops": 3},
+    }
+
+
+def _cell(stages: dict, stage: str, key: str) -> str:
+    value = stages.get(stage, {}).get(key)
+    return "-" if value is None else f"{value:.3f}"
+
+
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo's videos and corpora.")] = Path("demo-output"),
+    out: Annotated[Path, typer.Option(help="Folder for the demo's videos, corpora and runs.")] = Path("demo-output"),
     workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
+    pretrain_steps: Annotated[int, typer.Option(help="Stage-1 steps.")] = 300,
+    postpretrain_steps: Annotated[int, typer.Option(help="Stage-2 steps.")] = 1200,
+    finetune_steps: Annotated[int, typer.Option(help="Stage-3 steps (also for the from-scratch run).")] = 200,
+    scratch: Annotated[bool, typer.Option(help="Also run stage 3 from scratch, for comparison.")] = True,
 ) -> None:
-    """Make synthetic videos, serve them on 127.0.0.1, build a web corpus and a movies corpus,
-    deduplicate them, mix them into a hybrid, validate everything, draw a report, and pretrain
-    a tiny model on the hybrid."""
+    """Make synthetic motion videos, serve them on 127.0.0.1, build corpora with the web and movies
+    sources, dedup, mix an unlabeled and a labeled hybrid, run stage 1 → 2 → 3 with a tiny model,
+    evaluate on held-out clips (multi-view), and compare with stage 3 from scratch. Ends with the
+    line RESULT demo top1=<accuracy> minutes=<wall time>."""
     start = time.time()
-    web, movies = _videos(out / "videos")
-    corpora = out / "corpora"
-    shutil.rmtree(corpora, ignore_errors=True)
-    with serve_folder(out / "videos" / "web") as base:
-        url_list = out / "web.csv"
-        with open(url_list, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["videoid", "contentUrl", "name"])
-            for p in web:
-                w.writerow([p.stem, f"{base}/{p.name}", f"a synthetic {p.stem} pattern"])
-            w.writerow(["missing", f"{base}/no-such-video.mp4", "a link that has gone away"])
-        _heading("web source: a WebVid-style URL list served on 127.0.0.1")
-        print_summary(build(BuildOptions(source="web", inputs=(str(url_list),), out=str(corpora / "web"),
-                                         workers=workers, shard_bytes=2_000_000, unit_size=4,
-                                         clip=ClipOptions(short_side=160))))
-    _check(corpora / "web")
-    _heading("movies source: long videos cut into 5 s windows")
-    print_summary(build(BuildOptions(source="movies", inputs=tuple(str(p) for p in movies),
-                                     out=str(corpora / "movies"), workers=workers, shard_bytes=2_000_000,
-                                     clip=ClipOptions(short_side=160, clip_seconds=5.0))))
-    _check(corpora / "movies")
-    _heading("dedup across both corpora (an exact copy and a re-encoded copy were planted)")
-    for r in dedup([corpora / "web", corpora / "movies"]):
-        typer.echo(f"{r.corpus}: {r.items} clips, dropped {r.dropped or 'none'}")
-    _heading("mix into a hybrid by a recipe")
-    recipe = out / "demo_hybrid.yaml"
-    recipe.write_text(DEMO_RECIPE)
-    summary = mix(MixOptions(recipe=str(recipe), inputs={"web": str(corpora / "web"),
-                                                          "movies": str(corpora / "movies")},
-                             out=str(corpora / "hybrid"), shard_bytes=1_000_000))
-    for name, r in summary["mix"].items():
-        typer.echo(f"{name:<8} quota {r['quota']}  selected {r['selected']}  shortfall {r['shortfall']}")
-    print_summary(summary)
-    _check(corpora / "hybrid")
-    png, page = report([corpora / "web", corpora / "movies", corpora / "hybrid"], out / "report.png")
-    typer.echo(f"\nreport: {png} ({page})")
-    _heading("stage 1: pretrain a tiny video ViT with dual masking on the hybrid")
-    run = out / "runs" / "pretrain"
-    shutil.rmtree(run, ignore_errors=True)
-    result = pretrain(build_config({
-        "shards": [str(corpora / "hybrid")], "out": str(run), "model": "vit_test", "steps": 60, "batch_size": 4,
-        "lr": 2e-3, "ckpt_every": 30, "data": {"frames": 8, "stride": 2, "img_size": 64, "workers": workers,
-                                                 "shuffle_buffer": 8, "encoder_mask": 0.75}}))
-    typer.echo(f"pretrained {result['steps']} steps, last loss {result['final_loss']:.3f}; curve: {run / 'loss.png'}")
-    typer.echo(f"demo finished in {time.time() - start:.0f} s; try: vmae corpus status {corpora / 'hybrid'}")
+    videos, corpora, runs = out / "videos", out / "corpora", out / "runs"
+    for stale in (corpora, runs):
+        shutil.rmtree(stale, ignore_errors=True)
+    sets = plan(SETS)
+    _heading(f"synthetic videos: {sum(len(v) for v in sets.values())} scenes scrolling in 6 directions "
+             "(one frame cannot tell which), plus 3 long films")
+    make_videos(videos, sets)
+    for name, clips in sets.items():
+        _heading(f"web source: {name} ({len(clips)} URLs on 127.0.0.1)")
+        extra = ["unlabeled_copy", "unlabeled_reencoded"] if name == "unlabeled" else []
+        build_web(corpora / ("web" if name == "unlabeled" else name), name, clips, videos, workers, extra)
+    _heading("movies source: long films cut into 3 s windows")
+    build_movies(corpora / "movies", videos, workers)
+    training = [corpora / n for n in ("web", "movies", "pool_a", "pool_b")]
+    _heading("dedup: training corpora together (an exact and a re-encoded copy were planted), the target's "
+             "evaluation sets held out")
+    for r in dedup(training, against=[corpora / "target_val", corpora / "target_test"]):
+        typer.echo(f"{Path(r.corpus).name:<8} {r.items} clips, dropped {r.dropped or 'none'}")
+    counts = {p.name: int(validate(p).checked.get("clips", 0)) for p in training}
+    for kind, inputs in (("unlabeled", training), ("labeled", training[2:])):
+        recipe = out / f"demo_{kind}.yaml"
+        recipe.write_text(RECIPES[kind].format(**counts))
+        summary = mix(MixOptions(recipe=str(recipe), inputs={p.name: str(p) for p in inputs},
+                                 out=str(corpora / f"{kind}_hybrid"), shard_bytes=1_000_000))
+        typer.echo(f"{kind} hybrid: " + ", ".join(f"{n} {r['selected']}" for n, r in summary["mix"].items()))
+        _check(corpora / f"{kind}_hybrid")
+    png, _ = report([*training, corpora / "unlabeled_hybrid", corpora / "labeled_hybrid"], out / "report.png")
+    typer.echo(f"corpus report: {png}")
+    steps = {"pretrain": pretrain_steps, "postpretrain": postpretrain_steps, "finetune": finetune_steps}
+    rows = []
+    for name, from_scratch in (("progressive", False), ("scratch", True)):
+        if from_scratch and not scratch:
+            continue
+        _heading("stage 3 alone, from random weights, same steps" if from_scratch
+                 else "progressive training: stage 1 (MAE, dual masking) → 2 (6 classes) → 3 (4 classes) → eval")
+        run_plan = out / f"{name}.yaml"
+        run_plan.write_text(yaml.safe_dump(_plan(corpora, steps, runs / name, from_scratch), sort_keys=False))
+        result = run_progressive(run_plan, progress=True, announce=lambda s: typer.secho(s, bold=True))
+        rows.append((name, result["stages"]))
+    _heading("summary (held-out test clips, 2 clips × 3 crops per video)")
+    typer.echo(f"{'run':<13}{'stage 1 loss':>13}{'stage 2 loss':>13}{'stage 3 val':>12}{'test top-1':>11}"
+               f"{'test top-5':>11}")
+    for name, st in rows:
+        val = format(st["finetune"]["best"]["top1"], ".3f") if st["finetune"].get("best") else "-"
+        typer.echo(f"{name:<13}{_cell(st, 'pretrain', 'final_loss'):>13}{_cell(st, 'postpretrain', 'final_loss'):>13}"
+                   f"{val:>12}{_cell(st, 'eval', 'top1'):>11}{_cell(st, 'eval', 'top5'):>11}")
+    top1 = rows[0][1]["eval"]["top1"]
+    typer.echo(f"chance is {1 / len(TARGET_CLASSES):.2f}; confusion matrix: "
+               f"{runs / 'progressive' / 'eval' / 'confusion.png'}")
+    typer.echo(f"RESULT demo top1={top1:.4f} minutes={(time.time() - start) / 60:.1f}")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from corpus.localserve import serve_folder
-from corpus.synthetic import make_video
+from corpus.synthetic import DIRECTIONS, make_video
+from tests.helpers import motion_corpus
 from tests.http_server import FaultyHandler
 
 KINETICS_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kinetics"
@@ -51,3 +52,13 @@ def movie_dir(tmp_path, videos) -> Path:
     d.mkdir()
     shutil.copy(videos / "long.mp4", d / "film.mp4")
     return d
+
+
+@pytest.fixture(scope="session")
+def motion_corpora(tmp_path_factory) -> dict[str, Path]:
+    """Two small labeled corpora of scrolling scenes: 'six' directions (like K710) and 'four' of them
+    (like K400, in another class order)."""
+    root = tmp_path_factory.mktemp("labeled")
+    six = motion_corpus(root, "six", list(DIRECTIONS), 2, seed=300)
+    four = motion_corpus(root, "four", ["moving up", "moving right", "moving left", "moving down"], 2, seed=400)
+    return {"six": six, "four": four}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import tarfile
 from pathlib import Path
@@ -10,7 +11,9 @@ import decord
 import pandas as pd
 
 from corpus.build import build
+from corpus.localserve import serve_folder
 from corpus.options import BuildOptions, ClipOptions, FetchOptions
+from corpus.synthetic import DIRECTIONS, make_video
 from manifests.validate import validate
 
 
@@ -45,3 +48,22 @@ def check_corpus(root: Path) -> pd.DataFrame:
                 seen += 1
     assert seen == len(clips)
     return clips.reset_index()
+
+
+def motion_corpus(root, name, classes, per_class, seed):
+    """A labeled web corpus of scrolling scenes, served from 127.0.0.1."""
+    src = root / f"{name}_src"
+    rows = []
+    for k in range(per_class * len(classes)):
+        label = classes[k % len(classes)]
+        dx, dy = DIRECTIONS[label]
+        p = make_video(src / f"{name}{k}.mp4", pattern=f"scene{seed + k}", seconds=1.6, width=80, height=60,
+                       fps=10, scroll=(0.04 * dx, 0.04 * dy), extra_boxes=6)
+        rows.append((p, label))
+    with serve_folder(src) as base:
+        with open(root / f"{name}.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["videoid", "contentUrl", "label"])
+            w.writerows((p.stem, f"{base}/{p.name}", label) for p, label in rows)
+        build_corpus(root / name, "web", [root / f"{name}.csv"], clip={"short_side": 48}, workers=2)
+    return root / name

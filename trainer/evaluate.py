@@ -3,6 +3,7 @@ its scores written as Parquet + a confusion-matrix PNG, and pooled features for 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,11 +18,14 @@ from tqdm import tqdm
 
 from manifests.atomic import atomic_path
 from manifests.tables import write_atomic_bytes
+from trainer import distributed
 from trainer.augment import to_model_input
 from trainer.data import DataConfig
-from trainer.labeled_data import ViewStream, stack_views, view_loader
+from trainer.init_model import Checkpoint, InitError, classifier_from, read_checkpoint
+from trainer.labeled_data import ViewStream, corpus_labels, stack_views, view_loader
 from trainer.models.classifier import VideoClassifier
 from trainer.multiview import scores, video_probabilities
+from trainer.shards import DataError, resolve_shards
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -137,3 +141,41 @@ def plot_confusion(confusion: np.ndarray, names: list[str], png: Path, title: st
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
     return png
+
+
+def data_config_of(ckpt: Checkpoint, **overrides) -> DataConfig:
+    """The checkpoint's run's frames, stride and size (defaults for a released file)."""
+    saved = {k: v for k, v in ckpt.config.get("data", {}).items() if k in DataConfig.__dataclass_fields__}
+    return dataclasses.replace(DataConfig(**saved), **{k: v for k, v in overrides.items() if v is not None})
+
+
+def run_eval(ckpt_path: str | Path, shards: list[str], out: Path, clips: int = 5, crops: int = 3,
+             batch_size: int = 8, workers: int | None = None, model: str | None = None,
+             overwrite: bool = False, progress: bool = True) -> dict:
+    """`vmae eval`: the multi-view protocol over a labeled corpus, results written to `out`."""
+    if (out / "summary.json").exists() and not overwrite:
+        raise ValueError(f"{out} already holds an evaluation; give another --out or --overwrite")
+    env = distributed.setup()
+    ckpt = read_checkpoint(ckpt_path)
+    urls, _ = resolve_shards(shards)
+    names = corpus_labels(shards) or ckpt.labels
+    if names is None:
+        raise DataError("the shards are URL patterns and the checkpoint does not list its classes: evaluate a "
+                        "corpus folder (its labels.txt names the classes)")
+    if ckpt.labels is not None and ckpt.labels != names:
+        raise InitError(f"{ckpt.path} was trained on other classes than {shards} has ({len(ckpt.labels)} vs "
+                        f"{len(names)}); fine-tune it on this corpus' classes first ('vmae train finetune')")
+    clf = classifier_from(ckpt, model).to(env.device)
+    if clf.num_classes != len(names):
+        raise InitError(f"{ckpt.path} has {clf.num_classes} classes, {shards} has {len(names)}")
+    data = data_config_of(ckpt, workers=workers)
+    result = classify(clf, urls, data, clips, crops, batch_size, env.device, rank=env.rank, world=env.world,
+                      progress=progress and env.main)
+    summary = {"top1": float("nan")}
+    if env.main:
+        summary = write_eval(out, result, names, {"checkpoint": str(ckpt.path), "shards": list(shards),
+                                                  "clips_per_video": clips, "crops": crops,
+                                                  "frames": data.frames, "stride": data.stride,
+                                                  "img_size": data.img_size})
+    distributed.teardown()
+    return summary

@@ -190,4 +190,5 @@ def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
     if env.main and step == derived.steps:
         plot_losses(out / "metrics.jsonl", out / "loss.png", title=f"{cfg.model} {cfg.stage}")
     distributed.teardown()
-    return {"steps": step, "final_loss": log.last.get("loss"), "out": str(out), "best": best, "classes": classes}
+    return {"steps": step, "final_loss": log.last.get("loss"), "out": str(out), "best": best, "classes": classes,
+            "total_steps": derived.steps}

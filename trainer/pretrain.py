@@ -86,4 +86,4 @@ def pretrain(cfg: PretrainConfig, progress: bool = True) -> dict:
     if env.main and step == derived.steps:
         plot_losses(out / "metrics.jsonl", out / "loss.png", title=f"{cfg.model} pretraining")
     distributed.teardown()
-    return {"steps": step, "final_loss": log.last.get("loss"), "out": str(out)}
+    return {"steps": step, "final_loss": log.last.get("loss"), "out": str(out), "total_steps": derived.steps}
