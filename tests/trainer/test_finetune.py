@@ -43,6 +43,10 @@ def test_default_recipe_runs_validates_and_keeps_the_best(tmp_path, motion_corpo
     # layer-wise decay: the embedding learns slowest, the head fastest
     scales = sorted(g["lr_scale"] for g in state["optimizer"]["param_groups"])
     assert scales[0] == pytest.approx(0.75**3) and scales[-1] == 1.0
+    # distillation from the run's best model: a student of the same classes trains with it
+    student = ft_config(four, tmp_path / "student", steps=2, teacher=str(tmp_path / "run" / "best.pt"),
+                        distill_weight=0.5, distill_temperature=2.0)
+    assert finetune(student, progress=False)["steps"] == 2
 
 
 def test_stage1_to_stage2_to_stage3_slices_the_head_by_class_name(tmp_path, motion_corpora):
