@@ -8,7 +8,6 @@ from typing import Annotated
 
 import decord
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
@@ -152,5 +151,4 @@ def embed(
     typer.echo(f"{len(result.keys)} embeddings of {result.values.shape[1]} values → {out}"
                + (f"; {len(result.failed)} clips could not be decoded" if result.failed else ""))
     if result.failed:
-        failed = pd.Series(result.failed[:10])
-        typer.echo(f"undecodable, e.g.: {', '.join(failed)}", err=True)
+        typer.echo(f"undecodable, e.g.: {', '.join(result.failed[:10])}", err=True)

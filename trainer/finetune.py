@@ -23,12 +23,22 @@ from trainer import checkpoint, distributed
 from trainer.augment import to_model_input
 from trainer.config import derive
 from trainer.curves import plot_losses
-from trainer.data import StreamState, advance, loader_for
+from trainer.data import StreamState, loader_for
 from trainer.evaluate import classify, score
 from trainer.finetune_config import FinetuneConfig
 from trainer.init_model import InitError, classifier_from, head_rows, initialize, read_checkpoint
 from trainer.labeled_data import LabeledStream, corpus_labels
-from trainer.loop import TrainingError, check_finite, lr_at, optimizer_step, param_groups, restore, run_state, set_lr
+from trainer.loop import (
+    TrainingError,
+    check_finite,
+    lr_at,
+    optimizer_step,
+    param_groups,
+    restore,
+    run_state,
+    set_lr,
+    take_batch,
+)
 from trainer.metrics import MetricsLog
 from trainer.models import create_classifier
 from trainer.shards import resolve_shards
@@ -140,10 +150,8 @@ def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
         lr = lr_at(step, derived.lr, cfg.min_lr, derived.warmup_steps, derived.steps)
         set_lr(optimizer, lr)
         for _ in range(cfg.accum):
-            t0 = time.perf_counter()
-            batch = next(loader)
-            waited += time.perf_counter() - t0
-            advance(stream, batch)
+            batch, wait = take_batch(loader, stream)
+            waited += wait
             skipped = max(skipped, int(batch["skipped"].max()))
             target_ids = batch["label"].to(env.device)
             if int(target_ids.max()) >= classes or int(target_ids.min()) < 0:

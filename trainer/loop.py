@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from trainer import checkpoint
-from trainer.data import StreamState
+from trainer.data import StreamState, advance
 
 
 class TrainingError(Exception):
@@ -83,6 +84,15 @@ def run_state(step: int, model, optimizer, scaler, stream: StreamState, cfg, der
             "data": {"batches": stream.batches, "positions": stream.positions},
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
             "config": dataclasses.asdict(cfg), "derived": dataclasses.asdict(derived), **extra}
+
+
+def take_batch(loader, stream: StreamState) -> tuple[dict, float]:
+    """The next batch, recorded as consumed (for checkpoints), and the seconds spent waiting for it."""
+    t0 = time.perf_counter()
+    batch = next(loader)
+    waited = time.perf_counter() - t0
+    advance(stream, batch)
+    return batch, waited
 
 
 def check_finite(loss: float, step: int, out: Path) -> None:

@@ -13,8 +13,18 @@ from trainer import checkpoint, distributed
 from trainer.augment import to_model_input
 from trainer.config import PretrainConfig, derive
 from trainer.curves import plot_losses
-from trainer.data import StreamState, advance, make_loader
-from trainer.loop import TrainingError, check_finite, lr_at, optimizer_step, param_groups, restore, run_state, set_lr
+from trainer.data import StreamState, make_loader
+from trainer.loop import (
+    TrainingError,
+    check_finite,
+    lr_at,
+    optimizer_step,
+    param_groups,
+    restore,
+    run_state,
+    set_lr,
+    take_batch,
+)
 from trainer.metrics import MetricsLog
 from trainer.models import create_model
 from trainer.models.pretrain import patch_targets, reconstruction_loss
@@ -55,10 +65,8 @@ def pretrain(cfg: PretrainConfig, progress: bool = True) -> dict:
         lr = lr_at(step, derived.lr, cfg.min_lr, derived.warmup_steps, derived.steps)
         set_lr(optimizer, lr)
         for _ in range(cfg.accum):
-            t0 = time.perf_counter()
-            batch = next(loader)
-            waited += time.perf_counter() - t0
-            advance(stream, batch)
+            batch, wait = take_batch(loader, stream)
+            waited += wait
             skipped = max(skipped, int(batch["skipped"].max()))
             video, pixels = to_model_input(batch["video"].to(env.device, non_blocking=True))
             hidden, not_decoded = batch["hidden"].to(env.device), batch["not_decoded"].to(env.device)
