@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trainer.masking import TokenGrid, dual_mask  # noqa: E402
+from trainer.data.masking import TokenGrid, dual_mask  # noqa: E402
 from trainer.models import create_model  # noqa: E402
 from trainer.models.pretrain import patch_targets, reconstruction_loss  # noqa: E402
 

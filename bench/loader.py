@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from corpus.build import build  # noqa: E402
 from corpus.options import BuildOptions, ClipOptions  # noqa: E402
 from corpus.synthetic import make_video  # noqa: E402
-from trainer.augment import crop_resize, frame_indices, multiscale_crop  # noqa: E402
-from trainer.data import DataConfig, make_loader  # noqa: E402
-from trainer.shards import resolve_shards  # noqa: E402
+from trainer.data.augment import crop_resize, frame_indices, multiscale_crop  # noqa: E402
+from trainer.data.shards import resolve_shards  # noqa: E402
+from trainer.data.stream import DataConfig, make_loader  # noqa: E402
 
 TARGET = 0.9
 

@@ -17,7 +17,7 @@ from corpus.dedup.run import dedup
 from corpus.mix import MixOptions, mix
 from corpus.report import report
 from manifests.validate import validate
-from trainer.progressive import run_progressive
+from trainer.stages.progressive import run_progressive
 
 # videos per class in each set (the pools have all six directions, the target sets four)
 SETS = {"pool_a": 22, "pool_b": 14, "unlabeled": 10, "target_train": 12, "target_val": 5, "target_test": 10}

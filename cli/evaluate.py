@@ -15,12 +15,13 @@ import typer
 
 from manifests.atomic import atomic_path
 from manifests.labels.label_list import read_label_list
-from trainer.augment import to_model_input
-from trainer.evaluate import collect, data_config_of, run_eval
+from trainer.data.augment import to_model_input
+from trainer.data.shards import DataError, resolve_shards
+from trainer.data.views import clip_indices, crop_views
+from trainer.eval.evaluate import collect, data_config_of, run_eval
+from trainer.eval.multiview import video_probabilities
 from trainer.init_model import InitError, classifier_from, initialize, read_checkpoint
 from trainer.models import create_classifier
-from trainer.multiview import clip_indices, crop_views, video_probabilities
-from trainer.shards import DataError, resolve_shards
 
 FAILURES = (ValueError, DataError, InitError)
 Ckpt = Annotated[str, typer.Option(help="Checkpoint file or run folder (its newest checkpoint; best.pt for a "

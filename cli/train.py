@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from trainer.progressive import ProgressiveError, run_progressive
 
 from trainer.config import build_config
-from trainer.finetune import finetune as run_finetune
+from trainer.data.shards import DataError
 from trainer.finetune_config import build_finetune_config
 from trainer.init_model import InitError
-from trainer.loop import TrainingError
-from trainer.pretrain import pretrain as run_pretrain
-from trainer.shards import DataError
+from trainer.stages.finetune import finetune as run_finetune
+from trainer.stages.loop import TrainingError
+from trainer.stages.pretrain import pretrain as run_pretrain
+from trainer.stages.progressive import ProgressiveError, run_progressive
 
 app = typer.Typer(help="Train video models on corpus shards.", no_args_is_help=True)
 DATA = "Data"

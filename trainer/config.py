@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from trainer.data import DataConfig
+from trainer.data.stream import DataConfig
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainer.config import build_config
-from trainer.data import DataConfig
+from trainer.data.stream import DataConfig
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from trainer.masking import TokenGrid, dual_mask, running_cell_mask, tube_mask
+from trainer.data.masking import TokenGrid, dual_mask, running_cell_mask, tube_mask
 
 
 def test_vit_base_token_counts_of_dual_masking():

@@ -10,12 +10,12 @@ import torch
 from corpus.synthetic import DIRECTIONS
 from tests.helpers import build_corpus
 from trainer.config import build_config
-from trainer.finetune import distill_loss, finetune, mix_batch
+from trainer.data.labeled import corpus_labels
 from trainer.finetune_config import build_finetune_config
 from trainer.init_model import InitError, head_rows, initialize, read_checkpoint
-from trainer.labeled_data import corpus_labels
 from trainer.models import create_classifier
-from trainer.pretrain import pretrain
+from trainer.stages.finetune import distill_loss, finetune, mix_batch
+from trainer.stages.pretrain import pretrain
 
 DATA = {"frames": 4, "stride": 2, "img_size": 32, "workers": 1, "shuffle_buffer": 4}
 

@@ -10,11 +10,14 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from trainer import checkpoint, distributed
-from trainer.augment import to_model_input
 from trainer.config import PretrainConfig, derive
-from trainer.curves import plot_losses
-from trainer.data import StreamState, make_loader
-from trainer.loop import (
+from trainer.data.augment import to_model_input
+from trainer.data.shards import resolve_shards
+from trainer.data.stream import StreamState, make_loader
+from trainer.models import create_model
+from trainer.models.pretrain import patch_targets, reconstruction_loss
+from trainer.stages.curves import plot_losses
+from trainer.stages.loop import (
     TrainingError,
     check_finite,
     lr_at,
@@ -25,10 +28,7 @@ from trainer.loop import (
     set_lr,
     take_batch,
 )
-from trainer.metrics import MetricsLog
-from trainer.models import create_model
-from trainer.models.pretrain import patch_targets, reconstruction_loss
-from trainer.shards import resolve_shards
+from trainer.stages.metrics import MetricsLog
 
 
 def pretrain(cfg: PretrainConfig, progress: bool = True) -> dict:

@@ -21,10 +21,10 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from manifests.labels.label_list import read_label_list
 from manifests.layout import CorpusLayout
-from trainer.data import DataConfig, PretrainStream, StreamState
-from trainer.multiview import clip_indices, crop_views
-from trainer.shards import DataError
-from trainer.video_augment import ClipAugment
+from trainer.data.shards import DataError
+from trainer.data.stream import DataConfig, PretrainStream, StreamState
+from trainer.data.video_augment import ClipAugment
+from trainer.data.views import clip_indices, crop_views
 
 log = logging.getLogger(__name__)
 

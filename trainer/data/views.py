@@ -1,7 +1,7 @@
-"""The multi-view test protocol: each video is resized so its short side is the model's input
-size, then cut into `clips` temporal windows spread evenly over it and `crops` spatial crops
-along its long side (left/centre/right, or top/centre/bottom); the model's softmax is averaged
-over all views of a video."""
+"""Cutting a decoded video into the multi-view test views: each video is resized so its short
+side is the model's input size, then cut into `clips` temporal windows spread evenly over it and
+`crops` spatial crops along its long side (left/centre/right, or top/centre/bottom)."""
+
 
 from __future__ import annotations
 
@@ -49,20 +49,3 @@ def crop_views(clips: np.ndarray, size: int, crops: int) -> torch.Tensor:
 def views(frames: np.ndarray, size: int, frames_per_clip: int, stride: int, clips: int, crops: int) -> torch.Tensor:
     """(T, H, W, C) uint8 -> (clips·crops, C, frames_per_clip, size, size) uint8, clip-major."""
     return crop_views(frames[clip_indices(len(frames), frames_per_clip, stride, clips)], size, crops)
-
-
-def video_probabilities(view_logits: torch.Tensor) -> torch.Tensor:
-    """(views, classes) logits of one video -> (classes,) softmax averaged over its views."""
-    return view_logits.float().softmax(dim=-1).mean(dim=0)
-
-
-def scores(probs: np.ndarray, labels: np.ndarray, classes: int) -> dict:
-    """Top-1 and top-5 accuracy, per-class accuracy and the confusion matrix (rows: truth)."""
-    top = np.argsort(-probs, axis=1)
-    confusion = np.zeros((classes, classes), np.int64)
-    np.add.at(confusion, (labels, top[:, 0]), 1)
-    per_class = np.divide(confusion.diagonal(), confusion.sum(axis=1), out=np.full(classes, np.nan),
-                          where=confusion.sum(axis=1) > 0)
-    return {"top1": float((top[:, 0] == labels).mean()),
-            "top5": float((top[:, : min(5, classes)] == labels[:, None]).any(axis=1).mean()),
-            "per_class": per_class, "confusion": confusion}

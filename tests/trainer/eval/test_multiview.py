@@ -3,7 +3,8 @@
 import numpy as np
 import torch
 
-from trainer.multiview import scores, spatial_offsets, temporal_starts, video_probabilities, views
+from trainer.data.views import spatial_offsets, temporal_starts, views
+from trainer.eval.multiview import scores, video_probabilities
 
 
 class MeanColour(torch.nn.Module):

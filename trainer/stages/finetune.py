@@ -20,15 +20,18 @@ from tqdm import tqdm
 from manifests.atomic import atomic_path
 from manifests.labels.label_list import read_label_list
 from trainer import checkpoint, distributed
-from trainer.augment import to_model_input
 from trainer.config import derive
-from trainer.curves import plot_losses
-from trainer.data import StreamState, loader_for
-from trainer.evaluate import classify, score
+from trainer.data.augment import to_model_input
+from trainer.data.labeled import LabeledStream, corpus_labels
+from trainer.data.shards import resolve_shards
+from trainer.data.stream import StreamState, loader_for
+from trainer.data.video_augment import ClipAugment
+from trainer.eval.evaluate import classify, score
 from trainer.finetune_config import FinetuneConfig
 from trainer.init_model import InitError, classifier_from, head_rows, initialize, read_checkpoint
-from trainer.labeled_data import LabeledStream, corpus_labels
-from trainer.loop import (
+from trainer.models import create_classifier
+from trainer.stages.curves import plot_losses
+from trainer.stages.loop import (
     TrainingError,
     check_finite,
     lr_at,
@@ -39,10 +42,7 @@ from trainer.loop import (
     set_lr,
     take_batch,
 )
-from trainer.metrics import MetricsLog
-from trainer.models import create_classifier
-from trainer.shards import resolve_shards
-from trainer.video_augment import ClipAugment
+from trainer.stages.metrics import MetricsLog
 
 
 def _labels(cfg: FinetuneConfig) -> list[str]:

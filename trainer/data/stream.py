@@ -20,9 +20,9 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from trainer.augment import crop_resize, frame_indices, multiscale_crop
-from trainer.masking import TokenGrid, dual_mask
-from trainer.shards import DataError, shards_for
+from trainer.data.augment import crop_resize, frame_indices, multiscale_crop
+from trainer.data.masking import TokenGrid, dual_mask
+from trainer.data.shards import DataError, shards_for
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ from tqdm import tqdm
 from manifests.atomic import atomic_path
 from manifests.tables import write_atomic_bytes
 from trainer import distributed
-from trainer.augment import to_model_input
-from trainer.data import DataConfig
+from trainer.data.augment import to_model_input
+from trainer.data.labeled import ViewStream, corpus_labels, stack_views, view_loader
+from trainer.data.shards import DataError, resolve_shards
+from trainer.data.stream import DataConfig
+from trainer.eval.multiview import scores, video_probabilities
 from trainer.init_model import Checkpoint, InitError, classifier_from, read_checkpoint
-from trainer.labeled_data import ViewStream, corpus_labels, stack_views, view_loader
 from trainer.models.classifier import VideoClassifier
-from trainer.multiview import scores, video_probabilities
-from trainer.shards import DataError, resolve_shards
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -23,10 +23,10 @@ import yaml
 
 from manifests.tables import write_atomic_bytes
 from trainer.config import build_config
-from trainer.evaluate import run_eval
-from trainer.finetune import finetune
+from trainer.eval.evaluate import run_eval
 from trainer.finetune_config import build_finetune_config
-from trainer.pretrain import pretrain
+from trainer.stages.finetune import finetune
+from trainer.stages.pretrain import pretrain
 
 STAGES = ("pretrain", "postpretrain", "finetune", "eval")
 SHARED = ("model", "data")

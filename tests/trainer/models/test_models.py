@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.masking import TokenGrid, dual_mask
+from trainer.data.masking import TokenGrid, dual_mask
 from trainer.models import SIZES, create_model
 from trainer.models.pretrain import patch_targets, reconstruction_loss
 

@@ -9,9 +9,9 @@ import torch
 
 from tests.helpers import build_corpus
 from trainer.config import build_config
-from trainer.loop import TrainingError
-from trainer.pretrain import pretrain
-from trainer.shards import DataError, resolve_shards
+from trainer.data.shards import DataError, resolve_shards
+from trainer.stages.loop import TrainingError
+from trainer.stages.pretrain import pretrain
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_two_process_ddp_on_gloo_runs_to_the_end_with_uneven_shards(tmp_path, co
 
 def test_shards_from_url_patterns_pipe_and_http(tmp_path, corpus):
     from corpus.localserve import serve_folder
-    from trainer.data import DataConfig, PretrainStream
+    from trainer.data.stream import DataConfig, PretrainStream
 
     tars = sorted((corpus / "tars").glob("*.tar"))
     cfg = DataConfig(frames=8, stride=1, img_size=32, workers=0, shuffle_buffer=2)

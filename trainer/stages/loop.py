@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from trainer import checkpoint
-from trainer.data import StreamState, advance
+from trainer.data.stream import StreamState, advance
 
 
 class TrainingError(Exception):

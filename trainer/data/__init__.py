@@ -1,0 +1,1 @@
+"""Shards → decoded clips → training views and masks, and the multi-view test views."""

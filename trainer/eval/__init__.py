@@ -1,0 +1,1 @@
+"""Using a trained model: multi-view evaluation, prediction on files, embeddings."""

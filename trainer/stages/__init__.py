@@ -1,0 +1,1 @@
+"""The training stages: one loop, and what each stage decides for itself."""
