@@ -27,12 +27,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trainer.data.masking import TokenGrid, dual_mask  # noqa: E402
+from trainer.data.config import Geometry  # noqa: E402
+from trainer.data.masking import dual_mask  # noqa: E402
 from trainer.models import create_model  # noqa: E402
-from trainer.models.pretrain import patch_targets, reconstruction_loss  # noqa: E402
+from trainer.objectives.mae import patch_targets, reconstruction_loss  # noqa: E402
 
 TARGET = 1.3
-GRID = TokenGrid(frames=16, size=224, patch=16, tubelet=2)
+GRID = Geometry(frames=16, img_size=224, patch=16, tubelet=2)
 
 
 def decoder_flops(tokens: int, dim: int = 384, depth: int = 4, mlp: float = 4.0) -> float:

@@ -29,9 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from corpus.build import build  # noqa: E402
 from corpus.options import BuildOptions, ClipOptions  # noqa: E402
 from corpus.synthetic import make_video  # noqa: E402
-from trainer.data.augment import crop_resize, frame_indices, multiscale_crop  # noqa: E402
+from trainer.data.augment import crop_resize, multiscale_crop  # noqa: E402
+from trainer.data.config import DataConfig  # noqa: E402
+from trainer.data.sampling import dense_indices  # noqa: E402
 from trainer.data.shards import resolve_shards  # noqa: E402
-from trainer.data.stream import DataConfig, make_loader  # noqa: E402
+from trainer.data.stream import make_loader  # noqa: E402
 
 TARGET = 0.9
 
@@ -69,7 +71,7 @@ def _plain(files: list[Path], cfg: DataConfig, count: int) -> float:
     start = time.perf_counter()
     for k in range(count):
         vr = decord.VideoReader(str(files[k % len(files)]), num_threads=cfg.decode_threads)
-        frames = vr.get_batch(frame_indices(len(vr), cfg.frames, cfg.stride, rng).tolist()).asnumpy()
+        frames = vr.get_batch(dense_indices(len(vr), cfg.frames, cfg.stride, rng).tolist()).asnumpy()
         crop_resize(frames, multiscale_crop(frames.shape[1], frames.shape[2], rng), cfg.img_size)
     return count / (time.perf_counter() - start)
 

@@ -1,4 +1,6 @@
-"""Options shared by several commands, as Annotated aliases, and small parsers."""
+"""Options shared by several commands, as Annotated aliases, and small parsers. The training
+options are named as the config's fields (trainer/config.py), so a command hands them over as
+they are."""
 
 from __future__ import annotations
 
@@ -10,6 +12,45 @@ import typer
 
 CorpusDir = Annotated[Path, typer.Argument(help="A corpus folder (made by 'vmae corpus build').")]
 
+DATA = "Data"
+INIT = "Initialization"
+AUG = "Augmentation and regularization"
+UMT = "Unmasked Teacher (--objective umt)"
+
+Shards = Annotated[list[str] | None, typer.Option(help="Corpus folder or WebDataset URL pattern; repeat.")]
+Out = Annotated[Path | None, typer.Option(help="Run folder: checkpoints, metrics, loss.png (rerun to resume).")]
+ModelSize = Annotated[str | None, typer.Option(help="vit_small, vit_base, vit_large, vit_huge, vit_giant, vit_tiny, "
+                                                    "vit_test.")]
+ConfigFile = Annotated[Path | None, typer.Option(help="YAML file of settings; options given here win.")]
+Progress = Annotated[bool, typer.Option(help="Show a progress bar.")]
+Steps = Annotated[int | None, typer.Option(help="Optimizer steps.")]
+Epochs = Annotated[float | None, typer.Option(help="Epochs over the corpus (instead of --steps).")]
+BatchSize = Annotated[int | None, typer.Option(help="Clips per process per micro-step.")]
+Accum = Annotated[int | None, typer.Option(help="Gradient accumulation micro-steps.")]
+Lr = Annotated[float | None, typer.Option(help="Peak LR (default base LR × total batch / 256).")]
+BaseLr = Annotated[float | None, typer.Option(help="Base LR for a total batch of 256.")]
+WarmupFraction = Annotated[float | None, typer.Option(help="Share of steps spent warming up.")]
+WeightDecay = Annotated[float | None, typer.Option(help="AdamW weight decay.")]
+DropPath = Annotated[float | None, typer.Option(help="Stochastic depth rate.", rich_help_panel=AUG)]
+Precision = Annotated[str | None, typer.Option(help="fp32, bf16 or fp16 (autocast).")]
+GradCheckpointing = Annotated[bool | None, typer.Option(help="Recompute activations to save memory.")]
+Compile = Annotated[bool | None, typer.Option(help="torch.compile the model.")]
+CkptEvery = Annotated[int | None, typer.Option(help="Steps between checkpoints.")]
+StopAfter = Annotated[int | None, typer.Option(help="End this invocation after N steps (checkpointed); rerun to go "
+                                                    "on. For time-limited cluster jobs.")]
+Frames = Annotated[int | None, typer.Option(help="Frames per clip.", rich_help_panel=DATA)]
+Stride = Annotated[int | None, typer.Option(help="Frames apart (dense sampling).", rich_help_panel=DATA)]
+Sampling = Annotated[str | None, typer.Option(help="dense (frames --stride apart) or segments (one frame from each "
+                                                   "of --frames equal parts; UMT).", rich_help_panel=DATA)]
+ImgSize = Annotated[int | None, typer.Option(help="Crop size after resizing.", rich_help_panel=DATA)]
+Tubelet = Annotated[int | None, typer.Option(help="Frames per token (2 for VideoMAE, 1 for UMT).",
+                                             rich_help_panel=DATA)]
+NumViews = Annotated[int | None, typer.Option(help="Views per decoded clip (repeated sampling).", rich_help_panel=DATA)]
+Workers = Annotated[int | None, typer.Option(help="Loader worker processes.", rich_help_panel=DATA)]
+ShuffleBuffer = Annotated[int | None, typer.Option(help="Samples in the shuffle buffer.", rich_help_panel=DATA)]
+Seed = Annotated[int | None, typer.Option(help="Seed of data order, crops, masks and augmentation.",
+                                          rich_help_panel=DATA)]
+
 _UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9,
           "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
 
@@ -20,3 +61,9 @@ def parse_size(text: str) -> int:
     if not m or m.group(2).upper() not in _UNITS:
         raise typer.BadParameter(f"'{text}' is not a size; write e.g. 1GB, 500MB, 64KiB or a number of bytes")
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def fail(e: Exception) -> typer.Exit:
+    """Print a user error without a traceback; exit status 2."""
+    typer.secho(f"error: {e}", fg="red", err=True)
+    return typer.Exit(2)

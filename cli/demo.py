@@ -70,7 +70,7 @@ def _plan(corpora: Path, steps: dict[str, int], out: Path, scratch: bool) -> dic
     return {
         "out": str(out), "model": "vit_test", "data": DATA,
         "pretrain": {"shards": [str(corpora / "unlabeled_hybrid")], "steps": steps["pretrain"], "batch_size": 16,
-                     "lr": 1.5e-3, "data": {"encoder_mask": 0.75}},
+                     "lr": 1.5e-3, "encoder_mask": 0.75},
         "postpretrain": {"shards": [str(corpora / "labeled_hybrid")], "val_shards": [],
                          "steps": steps["postpretrain"], **LIGHT},
         "finetune": finetune,

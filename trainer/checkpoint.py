@@ -1,15 +1,42 @@
-"""Atomic checkpoints with everything a resume needs, and finding the newest one."""
+"""The checkpoint format, owned here alone: file names (ckpt-NNNNNNNN.pt, best.pt), what a record
+holds, writing it atomically, reading any checkpoint as data only (ours, released VideoMAE V2 and
+UMT files, .safetensors), restoring a run, and rebuilding the model a record describes.
+
+A record of ours is a dict of tensors and plain values: format, version, kind ("pretrain" |
+"classifier"), model_name, model_args (the ViTConfig it was built with, so it rebuilds without
+being told the size), num_classes, model (state dict, released VideoMAE V2 names), objective (the
+objective's trainable parts, e.g. UMT's alignment heads, dropped after pretraining), optimizer,
+scaler, step, data (stream position), rng, config (the resolved run config), derived, and what a
+stage adds (labels, best, ema, val_top1).
+"""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import pickle
+import random
 import re
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from manifests.atomic import atomic_path
+from trainer.data.config import GEOMETRY_FIELDS
+from trainer.data.stream import StreamState
+from trainer.errors import CheckpointError, TrainingError
+from trainer.models import build, create_classifier, size_of
+from trainer.models.classifier import VideoClassifier, encoder_state
 
+FORMAT, VERSION = "vmae-checkpoint", 2
+BEST = "best.pt"
 _NAME = re.compile(r"^ckpt-(\d{8})\.pt$")
+# The one type besides tensors and plain values that released VideoMAE V2 / UMT files pickle: the
+# argparse Namespace of their training arguments. Nothing else is allowed, and nothing is run.
+RELEASED_TYPES = [argparse.Namespace]
 
 
 def checkpoints(out: Path) -> list[Path]:
@@ -21,16 +48,48 @@ def latest(out: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def save(out: Path, step: int, state: dict, keep: int) -> Path:
-    """Write ckpt-{step}.pt under a temporary name, rename it into place, then drop the oldest
-    beyond `keep`: a crash at any moment leaves the last good checkpoint intact."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"ckpt-{step:08d}.pt"
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    for old in checkpoints(out)[:-keep]:
-        old.unlink()
-    return path
+# ---- reading files as data ---------------------------------------------------------------------
+
+def load_file(path: str | Path, lazy: bool = False) -> dict:
+    """A checkpoint file's contents, read with weights_only (tensors and plain values only); a file
+    whose pickle asks for anything else is refused, naming the file. `lazy` maps tensors from disk
+    instead of reading them (for looking at a record's settings)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file as load_safetensors  # tensors only, by design
+
+        try:
+            return load_safetensors(str(path))
+        except Exception as e:  # noqa: BLE001 - the library raises several kinds for a bad file
+            raise CheckpointError(f"{path} is not a readable safetensors file ({e})") from e
+    try:
+        with torch.serialization.safe_globals(RELEASED_TYPES), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*TorchScript archive")  # refused below, with advice
+            raw = torch.load(path, map_location="cpu", weights_only=True, mmap=lazy or None)
+    except pickle.UnpicklingError as e:
+        wanted = re.search(r"GLOBAL (\S+)", str(e))
+        if not wanted:
+            raise CheckpointError(f"{path} is not a readable torch checkpoint ({str(e).splitlines()[0]})") from e
+        raise CheckpointError(
+            f"{path} holds more than tensors and plain values (its pickle asks for {wanted.group(1)}). vmae reads "
+            "checkpoints as data and never runs what a file holds, so it refuses this one. If you trust it, save its "
+            "weights alone once: torch.save(torch.load(FILE, weights_only=False)['model'], 'weights.pt')") from e
+    except RuntimeError as e:
+        if "TorchScript" in str(e):
+            raise CheckpointError(
+                f"{path} is a TorchScript archive (as OpenAI's CLIP files are): it holds code, which vmae does not "
+                f"run. Save its weights once on a machine you trust: python -c \"import torch; torch.save(torch.jit."
+                f"load('{path.name}', map_location='cpu').state_dict(), 'weights.pt')\"") from e
+        if lazy and "mmap" in str(e):  # an old-format file cannot be mapped: read it
+            return load_file(path)
+        raise CheckpointError(f"{path} is not a readable torch checkpoint ({e})") from e
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a file that is not a checkpoint
+        raise CheckpointError(f"{path} is not a readable torch checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path} holds a {type(raw).__name__}, not a checkpoint dictionary")
+    return raw
 
 
 def unwrap_state_dict(state: dict) -> dict:
@@ -39,3 +98,192 @@ def unwrap_state_dict(state: dict) -> dict:
         if key in state and isinstance(state[key], dict):
             state = state[key]
     return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+# ---- writing a run's records --------------------------------------------------------------------
+
+def model_record(model: torch.nn.Module, name: str) -> dict:
+    """What rebuilds and reloads `model`: its kind, size name, ViTConfig arguments and weights."""
+    kind = "classifier" if isinstance(model, VideoClassifier) else "pretrain"
+    return {"format": FORMAT, "version": VERSION, "kind": kind, "model_name": name,
+            "model_args": dataclasses.asdict(model.cfg), "num_classes": getattr(model, "num_classes", 0),
+            "model": model.state_dict()}
+
+
+def _rng_state() -> dict:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "cached": float(cached)}}
+
+
+def _set_rng_state(rng: dict) -> None:
+    torch.set_rng_state(rng["torch"])
+    random.setstate(rng["python"])
+    n = rng["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+
+
+def run_record(step: int, model, objective, optimizer, scaler, stream: StreamState, cfg, derived, **extra) -> dict:
+    """Everything a resume needs, and the resolved config."""
+    return {**model_record(model, cfg.model), "objective": objective.checkpoint_state(),
+            "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict() if scaler else None, "step": step,
+            "data": {"batches": stream.batches, "positions": stream.positions}, "rng": _rng_state(),
+            "config": dataclasses.asdict(cfg), "derived": dataclasses.asdict(derived), **extra}
+
+
+def save(out: Path, step: int, record: dict, keep: int) -> Path:
+    """Write ckpt-{step}.pt under a temporary name, rename it into place, then drop the oldest
+    beyond `keep`: a crash at any moment leaves the last good checkpoint intact."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"ckpt-{step:08d}.pt"
+    with atomic_path(path) as tmp:
+        torch.save(record, tmp)
+    for old in checkpoints(out)[:-keep]:
+        old.unlink()
+    return path
+
+
+def save_best(out: Path, model: torch.nn.Module, cfg, **extra) -> Path:
+    """best.pt: the model record of the best validated model, with the run's config."""
+    with atomic_path(out / BEST) as tmp:
+        torch.save({**model_record(model, cfg.model), "config": dataclasses.asdict(cfg), **extra}, tmp)
+    return out / BEST
+
+
+def restore(path: Path, cfg, model, objective, optimizer, scaler) -> tuple[int, StreamState, dict]:
+    """Model, objective, optimizer, scaler, RNG and data position from a checkpoint of this run."""
+    state = load_file(path)
+    if state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a checkpoint of a vmae run; move it out of {path.parent}")
+    if state["model_name"] != cfg.model:
+        raise TrainingError(f"{path} is a checkpoint of {state['model_name']}, this run builds {cfg.model}; "
+                            "use another --out or the same --model")
+    model.load_state_dict(state["model"])
+    objective.load_checkpoint_state(state.get("objective") or {})
+    optimizer.load_state_dict(state["optimizer"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    _set_rng_state(state["rng"])
+    data = StreamState(state["data"]["batches"], {int(k): tuple(v) for k, v in state["data"]["positions"].items()})
+    return state["step"], data, state
+
+
+# ---- reading any checkpoint to start from, evaluate or rebuild ----------------------------------
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: Path
+    state: dict  # model weights, released names, without fixed position tables
+    kind: str  # "pretrain" | "classifier"
+    config: dict  # our run's resolved config; {} for released files
+    labels: list[str] | None  # class names of a classifier's head, when known
+    model_name: str | None  # registered size; inferred from the weights for released files
+    model_args: dict | None  # ViTConfig arguments; None for released files
+
+    @property
+    def classes(self) -> int:
+        return int(self.state["head.weight"].shape[0]) if self.kind == "classifier" else 0
+
+    def geometry(self) -> dict:
+        """What is known of the clips it was trained on: the run's data geometry, or the patch and
+        tubelet that a released file's patch embedding fixes."""
+        saved = {k: v for k, v in self.config.get("data", {}).items() if k in GEOMETRY_FIELDS}
+        prefix = "encoder." if self.kind == "pretrain" else ""
+        weight = self.state.get(f"{prefix}patch_embed.proj.weight")
+        if weight is not None and weight.ndim == 5:  # (D, C, tubelet, p, p)
+            saved |= {"tubelet": int(weight.shape[2]), "patch": int(weight.shape[3])}
+        return saved
+
+
+def resolve(path: str | Path) -> Path:
+    """A checkpoint file, or a run folder's newest checkpoint."""
+    path = Path(path)
+    if path.is_dir():
+        found = latest(path)
+        if found is None:
+            raise CheckpointError(f"{path} holds no checkpoints (ckpt-*.pt); give a checkpoint file or a finished run")
+        return found
+    return path
+
+
+def read(path: str | Path, lazy: bool = False) -> Checkpoint:
+    """Any checkpoint we can start from: ours (any stage), or a released VideoMAE V2 / UMT file."""
+    path = resolve(path)
+    raw = load_file(path, lazy)
+    ours = raw.get("format") == FORMAT
+    state = raw["model"] if ours else unwrap_state_dict(raw)
+    # a fixed sin-cos table is rebuilt for the run's frames and size, never loaded
+    state = {k: v for k, v in state.items() if k not in ("pos_embed", "encoder.pos_embed")}
+    if ours:
+        kind = raw["kind"]
+    elif any(k.startswith("encoder.") for k in state):
+        kind = "pretrain"
+    elif "head.weight" in state and any(k.startswith("blocks.") for k in state):
+        kind = "classifier"
+    else:
+        raise CheckpointError(f"{path} is neither a VideoMAE pretraining checkpoint (encoder.*) nor a classifier "
+                              f"(blocks.*, head.*); its first keys: {sorted(state)[:5]}")
+    name = raw.get("model_name") if ours else _infer_size(state, kind)
+    config = raw.get("config") or {}
+    return Checkpoint(path, state, kind, config, raw.get("labels"), name, raw.get("model_args") if ours else None)
+
+
+def _infer_size(state: dict, kind: str) -> str | None:
+    prefix = "encoder." if kind == "pretrain" else ""
+    weight = state.get(f"{prefix}patch_embed.proj.weight")
+    depth = len({k.split(".")[2 if prefix else 1] for k in state if k.startswith(f"{prefix}blocks.")})
+    return size_of(int(weight.shape[0]), depth, int(weight.shape[-1])) if weight is not None else None
+
+
+def load_weights(model: VideoClassifier, ckpt: Checkpoint, rows: list[int] | None) -> str:
+    """Load `ckpt` into a classifier: the encoder of a pretraining checkpoint (new head), or a
+    classifier with its head rows `rows` (None: a new head). Returns what was loaded."""
+    if ckpt.kind == "pretrain":
+        state, what = encoder_state(ckpt.state), "encoder from a pretraining checkpoint; new head"
+        allowed = {"fc_norm.weight", "fc_norm.bias", "head.weight", "head.bias"}
+    else:
+        state = dict(ckpt.state)
+        if rows is None:
+            state = {k: v for k, v in state.items() if not k.startswith("head.")}
+            what, allowed = f"classifier without its {ckpt.classes}-class head; new head", {"head.weight", "head.bias"}
+        else:
+            state["head.weight"], state["head.bias"] = state["head.weight"][rows], state["head.bias"][rows]
+            sliced = rows != list(range(ckpt.classes))
+            what = f"classifier, head {'sliced from ' + str(ckpt.classes) + ' classes' if sliced else 'kept'}"
+            allowed = set()
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:
+        lines = str(e).splitlines()
+        raise CheckpointError(f"{ckpt.path} does not fit a {model.cfg.dim}-wide, {model.cfg.depth}-deep model with "
+                              f"tubelet {model.cfg.tubelet} and patch {model.cfg.patch}: "
+                              f"{lines[1].strip() if len(lines) > 1 else e}. Use the --model, --tubelet and --patch "
+                              "it was trained with") from e
+    if set(missing) - allowed or unexpected:
+        raise CheckpointError(f"{ckpt.path} does not fit the model: missing {sorted(set(missing) - allowed)[:5]}, "
+                              f"unexpected {sorted(unexpected)[:5]}. Use the --model it was trained as")
+    return what
+
+
+def new_classifier(ckpt: Checkpoint, classes: int, model: str | None = None, **overrides) -> VideoClassifier:
+    """A classifier shaped like the checkpoint's model (size, patch, tubelet, frames, input size
+    unless overridden), with `classes` classes and untouched weights."""
+    if ckpt.model_args is not None:
+        return build("classifier", {**ckpt.model_args, **overrides}, classes)
+    name = model or ckpt.model_name
+    if not name:
+        raise CheckpointError(f"{ckpt.path} does not say which model it is and its shape matches no registered size: "
+                              "give --model")
+    geometry = {k: v for k, v in ckpt.geometry().items() if k in ("frames", "img_size", "patch", "tubelet")}
+    return create_classifier(name, classes, **{**geometry, **overrides})
+
+
+def classifier(ckpt: Checkpoint, model: str | None = None, **overrides) -> VideoClassifier:
+    """The classifier a classification checkpoint holds, in eval mode."""
+    if ckpt.kind != "classifier":
+        raise CheckpointError(f"{ckpt.path} is a pretraining checkpoint: it has no classification head. Fine-tune it "
+                              "first ('vmae train finetune --init ...'); for features use 'vmae embed'")
+    clf = new_classifier(ckpt, ckpt.classes, model, **overrides)
+    load_weights(clf, ckpt, list(range(ckpt.classes)))
+    return clf.eval()

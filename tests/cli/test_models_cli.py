@@ -104,7 +104,7 @@ def test_progressive_resumes_after_a_kill_between_stages(tmp_path, motion_corpor
     data = {"frames": 4, "stride": 2, "img_size": 32, "workers": 1, "shuffle_buffer": 4}
     plan = {"out": str(tmp_path / "run"), "model": "vit_test", "data": data,
             "pretrain": {"shards": [str(motion_corpora["six"])], "steps": 3, "batch_size": 2,
-                         "data": {"encoder_mask": 0.75}},
+                         "encoder_mask": 0.75},
             "postpretrain": {"shards": [str(motion_corpora["six"])], "steps": 40, "batch_size": 2},
             "finetune": {"shards": [str(motion_corpora["four"])], "steps": 2, "batch_size": 2, "flip": False},
             "eval": {"shards": [str(motion_corpora["four"])], "clips": 1, "crops": 1}}

@@ -1,4 +1,5 @@
-"""Frame sampling and spatial augmentation of decoded clips, in numpy/torch on the CPU."""
+"""Spatial augmentation of decoded pretraining clips (in numpy/torch on the CPU), and turning a
+batch of uint8 views into model input."""
 
 from __future__ import annotations
 
@@ -9,15 +10,6 @@ import torch.nn.functional as F
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])
 SCALES = (1.0, 0.875, 0.75, 0.66)
-
-
-def frame_indices(total: int, count: int, stride: int, rng: np.random.Generator) -> np.ndarray | None:
-    """`count` frames `stride` apart from a random start; None when the clip is too short."""
-    span = (count - 1) * stride + 1
-    if total < span:
-        return None
-    start = int(rng.integers(0, total - span + 1))
-    return start + np.arange(count) * stride
 
 
 def multiscale_crop(h: int, w: int, rng: np.random.Generator, max_distort: int = 1) -> tuple[int, int, int, int]:

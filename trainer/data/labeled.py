@@ -21,10 +21,11 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from manifests.labels.label_list import read_label_list
 from manifests.layout import CorpusLayout
-from trainer.data.shards import DataError
-from trainer.data.stream import DataConfig, PretrainStream, StreamState
+from trainer.data.config import DataConfig
+from trainer.data.stream import PretrainStream, StreamState
 from trainer.data.video_augment import ClipAugment
-from trainer.data.views import clip_indices, crop_views
+from trainer.data.views import crop_views, view_indices
+from trainer.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class LabeledStream(PretrainStream):
 
     def __init__(self, urls: list[str], cfg: DataConfig, augment: ClipAugment, rank: int = 0, world: int = 1,
                  state: StreamState | None = None):
-        super().__init__(urls, cfg, rank, world, state)
+        super().__init__(urls, cfg, None, rank, world, state)
         self.augment = augment
 
     def _views(self, sample: dict, frames: np.ndarray, rng: np.random.Generator) -> list[dict]:
@@ -88,7 +89,7 @@ class ViewStream(IterableDataset):
             label = label_of(sample) if self.labeled else -1
             try:
                 vr = decord.VideoReader(io.BytesIO(sample["mp4"]), num_threads=self.cfg.decode_threads)
-                idx = clip_indices(len(vr), self.cfg.frames, self.cfg.stride, self.clips)
+                idx = view_indices(len(vr), self.cfg, self.clips)
                 unique, where = np.unique(idx, return_inverse=True)
                 frames = vr.get_batch(unique.tolist()).asnumpy()[where.reshape(idx.shape)]
             except (decord.DECORDError, RuntimeError, ValueError, KeyError) as e:

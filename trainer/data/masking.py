@@ -1,8 +1,9 @@
-"""Dual masking (VideoMAE V2): which tokens the encoder sees, and which the decoder rebuilds.
+"""Masks over a clip's tokens, made with numpy in the loader workers: which tokens the encoder
+sees, and which the decoder rebuilds (VideoMAE V2's dual masking).
 
-Tokens are laid out (T, H, W) in time-major order, T = frames / tubelet, H = W = size / patch.
-Masks are boolean arrays over tokens where True means "masked" (hidden), as in the original
-code, made with numpy in the data loader workers.
+Tokens are laid out (T, H, W) in time-major order (the Geometry's grid). Masks are boolean arrays
+over tokens where True means "masked" (hidden), as in the original code. Semantic masking (UMT)
+needs the teacher's attention, so it is made in the training step (trainer/objectives/umt.py).
 """
 
 from __future__ import annotations
@@ -11,42 +12,38 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trainer.data.config import Geometry
+
+ENCODER_MASKS = ("tube", "random", "semantic")
+
 # Running-cell patterns over a 2x2 cell (positions 0 1 / 2 3) for each allowed ratio: the
 # positions hidden from the decoder. Rolling the pattern one step per time slice makes the
 # kept positions "run" over the cell, so every position is rebuilt every few slices.
 _CELL_PATTERNS = {0.25: [1, 0, 0, 0], 0.5: [1, 1, 0, 0], 0.75: [1, 1, 1, 0]}
 
 
-@dataclass(frozen=True)
-class TokenGrid:
-    frames: int = 16
-    size: int = 224
-    patch: int = 16
-    tubelet: int = 2
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return self.frames // self.tubelet, self.size // self.patch, self.size // self.patch
-
-    @property
-    def tokens(self) -> int:
-        t, h, w = self.shape
-        return t * h * w
-
-
-def tube_mask(grid: TokenGrid, ratio: float, rng: np.random.Generator) -> np.ndarray:
+def tube_mask(grid: Geometry, ratio: float, rng: np.random.Generator) -> np.ndarray:
     """Encoder mask: one random spatial mask repeated over time (hides int(ratio·H·W) per slice)."""
-    t, h, w = grid.shape
-    hidden = int(ratio * h * w)
+    t, h, w = grid.grid
     spatial = np.zeros(h * w, bool)
-    spatial[rng.permutation(h * w)[:hidden]] = True
+    spatial[rng.permutation(h * w)[: int(ratio * h * w)]] = True
     return np.tile(spatial, t)
 
 
-def running_cell_mask(grid: TokenGrid, ratio: float, rng: np.random.Generator) -> np.ndarray:
+def random_mask(grid: Geometry, ratio: float, rng: np.random.Generator) -> np.ndarray:
+    """Encoder mask: a new random spatial mask in every time slice, the same count hidden in each."""
+    t, h, w = grid.grid
+    hidden = int(ratio * h * w)
+    out = np.zeros((t, h * w), bool)
+    for k in range(t):
+        out[k, rng.permutation(h * w)[:hidden]] = True
+    return out.reshape(-1)
+
+
+def running_cell_mask(grid: Geometry, ratio: float, rng: np.random.Generator) -> np.ndarray:
     """Decoder mask: a 2x2-cell pattern hiding `ratio` of each cell, rolled one step per time
     slice from a random phase. ratio 0 hides nothing (the original VideoMAE decoder)."""
-    t, h, w = grid.shape
+    t, h, w = grid.grid
     if ratio == 0:
         return np.zeros(grid.tokens, bool)
     if ratio not in _CELL_PATTERNS:
@@ -82,7 +79,7 @@ class DualMask:
         return self.encoder & ~self.decoder
 
 
-def dual_mask(grid: TokenGrid, encoder_ratio: float = 0.9, decoder_ratio: float = 0.5,
+def dual_mask(grid: Geometry, encoder_ratio: float = 0.9, decoder_ratio: float = 0.5,
               rng: np.random.Generator | None = None) -> DualMask:
     """Decoder ratio 0 is the original VideoMAE: the decoder rebuilds exactly the tokens the
     encoder did not see (mask tokens there only)."""
@@ -90,3 +87,33 @@ def dual_mask(grid: TokenGrid, encoder_ratio: float = 0.9, decoder_ratio: float 
     encoder = tube_mask(grid, encoder_ratio, rng)
     decoder = ~encoder if decoder_ratio == 0 else running_cell_mask(grid, decoder_ratio, rng)
     return DualMask(encoder, decoder)
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """The masks a pretraining view carries, made in the workers: `hidden` (the encoder's mask,
+    unless it is semantic) and `not_decoded` (only when the model has a pixel decoder)."""
+
+    encoder: str = "tube"
+    encoder_ratio: float = 0.9
+    decoder_ratio: float | None = 0.5  # None: no pixel decoder
+
+    def __post_init__(self):
+        if self.encoder not in ENCODER_MASKS:
+            raise ValueError(f"mask type must be one of {', '.join(ENCODER_MASKS)}, got {self.encoder!r}")
+        if not 0 <= self.encoder_ratio < 1:
+            raise ValueError(f"encoder mask ratio must be within [0, 1), got {self.encoder_ratio}")
+
+    def make(self, grid: Geometry, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        if self.encoder == "tube" and self.decoder_ratio is not None:  # VideoMAE V2: one draw order
+            m = dual_mask(grid, self.encoder_ratio, self.decoder_ratio, rng)
+            return {"hidden": m.encoder, "not_decoded": m.decoder}
+        out = {}
+        if self.encoder != "semantic":
+            out["hidden"] = (tube_mask if self.encoder == "tube" else random_mask)(grid, self.encoder_ratio, rng)
+        if self.decoder_ratio:
+            out["not_decoded"] = running_cell_mask(grid, self.decoder_ratio, rng)
+        elif self.decoder_ratio == 0 and "hidden" in out:
+            out["not_decoded"] = ~out["hidden"]
+        # semantic masks with decoder ratio 0: the step decodes what the semantic mask hid
+        return out

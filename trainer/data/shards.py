@@ -10,10 +10,7 @@ import braceexpand
 
 from manifests.layout import CorpusLayout
 from manifests.tables import ManifestError, read_frame
-
-
-class DataError(Exception):
-    """Training data that cannot be used, with what to do about it."""
+from trainer.errors import DataError
 
 
 def resolve_shards(specs: list[str]) -> tuple[list[str], int | None]:

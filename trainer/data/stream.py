@@ -1,5 +1,5 @@
-"""The pretraining data stream: WebDataset shards → shuffle → decode (decord, from memory) →
-frames → views (multi-scale crop, resize, normalize) each with its own dual mask.
+"""The training data stream: WebDataset shards → shuffle → decode (decord, from memory) → frames
+(dense or segment sampling) → views (multi-scale crop, resize) each with its own masks.
 
 Deterministic and resumable: a worker's raw stream (shard order, shuffle buffer) depends only
 on the seed, rank and worker, and each sample's random choices on (seed, rank, worker, sample
@@ -20,31 +20,18 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from trainer.data.augment import crop_resize, frame_indices, multiscale_crop
-from trainer.data.masking import TokenGrid, dual_mask
-from trainer.data.shards import DataError, shards_for
+from trainer.data.augment import crop_resize, multiscale_crop
+from trainer.data.config import DataConfig
+from trainer.data.masking import MaskSpec
+from trainer.data.sampling import training_indices
+from trainer.data.shards import shards_for
+from trainer.errors import DataError
 
 log = logging.getLogger(__name__)
 
 # This many unusable samples in a row means the data cannot feed this run at all: stop with a
 # message instead of looping over the shards forever.
 MAX_CONSECUTIVE_SKIPS = 1000
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    frames: int = 16
-    stride: int = 4
-    img_size: int = 224
-    patch: int = 16
-    tubelet: int = 2
-    num_views: int = 1  # repeated sampling: views (crop + mask) per decoded clip
-    encoder_mask: float = 0.9
-    decoder_mask: float = 0.5
-    shuffle_buffer: int = 500
-    workers: int = 2
-    decode_threads: int = 1
-    seed: int = 0
 
 
 @dataclass
@@ -78,11 +65,12 @@ def _shuffled(samples: Iterator[dict], size: int, rng: np.random.Generator) -> I
 
 
 class PretrainStream(IterableDataset):
-    def __init__(self, urls: list[str], cfg: DataConfig, rank: int = 0, world: int = 1,
-                 state: StreamState | None = None):
-        self.urls, self.cfg, self.rank, self.world = urls, cfg, rank, world
+    """Views of unlabeled clips: {"video": (C, T, S, S) uint8, plus the masks of `masks`}."""
+
+    def __init__(self, urls: list[str], cfg: DataConfig, masks: MaskSpec | None = None, rank: int = 0,
+                 world: int = 1, state: StreamState | None = None):
+        self.urls, self.cfg, self.masks, self.rank, self.world = urls, cfg, masks or MaskSpec(), rank, world
         self.state = state or StreamState()
-        self.grid = TokenGrid(cfg.frames, cfg.img_size, cfg.patch, cfg.tubelet)
 
     def _decode(self, sample: dict, rng: np.random.Generator) -> np.ndarray | None:
         """(T, H, W, C) uint8 frames, or None when the clip cannot be used."""
@@ -91,7 +79,7 @@ class PretrainStream(IterableDataset):
             return None
         try:
             vr = decord.VideoReader(io.BytesIO(data), num_threads=self.cfg.decode_threads)
-            idx = frame_indices(len(vr), self.cfg.frames, self.cfg.stride, rng)
+            idx = training_indices(len(vr), self.cfg, rng)
             return None if idx is None else vr.get_batch(idx.tolist()).asnumpy()
         except (decord.DECORDError, RuntimeError, ValueError) as e:
             log.warning("skipping %s: cannot decode (%s)", sample.get("__key__"), e)
@@ -103,9 +91,8 @@ class PretrainStream(IterableDataset):
         out = []
         for _ in range(self.cfg.num_views):
             box = multiscale_crop(frames.shape[1], frames.shape[2], rng)
-            m = dual_mask(self.grid, self.cfg.encoder_mask, self.cfg.decoder_mask, rng)
-            out.append({"video": crop_resize(frames, box, self.cfg.img_size),
-                        "hidden": torch.from_numpy(m.encoder), "not_decoded": torch.from_numpy(m.decoder)})
+            masks = {k: torch.from_numpy(v) for k, v in self.masks.make(self.cfg, rng).items()}
+            out.append({"video": crop_resize(frames, box, self.cfg.img_size), **masks})
         return out
 
     def __iter__(self) -> Iterator[dict]:
@@ -138,9 +125,9 @@ class PretrainStream(IterableDataset):
                 yield {**item, "worker": worker, "index": index, "view": view, "skipped": skipped}
 
 
-def make_loader(urls: list[str], cfg: DataConfig, batch_size: int, rank: int = 0, world: int = 1,
-                state: StreamState | None = None) -> DataLoader:
-    return loader_for(PretrainStream(urls, cfg, rank, world, state), batch_size)
+def make_loader(urls: list[str], cfg: DataConfig, batch_size: int, masks: MaskSpec | None = None, rank: int = 0,
+                world: int = 1, state: StreamState | None = None) -> DataLoader:
+    return loader_for(PretrainStream(urls, cfg, masks, rank, world, state), batch_size)
 
 
 def loader_for(stream: PretrainStream, batch_size: int) -> DataLoader:

@@ -1,13 +1,17 @@
 """Cutting a decoded video into the multi-view test views: each video is resized so its short
-side is the model's input size, then cut into `clips` temporal windows spread evenly over it and
-`crops` spatial crops along its long side (left/centre/right, or top/centre/bottom)."""
-
+side is the model's input size, then cut into `clips` temporal views spread evenly over it and
+`crops` spatial crops along its long side (left/centre/right, or top/centre/bottom). With dense
+sampling a temporal view is a window of frames `stride` apart; with segment sampling it takes one
+frame from each segment, at a different place in the segments for each view."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from trainer.data.config import Geometry
+from trainer.data.sampling import segment_indices
 
 
 def temporal_starts(total: int, frames: int, stride: int, clips: int) -> list[int]:
@@ -29,6 +33,13 @@ def clip_indices(total: int, frames_per_clip: int, stride: int, clips: int) -> n
     return np.minimum(starts[:, None] + np.arange(frames_per_clip) * stride, total - 1)
 
 
+def view_indices(total: int, geometry: Geometry, clips: int) -> np.ndarray:
+    """(clips, frames) frame numbers of the temporal views of a clip of `total` frames."""
+    if geometry.sampling == "segments":
+        return np.stack([segment_indices(total, geometry.frames, position=(k + 0.5) / clips) for k in range(clips)])
+    return clip_indices(total, geometry.frames, geometry.stride, clips)
+
+
 def crop_views(clips: np.ndarray, size: int, crops: int) -> torch.Tensor:
     """(clips, F, H, W, C) uint8 -> (clips·crops, C, F, size, size) uint8: short side resized to
     `size`, then `crops` crops along the long side; clip-major."""
@@ -46,6 +57,6 @@ def crop_views(clips: np.ndarray, size: int, crops: int) -> torch.Tensor:
     return torch.stack(out)
 
 
-def views(frames: np.ndarray, size: int, frames_per_clip: int, stride: int, clips: int, crops: int) -> torch.Tensor:
-    """(T, H, W, C) uint8 -> (clips·crops, C, frames_per_clip, size, size) uint8, clip-major."""
-    return crop_views(frames[clip_indices(len(frames), frames_per_clip, stride, clips)], size, crops)
+def views(frames: np.ndarray, geometry: Geometry, clips: int, crops: int) -> torch.Tensor:
+    """(T, H, W, C) uint8 -> (clips·crops, C, geometry.frames, size, size) uint8, clip-major."""
+    return crop_views(frames[view_indices(len(frames), geometry, clips)], geometry.img_size, crops)

@@ -1,5 +1,6 @@
-"""Running a classifier over a corpus: the multi-view test protocol (validation uses one view),
-its scores written as Parquet + a confusion-matrix PNG, and pooled features for `vmae embed`."""
+"""Running a model over a corpus: the multi-view test protocol (validation uses one view) and its
+scores written as Parquet + a confusion-matrix PNG (`vmae eval`); `collect` also gives pooled
+features for `vmae embed`."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ from tqdm import tqdm
 
 from manifests.atomic import atomic_path
 from manifests.tables import write_atomic_bytes
-from trainer import distributed
+from trainer import checkpoint, distributed
 from trainer.data.augment import to_model_input
+from trainer.data.config import DataConfig
 from trainer.data.labeled import ViewStream, corpus_labels, stack_views, view_loader
-from trainer.data.shards import DataError, resolve_shards
-from trainer.data.stream import DataConfig
+from trainer.data.shards import resolve_shards
+from trainer.errors import CheckpointError, DataError
 from trainer.eval.multiview import scores, video_probabilities
-from trainer.init_model import Checkpoint, InitError, classifier_from, read_checkpoint
 from trainer.models.classifier import VideoClassifier
 
 matplotlib.use("Agg")
@@ -143,10 +144,9 @@ def plot_confusion(confusion: np.ndarray, names: list[str], png: Path, title: st
     return png
 
 
-def data_config_of(ckpt: Checkpoint, **overrides) -> DataConfig:
-    """The checkpoint's run's frames, stride and size (defaults for a released file)."""
-    saved = {k: v for k, v in ckpt.config.get("data", {}).items() if k in DataConfig.__dataclass_fields__}
-    return dataclasses.replace(DataConfig(**saved), **{k: v for k, v in overrides.items() if v is not None})
+def data_config_of(ckpt: checkpoint.Checkpoint, **overrides) -> DataConfig:
+    """The checkpoint's run's frames, sampling and size (defaults for a released file)."""
+    return dataclasses.replace(DataConfig(**ckpt.geometry()), **{k: v for k, v in overrides.items() if v is not None})
 
 
 def run_eval(ckpt_path: str | Path, shards: list[str], out: Path, clips: int = 5, crops: int = 3,
@@ -156,18 +156,18 @@ def run_eval(ckpt_path: str | Path, shards: list[str], out: Path, clips: int = 5
     if (out / "summary.json").exists() and not overwrite:
         raise ValueError(f"{out} already holds an evaluation; give another --out or --overwrite")
     env = distributed.setup()
-    ckpt = read_checkpoint(ckpt_path)
+    ckpt = checkpoint.read(ckpt_path)
     urls, _ = resolve_shards(shards)
     names = corpus_labels(shards) or ckpt.labels
     if names is None:
         raise DataError("the shards are URL patterns and the checkpoint does not list its classes: evaluate a "
                         "corpus folder (its labels.txt names the classes)")
     if ckpt.labels is not None and ckpt.labels != names:
-        raise InitError(f"{ckpt.path} was trained on other classes than {shards} has ({len(ckpt.labels)} vs "
+        raise CheckpointError(f"{ckpt.path} was trained on other classes than {shards} has ({len(ckpt.labels)} vs "
                         f"{len(names)}); fine-tune it on this corpus' classes first ('vmae train finetune')")
-    clf = classifier_from(ckpt, model).to(env.device)
+    clf = checkpoint.classifier(ckpt, model).to(env.device)
     if clf.num_classes != len(names):
-        raise InitError(f"{ckpt.path} has {clf.num_classes} classes, {shards} has {len(names)}")
+        raise CheckpointError(f"{ckpt.path} has {clf.num_classes} classes, {shards} has {len(names)}")
     data = data_config_of(ckpt, workers=workers)
     result = classify(clf, urls, data, clips, crops, batch_size, env.device, rank=env.rank, world=env.world,
                       progress=progress and env.main)
@@ -175,7 +175,6 @@ def run_eval(ckpt_path: str | Path, shards: list[str], out: Path, clips: int = 5
     if env.main:
         summary = write_eval(out, result, names, {"checkpoint": str(ckpt.path), "shards": list(shards),
                                                   "clips_per_video": clips, "crops": crops,
-                                                  "frames": data.frames, "stride": data.stride,
-                                                  "img_size": data.img_size})
+                                                  **data.geometry().__dict__})
     distributed.teardown()
     return summary

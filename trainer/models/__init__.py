@@ -1,5 +1,5 @@
-"""Video ViT models: layers apart, sizes registered by name."""
+"""Video ViT models: layers apart, one trunk, sizes registered by name, image teachers."""
 
-from trainer.models.registry import SIZES, create_classifier, create_model, model_config
+from trainer.models.registry import SIZES, build, create_classifier, create_model, model_config, size_of
 
-__all__ = ["SIZES", "create_classifier", "create_model", "model_config"]
+__all__ = ["SIZES", "build", "create_classifier", "create_model", "model_config", "size_of"]

@@ -1,25 +1,24 @@
-"""The fine-tuning model of VideoMAE V2: the same encoder, mean pooling over tokens, fc_norm,
-dropout and a linear head. Names follow the released fine-tuned checkpoints (patch_embed,
-blocks.N.*, fc_norm, head; the final norm is unused with mean pooling and has no parameters),
-so those load strictly."""
+"""The fine-tuning model of VideoMAE V2: the shared ViT trunk without its final norm, mean pooling
+over tokens, fc_norm, dropout and a linear head. Names follow the released fine-tuned checkpoints
+(patch_embed, blocks.N.*, fc_norm, head), so those load strictly."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from trainer.models.layers import TubeletEmbed, init_weights, sincos_table
-from trainer.models.pretrain import ViTConfig, encoder_blocks
+from trainer.models.layers import init_weights
+from trainer.models.vit import VideoEncoder, ViTConfig
+
+# Keys of a released UMT pretraining file that belong to its alignment heads, not to the encoder:
+# like our own heads, they are dropped when a classifier starts from the encoder.
+_ALIGNMENT_KEYS = ("encoder.clip_decoder.", "encoder.clip_pos_embed")
 
 
-class VideoClassifier(nn.Module):
+class VideoClassifier(VideoEncoder):
     def __init__(self, cfg: ViTConfig, num_classes: int, head_dropout: float = 0.0, head_init_scale: float = 0.001):
-        super().__init__()
-        self.cfg, self.num_classes = cfg, num_classes
-        self.patch_embed = TubeletEmbed(cfg.patch, cfg.tubelet, cfg.in_chans, cfg.dim)
-        # rebuilt for the run's frames and size: a fixed table needs no interpolation
-        self.register_buffer("pos_embed", sincos_table(cfg.tokens, cfg.dim), persistent=False)
-        self.blocks = encoder_blocks(cfg)
+        super().__init__(cfg, final_norm=False)  # mean pooling, then fc_norm instead
+        self.num_classes = num_classes
         self.fc_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.head_dropout = nn.Dropout(head_dropout)
         self.head = nn.Linear(cfg.dim, num_classes)
@@ -31,10 +30,7 @@ class VideoClassifier(nn.Module):
 
     def features(self, video: torch.Tensor) -> torch.Tensor:
         """(B, C, T, H, W) -> (B, D): mean of the encoded tokens, normalized."""
-        x = self.patch_embed(video) + self.pos_embed  # (B, N, D)
-        for blk in self.blocks:
-            x = blk(x)
-        return self.fc_norm(x.mean(dim=1))
+        return self.fc_norm(super().forward(video).mean(dim=1))
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         return self.head(self.head_dropout(self.features(video)))  # (B, classes)
@@ -44,7 +40,7 @@ def encoder_state(pretrain_state: dict) -> dict:
     """The encoder weights of a pretraining state dict, named as the classifier names them
     (encoder.norm is dropped: the classifier pools and uses fc_norm instead)."""
     return {k.removeprefix("encoder."): v for k, v in pretrain_state.items()
-            if k.startswith("encoder.") and not k.startswith("encoder.norm.")}
+            if k.startswith("encoder.") and not k.startswith(("encoder.norm.", *_ALIGNMENT_KEYS))}
 
 
 def slice_head(model: VideoClassifier, state: dict, index: list[int]) -> None:

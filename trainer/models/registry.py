@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from trainer.models.classifier import VideoClassifier
-from trainer.models.pretrain import PretrainViT, ViTConfig
+from trainer.models.pretrain import PretrainViT
+from trainer.models.vit import ViTConfig
 
 _DECODER = {"decoder_depth": 4}
 
@@ -32,6 +33,11 @@ def model_config(name: str, **overrides) -> ViTConfig:
     return dataclasses.replace(SIZES[name], **overrides)
 
 
+def size_of(dim: int, depth: int, patch: int) -> str | None:
+    """The registered size with this width, depth and patch (for files that do not name theirs)."""
+    return next((n for n, c in SIZES.items() if (c.dim, c.depth, c.patch) == (dim, depth, patch)), None)
+
+
 def create_model(name: str, **overrides) -> PretrainViT:
     """The pretraining model (encoder + decoder) of a registered size, e.g.
     create_model("vit_base", frames=16, img_size=224, grad_checkpointing=True)."""
@@ -39,5 +45,11 @@ def create_model(name: str, **overrides) -> PretrainViT:
 
 
 def create_classifier(name: str, num_classes: int, head_dropout: float = 0.0, **overrides) -> VideoClassifier:
-    """The fine-tuning model (encoder + mean pooling + fc_norm + head) of a registered size."""
+    """The fine-tuning model (trunk + mean pooling + fc_norm + head) of a registered size."""
     return VideoClassifier(model_config(name, **overrides), num_classes, head_dropout)
+
+
+def build(kind: str, args: dict, num_classes: int = 0, head_dropout: float = 0.0):
+    """The model a checkpoint record describes: its kind and its ViTConfig arguments."""
+    cfg = ViTConfig(**args)
+    return PretrainViT(cfg) if kind == "pretrain" else VideoClassifier(cfg, num_classes, head_dropout)

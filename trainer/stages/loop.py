@@ -1,89 +1,28 @@
-"""Pieces every training stage's loop shares: the schedule, restoring a run, one optimizer step,
-stopping on a non-finite loss, and the checkpoint's contents."""
+"""The one training loop. run_stage owns set-up, the optimizer and its schedule, precision,
+gradient accumulation and clipping, DDP, resume, metrics (JSONL, TensorBoard, progress bar),
+checkpoints and the loss curve; the Stage it is given decides the model, the objective, the data
+and what happens after each step."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import random
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
 
-from trainer import checkpoint
+from trainer import checkpoint, distributed
+from trainer.config import derive
 from trainer.data.stream import StreamState, advance
+from trainer.errors import TrainingError
+from trainer.stages.base import Stage, Trainee
+from trainer.stages.curves import plot_losses
+from trainer.stages.metrics import MetricsLog
+from trainer.stages.optim import lr_at, optimizer_step, set_lr
 
-
-class TrainingError(Exception):
-    """Training cannot go on; the message says why and what is kept."""
-
-
-def lr_at(step: int, peak: float, floor: float, warmup: int, total: int) -> float:
-    """Linear warm-up, then cosine decay to `floor`, per step."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Each group's LR is `lr` times its lr_scale (layer-wise decay; 1 when absent)."""
-    for g in optimizer.param_groups:
-        g["lr"] = lr * g.get("lr_scale", 1.0)
-
-
-def param_groups(model: torch.nn.Module, weight_decay: float, layer_decay: float = 1.0) -> list[dict]:
-    """No weight decay on biases, norms, tokens and other 1-D parameters. With layer_decay < 1
-    (fine-tuning), each layer's LR is scaled by decay^(depth + 1 − layer): the embedding is layer
-    0, block i is layer i + 1, the norm and head after the last block are layer depth + 1."""
-    depth = len(getattr(model, "blocks", ()))
-    groups: dict[tuple[int, bool], dict] = {}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        plain = p.ndim <= 1 or name.endswith(".bias") or "token" in name
-        layer = _layer_of(name, depth) if layer_decay < 1 else 0
-        group = groups.setdefault((layer, plain), {"params": [], "weight_decay": 0.0 if plain else weight_decay,
-                                                   "lr_scale": layer_decay ** (depth + 1 - layer) if layer_decay < 1
-                                                   else 1.0})
-        group["params"].append(p)
-    return [groups[k] for k in sorted(groups)]
-
-
-def _layer_of(name: str, depth: int) -> int:
-    if name.startswith("patch_embed"):
-        return 0
-    if name.startswith("blocks."):
-        return int(name.split(".")[1]) + 1
-    return depth + 1
-
-
-def restore(path: Path, model_name: str, model, optimizer, scaler) -> tuple[int, StreamState, dict]:
-    """Model, optimizer, scaler, RNG and data position from a checkpoint of this run."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if state["config"]["model"] != model_name:
-        raise TrainingError(f"{path} is a checkpoint of {state['config']['model']}, this run builds {model_name}; "
-                            "use another --out or the same --model")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scaler is not None and state.get("scaler"):
-        scaler.load_state_dict(state["scaler"])
-    torch.set_rng_state(state["rng"]["torch"])
-    np.random.set_state(state["rng"]["numpy"])
-    random.setstate(state["rng"]["python"])
-    data = StreamState(state["data"]["batches"], {int(k): tuple(v) for k, v in state["data"]["positions"].items()})
-    return state["step"], data, state
-
-
-def run_state(step: int, model, optimizer, scaler, stream: StreamState, cfg, derived, **extra) -> dict:
-    """Everything a resume needs, and the resolved config."""
-    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict() if scaler else None, "step": step,
-            "data": {"batches": stream.batches, "positions": stream.positions},
-            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
-            "config": dataclasses.asdict(cfg), "derived": dataclasses.asdict(derived), **extra}
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def take_batch(loader, stream: StreamState) -> tuple[dict, float]:
@@ -102,15 +41,75 @@ def check_finite(loss: float, step: int, out: Path) -> None:
                             f"is {kept or 'none'}; lower --lr, raise --warmup-fraction or use --precision bf16")
 
 
-def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scaler, clip: float | None) -> float:
-    """Unscale, clip (when asked), step, zero; returns the gradient norm before clipping."""
-    if scaler:
-        scaler.unscale_(optimizer)
-    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip or float("inf"))
-    if scaler:
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return float(grad_norm)
+def _to(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def run_stage(stage: Stage, progress: bool = True) -> dict:
+    cfg = stage.cfg
+    env = distributed.setup()
+    out = Path(cfg.out)
+    urls, clips = stage.shards()
+    derived = derive(cfg, env.world, clips)
+    torch.manual_seed(cfg.data.seed)
+    model = stage.build_model()
+    resume_from = checkpoint.latest(out)
+    started = stage.initialize(model) if resume_from is None else ""
+    trainee = Trainee(model, stage.build_objective(model, env)).to(env.device)
+    optimizer = torch.optim.AdamW(stage.param_groups(trainee), lr=derived.lr, betas=cfg.betas,
+                                  fused=True)  # one kernel per step instead of many small ones
+    scaler = torch.amp.GradScaler(env.device.type) if cfg.precision == "fp16" else None
+    step, stream = 0, StreamState()
+    if resume_from is not None:
+        step, stream, state = checkpoint.restore(resume_from, cfg, model, trainee.objective, optimizer, scaler)
+        stage.load_extra_state(state)
+        started = f"resuming at step {step} from {resume_from}"
+    if env.main:
+        print(f"{stage.describe(urls, clips)}; {derived.describe()}; {started}")
+    net = DistributedDataParallel(trainee) if env.world > 1 else trainee
+    if cfg.compile:
+        net = torch.compile(net)
+    loader = iter(stage.loader(urls, env, stream))
+    log = MetricsLog(out, enabled=env.main)
+    autocast = AUTOCAST.get(cfg.precision)
+    params = [p for p in trainee.parameters() if p.requires_grad]
+    bar = tqdm(total=derived.steps, initial=step, desc=stage.title, disable=not (progress and env.main))
+    stop = min(derived.steps, step + cfg.stop_after) if cfg.stop_after else derived.steps
+    trainee.train()
+    while step < stop:
+        start, waited, loss_sum, skipped, parts = time.perf_counter(), 0.0, 0.0, 0, {}
+        lr = lr_at(step, derived.lr, cfg.min_lr, derived.warmup_steps, derived.steps)
+        set_lr(optimizer, lr)
+        for _ in range(cfg.accum):
+            batch, wait = take_batch(loader, stream)
+            waited += wait
+            skipped = max(skipped, int(batch["skipped"].max()))
+            with torch.autocast(env.device.type, dtype=autocast, enabled=autocast is not None):
+                loss, named = net(_to(batch, env.device))
+            loss = loss / cfg.accum
+            (scaler.scale(loss) if scaler else loss).backward()
+            loss_sum += loss.item()
+            for k, v in named.items():
+                parts[k] = parts.get(k, 0.0) + float(v) / cfg.accum
+        check_finite(loss_sum, step, out)
+        grad_norm = optimizer_step(params, optimizer, scaler, cfg.clip_grad)
+        step += 1
+        elapsed = time.perf_counter() - start
+        values = {"loss": distributed.all_reduce_mean(torch.tensor(loss_sum)).item(), **parts, "lr": lr,
+                  "grad_norm": grad_norm, "clips_per_s": derived.total_batch / elapsed / cfg.data.num_views,
+                  "data_wait": waited / elapsed, "skipped_samples": skipped}
+        values |= stage.after_step(step, trainee, env, last=step == derived.steps)
+        log.write(step, values)
+        bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{lr:.2e}", refresh=False)
+        bar.update()
+        if env.main and (step % cfg.ckpt_every == 0 or step == stop):
+            record = checkpoint.run_record(step, model, trainee.objective, optimizer, scaler, stream, cfg, derived,
+                                           **stage.extra_state())
+            checkpoint.save(out, step, record, cfg.keep_checkpoints)
+    bar.close()
+    log.close()
+    if env.main and step == derived.steps:
+        plot_losses(out / "metrics.jsonl", out / "loss.png", title=f"{cfg.model} {stage.title}")
+    distributed.teardown()
+    return {"steps": step, "final_loss": log.last.get("loss"), "out": str(out), "total_steps": derived.steps,
+            **stage.result()}

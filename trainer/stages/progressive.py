@@ -6,12 +6,14 @@ that was interrupted resumes from its newest checkpoint.
     out: runs/demo
     model: vit_test
     data: {frames: 8, stride: 2, img_size: 64}     # shared by every stage; a stage's own win
-    pretrain:     {shards: [corpora/unlabeled], steps: 300}
+    pretrain:     {shards: [corpora/unlabeled], steps: 300}   # objective: umt (+ teacher_weights) for UMT
     postpretrain: {shards: [corpora/labeled], steps: 500}
     finetune:     {shards: [corpora/train], val_shards: [corpora/val], steps: 300, flip: false}
     eval:         {shards: [corpora/test], clips: 2, crops: 3}
 
 Any stage may be left out; `init:` in postpretrain or finetune starts it from another checkpoint.
+A stage that starts from a checkpoint takes its clip geometry (a UMT student's 8 sparse frames and
+tubelet 1) unless the file says otherwise.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from pathlib import Path
 import yaml
 
 from manifests.tables import write_atomic_bytes
-from trainer.config import build_config
+from trainer.config import FinetuneConfig, PretrainConfig, build_config
 from trainer.eval.evaluate import run_eval
-from trainer.finetune_config import build_finetune_config
 from trainer.stages.finetune import finetune
 from trainer.stages.pretrain import pretrain
 
@@ -84,12 +85,12 @@ def run_progressive(path: str | Path, progress: bool = True, announce=print) -> 
         announce(f"== {stage}")
         own = dict(plan[stage] or {})
         if stage == "pretrain":
-            cfg = build_config({"out": str(folder)}, _merge(shared, own))
+            cfg = build_config(PretrainConfig, {"out": str(folder)}, _merge(shared, own))
             result = pretrain(cfg, progress=progress)
         elif stage in ("postpretrain", "finetune"):
             if previous is not None and "init" not in own:
                 own["init"] = str(previous)
-            cfg = build_finetune_config({"out": str(folder), "stage": stage}, _merge(shared, own))
+            cfg = build_config(FinetuneConfig, {"out": str(folder), "stage": stage}, _merge(shared, own))
             result = finetune(cfg, progress=progress)
         else:
             if previous is None and "ckpt" not in own:

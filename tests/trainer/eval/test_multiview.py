@@ -3,7 +3,8 @@
 import numpy as np
 import torch
 
-from trainer.data.views import spatial_offsets, temporal_starts, views
+from trainer.data.config import Geometry
+from trainer.data.views import spatial_offsets, temporal_starts, view_indices, views
 from trainer.eval.multiview import scores, video_probabilities
 
 
@@ -17,7 +18,7 @@ class MeanColour(torch.nn.Module):
 def test_views_and_averaging_match_a_hand_computation():
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, size=(40, 20, 30, 3), dtype=np.uint8)  # landscape, already short side 20
-    v = views(frames, size=20, frames_per_clip=4, stride=2, clips=3, crops=3)
+    v = views(frames, Geometry(frames=4, stride=2, img_size=20, patch=4), clips=3, crops=3)
     assert v.shape == (9, 3, 4, 20, 20)
     # by hand: windows of 7 frames start at 0, 16, 33; crops at 0, 5, 10 along the width
     assert temporal_starts(40, 4, 2, 3) == [0, 16, 33] and spatial_offsets(30, 20, 3) == [0, 5, 10]
@@ -34,7 +35,7 @@ def test_views_and_averaging_match_a_hand_computation():
 def test_portrait_crops_run_along_the_height_and_short_clips_repeat_frames():
     frames = np.zeros((5, 48, 32, 3), np.uint8)
     frames[:, :16] = 255  # the top third is white
-    v = views(frames, size=16, frames_per_clip=8, stride=1, clips=2, crops=3)  # resized to 24x16
+    v = views(frames, Geometry(frames=8, stride=1, img_size=16), clips=2, crops=3)  # resized to 24x16
     assert v.shape == (6, 3, 8, 16, 16)
     # the top crop holds the 8 white rows of 24 (half of it), the bottom crop none
     assert abs(v[0].float().mean() - 127.5) < 4 and v[2].float().mean() < 10  # edge row blended by resizing
@@ -47,3 +48,11 @@ def test_scores():
     assert s["top1"] == 0.5 and s["top5"] == 1.0
     assert s["confusion"].tolist() == [[1, 0, 0], [1, 0, 1], [0, 0, 1]]
     assert s["per_class"].tolist() == [1.0, 0.0, 1.0]
+
+
+def test_segment_views_take_one_frame_per_segment_at_a_different_place_per_view():
+    # 40 frames in 8 segments of 5: view k of 2 takes frame 5·i + floor(5·(k + 0.5)/2) of segment i
+    idx = view_indices(40, Geometry(frames=8, sampling="segments", tubelet=1), clips=2)
+    assert idx.tolist() == [[5 * i + 1 for i in range(8)], [5 * i + 3 for i in range(8)]]
+    # a clip shorter than the frame count repeats frames instead of failing
+    assert view_indices(3, Geometry(frames=8, sampling="segments", tubelet=1), 1).tolist() == [[0, 0, 0, 1, 1, 2, 2, 2]]

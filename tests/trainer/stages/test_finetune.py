@@ -9,12 +9,15 @@ import torch
 
 from corpus.synthetic import DIRECTIONS
 from tests.helpers import build_corpus
-from trainer.config import build_config
+from trainer import checkpoint
+from trainer.checkpoint import load_weights
+from trainer.config import FinetuneConfig, PretrainConfig, build_config
 from trainer.data.labeled import corpus_labels
-from trainer.finetune_config import build_finetune_config
-from trainer.init_model import InitError, head_rows, initialize, read_checkpoint
+from trainer.errors import CheckpointError
 from trainer.models import create_classifier
-from trainer.stages.finetune import distill_loss, finetune, mix_batch
+from trainer.objectives.supervised import distill_loss, mix_batch
+from trainer.stages.finetune import finetune
+from trainer.stages.heads import head_rows
 from trainer.stages.pretrain import pretrain
 
 DATA = {"frames": 4, "stride": 2, "img_size": 32, "workers": 1, "shuffle_buffer": 4}
@@ -22,7 +25,7 @@ DATA = {"frames": 4, "stride": 2, "img_size": 32, "workers": 1, "shuffle_buffer"
 
 def ft_config(shards, out, **kw):
     data = DATA | kw.pop("data", {})
-    return build_finetune_config({"shards": [str(shards)], "out": str(out), "model": "vit_test", "batch_size": 4,
+    return build_config(FinetuneConfig, {"shards": [str(shards)], "out": str(out), "model": "vit_test", "batch_size": 4,
                                   "ckpt_every": 3, "data": data, **kw})
 
 
@@ -34,11 +37,11 @@ def test_default_recipe_runs_validates_and_keeps_the_best(tmp_path, motion_corpo
     result = finetune(cfg, progress=False)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "val_top1" in r] == [3, 6]
-    best = read_checkpoint(tmp_path / "run" / "best.pt")
+    best = checkpoint.read(tmp_path / "run" / "best.pt")
     assert best.kind == "classifier" and best.labels == corpus_labels([str(motion_corpora["four"])])
     assert result["best"]["top1"] == max(r["val_top1"] for r in rows if "val_top1" in r)
     assert (tmp_path / "run" / "loss.png").stat().st_size > 5000
-    state = torch.load(tmp_path / "run" / "ckpt-00000006.pt", weights_only=False)
+    state = checkpoint.load_file(tmp_path / "run" / "ckpt-00000006.pt")
     assert state["ema"] is not None and state["labels"] == best.labels
     # layer-wise decay: the embedding learns slowest, the head fastest
     scales = sorted(g["lr_scale"] for g in state["optimizer"]["param_groups"])
@@ -50,18 +53,19 @@ def test_default_recipe_runs_validates_and_keeps_the_best(tmp_path, motion_corpo
 
 
 def test_stage1_to_stage2_to_stage3_slices_the_head_by_class_name(tmp_path, motion_corpora):
-    pre = build_config({"shards": [str(motion_corpora["six"])], "out": str(tmp_path / "s1"), "model": "vit_test",
-                        "steps": 2, "batch_size": 2, "data": DATA | {"encoder_mask": 0.75}})
+    pre = build_config(PretrainConfig, {"shards": [str(motion_corpora["six"])], "out": str(tmp_path / "s1"),
+                                        "model": "vit_test", "steps": 2, "batch_size": 2, "encoder_mask": 0.75,
+                                        "data": DATA})
     pretrain(pre, progress=False)
     post = ft_config(motion_corpora["six"], tmp_path / "s2", steps=3, init=str(tmp_path / "s1"), stage="postpretrain")
     finetune(post, progress=False)
-    stage2 = read_checkpoint(tmp_path / "s2")
+    stage2 = checkpoint.read(tmp_path / "s2")
     assert stage2.classes == 6 and stage2.labels == sorted(DIRECTIONS)
     target = corpus_labels([str(motion_corpora["four"])])
     rows = head_rows(stage2, target, len(target))
     assert [stage2.labels[r] for r in rows] == target  # each target class takes its own row
     model = create_classifier("vit_test", 4, frames=4, img_size=32)
-    assert "sliced from 6 classes" in initialize(model, stage2, rows)
+    assert "sliced from 6 classes" in load_weights(model, stage2, rows)
     assert torch.equal(model.head.weight[1], stage2.state["head.weight"][rows[1]])
     stage3 = ft_config(motion_corpora["four"], tmp_path / "s3", steps=2, init=str(tmp_path / "s2"))
     result = finetune(stage3, progress=False)
@@ -72,12 +76,12 @@ def test_head_that_does_not_fit_without_a_map_is_refused_and_nothing_written(tmp
     released = tmp_path / "released.pth"  # a released-style file: weights only, 710 classes, no class names
     torch.save({"module": create_classifier("vit_test", 710).state_dict()}, released)
     out = tmp_path / "run"
-    with pytest.raises(InitError, match="710-class head.*--label-map"):
+    with pytest.raises(CheckpointError, match="710-class head.*--label-map"):
         finetune(ft_config(motion_corpora["four"], out, steps=2, init=str(released)), progress=False)
     assert not out.exists() or not any(out.glob("ckpt-*.pt"))
     index = tmp_path / "map.json"  # an index map as label_710to400.json is: head row per target class
     index.write_text(json.dumps([5, 17, 400, 709]))
-    ckpt = read_checkpoint(released)
+    ckpt = checkpoint.read(released)
     assert head_rows(ckpt, None, 4, label_map=str(index)) == [5, 17, 400, 709]
     finetune(ft_config(motion_corpora["four"], out, steps=1, init=str(released), label_map=str(index)), progress=False)
     assert (out / "ckpt-00000001.pt").is_file()
@@ -92,7 +96,7 @@ def test_label_map_naming_classes_the_corpus_lacks_is_refused(tmp_path, motion_c
     frm = tmp_path / "from.txt"
     frm.write_text("\n".join(sorted(DIRECTIONS)) + "\n")
     torch.save({"model": create_classifier("vit_test", 6).state_dict()}, tmp_path / "six.pt")
-    with pytest.raises(InitError, match="dancing"):
+    with pytest.raises(CheckpointError, match="dancing"):
         finetune(ft_config(motion_corpora["four"], tmp_path / "run", steps=1, init=str(tmp_path / "six.pt"),
                            label_map_from=str(frm), label_map_to=str(names)), progress=False)
 

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from tests.helpers import build_corpus
-from trainer.config import build_config
-from trainer.data.shards import DataError, resolve_shards
-from trainer.stages.loop import TrainingError
+from trainer import checkpoint
+from trainer.config import PretrainConfig, build_config
+from trainer.data.shards import resolve_shards
+from trainer.errors import DataError, TrainingError
 from trainer.stages.pretrain import pretrain
 
 
@@ -25,10 +26,11 @@ def corpus(tmp_path_factory):
 
 
 def config(corpus, out, **kw):
-    data = {"frames": 8, "stride": 1, "img_size": 32, "workers": 2, "shuffle_buffer": 4, "encoder_mask": 0.75}
+    data = {"frames": 8, "stride": 1, "img_size": 32, "workers": 2, "shuffle_buffer": 4}
     data.update(kw.pop("data", {}))
-    return build_config({"shards": [str(corpus)], "out": str(out), "model": "vit_test", "batch_size": 4,
-                         "lr": 2e-3, "ckpt_every": 5, "warmup_fraction": 0.1, "data": data, **kw})
+    return build_config(PretrainConfig, {"shards": [str(corpus)], "out": str(out), "model": "vit_test", "batch_size": 4,
+                                         "lr": 2e-3, "ckpt_every": 5, "warmup_fraction": 0.1, "encoder_mask": 0.75,
+                                         "data": data, **kw})
 
 
 def losses(out):
@@ -46,7 +48,7 @@ def test_loss_goes_down(tmp_path, corpus):
     assert last < 0.9 * first, (first, last)  # measured: about 0.90 -> 0.73
     assert result["steps"] == 80 and (tmp_path / "run" / "loss.png").stat().st_size > 5000
     assert any((tmp_path / "run" / "tensorboard").iterdir())
-    ckpt = torch.load(tmp_path / "run" / "ckpt-00000080.pt", weights_only=False)
+    ckpt = checkpoint.load_file(tmp_path / "run" / "ckpt-00000080.pt")
     assert ckpt["config"]["model"] == "vit_test" and ckpt["derived"]["total_batch"] == 4
 
 
@@ -111,7 +113,8 @@ def test_two_process_ddp_on_gloo_runs_to_the_end_with_uneven_shards(tmp_path, co
 
 def test_shards_from_url_patterns_pipe_and_http(tmp_path, corpus):
     from corpus.localserve import serve_folder
-    from trainer.data.stream import DataConfig, PretrainStream
+    from trainer.data.config import DataConfig
+    from trainer.data.stream import PretrainStream
 
     tars = sorted((corpus / "tars").glob("*.tar"))
     cfg = DataConfig(frames=8, stride=1, img_size=32, workers=0, shuffle_buffer=2)
@@ -127,7 +130,7 @@ def test_bf16_with_gradient_checkpointing_and_a_yaml_config(tmp_path, corpus):
     yaml_file = tmp_path / "run.yaml"
     yaml_file.write_text("model: vit_test\nsteps: 3\nbatch_size: 2\nprecision: bf16\ngrad_checkpointing: true\n"
                          "lr: 0.001\ndata:\n  frames: 8\n  stride: 1\n  img_size: 32\n  workers: 0\n")
-    cfg = build_config({"shards": [str(corpus)], "out": str(tmp_path / "run"), "steps": 4}, yaml_file)
+    cfg = build_config(PretrainConfig, {"shards": [str(corpus)], "out": str(tmp_path / "run"), "steps": 4}, yaml_file)
     assert cfg.steps == 4 and cfg.precision == "bf16" and cfg.data.img_size == 32  # the command line wins
     result = pretrain(cfg, progress=False)
     assert result["steps"] == 4 and result["final_loss"] == result["final_loss"]  # finite, not NaN

@@ -1,0 +1,51 @@
+"""Checkpoints are data: every command that reads one (--init, --teacher, --ckpt,
+--teacher-weights, resume) refuses a file whose pickle would run code, names the file, and runs
+nothing."""
+
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from tests.trainer.test_checkpoint import evil_file
+
+runner = CliRunner()
+DATA = ["--frames", "4", "--stride", "2", "--img-size", "32", "--workers", "0", "--steps", "1", "--batch-size", "2",
+        "--model", "vit_test", "--no-progress"]
+
+
+@pytest.fixture()
+def evil(tmp_path):
+    return evil_file(tmp_path / "evil.pt", tmp_path / "ran"), tmp_path / "ran"
+
+
+def commands(evil, corpora, videos, tmp_path):
+    four, six = str(corpora["four"]), str(corpora["six"])
+    resume = tmp_path / "resume"
+    resume.mkdir()
+    shutil.copy(evil, resume / "ckpt-00000001.pt")
+    return {
+        "finetune --init": ["train", "finetune", "--shards", four, "--out", str(tmp_path / "a"), "--init", str(evil),
+                            *DATA],
+        "finetune --teacher": ["train", "finetune", "--shards", four, "--out", str(tmp_path / "b"), "--teacher",
+                               str(evil), *DATA],
+        "pretrain --teacher-weights": ["train", "pretrain", "--shards", six, "--out", str(tmp_path / "c"),
+                                       "--objective", "umt", "--teacher", "clip_test", "--teacher-weights", str(evil),
+                                       "--align-layers", "2", *DATA],
+        "pretrain resume": ["train", "pretrain", "--shards", six, "--out", str(resume), *DATA],
+        "eval --ckpt": ["eval", "--shards", four, "--ckpt", str(evil), "--out", str(tmp_path / "e")],
+        "predict --ckpt": ["predict", str(videos / "a.mp4"), "--ckpt", str(evil)],
+        "embed --ckpt": ["embed", "--shards", four, "--ckpt", str(evil), "--out", str(tmp_path / "e.parquet")],
+    }
+
+
+def test_every_command_that_reads_a_checkpoint_refuses_code(evil, motion_corpora, videos, tmp_path):
+    path, marker = evil
+    for name, argv in commands(path, motion_corpora, videos, tmp_path).items():
+        r = runner.invoke(app, argv)
+        assert r.exit_code == 2, (name, r.output)
+        named = "ckpt-00000001.pt" if name == "pretrain resume" else "evil.pt"
+        assert named in r.output and "holds more than tensors and plain values" in r.output, (name, r.output)
+        assert "posix.system" in r.output and not marker.exists(), name
+    assert not any((tmp_path / d).exists() for d in ("a", "b", "c", "e", "e.parquet"))  # nothing written

@@ -1,0 +1,57 @@
+"""What the data pipeline reads: the geometry of a clip (shared with the model and the masks) and
+the loader's own settings. DataConfig *is* a Geometry plus those settings, so the `data:` section
+of a run's config is where frames, size, patch, tubelet and sampling are set, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SAMPLINGS = ("dense", "segments")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    frames: int = 16
+    stride: int = 4  # dense sampling: frames apart
+    sampling: str = "dense"  # dense: `frames` frames `stride` apart; segments: one frame in each of `frames` parts
+    img_size: int = 224
+    patch: int = 16
+    tubelet: int = 2
+
+    def __post_init__(self):
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}")
+        if self.frames % self.tubelet:
+            raise ValueError(f"frames ({self.frames}) must be a multiple of tubelet ({self.tubelet})")
+        if self.img_size % self.patch:
+            raise ValueError(f"img_size ({self.img_size}) must be a multiple of patch ({self.patch})")
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        """Token grid (T, H, W), time-major: T = frames / tubelet, H = W = img_size / patch."""
+        side = self.img_size // self.patch
+        return self.frames // self.tubelet, side, side
+
+    @property
+    def tokens(self) -> int:
+        t, h, w = self.grid
+        return t * h * w
+
+    def model_args(self) -> dict:
+        """What a model of this geometry is built with (create_model(name, **geometry.model_args()))."""
+        return {"frames": self.frames, "img_size": self.img_size, "patch": self.patch, "tubelet": self.tubelet}
+
+
+GEOMETRY_FIELDS = tuple(Geometry.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class DataConfig(Geometry):
+    num_views: int = 1  # repeated sampling: views (crop + mask, or augmentation) per decoded clip
+    shuffle_buffer: int = 500
+    workers: int = 2
+    decode_threads: int = 1
+    seed: int = 0
+
+    def geometry(self) -> Geometry:
+        return Geometry(**{k: getattr(self, k) for k in GEOMETRY_FIELDS})
