@@ -117,7 +117,7 @@ def _rng_state() -> dict:
                       "has_gauss": int(has_gauss), "cached": float(cached)}}
 
 
-def _set_rng_state(rng: dict) -> None:
+def restore_rng(rng: dict) -> None:
     torch.set_rng_state(rng["torch"])
     random.setstate(rng["python"])
     n = rng["numpy"]
@@ -152,7 +152,9 @@ def save_best(out: Path, model: torch.nn.Module, cfg, **extra) -> Path:
 
 
 def restore(path: Path, cfg, model, objective, optimizer, scaler) -> tuple[int, StreamState, dict]:
-    """Model, objective, optimizer, scaler, RNG and data position from a checkpoint of this run."""
+    """Model, objective, optimizer, scaler and data position from a checkpoint of this run; its
+    RNG state is left to restore_rng, once the loader has started (starting it draws from torch's
+    generator)."""
     state = load_file(path)
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a checkpoint of a vmae run; move it out of {path.parent}")
@@ -164,7 +166,6 @@ def restore(path: Path, cfg, model, objective, optimizer, scaler) -> tuple[int, 
     optimizer.load_state_dict(state["optimizer"])
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
-    _set_rng_state(state["rng"])
     data = StreamState(state["data"]["batches"], {int(k): tuple(v) for k, v in state["data"]["positions"].items()})
     return state["step"], data, state
 

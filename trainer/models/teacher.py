@@ -122,9 +122,12 @@ def build_teacher(name: str, layers: int, img_size: int | None = None, state: di
 
 
 def _load(vit: VisionTransformer, state: dict, name: str) -> None:
-    converted = checkpoint_filter_fn(state, vit)
-    missing, unexpected = vit.load_state_dict(converted, strict=False)
+    advice = "Give the architecture they were trained as (--teacher), e.g. vit_base_patch16_clip_224 for CLIP ViT-B/16"
+    try:
+        missing, unexpected = vit.load_state_dict(checkpoint_filter_fn(state, vit), strict=False)
+    except RuntimeError as e:  # shapes that differ
+        first = next((line.strip() for line in str(e).splitlines() if "size mismatch" in line), str(e))
+        raise TeacherError(f"the teacher weights do not fit {name}: {first}. {advice}") from e
     if missing or unexpected:
         raise TeacherError(f"the teacher weights do not fit {name}: missing {sorted(missing)[:5]}, unexpected "
-                           f"{sorted(unexpected)[:5]}. Give the architecture they were trained as (--teacher), "
-                           "e.g. vit_base_patch16_clip_224 for CLIP ViT-B/16")
+                           f"{sorted(unexpected)[:5]}. {advice}")

@@ -18,13 +18,13 @@ from trainer.models.teacher import ImageTeacher, build_teacher, teacher_patch
 from trainer.objectives.base import Encoded, PretrainPart
 
 
-def semantic_mask(attention: torch.Tensor, ratio: float) -> torch.Tensor:
+def semantic_mask(attention: torch.Tensor, ratio: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """attention (B, T, N) per frame -> hidden (B, T·N) bool: in every frame N − int(N·ratio)
     visible tokens are drawn without replacement with probabilities proportional to the attention
     (a tiny floor keeps the draw defined when attention is zero somewhere)."""
     b, t, n = attention.shape
     probs = attention.reshape(b * t, n).float().clamp_min(1e-12)
-    keep = torch.multinomial(probs, n - int(n * ratio), replacement=False)  # (B·T, visible)
+    keep = torch.multinomial(probs, n - int(n * ratio), replacement=False, generator=generator)  # (B·T, visible)
     hidden = torch.ones(b * t, n, dtype=torch.bool, device=attention.device)
     hidden.scatter_(1, keep, False)
     return hidden.view(b, t * n)
@@ -33,6 +33,15 @@ def semantic_mask(attention: torch.Tensor, ratio: float) -> torch.Tensor:
 def alignment_loss(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean of 2 − 2·cos between student features and L2-normalized targets (…, C)."""
     return (2 - 2 * (F.normalize(student.float(), dim=-1) * target).sum(dim=-1)).mean()
+
+
+def _draws_for(batch: dict, device: torch.device) -> torch.Generator | None:
+    """A generator seeded by which samples the batch holds (the stream's worker, index and view):
+    the same batch gets the same semantic masks in a resumed run, whatever the global RNG did."""
+    if "index" not in batch:
+        return None
+    key = (batch["worker"].long() * 1_000_003 + batch["index"].long() * 31 + batch["view"].long()).tolist()
+    return torch.Generator(device=device).manual_seed(hash(tuple(key)) % 2**62)
 
 
 class AlignmentHead(nn.Module):
@@ -86,7 +95,7 @@ class UMT(PretrainPart):
             features = F.normalize(features.view(k, b, t // self.tubelet, self.tubelet, n, c).mean(3), dim=-1)
             attention = attention.view(b, t // self.tubelet, self.tubelet, n).mean(2)
         if self.semantic:
-            batch["hidden"] = semantic_mask(attention, self.ratio)
+            batch["hidden"] = semantic_mask(attention, self.ratio, _draws_for(batch, attention.device))
         batch["umt_targets"] = features.flatten(2, 3)  # (K, B, N, C), tokens in the student's order
 
     def loss(self, model: nn.Module, encoded: Encoded, batch: dict) -> torch.Tensor:

@@ -59,7 +59,7 @@ def run_stage(stage: Stage, progress: bool = True) -> dict:
     optimizer = torch.optim.AdamW(stage.param_groups(trainee), lr=derived.lr, betas=cfg.betas,
                                   fused=True)  # one kernel per step instead of many small ones
     scaler = torch.amp.GradScaler(env.device.type) if cfg.precision == "fp16" else None
-    step, stream = 0, StreamState()
+    step, stream, state = 0, StreamState(), None
     if resume_from is not None:
         step, stream, state = checkpoint.restore(resume_from, cfg, model, trainee.objective, optimizer, scaler)
         stage.load_extra_state(state)
@@ -70,6 +70,8 @@ def run_stage(stage: Stage, progress: bool = True) -> dict:
     if cfg.compile:
         net = torch.compile(net)
     loader = iter(stage.loader(urls, env, stream))
+    if state is not None:  # after the loader started, so that the next draws are the ones an uninterrupted run makes
+        checkpoint.restore_rng(state["rng"])
     log = MetricsLog(out, enabled=env.main)
     autocast = AUTOCAST.get(cfg.precision)
     params = [p for p in trainee.parameters() if p.requires_grad]
