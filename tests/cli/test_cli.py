@@ -74,7 +74,9 @@ def test_unknown_source_and_not_a_corpus(tmp_path):
 
 def test_every_command_has_help():
     for cmd in (["corpus", "build"], ["corpus", "status"], ["corpus", "dedup"], ["corpus", "mix"],
-                ["corpus", "report"], ["manifests", "validate"], ["demo"]):
+                ["corpus", "report"], ["manifests", "validate"], ["demo"], ["train", "pretrain"],
+                ["train", "postpretrain"], ["train", "finetune"], ["train", "progressive"], ["eval"], ["predict"],
+                ["embed"]):
         r = runner.invoke(app, [*cmd, "--help"])
         assert r.exit_code == 0 and len(r.output) > 100
 

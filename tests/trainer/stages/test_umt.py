@@ -43,6 +43,15 @@ def test_umt_from_the_command_line_lowers_the_loss_and_resumes_exactly(tmp_path,
         assert split[s] == pytest.approx(full[s], rel=1e-5, abs=1e-6), s
 
 
+def test_mae_plus_umt_logs_both_losses_with_their_weights(tmp_path, motion_corpora):
+    run(motion_corpora["six"], tmp_path / "both", "--objective", "mae+umt", "--objective-weight", "mae=0.5",
+        "--steps", "2")
+    rows = [json.loads(line) for line in (tmp_path / "both" / "metrics.jsonl").read_text().splitlines()]
+    for r in rows:
+        assert r["loss"] == pytest.approx(0.5 * r["loss_mae"] + r["loss_umt"], rel=1e-5)
+    assert checkpoint.read(tmp_path / "both").model_args["decoder_depth"] == 1  # the student keeps its decoder
+
+
 @pytest.mark.slow
 def test_a_umt_checkpoint_feeds_stages_2_and_3_and_eval(tmp_path, motion_corpora):
     six, four = str(motion_corpora["six"]), str(motion_corpora["four"])
