@@ -55,8 +55,3 @@ def crop_views(clips: np.ndarray, size: int, crops: int) -> torch.Tensor:
             crop = clip[:, :, off : off + size, :size] if nh >= nw else clip[:, :, :size, off : off + size]
             out.append(crop.permute(1, 0, 2, 3))
     return torch.stack(out)
-
-
-def views(frames: np.ndarray, geometry: Geometry, clips: int, crops: int) -> torch.Tensor:
-    """(T, H, W, C) uint8 -> (clips·crops, C, geometry.frames, size, size) uint8, clip-major."""
-    return crop_views(frames[view_indices(len(frames), geometry, clips)], geometry.img_size, crops)

@@ -41,12 +41,3 @@ def encoder_state(pretrain_state: dict) -> dict:
     (encoder.norm is dropped: the classifier pools and uses fc_norm instead)."""
     return {k.removeprefix("encoder."): v for k, v in pretrain_state.items()
             if k.startswith("encoder.") and not k.startswith(("encoder.norm.", *_ALIGNMENT_KEYS))}
-
-
-def slice_head(model: VideoClassifier, state: dict, index: list[int]) -> None:
-    """Load a classifier state dict whose head has more classes (e.g. K710), keeping the rows
-    `index` (e.g. label_maps/k400.json's 'index': the K400 classes in K400 order)."""
-    sliced = dict(state)
-    sliced["head.weight"] = state["head.weight"][index]
-    sliced["head.bias"] = state["head.bias"][index]
-    model.load_state_dict(sliced, strict=True)

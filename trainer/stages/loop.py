@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,8 +16,9 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from trainer import checkpoint, distributed
-from trainer.config import derive
+from trainer.config import Derived, derive
 from trainer.data.stream import StreamState, advance
+from trainer.distributed import Dist
 from trainer.errors import TrainingError
 from trainer.stages.base import Stage, Trainee
 from trainer.stages.curves import plot_losses
@@ -45,15 +48,31 @@ def _to(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
-def run_stage(stage: Stage, progress: bool = True) -> dict:
+@dataclass
+class Run:
+    """What the loop carries from one step to the next."""
+
+    stage: Stage
+    env: Dist
+    derived: Derived
+    model: torch.nn.Module
+    trainee: Trainee
+    net: torch.nn.Module  # the trainee, wrapped by DDP and torch.compile when asked
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None
+    loader: Iterator[dict]
+    stream: StreamState
+    step: int
+
+
+def start(stage: Stage, env: Dist) -> Run:
+    """Set-up: data, derived values, model (new, from --init, or resumed), objective, optimizer."""
     cfg = stage.cfg
-    env = distributed.setup()
-    out = Path(cfg.out)
     urls, clips = stage.shards()
     derived = derive(cfg, env.world, clips)
     torch.manual_seed(cfg.data.seed)
     model = stage.build_model()
-    resume_from = checkpoint.latest(out)
+    resume_from = checkpoint.latest(Path(cfg.out))
     started = stage.initialize(model) if resume_from is None else ""
     trainee = Trainee(model, stage.build_objective(model, env)).to(env.device)
     optimizer = torch.optim.AdamW(stage.param_groups(trainee), lr=derived.lr, betas=cfg.betas,
@@ -67,51 +86,64 @@ def run_stage(stage: Stage, progress: bool = True) -> dict:
     if env.main:
         print(f"{stage.describe(urls, clips)}; {derived.describe()}; {started}")
     net = DistributedDataParallel(trainee) if env.world > 1 else trainee
-    if cfg.compile:
-        net = torch.compile(net)
     loader = iter(stage.loader(urls, env, stream))
     if state is not None:  # after the loader started, so that the next draws are the ones an uninterrupted run makes
         checkpoint.restore_rng(state["rng"])
-    log = MetricsLog(out, enabled=env.main)
+    return Run(stage, env, derived, model, trainee, torch.compile(net) if cfg.compile else net, optimizer, scaler,
+               loader, stream, step)
+
+
+def train_step(run: Run, params: list[torch.Tensor]) -> dict:
+    """One optimizer step over `accum` micro-batches; returns its metrics."""
+    cfg, env, derived = run.stage.cfg, run.env, run.derived
+    start, waited, loss_sum, skipped, parts = time.perf_counter(), 0.0, 0.0, 0, {}
+    lr = lr_at(run.step, derived.lr, cfg.min_lr, derived.warmup_steps, derived.steps)
+    set_lr(run.optimizer, lr)
     autocast = AUTOCAST.get(cfg.precision)
-    params = [p for p in trainee.parameters() if p.requires_grad]
-    bar = tqdm(total=derived.steps, initial=step, desc=stage.title, disable=not (progress and env.main))
-    stop = min(derived.steps, step + cfg.stop_after) if cfg.stop_after else derived.steps
-    trainee.train()
-    while step < stop:
-        start, waited, loss_sum, skipped, parts = time.perf_counter(), 0.0, 0.0, 0, {}
-        lr = lr_at(step, derived.lr, cfg.min_lr, derived.warmup_steps, derived.steps)
-        set_lr(optimizer, lr)
-        for _ in range(cfg.accum):
-            batch, wait = take_batch(loader, stream)
-            waited += wait
-            skipped = max(skipped, int(batch["skipped"].max()))
-            with torch.autocast(env.device.type, dtype=autocast, enabled=autocast is not None):
-                loss, named = net(_to(batch, env.device))
-            loss = loss / cfg.accum
-            (scaler.scale(loss) if scaler else loss).backward()
-            loss_sum += loss.item()
-            for k, v in named.items():
-                parts[k] = parts.get(k, 0.0) + float(v) / cfg.accum
-        check_finite(loss_sum, step, out)
-        grad_norm = optimizer_step(params, optimizer, scaler, cfg.clip_grad)
-        step += 1
-        elapsed = time.perf_counter() - start
-        values = {"loss": distributed.all_reduce_mean(torch.tensor(loss_sum)).item(), **parts, "lr": lr,
-                  "grad_norm": grad_norm, "clips_per_s": derived.total_batch / elapsed / cfg.data.num_views,
-                  "data_wait": waited / elapsed, "skipped_samples": skipped}
-        values |= stage.after_step(step, trainee, env, last=step == derived.steps)
-        log.write(step, values)
-        bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{lr:.2e}", refresh=False)
+    for _ in range(cfg.accum):
+        batch, wait = take_batch(run.loader, run.stream)
+        waited += wait
+        skipped = max(skipped, int(batch["skipped"].max()))
+        with torch.autocast(env.device.type, dtype=autocast, enabled=autocast is not None):
+            loss, named = run.net(_to(batch, env.device))
+        loss = loss / cfg.accum
+        (run.scaler.scale(loss) if run.scaler else loss).backward()
+        loss_sum += loss.item()
+        for k, v in named.items():
+            parts[k] = parts.get(k, 0.0) + float(v) / cfg.accum
+    check_finite(loss_sum, run.step, Path(cfg.out))
+    grad_norm = optimizer_step(params, run.optimizer, run.scaler, cfg.clip_grad)
+    run.step += 1
+    elapsed = time.perf_counter() - start
+    return {"loss": distributed.all_reduce_mean(torch.tensor(loss_sum)).item(), **parts, "lr": lr,
+            "grad_norm": grad_norm, "clips_per_s": derived.total_batch / elapsed / cfg.data.num_views,
+            "data_wait": waited / elapsed, "skipped_samples": skipped}
+
+
+def run_stage(stage: Stage, progress: bool = True) -> dict:
+    cfg, env = stage.cfg, distributed.setup()
+    out = Path(cfg.out)
+    run = start(stage, env)
+    log = MetricsLog(out, enabled=env.main)
+    params = [p for p in run.trainee.parameters() if p.requires_grad]
+    total = run.derived.steps
+    bar = tqdm(total=total, initial=run.step, desc=stage.title, disable=not (progress and env.main))
+    stop = min(total, run.step + cfg.stop_after) if cfg.stop_after else total
+    run.trainee.train()
+    while run.step < stop:
+        values = train_step(run, params)
+        values |= stage.after_step(run.step, run.trainee, env, last=run.step == total)
+        log.write(run.step, values)
+        bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['lr']:.2e}", refresh=False)
         bar.update()
-        if env.main and (step % cfg.ckpt_every == 0 or step == stop):
-            record = checkpoint.run_record(step, model, trainee.objective, optimizer, scaler, stream, cfg, derived,
-                                           **stage.extra_state())
-            checkpoint.save(out, step, record, cfg.keep_checkpoints)
+        if env.main and (run.step % cfg.ckpt_every == 0 or run.step == stop):
+            record = checkpoint.run_record(run.step, run.model, run.trainee.objective, run.optimizer, run.scaler,
+                                           run.stream, cfg, run.derived, **stage.extra_state())
+            checkpoint.save(out, run.step, record, cfg.keep_checkpoints)
     bar.close()
     log.close()
-    if env.main and step == derived.steps:
+    if env.main and run.step == total:
         plot_losses(out / "metrics.jsonl", out / "loss.png", title=f"{cfg.model} {stage.title}")
     distributed.teardown()
-    return {"steps": step, "final_loss": log.last.get("loss"), "out": str(out), "total_steps": derived.steps,
+    return {"steps": run.step, "final_loss": log.last.get("loss"), "out": str(out), "total_steps": total,
             **stage.result()}

@@ -4,8 +4,13 @@ import numpy as np
 import torch
 
 from trainer.data.config import Geometry
-from trainer.data.views import spatial_offsets, temporal_starts, view_indices, views
+from trainer.data.views import crop_views, spatial_offsets, temporal_starts, view_indices
 from trainer.eval.multiview import scores, video_probabilities
+
+
+def views(frames, geometry, clips, crops):
+    """The test views as eval cuts them: temporal views, then crops."""
+    return crop_views(frames[view_indices(len(frames), geometry, clips)], geometry.img_size, crops)
 
 
 class MeanColour(torch.nn.Module):

@@ -5,8 +5,9 @@ import json
 
 import torch
 
+from trainer import checkpoint
 from trainer.models import create_classifier, create_model
-from trainer.models.classifier import encoder_state, slice_head
+from trainer.models.classifier import encoder_state
 
 
 def test_names_follow_the_released_fine_tuned_checkpoints():
@@ -25,21 +26,18 @@ def test_encoder_from_a_pretraining_checkpoint_and_other_frames():
     assert clf(torch.rand(2, 3, 4, 32, 32)).shape == (2, 5)
 
 
-def test_710_head_sliced_to_k400_keeps_the_right_rows(kinetics_data):
+def test_710_head_sliced_to_k400_keeps_the_right_rows(kinetics_data, tmp_path):
     index = json.loads((kinetics_data / "label_710to400.json").read_text())
-    k710 = create_classifier("vit_test", 710)
-    state = k710.state_dict()
-    k400 = create_classifier("vit_test", 400)
-    slice_head(k400, state, index)
+    k710 = create_classifier("vit_test", 710, frames=16, img_size=32)
+    torch.save(checkpoint.model_record(k710, "vit_test"), tmp_path / "k710.pt")
+    ckpt = checkpoint.read(tmp_path / "k710.pt")
+    k400 = create_classifier("vit_test", 400, frames=16, img_size=32)
+    assert "sliced from 710 classes" in checkpoint.load_weights(k400, ckpt, index)
     k710_names = (kinetics_data / "label_map_k710.txt").read_text().splitlines()
     k400_names = (kinetics_data / "label_map_k400.txt").read_text().splitlines()
     for row in (0, 17, 399):  # K400 class `row` is K710 class index[row]: same weights, same name
-        assert torch.equal(k400.head.weight[row], state["head.weight"][index[row]])
+        assert torch.equal(k400.head.weight[row], k710.head.weight[index[row]])
         assert k710_names[index[row]] == k400_names[row]
-    video = torch.rand(1, 3, 16, 224, 224)[:, :, :16, :32, :32]
-    clf_710 = create_classifier("vit_test", 710, frames=16, img_size=32)
-    clf_710.load_state_dict(state)
-    clf_400 = create_classifier("vit_test", 400, frames=16, img_size=32)
-    slice_head(clf_400, state, index)
+    video = torch.rand(1, 3, 16, 32, 32)
     with torch.no_grad():
-        assert torch.allclose(clf_400(video), clf_710(video)[:, index])
+        assert torch.allclose(k400.eval()(video), k710.eval()(video)[:, index])
