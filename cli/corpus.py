@@ -10,18 +10,13 @@ from typing import Annotated
 import typer
 
 from cli.common import CorpusDir, parse_size
-from corpus.build import build as run_build
-from corpus.dedup.run import DEFAULT_THRESHOLD
-from corpus.dedup.run import dedup as run_dedup
+from corpus.dedup import DEFAULT_THRESHOLD
 from corpus.errors import InputError
-from corpus.mix import MixOptions
-from corpus.mix import mix as run_mix
-from corpus.options import BuildOptions, ClipOptions, FetchOptions
-from corpus.report import report as run_report
 from corpus.sources import SOURCES
-from corpus.status import summarize
+from manifests.errors import ManifestError
 from manifests.recipe import builtin_names
-from manifests.tables import ManifestError
+
+# Each command imports its work when it runs: `vmae --help` and `vmae corpus status` stay quick.
 
 app = typer.Typer(help="Build video corpora (WebDataset shards + Parquet manifests) and inspect them.",
                   no_args_is_help=True)
@@ -87,6 +82,9 @@ def build(
     progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
 ) -> None:
     """Build a corpus: plan → fetch → probe → clip → shard. Rerun the same command to resume."""
+    from corpus.build import build as run_build
+    from corpus.options import BuildOptions, ClipOptions, FetchOptions
+
     if source not in SOURCES:
         raise typer.BadParameter(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}",
                                  param_hint="--source")
@@ -128,6 +126,8 @@ def print_summary(s: dict) -> None:
 @app.command()
 def status(corpus: CorpusDir, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Counts by status and error kind, clips, shards, bytes and hours of video."""
+    from corpus.status import summarize
+
     try:
         s = summarize(corpus)
     except ManifestError as e:
@@ -151,6 +151,8 @@ def dedup(
     """Find exact and near duplicates across corpora, and leaks of evaluation videos; writes
     DIR/dedup/ for each corpus. Works on plan-only corpora too (by video id), so that duplicates
     and leaks are dropped before anything is downloaded."""
+    from corpus.dedup.run import dedup as run_dedup
+
     try:
         results = run_dedup(corpora, against or [], threshold)
     except (InputError, ManifestError) as e:
@@ -173,6 +175,9 @@ def mix(
 ) -> None:
     """Sample corpora to a recipe's quotas (after dedup) into one new corpus, copying clips
     without re-encoding and interleaving sources so every shard holds a mix."""
+    from corpus.mix import MixOptions
+    from corpus.mix import mix as run_mix
+
     inputs = {}
     for spec in input:
         name, sep, folder = spec.partition("=")
@@ -199,6 +204,8 @@ def report(
 ) -> None:
     """Draw clips per source, duration and resolution histograms, failure reasons, dedup outcome
     and class balance into a PNG, and an HTML page embedding it."""
+    from corpus.report import report as run_report
+
     try:
         png, page = run_report(corpora, out)
     except (InputError, ManifestError) as e:

@@ -10,14 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
-
-from cli.demo_data import TARGET_CLASSES, build_movies, build_web, make_videos, plan
-from corpus.dedup.run import dedup
-from corpus.mix import MixOptions, mix
-from corpus.report import report
-from manifests.validate import validate
-from trainer.stages.progressive import run_progressive
 
 # videos per class in each set (the pools have all six directions, the target sets four)
 SETS = {"pool_a": 22, "pool_b": 14, "unlabeled": 10, "target_train": 12, "target_val": 5, "target_test": 10}
@@ -56,6 +48,8 @@ def _heading(text: str) -> None:
 
 
 def _check(path: Path) -> None:
+    from manifests.validate import validate
+
     result = validate(path)
     if not result.ok:
         raise typer.Exit(f"validation failed for {path}: {result.problems}")
@@ -95,6 +89,15 @@ def demo(
     sources, dedup, mix an unlabeled and a labeled hybrid, run stage 1 → 2 → 3 with a tiny model,
     evaluate on held-out clips (multi-view), and compare with stage 3 from scratch. Ends with the
     line RESULT demo top1=<accuracy> minutes=<wall time>."""
+    import yaml
+
+    from cli.demo_data import TARGET_CLASSES, build_movies, build_web, make_videos, plan
+    from corpus.dedup.run import dedup
+    from corpus.mix import MixOptions, mix
+    from corpus.report import report
+    from manifests.validate import validate
+    from trainer.stages.progressive import run_progressive
+
     start = time.time()
     videos, corpora, runs = out / "videos", out / "corpora", out / "runs"
     for stale in (corpora, runs):

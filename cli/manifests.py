@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from cli.common import CorpusDir
-from manifests.validate import validate as run_validate
 
 app = typer.Typer(help="Check corpus folders against the manifest contract.", no_args_is_help=True)
 
@@ -14,6 +13,8 @@ app = typer.Typer(help="Check corpus folders against the manifest contract.", no
 def validate(corpus: CorpusDir) -> None:
     """Check schemas, every input row once, every clip in exactly one shard, tar members against
     clips/, and shard sizes and sha256 against shards/. Exits 1 when anything is wrong."""
+    from manifests.validate import validate as run_validate
+
     report = run_validate(corpus)
     counts = ", ".join(f"{v} {k}" for k, v in report.checked.items())
     if report.ok:

@@ -12,11 +12,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from manifests.atomic import atomic_path
+from manifests.errors import ManifestError
 from manifests.schemas import SCHEMA_VERSION, TABLES, VERSION_KEY, with_version
-
-
-class ManifestError(Exception):
-    """A corpus table that is missing, from another schema version, or lacks columns."""
 
 
 def to_table(name: str, rows: Iterable[Mapping]) -> pa.Table:

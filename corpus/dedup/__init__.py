@@ -1,2 +1,4 @@
 """Deduplication across corpora: exact (sha256), near (perceptual signatures, found by
 multi-index hashing), and leakage against evaluation corpora (by video id and signature)."""
+
+DEFAULT_THRESHOLD = 40  # bits of 512; chosen from measurements, see README

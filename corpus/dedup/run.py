@@ -23,13 +23,12 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from corpus.dedup import DEFAULT_THRESHOLD
 from corpus.dedup.mih import near_pairs
 from corpus.dedup.units import CorpusItems, load_items
 from corpus.errors import InputError
 from manifests.layout import CorpusLayout
 from manifests.tables import write_part
-
-DEFAULT_THRESHOLD = 40  # bits of 512; chosen from measurements, see README
 
 
 @dataclass

@@ -102,3 +102,18 @@ def test_dedup_mix_report_from_the_command_line(corpus, tmp_path):
     assert r.exit_code == 0 and (tmp_path / "r.png").stat().st_size > 10_000 and (tmp_path / "r.html").exists()
     r = runner.invoke(app, ["corpus", "dedup", str(tmp_path)])
     assert r.exit_code == 2 and "not a vmae corpus" in r.output
+
+
+def test_help_build_help_and_status_import_neither_torch_nor_decord(corpus, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    for name in ("torch", "decord"):  # a module of that name that fails on import shadows the real one
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"raise ImportError('{name} was imported')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    for argv in (["--help"], ["corpus", "build", "--help"], ["corpus", "status", str(corpus)]):
+        done = subprocess.run([sys.executable, "-m", "cli.main", *argv], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, (argv, done.stderr[-2000:])
+    assert "input rows" in done.stdout
