@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import CorpusDir, parse_size
+from cli.common import CorpusDir, fail, parse_size
 from corpus.dedup import DEFAULT_THRESHOLD
 from corpus.errors import InputError
 from corpus.sources import SOURCES
@@ -105,8 +105,7 @@ def build(
     try:
         summary = run_build(options, plan_only=plan_only, retry_failed=retry_failed, progress=progress)
     except (InputError, ManifestError) as e:
-        typer.secho(f"error: {e}", fg="red", err=True)
-        raise typer.Exit(2) from e
+        raise fail(e) from e
     print_summary(summary)
 
 
@@ -131,12 +130,32 @@ def status(corpus: CorpusDir, as_json: Annotated[bool, typer.Option("--json", he
     try:
         s = summarize(corpus)
     except ManifestError as e:
-        typer.secho(f"error: {e}", fg="red", err=True)
-        raise typer.Exit(2) from e
+        raise fail(e) from e
     if as_json:
         typer.echo(json.dumps(s, indent=2))
     else:
         print_summary(s)
+
+
+@app.command()
+def compact(corpus: CorpusDir) -> None:
+    """Merge the corpus' tables into a few large files (a finished build does this itself), so that
+    reading videos/ with pandas costs about what one file costs. Safe to interrupt; rerun to finish."""
+    from corpus.compact import compact as run_compact
+    from corpus.lock import writing
+    from manifests.layout import CorpusLayout
+
+    layout = CorpusLayout.at(corpus)
+    if not layout.is_corpus():
+        raise fail(ManifestError(f"{corpus} is not a vmae corpus folder (no build.json)"))
+    try:
+        with writing(layout.root):
+            changed = run_compact(layout)
+    except (InputError, ManifestError) as e:
+        raise fail(e) from e
+    for name, (before, after) in changed.items():
+        typer.echo(f"{name:<7} {before} files -> {after}")
+    typer.echo("already compact" if not changed else f"compacted {corpus}")
 
 
 @app.command()
@@ -156,8 +175,7 @@ def dedup(
     try:
         results = run_dedup(corpora, against or [], threshold)
     except (InputError, ManifestError) as e:
-        typer.secho(f"error: {e}", fg="red", err=True)
-        raise typer.Exit(2) from e
+        raise fail(e) from e
     for r in results:
         dropped = "  ".join(f"{k}={v}" for k, v in sorted(r.dropped.items())) or "none"
         typer.echo(f"{r.corpus}: {r.items} items, kept {r.items - sum(r.dropped.values())}, dropped: {dropped}")
@@ -188,8 +206,7 @@ def mix(
         summary = run_mix(MixOptions(recipe=recipe, inputs=inputs, out=str(out), scale=scale, seed=seed,
                                      shard_bytes=parse_size(shard_bytes)), progress=progress)
     except (InputError, ManifestError) as e:
-        typer.secho(f"error: {e}", fg="red", err=True)
-        raise typer.Exit(2) from e
+        raise fail(e) from e
     for name, r in summary["mix"].items():
         short = f", SHORT by {r['shortfall']}" if r["shortfall"] else ""
         typer.echo(f"{name:<12} quota {r['quota']:>8}  selected {r['selected']:>8}  of {r['available']} "
@@ -209,6 +226,5 @@ def report(
     try:
         png, page = run_report(corpora, out)
     except (InputError, ManifestError) as e:
-        typer.secho(f"error: {e}", fg="red", err=True)
-        raise typer.Exit(2) from e
+        raise fail(e) from e
     typer.echo(f"wrote {png} and {page}")

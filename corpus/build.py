@@ -11,9 +11,11 @@ import shutil
 import time
 from pathlib import Path
 
+from corpus.compact import compact, split_units
 from corpus.dedup.apply import skip_deduplicated
 from corpus.errors import InputError
 from corpus.executor import EXECUTORS, UnitWork
+from corpus.lock import writing
 from corpus.options import BuildOptions
 from corpus.progress import BuildProgress
 from corpus.sources import get_source
@@ -27,7 +29,7 @@ from corpus.units import (
     pending_units,
     requeue_transient,
     unit_tasks,
-    write_unit_rows,
+    write_plan,
 )
 from corpus.worker import TaskRunner
 from manifests.layout import CorpusLayout
@@ -78,7 +80,7 @@ def plan(options: BuildOptions, layout: CorpusLayout) -> dict:
     for rel, data in source.extra_files(rows, labels).items():
         write_atomic_bytes(layout.root / rel, data)
     units = assign_units(rows, options.unit_size)
-    write_unit_rows(layout, rows)
+    write_plan(layout, rows)
     info = {"rows": len(rows), "units": len(units), "labeled": bool(labels),
             "classes": len(labels or []), "report": result.report}
     _write_build_json(layout, options, state="planned", planned_at=time.time(), **info)
@@ -121,29 +123,37 @@ def build(options: BuildOptions, *, plan_only: bool = False, retry_failed: bool 
     source_cls = get_source(options.source)
     options = dataclasses.replace(options, clip=source_cls(options).clip_defaults(options.clip))
     layout = CorpusLayout.at(options.out)
-    if layout.marker(PLAN_MARKER).is_file():
-        _check_same_build(layout, options)
-    else:
-        if layout.root.is_dir() and any(p.name != "done" for p in layout.root.iterdir()):
-            if not layout.build_json.is_file():
-                raise InputError(f"{layout.root} exists and is not a vmae corpus; choose an empty --out folder")
-        plan(options, layout)
-    if plan_only:
-        return summarize(layout.root)
+    if not layout.marker(PLAN_MARKER).is_file() and layout.root.is_dir() and not layout.build_json.is_file() \
+            and any(p.name not in ("done", ".lock") for p in layout.root.iterdir()):
+        raise InputError(f"{layout.root} exists and is not a vmae corpus; choose an empty --out folder")
+    with writing(layout.root):
+        if layout.marker(PLAN_MARKER).is_file():
+            _check_same_build(layout, options)
+        else:
+            plan(options, layout)
+        if not plan_only:
+            _run(options, layout, retry_failed, progress)
+    return summarize(layout.root)
+
+
+def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progress: bool) -> None:
+    """Run the units that are not done, then merge the tables into a few large files."""
     if retry_failed:
         requeue_transient(layout, options.unit_size)
     skip_deduplicated(layout)
     shutil.rmtree(layout.work, ignore_errors=True)  # scratch of units a killed run left unfinished
     labeled = bool(json.loads(layout.build_json.read_text()).get("labeled"))
-    works = [UnitWork(u, *unit_tasks(layout, u)) for u in pending_units(layout)]
+    pending = pending_units(layout)
+    split_units(layout, set(pending))  # each unit replaces its own rows when it finishes
+    works = [UnitWork(u, *unit_tasks(layout, u)) for u in pending]
     bar = BuildProgress(sum(len(t.rows) for w in works for t in w.tasks), enabled=progress)
     _write_build_json(layout, options, state="building")
     executor = EXECUTORS["local"](options.workers)
     executor.run(works, TaskRunner(options), bar.task_done,
                  lambda work, tasks: _finish_unit(layout, options, labeled, work, tasks))
     run_stats = bar.close()
+    compact(layout)
     summary = summarize(layout.root)
     _write_build_json(layout, options, state="complete", finished_at=time.time(), last_run=run_stats,
                       counts={k: summary[k] for k in ("rows", "status", "error_kinds", "clips", "shards",
                                                        "hours", "shard_bytes")})
-    return summarize(layout.root)

@@ -1,19 +1,22 @@
-"""Deterministic units of work: the same plan gives the same unit ids. A unit's videos/ part is
-written at plan time and replaced when the unit finishes; its marker in done/ is written last."""
+"""Deterministic units of work: the same plan gives the same unit ids. The plan writes videos/ as
+a few large files; before a build runs units, each gets its own part (corpus/compact.py), which it
+replaces when it finishes; its marker in done/ is written last."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections import defaultdict
-from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from corpus.compact import write_table
 from corpus.errors import TRANSIENT_KINDS
 from corpus.steps.base import Task
 from manifests.layout import CorpusLayout
-from manifests.tables import part_files, write_atomic_bytes, write_part
+from manifests.tables import read_table, to_table, write_atomic_bytes
 
 _RETRY_UNIT = re.compile(r"^r(\d+)-")
 
@@ -40,16 +43,9 @@ def assign_units(rows: list[dict], unit_size: int, prefix: str = "u") -> list[st
     return units
 
 
-def write_unit_rows(layout: CorpusLayout, rows: list[dict]) -> None:
-    by_unit: dict[str, list[dict]] = defaultdict(list)
-    for r in rows:
-        by_unit[r["unit"]].append(r)
-    for unit, members in by_unit.items():
-        write_part(layout.part("videos", unit), "videos", sorted(members, key=lambda r: r["row"]))
-
-
-def unit_of(part: Path) -> str:
-    return part.stem.removeprefix("part-")
+def write_plan(layout: CorpusLayout, rows: list[dict]) -> None:
+    """videos/ as planned: every row, in a few large files (one generation switch)."""
+    write_table(layout, "videos", to_table("videos", rows))
 
 
 def is_done(layout: CorpusLayout, unit: str) -> bool:
@@ -60,17 +56,16 @@ def mark_done(layout: CorpusLayout, unit: str, stats: dict) -> None:
     write_atomic_bytes(layout.marker(f"{unit}.json"), json.dumps(stats, sort_keys=True).encode())
 
 
-def _read_rows(part: Path) -> list[dict]:
-    return pq.read_table(part).to_pylist()
-
-
 def pending_units(layout: CorpusLayout) -> list[str]:
-    return [unit_of(p) for p in part_files(layout.table("videos")) if not is_done(layout, unit_of(p))]
+    """Units without a done marker, in plan order."""
+    units = pc.unique(read_table(layout.root, "videos").sort_by("row")["unit"]).to_pylist()
+    return [u for u in units if not is_done(layout, u)]
 
 
 def unit_tasks(layout: CorpusLayout, unit: str) -> tuple[list[dict], list[Task]]:
-    """All rows of a unit, and the tasks (one per file to fetch) of its pending rows."""
-    rows = _read_rows(layout.part("videos", unit))
+    """All rows of a unit (from its own part), and the tasks (one per file to fetch) of its
+    pending rows."""
+    rows = pq.read_table(layout.part("videos", unit)).to_pylist()
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         if r["status"] == "pending":
@@ -79,31 +74,28 @@ def unit_tasks(layout: CorpusLayout, unit: str) -> tuple[list[dict], list[Task]]
     return rows, [Task(unit=unit, rows=members, workdir=workdir) for members in groups.values()]
 
 
+def update_rows(layout: CorpusLayout, changed: list[dict]) -> None:
+    """Replace the rows `changed` (by row number) in videos/, in one generation switch."""
+    videos = read_table(layout.root, "videos")
+    numbers = pa.array([r["row"] for r in changed], pa.int64())
+    kept = videos.filter(pc.invert(pc.is_in(videos["row"], value_set=numbers)))
+    write_table(layout, "videos", pa.concat_tables([kept, to_table("videos", changed).cast(kept.schema)]))
+
+
 def requeue_transient(layout: CorpusLayout, unit_size: int) -> int:
     """Move rows that failed for a transient reason in finished units into new units of a new
-    retry round; finished shards are not touched. Returns the number of rows moved.
-
-    The new parts are written before the old ones are rewritten, and selection reads finished
-    units only, so a crash in between is repaired by simply running this again."""
-    parts = part_files(layout.table("videos"))
-    done = [p for p in parts if is_done(layout, unit_of(p))]
-    moved: list[dict] = []
-    keep: dict[Path, list[dict]] = {}
-    for part in done:
-        rows = _read_rows(part)
-        retry = [r for r in rows if r["status"] == "failed" and r["error_kind"] in TRANSIENT_KINDS]
-        if retry:
-            moved.extend(retry)
-            leaving = {r["row"] for r in retry}
-            keep[part] = [r for r in rows if r["row"] not in leaving]
+    retry round; finished shards are not touched. Returns the number of rows moved. One
+    generation switch: a crash leaves the table as it was, and running this again redoes it."""
+    videos = read_table(layout.root, "videos")
+    failed = videos.filter(pc.and_(pc.equal(videos["status"], "failed"),
+                                   pc.is_in(videos["error_kind"], value_set=pa.array(sorted(TRANSIENT_KINDS)))))
+    moved = [r for r in failed.to_pylist() if is_done(layout, r["unit"])]
     if not moved:
         return 0
-    rounds = [int(m.group(1)) for p in parts if (m := _RETRY_UNIT.match(unit_of(p)))]
-    round_no = max(rounds, default=0) + 1
+    units = pc.unique(videos["unit"]).to_pylist()
+    rounds = [int(m.group(1)) for u in units if (m := _RETRY_UNIT.match(u))]
     for r in moved:
         r.update(status="pending", error_kind=None, error=None)
-    assign_units(sorted(moved, key=lambda r: r["row"]), unit_size, prefix=f"r{round_no:03d}-")
-    write_unit_rows(layout, moved)
-    for part, rows in keep.items():
-        write_part(part, "videos", rows)
+    assign_units(sorted(moved, key=lambda r: r["row"]), unit_size, prefix=f"r{max(rounds, default=0) + 1:03d}-")
+    update_rows(layout, moved)
     return len(moved)

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from manifests.atomic import atomic_path
 from manifests.errors import ManifestError
+from manifests.generations import ensure
 from manifests.schemas import SCHEMA_VERSION, TABLES, VERSION_KEY, with_version
 
 
@@ -47,6 +48,7 @@ def write_part(path: Path, name: str, rows: Iterable[Mapping]) -> int:
 
     A reader never sees a half-written part (see manifests/atomic.py)."""
     table = to_table(name, rows)
+    ensure(Path(path).parent)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     return table.num_rows

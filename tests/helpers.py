@@ -18,12 +18,12 @@ from manifests.validate import validate
 
 
 def build_corpus(out: Path, source: str, inputs, *, clip: dict | None = None, fetch: dict | None = None,
-                 retry_failed: bool = False, **options) -> dict:
+                 retry_failed: bool = False, plan_only: bool = False, **options) -> dict:
     opts = BuildOptions(source=source, inputs=tuple(str(i) for i in inputs), out=str(out),
                         clip=ClipOptions(**({"short_side": 96, "preset": "ultrafast"} | (clip or {}))),
                         fetch=FetchOptions(**({"timeout_s": 3, "retries": 0, "backoff_s": 0.05} | (fetch or {}))),
                         **({"workers": 1, "shard_bytes": 400_000} | options))
-    return build(opts, progress=False, retry_failed=retry_failed)
+    return build(opts, progress=False, retry_failed=retry_failed, plan_only=plan_only)
 
 
 def check_corpus(root: Path) -> pd.DataFrame:

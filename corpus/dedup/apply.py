@@ -3,11 +3,12 @@ duplicates and evaluation leaks are never downloaded."""
 
 from __future__ import annotations
 
-import pyarrow.parquet as pq
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from corpus.units import is_done, unit_of
+from corpus.units import update_rows
 from manifests.layout import CorpusLayout
-from manifests.tables import part_files, read_frame, write_part
+from manifests.tables import read_frame, read_table
 
 ERROR_KIND = {"exact_id": "duplicate", "leak_id": "leak"}
 
@@ -19,18 +20,14 @@ def skip_deduplicated(layout: CorpusLayout) -> int:
     if dropped.empty:
         return 0
     why = dropped.set_index("video_id")[["reason", "duplicate_of", "duplicate_corpus"]].to_dict("index")
-    changed = 0
-    for part in part_files(layout.table("videos")):
-        if is_done(layout, unit_of(part)):
-            continue
-        rows = pq.read_table(part).to_pylist()
-        hits = [r for r in rows if r["status"] == "pending" and r["video_id"] in why]
-        for r in hits:
-            w = why[r["video_id"]]
-            where = f" in {w['duplicate_corpus']}" if w["duplicate_corpus"] else ""
-            r.update(status="skipped", error_kind=ERROR_KIND.get(w["reason"], "duplicate"),
-                     error=f"dropped by 'vmae corpus dedup': {w['reason']} of {w['duplicate_of']}{where}")
-        if hits:
-            write_part(part, "videos", rows)
-            changed += len(hits)
-    return changed
+    videos = read_table(layout.root, "videos")
+    hits = videos.filter(pc.and_(pc.equal(videos["status"], "pending"),
+                                 pc.is_in(videos["video_id"], value_set=pa.array(list(why), pa.string())))).to_pylist()
+    for r in hits:
+        w = why[r["video_id"]]
+        where = f" in {w['duplicate_corpus']}" if w["duplicate_corpus"] else ""
+        r.update(status="skipped", error_kind=ERROR_KIND.get(w["reason"], "duplicate"),
+                 error=f"dropped by 'vmae corpus dedup': {w['reason']} of {w['duplicate_of']}{where}")
+    if hits:
+        update_rows(layout, hits)
+    return len(hits)
