@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.build import build  # noqa: E402
 from corpus.localserve import serve_folder  # noqa: E402
+from corpus.media.encode import target_size  # noqa: E402
 from corpus.options import BuildOptions, ClipOptions  # noqa: E402
-from corpus.steps.encode import target_size  # noqa: E402
 from corpus.synthetic import PATTERNS, make_video  # noqa: E402
 
 TARGET = 0.85

@@ -69,8 +69,8 @@ def build(
                                                     rich_help_panel=FETCH)] = False,
     url_column: Annotated[str | None, typer.Option(help="web: name of the URL column.",
                                                    rich_help_panel=SRC)] = None,
-    url_template: Annotated[str, typer.Option(help="kinetics: URL of a video, with {youtube_id}.",
-                                              rich_help_panel=SRC)] = "https://www.youtube.com/watch?v={youtube_id}",
+    url_template: Annotated[str | None, typer.Option(help="kinetics: URL of a video, with {youtube_id} (default: "
+                                                     "YouTube's watch URL).", rich_help_panel=SRC)] = None,
     mirror: Annotated[Path | None, typer.Option(help="kinetics: folder of {youtube_id}_{start:06d}_{end:06d}.mp4.",
                                                 rich_help_panel=SRC)] = None,
     label_map: Annotated[Path | None, typer.Option(help="Class order, one name per line (e.g. the K710 list); "
@@ -78,6 +78,9 @@ def build(
                                                    rich_help_panel=SRC)] = None,
     version_labels: Annotated[list[str] | None, typer.Option(
         help="kinetics: class order of a version for its index map, e.g. 400=label_map_k400.txt.",
+        rich_help_panel=SRC)] = None,
+    source_option: Annotated[list[str] | None, typer.Option(
+        help="KEY=VALUE: any option of the source's own (the flags above are the common ones); repeat.",
         rich_help_panel=SRC)] = None,
     progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
 ) -> None:
@@ -99,14 +102,27 @@ def build(
         clip=ClipOptions(short_side=short_side, fps=fps, crf=crf, preset=preset, keep_audio=keep_audio,
                          min_seconds=min_seconds, clip_seconds=clip_seconds, window_frames=window_frames,
                          stride_s=stride),
-        url_column=url_column, url_template=url_template, mirror=str(mirror) if mirror else None,
-        label_map=str(label_map) if label_map else None, version_labels=tuple(version_labels or ()),
+        label_map=str(label_map) if label_map else None,
+        source_options=_source_options(source_option, url_column=url_column, url_template=url_template,
+                                       mirror=str(mirror) if mirror else None,
+                                       version_labels=tuple(version_labels) if version_labels else None),
     )
     try:
         summary = run_build(options, plan_only=plan_only, retry_failed=retry_failed, progress=progress)
     except (InputError, ManifestError) as e:
         raise fail(e) from e
     print_summary(summary)
+
+
+def _source_options(pairs: list[str] | None, **flags) -> dict:
+    """The source's options: the source flags given, and --source-option KEY=VALUE pairs."""
+    options = {k: v for k, v in flags.items() if v is not None}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"'{pair}': write KEY=VALUE", param_hint="--source-option")
+        options[key.strip().replace("-", "_")] = value
+    return options
 
 
 def print_summary(s: dict) -> None:
@@ -116,6 +132,9 @@ def print_summary(s: dict) -> None:
         typer.echo("errors      " + "  ".join(f"{k}={v}" for k, v in s["error_kinds"].items()))
     typer.echo(f"clips       {s['clips']}  ({s['hours'] * 60:.1f} min of video, {s['labeled_clips']} labeled)")
     typer.echo(f"shards      {s['shards']}  ({s['shard_bytes'] / 1e6:.1f} MB)")
+    for step, counts in s.get("steps", {}).items():
+        outcomes = "  ".join(f"{k}={v}" for k, v in counts.items() if k != "seconds")
+        typer.echo(f"step        {step:<6} {outcomes}  ({counts.get('seconds', 0):.1f} s)")
     for key, value in s["report"].items():
         if key != "files" and value:
             shown = len(value) if isinstance(value, dict) else value

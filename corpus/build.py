@@ -14,27 +14,26 @@ from pathlib import Path
 from corpus.compact import compact, split_units
 from corpus.dedup.apply import skip_deduplicated
 from corpus.errors import InputError
-from corpus.executor import EXECUTORS, UnitWork
+from corpus.executors import EXECUTORS, UnitWork
+from corpus.finish import finish_unit
 from corpus.lock import writing
 from corpus.options import BuildOptions
+from corpus.pipeline import Pipeline
 from corpus.progress import BuildProgress
 from corpus.sources import get_source
 from corpus.sources.base import apply_labels
+from corpus.stats import add_stats
 from corpus.status import summarize
-from corpus.steps.base import Task
-from corpus.steps.shard import write_shards
 from corpus.units import (
     assign_units,
-    mark_done,
     pending_units,
     requeue_transient,
     unit_tasks,
     write_plan,
 )
-from corpus.worker import TaskRunner
 from manifests.layout import CorpusLayout
 from manifests.schemas import SCHEMA_VERSION
-from manifests.tables import write_atomic_bytes, write_part
+from manifests.tables import write_atomic_bytes
 
 PLAN_MARKER = "plan.json"
 
@@ -88,23 +87,6 @@ def plan(options: BuildOptions, layout: CorpusLayout) -> dict:
     return info
 
 
-def _finish_unit(layout: CorpusLayout, options: BuildOptions, labeled: bool, work: UnitWork,
-                 tasks: list[Task]) -> None:
-    """Write a unit's shards and table parts, then its marker (last)."""
-    updated = {r["row"]: r for t in tasks for r in t.rows}
-    rows = [updated.get(r["row"], r) for r in work.rows]
-    clips = [c for t in tasks for c in t.clips]
-    for stale in layout.tars.glob(f"{work.unit}-*.tar"):  # left by a killed run of this unit
-        stale.unlink()
-    shard_rows = write_shards(layout.root, work.unit, clips, options.shard_bytes, labeled)
-    write_part(layout.part("clips", work.unit), "clips", [{k: v for k, v in c.items() if k != "file"}
-                                                          for c in clips])
-    write_part(layout.part("shards", work.unit), "shards", shard_rows)
-    write_part(layout.part("videos", work.unit), "videos", rows)
-    mark_done(layout, work.unit, {"rows": len(rows), "clips": len(clips), "shards": len(shard_rows)})
-    shutil.rmtree(layout.work / work.unit, ignore_errors=True)
-
-
 def _check_same_build(layout: CorpusLayout, options: BuildOptions) -> None:
     """A rerun resumes only what the same inputs and options would have made."""
     recorded = json.loads(layout.build_json.read_text()).get("fingerprint", {})
@@ -145,15 +127,17 @@ def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progre
     labeled = bool(json.loads(layout.build_json.read_text()).get("labeled"))
     pending = pending_units(layout)
     split_units(layout, set(pending))  # each unit replaces its own rows when it finishes
-    works = [UnitWork(u, *unit_tasks(layout, u)) for u in pending]
+    fetcher = get_source(options.source).fetcher
+    works = [UnitWork(u, *unit_tasks(layout, u, fetcher)) for u in pending]
     bar = BuildProgress(sum(len(t.rows) for w in works for t in w.tasks), enabled=progress)
     _write_build_json(layout, options, state="building")
     executor = EXECUTORS["local"](options.workers)
-    executor.run(works, TaskRunner(options), bar.task_done,
-                 lambda work, tasks: _finish_unit(layout, options, labeled, work, tasks))
-    run_stats = bar.close()
+    run_steps: dict[str, dict] = {}
+    executor.run(works, Pipeline(options), bar.task_done, lambda work, tasks: add_stats(
+        run_steps, finish_unit(layout, options.shard_bytes, labeled, work, tasks)["steps"]))
+    run_stats = bar.close() | {"steps": run_steps}
     compact(layout)
     summary = summarize(layout.root)
     _write_build_json(layout, options, state="complete", finished_at=time.time(), last_run=run_stats,
                       counts={k: summary[k] for k in ("rows", "status", "error_kinds", "clips", "shards",
-                                                       "hours", "shard_bytes")})
+                                                       "hours", "shard_bytes", "steps")})

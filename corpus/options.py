@@ -44,18 +44,13 @@ class BuildOptions:
     shard_bytes: int = 1024**3
     unit_size: int = 64  # input rows per unit of work (resume and retry granularity)
     workers: int = 1
-    # source-specific
-    url_column: str | None = None
-    url_template: str = "https://www.youtube.com/watch?v={youtube_id}"
-    mirror: str | None = None
     label_map: str | None = None  # one class name per line: fixes label ids (e.g. the K710 order)
-    version_labels: tuple[str, ...] = ()  # kinetics: "400=FILE" class orders for the 710→400 slices
+    source_options: dict = field(default_factory=dict)  # the source's own options (its Options class)
 
     def plan_fields(self) -> dict:
         """What decides the plan (rows and units): a rerun must match these to resume."""
         return {"source": self.source, "inputs": self.inputs, "unit_size": self.unit_size,
-                "url_column": self.url_column, "url_template": self.url_template, "mirror": self.mirror,
-                "label_map": self.label_map, "version_labels": self.version_labels}
+                "label_map": self.label_map, "source_options": self.source_options}
 
     def work_fields(self) -> dict:
         """What decides the clips and shards: may change only while no unit has finished."""

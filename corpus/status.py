@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
+from corpus.stats import add_stats
 from manifests.layout import CorpusLayout
 from manifests.tables import ManifestError, read_table
 
@@ -24,6 +25,9 @@ def summarize(root: str | Path) -> dict:
     failed = videos.filter(pc.field("status").isin(["failed", "skipped"]))
     kinds = failed.group_by("error_kind").aggregate([("row", "count")]).to_pylist()
     seconds = pc.sum(clips["duration_s"]).as_py() or 0.0
+    steps: dict[str, dict] = {}
+    for marker in sorted(layout.done.glob("*.json")) if layout.done.is_dir() else []:
+        add_stats(steps, json.loads(marker.read_text()).get("steps") or {})
     return {
         "corpus": str(layout.root),
         "rows": videos.num_rows,
@@ -35,6 +39,7 @@ def summarize(root: str | Path) -> dict:
         "shards": shards.num_rows,
         "shard_bytes": pc.sum(shards["bytes"]).as_py() or 0,
         "build": build.get("state"),
+        "steps": steps,  # per step, summed over finished units: outcome counts and seconds
         # the plan's findings (renames, conflicts, unknown classes), without long lists
         "report": {k: v for k, v in (build.get("report") or {}).items() if not k.endswith("_list")},
     }

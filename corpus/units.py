@@ -4,7 +4,6 @@ replaces when it finishes; its marker in done/ is written last."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 
@@ -16,7 +15,7 @@ from corpus.compact import write_table
 from corpus.errors import TRANSIENT_KINDS
 from corpus.steps.base import Task
 from manifests.layout import CorpusLayout
-from manifests.tables import read_table, to_table, write_atomic_bytes
+from manifests.tables import read_table, to_table
 
 _RETRY_UNIT = re.compile(r"^r(\d+)-")
 
@@ -52,26 +51,23 @@ def is_done(layout: CorpusLayout, unit: str) -> bool:
     return layout.marker(f"{unit}.json").is_file()
 
 
-def mark_done(layout: CorpusLayout, unit: str, stats: dict) -> None:
-    write_atomic_bytes(layout.marker(f"{unit}.json"), json.dumps(stats, sort_keys=True).encode())
-
-
 def pending_units(layout: CorpusLayout) -> list[str]:
     """Units without a done marker, in plan order."""
     units = pc.unique(read_table(layout.root, "videos").sort_by("row")["unit"]).to_pylist()
     return [u for u in units if not is_done(layout, u)]
 
 
-def unit_tasks(layout: CorpusLayout, unit: str) -> tuple[list[dict], list[Task]]:
+def unit_tasks(layout: CorpusLayout, unit: str, fetcher: str) -> tuple[list[dict], list[Task]]:
     """All rows of a unit (from its own part), and the tasks (one per file to fetch) of its
-    pending rows."""
+    pending rows, each carrying its fetcher: the source's, or local for rows with a local path."""
     rows = pq.read_table(layout.part("videos", unit)).to_pylist()
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         if r["status"] == "pending":
             groups[fetch_key(r)].append(r)
     workdir = str(layout.work / unit)
-    return rows, [Task(unit=unit, rows=members, workdir=workdir) for members in groups.values()]
+    return rows, [Task(unit=unit, rows=members, workdir=workdir, fetcher="local" if members[0]["path"] else fetcher)
+                  for members in groups.values()]
 
 
 def update_rows(layout: CorpusLayout, changed: list[dict]) -> None:

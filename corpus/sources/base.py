@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterable, Iterator
@@ -102,14 +103,31 @@ def apply_labels(rows: list[dict], labels: list[str] | None, label_map: str | No
     return labels, dict(sorted(unknown.items()))
 
 
+@dataclass(frozen=True)
+class NoOptions:
+    """A source without options of its own."""
+
+
 class Source:
-    """Turns user input into plan rows. Subclasses set `name` and `fetcher` and write plan()."""
+    """Turns user input into plan rows. Subclasses set `name` and `fetcher`, may declare their own
+    `Options` (a frozen dataclass, filled from BuildOptions.source_options), and write plan()."""
 
     name: ClassVar[str]
     fetcher: ClassVar[str]
+    Options: ClassVar[type] = NoOptions
 
     def __init__(self, options: BuildOptions):
         self.options = options
+        self.opts = self.read_options(options.source_options)
+
+    @classmethod
+    def read_options(cls, given: dict):
+        known = {f.name: f for f in dataclasses.fields(cls.Options)}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise InputError(f"the {cls.name} source has no option {', '.join(unknown)}; its options: "
+                             f"{', '.join(known) or 'none'}")
+        return cls.Options(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
 
     def plan(self) -> Plan:
         raise NotImplementedError

@@ -4,6 +4,7 @@ folder of already-cut files named {youtube_id}_{start:06d}_{end:06d}.mp4."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.errors import InputError
@@ -35,9 +36,17 @@ def mirror_name(youtube_id: str, start: float, end: float) -> str:
     return f"{youtube_id}_{int(start):06d}_{int(end):06d}.mp4"
 
 
+@dataclass(frozen=True)
+class KineticsOptions:
+    url_template: str = "https://www.youtube.com/watch?v={youtube_id}"  # a video's URL, from its youtube_id
+    mirror: str | None = None  # folder of {youtube_id}_{start:06d}_{end:06d}.mp4 files (fetched locally)
+    version_labels: tuple[str, ...] = ()  # "400=FILE": class order of a version, for its index map
+
+
 class KineticsSource(Source):
     name = "kinetics"
     fetcher = FETCH_YTDLP
+    Options = KineticsOptions
 
     def _row(self, path: str, line: int, v: dict) -> dict:
         yid = (v.get("youtube_id") or "").strip()
@@ -58,11 +67,11 @@ class KineticsSource(Source):
         if row["status"] != "pending":
             row["error"] = f"{path}:{line}: {row['error']}"
             return row
-        if self.options.mirror:
+        if self.opts.mirror:
             # Mirror files are already cut to the annotated range: they start at time_start.
-            row.update(path=str(Path(self.options.mirror) / mirror_name(yid, start, end)), offset_s=start)
+            row.update(path=str(Path(self.opts.mirror) / mirror_name(yid, start, end)), offset_s=start)
         else:
-            row["url"] = self.options.url_template.format(youtube_id=yid)
+            row["url"] = self.opts.url_template.format(youtube_id=yid)
         return row
 
     def plan(self) -> Plan:
@@ -103,7 +112,7 @@ class KineticsSource(Source):
         if not labels:
             return {}
         try:
-            given = parse_version_labels(self.options.version_labels)
+            given = parse_version_labels(self.opts.version_labels)
         except ValueError as e:
             raise InputError(str(e)) from e
         return version_maps(rows, self._versions, labels, given)

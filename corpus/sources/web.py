@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from corpus.errors import InputError
@@ -21,12 +22,18 @@ def url_video_id(url: str) -> str:
     return "u" + hashlib.sha1(url.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class WebOptions:
+    url_column: str | None = None  # the URL column's name; default: url, contentUrl or video_url
+
+
 class WebSource(Source):
     name = "web"
     fetcher = FETCH_HTTP
+    Options = WebOptions
 
     def _columns(self, path: str, columns: list[str]) -> dict[str, str | None]:
-        wanted = self.options.url_column
+        wanted = self.opts.url_column
         url_col = find_column(columns, (wanted,) if wanted else URL_COLUMNS)
         if url_col is None:
             expected = f"'{wanted}' (from --url-column)" if wanted else " or ".join(URL_COLUMNS)

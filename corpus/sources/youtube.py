@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 from corpus.errors import InputError, StepError
+from corpus.fetchers.ytdlp import expand
 from corpus.sources.base import FETCH_YTDLP, Plan, Source, fail, mark_duplicates, meta_json, plan_row
-from corpus.ytdlp import expand
 
 _VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 # URLs that name one YouTube video need no expansion (a 'list=' parameter means a playlist).

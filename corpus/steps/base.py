@@ -1,5 +1,6 @@
 """Steps: small classes with one job. The base owns iteration, failure capture, counting and
-timing; a subclass overrides the one hook `process`."""
+timing; a subclass overrides the one hook `process`. What a step did to a task (its outcome and
+seconds) travels with the task, so an executor can sum it per unit wherever the task ran."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ class Task:
     unit: str
     rows: list[dict]
     workdir: str
+    fetcher: str = "local"  # name in corpus.fetchers.FETCHERS
     file: str | None = None  # local file once fetched
     downloaded: bool = False  # True when `file` is ours to delete
     info: dict | None = None  # ffprobe summary
     clips: list[dict] = field(default_factory=list)  # clip rows; "file" holds the encoded clip
+    stats: dict[str, Counter] = field(default_factory=dict)  # step name -> outcome counts and seconds
 
     @property
     def pending(self) -> list[dict]:
@@ -39,21 +42,20 @@ class Step:
 
     def __init__(self, options: BuildOptions):
         self.options = options
-        self.stats: Counter = Counter()
-        self.seconds = 0.0
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Task]:
         for task in tasks:
             if task.pending:
+                stats = task.stats.setdefault(self.name, Counter())
                 start = time.perf_counter()
                 try:
                     self.process(task)
-                    self.stats["ok"] += 1
+                    stats["ok"] += 1
                 except StepError as e:
                     task.fail_pending(e)
-                    self.stats[e.kind] += 1
+                    stats[e.kind] += 1
                 finally:
-                    self.seconds += time.perf_counter() - start
+                    stats["seconds"] += time.perf_counter() - start
             yield task
 
     def process(self, task: Task) -> None:

@@ -7,9 +7,9 @@ import math
 from pathlib import Path
 
 from corpus.errors import StepError
+from corpus.media.encode import encode_clip
 from corpus.options import ClipOptions
 from corpus.steps.base import Step, Task
-from corpus.steps.encode import encode_clip
 from manifests.sample import clip_key
 
 # A cut that decodes to less than this share of its requested length means damaged data.

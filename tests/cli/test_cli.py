@@ -119,3 +119,14 @@ def test_help_build_help_and_status_import_neither_torch_nor_decord(corpus, tmp_
         done = subprocess.run([sys.executable, "-m", "cli.main", *argv], env=env, capture_output=True, text=True)
         assert done.returncode == 0, (argv, done.stderr[-2000:])
     assert "input rows" in done.stdout
+
+
+def test_each_source_takes_its_own_options_and_names_them_on_a_mistake(tmp_path):
+    (tmp_path / "list.csv").write_text("link,text\nhttp://127.0.0.1:9/a.mp4,x\n")
+    base = ["corpus", "build", "--source", "web", "--input", str(tmp_path / "list.csv"), "--plan-only",
+            "--no-progress"]
+    r = runner.invoke(app, [*base, "--out", str(tmp_path / "a"), "--mirror", str(tmp_path)])
+    assert r.exit_code == 2 and "the web source has no option mirror; its options: url_column" in r.output
+    assert not (tmp_path / "a").exists()
+    r = runner.invoke(app, [*base, "--out", str(tmp_path / "b"), "--source-option", "url-column=link"])
+    assert r.exit_code == 0 and "pending=1" in r.output

@@ -18,7 +18,7 @@ def test_kinetics_through_ytdlp_with_url_template(tmp_path, server):
                    "running,b,0,1.5,train\n"
                    "swimming,missing,0,2,train\n"
                    "swimming,c,5,9,train\n")    # past the end of a 3 s video
-    build_corpus(tmp_path / "k", "kinetics", [ann], url_template=f"{server}/{{youtube_id}}.mp4")
+    build_corpus(tmp_path / "k", "kinetics", [ann], source_options={"url_template": f"{server}/{{youtube_id}}.mp4"})
     videos = pd.read_parquet(tmp_path / "k" / "videos").sort_values("row")
     assert list(videos["status"]) == ["ok", "ok", "ok", "failed", "failed"]
     assert list(videos["error_kind"].fillna(""))[3:] == ["not_found", "too_short"]
@@ -36,7 +36,7 @@ def test_kinetics_from_a_mirror_folder(tmp_path, videos):
     shutil.copy(videos / "long.mp4", mirror / mirror_name("vid_000001", 100, 110))
     ann = tmp_path / "k.csv"
     ann.write_text("label,youtube_id,time_start,time_end,split\nx,vid_000001,100,110,val\ny,nofile_0001,1,2,val\n")
-    build_corpus(tmp_path / "k", "kinetics", [ann], mirror=str(mirror))
+    build_corpus(tmp_path / "k", "kinetics", [ann], source_options={"mirror": str(mirror)})
     clips = check_corpus(tmp_path / "k")
     assert len(clips) == 1 and (clips.start_s[0], clips.end_s[0]) == (100.0, 110.0)
     assert abs(clips.duration_s[0] - 10) < 0.1
@@ -96,7 +96,7 @@ def test_kinetics_fetches_only_the_annotated_range_when_asked(tmp_path, server, 
         .overwrite_output().run(quiet=True)
     ann = tmp_path / "k.csv"
     ann.write_text("label,youtube_id,time_start,time_end,split\nx,fast,4,7,train\n")
-    build_corpus(tmp_path / "k", "kinetics", [ann], url_template=f"{server}/{{youtube_id}}.mp4",
+    build_corpus(tmp_path / "k", "kinetics", [ann], source_options={"url_template": f"{server}/{{youtube_id}}.mp4"},
                  fetch={"download_sections": True})
     video = pd.read_parquet(tmp_path / "k" / "videos").iloc[0]
     assert video.status == "ok" and video.offset_s == 4
@@ -109,8 +109,8 @@ def test_ytdlp_errors_are_classified(server):
     import pytest
 
     from corpus.errors import StepError
+    from corpus.fetchers.ytdlp import classify, download
     from corpus.options import FetchOptions
-    from corpus.ytdlp import classify, download
     for code, kind in [(404, "not_found"), (429, "rate_limited"), (503, "http_5xx"), (403, "private")]:
         with pytest.raises(StepError) as err:
             download(f"{server}/status/{code}/v.mp4", Path("/tmp"), "x", FetchOptions(timeout_s=3))

@@ -75,7 +75,7 @@ def test_exact_copies_across_corpora_keep_exactly_one_and_prefer_labels(tmp_path
     ann.write_text("label,youtube_id,time_start,time_end,split\nwaving,copy0_00000,0,3,train\n")
     (tmp_path / "mirror").mkdir()
     (tmp_path / "mirror" / "copy0_00000_000000_000003.mp4").write_bytes((videos / "a.mp4").read_bytes())
-    build_corpus(tmp_path / "c2", "kinetics", [ann], mirror=str(tmp_path / "mirror"))
+    build_corpus(tmp_path / "c2", "kinetics", [ann], source_options={"mirror": str(tmp_path / "mirror")})
     r1, r2 = dedup([tmp_path / "c1", tmp_path / "c2"])
     d1, d2 = pd.read_parquet(tmp_path / "c1" / "dedup"), pd.read_parquet(tmp_path / "c2" / "dedup")
     assert d2.keep.all()  # the labeled copy wins
@@ -102,7 +102,7 @@ def test_leaks_against_an_evaluation_corpus(tmp_path, near_set):
 def test_plan_only_dedup_drops_videos_before_download(tmp_path, kinetics_data):
     k400 = tmp_path / "k400"
     build(BuildOptions(source="kinetics", inputs=(str(kinetics_data / "kinetics-400_val.csv"),), out=str(k400),
-                       unit_size=5000, url_template="http://127.0.0.1:9/{youtube_id}.mp4"),
+                       unit_size=5000, source_options={"url_template": "http://127.0.0.1:9/{youtube_id}.mp4"}),
           plan_only=True, progress=False)
     build(BuildOptions(source="kinetics", inputs=(str(kinetics_data / "kinetics-600_test.csv"),),
                        out=str(tmp_path / "k600test"), unit_size=10000), plan_only=True, progress=False)

@@ -34,7 +34,8 @@ def test_k400_and_k600_val_merge_into_k710_classes(tmp_path, kinetics_data):
     d = kinetics_data
     s = plan_only(tmp_path / "k", [d / "kinetics-400_val.csv", d / "kinetics-600_val.csv"],
                   label_map=str(d / "label_map_k710.txt"),
-                  version_labels=(f"400={d / 'label_map_k400.txt'}", f"600={d / 'label_map_k600.txt'}"))
+                  source_options={"version_labels": (f"400={d / 'label_map_k400.txt'}",
+                                                     f"600={d / 'label_map_k600.txt'}")})
     assert s["rows"] == 19906 + 30000  # every input row accounted for
     assert s["status"] == {"pending": 36287, "skipped": 13619}
     assert s["error_kinds"] == {"duplicate": 13569, "unknown_label": 50}

@@ -31,7 +31,7 @@ def corpora(tmp_path_factory):
     for k in range(8):  # eight different videos
         make_video(d / "mirror" / f"vid{k:08d}_{k % 3:06d}_{k % 3 + 1:06d}.mp4", pattern=f"scene{20 + k}",
                    seconds=1.2, width=128, height=72, fps=15)
-    build_corpus(d / "kin", "kinetics", [ann], mirror=str(d / "mirror"), clip={"short_side": 64})
+    build_corpus(d / "kin", "kinetics", [ann], source_options={"mirror": str(d / "mirror")}, clip={"short_side": 64})
     dedup([d / "movies", d / "kin"])
     return d
 

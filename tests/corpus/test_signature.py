@@ -4,7 +4,7 @@ import ffmpeg
 import numpy as np
 import pandas as pd
 
-from corpus.steps.signature import phash, windowed_means
+from corpus.media.signature import phash, windowed_means
 from corpus.synthetic import make_video
 from tests.helpers import build_corpus
 

@@ -52,9 +52,9 @@ def test_missing_url_column_is_a_clear_error_before_any_work(tmp_path):
     f.write_text("link,caption\nhttp://x/a.mp4,a\n")
     with pytest.raises(InputError, match=r"no URL column; expected a column named url or contentUrl or video_url"):
         plan("web", f)
-    assert plan("web", f, url_column="link").rows[0]["url"] == "http://x/a.mp4"
+    assert plan("web", f, source_options={"url_column": "link"}).rows[0]["url"] == "http://x/a.mp4"
     with pytest.raises(InputError, match="'nope' \\(from --url-column\\)"):
-        plan("web", f, url_column="nope")
+        plan("web", f, source_options={"url_column": "nope"})
 
 
 def test_bad_rows_become_failed_rows_and_nothing_is_dropped(tmp_path):
@@ -94,7 +94,7 @@ def test_kinetics_rows_times_and_mirror_paths(tmp_path):
                  "abseiling,xxxxxxxxxxx,30,20,train,0\n"
                  "abseiling,yyyyyyyyyyy,nan,20,train,0\n"
                  "abseiling,abcdefghijk,17,27,train,0\n")
-    rows = plan("kinetics", f, mirror=str(tmp_path)).rows
+    rows = plan("kinetics", f, source_options={"mirror": str(tmp_path)}).rows
     assert rows[0]["path"].endswith(mirror_name("abcdefghijk", 17, 27)) and rows[0]["offset_s"] == 17
     assert mirror_name("abcdefghijk", 17, 27) == "abcdefghijk_000017_000027.mp4"
     assert rows[1]["label"] == "passing American football (in game)"

@@ -10,8 +10,8 @@ from pathlib import Path
 import ffmpeg
 
 from corpus.errors import StepError
+from corpus.media.signature import SAMPLE_FPS, SAMPLE_SIDE, signature_from_raw
 from corpus.options import ClipOptions
-from corpus.steps.signature import SAMPLE_FPS, SAMPLE_SIDE, signature_from_raw
 from manifests.schemas import SIGNATURE_HASHES
 
 

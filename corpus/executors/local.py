@@ -1,50 +1,49 @@
-"""Executors run units of work through the steps. They own parallelism and call back when a
-task (one fetched file) and when a whole unit is done; the caller owns what is written."""
+"""The local executor: a process pool over tasks (not units), so a few large units still keep
+every worker busy; a unit is finished in this process as soon as its last task returns. Each
+worker builds the pipeline's steps once. workers=1 runs in this process, which keeps tracebacks
+readable."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
 
-from corpus.steps.base import Task
+from corpus.executors.base import OnTask, OnUnit, UnitWork
+from corpus.pipeline import Pipeline, run_task
+from corpus.steps.base import Step, Task
 
-
-@dataclass
-class UnitWork:
-    unit: str
-    rows: list[dict]  # every row of the unit, pending or not
-    tasks: list[Task]
+_STEPS: list[Step] = []  # this worker process' steps, built once by _start_worker
 
 
-OnTask = Callable[[Task], None]
-OnUnit = Callable[[UnitWork, list[Task]], None]
+def _start_worker(pipeline: Pipeline) -> None:
+    _STEPS[:] = pipeline.build()
+
+
+def _run_in_worker(task: Task) -> Task:
+    return run_task(_STEPS, task)
 
 
 class LocalExecutor:
-    """A process pool over tasks (not units), so a few large units still keep every worker busy;
-    a unit is finished in the main process as soon as its last task returns. workers=1 runs in
-    this process, which keeps tracebacks readable."""
-
-    def __init__(self, workers: int = 1):
+    def __init__(self, workers: int = 1, **_):
         self.workers = max(1, workers)
 
-    def run(self, units: Iterable[UnitWork], process: Callable[[Task], Task], on_task: OnTask,
-            on_unit: OnUnit) -> None:
+    def run(self, units: Iterable[UnitWork], pipeline: Pipeline, on_task: OnTask, on_unit: OnUnit) -> None:
         if self.workers == 1:
+            steps = pipeline.build()
             for work in units:
                 done = []
                 for task in work.tasks:
-                    done.append(process(task))
+                    done.append(run_task(steps, task))
                     on_task(done[-1])
                 on_unit(work, done)
             return
         # spawn: workers must not inherit the parent's threads (progress bar, HTTP servers in tests).
-        with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn")) as pool:
-            self._run_pool(pool, units, process, on_task, on_unit)
+        with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_start_worker,
+                                 initargs=(pipeline,)) as pool:
+            self._run_pool(pool, units, on_task, on_unit)
 
-    def _run_pool(self, pool, units, process, on_task, on_unit) -> None:
+    def _run_pool(self, pool, units, on_task, on_unit) -> None:
         in_flight: dict[Future, UnitWork] = {}
         remaining: dict[str, int] = {}
         finished: dict[str, list[Task]] = {}
@@ -73,11 +72,8 @@ class LocalExecutor:
                 if task is None:  # a unit with nothing to fetch (all rows failed at plan time)
                     settle(work, None)
                 else:
-                    in_flight[pool.submit(process, task)] = work
+                    in_flight[pool.submit(_run_in_worker, task)] = work
             if in_flight:
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for fut in done:
                     settle(in_flight.pop(fut), fut.result())
-
-
-EXECUTORS = {"local": LocalExecutor}

@@ -1,28 +1,36 @@
-"""What runs in a worker process: fetch → probe → clip for one file. Kept apart from the build
-orchestration so that worker start-up imports the steps only (no pandas, no yt-dlp unless used)."""
+"""The pipeline every fetched file goes through: a plain list of step classes and the build's
+options. Each worker builds the steps once and runs every task it is given through them; what
+each step did travels with the task and is summed per unit (unit_stats)."""
 
 from __future__ import annotations
 
-import dataclasses
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.options import BuildOptions
-from corpus.steps.base import Task
+from corpus.steps.base import Step, Task
 from corpus.steps.clip import Clip
 from corpus.steps.fetch import Fetch
 from corpus.steps.probe import Probe
 
-STEPS = (Fetch, Probe, Clip)
+
+@dataclass(frozen=True)
+class Pipeline:
+    options: BuildOptions
+    steps: tuple[type[Step], ...] = (Fetch, Probe, Clip)
+
+    def build(self) -> list[Step]:
+        return [step(self.options) for step in self.steps]
 
 
-def process_task(task: Task, options: BuildOptions) -> Task:
+def run_task(steps: list[Step], task: Task) -> Task:
     """Never raises: an unexpected error fails the task's rows with error_kind internal, and the
-    build goes on."""
+    build goes on. The fetched file is deleted when it was a download."""
     try:
         stream = [task]
-        for step in STEPS:
-            stream = step(options).run(stream)
+        for step in steps:
+            stream = step.run(stream)
         (task,) = list(stream)
     except Exception as e:  # noqa: BLE001 - one bad file must not end a 650k-video build
         for r in task.pending:
@@ -33,13 +41,3 @@ def process_task(task: Task, options: BuildOptions) -> Task:
         if task.downloaded and task.file:
             Path(task.file).unlink(missing_ok=True)
     return task
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskRunner:
-    """Picklable callable handed to worker processes."""
-
-    options: BuildOptions
-
-    def __call__(self, task: Task) -> Task:
-        return process_task(task, self.options)

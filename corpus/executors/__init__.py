@@ -1,0 +1,8 @@
+"""Executors: they take units and a pipeline and own parallelism; a new one is a file and a line."""
+
+from corpus.executors.base import UnitWork
+from corpus.executors.local import LocalExecutor
+
+EXECUTORS = {"local": LocalExecutor}
+
+__all__ = ["EXECUTORS", "UnitWork"]

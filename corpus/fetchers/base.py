@@ -1,0 +1,55 @@
+"""What every fetcher shares: the request, the result, retries with backoff, hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from corpus.errors import StepError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    url: str | None
+    path: str | None  # a local file (a local source, or a Kinetics mirror)
+    stem: str  # file name (without extension) for a download
+    workdir: Path
+    section: tuple[float, float] | None = None  # fetch only this range, where the site allows
+
+
+@dataclass(frozen=True)
+class Fetched:
+    path: Path
+    bytes: int
+    sha256: str
+    downloaded: bool  # True when the file is ours to delete after clipping
+    offset_s: float | None = None  # where the file starts in the original video, when not at 0
+
+
+def with_retries(attempt: Callable[[], T], retries: int, backoff_s: float, on_try: Callable[[], None]) -> T:
+    """Call `attempt` until it succeeds, it fails permanently, or retries run out."""
+    for n in range(retries + 1):
+        on_try()
+        try:
+            return attempt()
+        except StepError as e:
+            if not e.transient or n == retries:
+                raise
+            # Full jitter: spreads the retries of many workers hitting one server.
+            time.sleep(random.uniform(0, backoff_s * 2**n))
+    raise AssertionError("unreachable")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,31 @@
+"""Finishing a unit once every task of it has run: its shards, its table parts, then its marker
+(last), holding the unit's per-step stats. It reads and writes only the corpus folder, so it can
+run wherever the tasks ran (the build's process, or a Ray worker on shared storage)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from corpus.executors.base import UnitWork
+from corpus.stats import unit_stats
+from corpus.steps.base import Task
+from corpus.steps.shard import write_shards
+from manifests.layout import CorpusLayout
+from manifests.tables import write_atomic_bytes, write_part
+
+
+def finish_unit(layout: CorpusLayout, shard_bytes: int, labeled: bool, work: UnitWork, tasks: list[Task]) -> dict:
+    updated = {r["row"]: r for t in tasks for r in t.rows}
+    rows = [updated.get(r["row"], r) for r in work.rows]
+    clips = [c for t in tasks for c in t.clips]
+    for stale in layout.tars.glob(f"{work.unit}-*.tar"):  # left by a killed run of this unit
+        stale.unlink()
+    shard_rows = write_shards(layout.root, work.unit, clips, shard_bytes, labeled)
+    write_part(layout.part("clips", work.unit), "clips", [{k: v for k, v in c.items() if k != "file"} for c in clips])
+    write_part(layout.part("shards", work.unit), "shards", shard_rows)
+    write_part(layout.part("videos", work.unit), "videos", rows)
+    stats = {"rows": len(rows), "clips": len(clips), "shards": len(shard_rows), "steps": unit_stats(tasks)}
+    write_atomic_bytes(layout.marker(f"{work.unit}.json"), json.dumps(stats, sort_keys=True).encode())
+    shutil.rmtree(layout.work / work.unit, ignore_errors=True)
+    return stats

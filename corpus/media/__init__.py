@@ -1,0 +1,1 @@
+"""ffmpeg/ffprobe work on video files: probing, encoding clips, signature frames."""

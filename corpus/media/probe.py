@@ -1,0 +1,54 @@
+"""ffprobe of a fetched file: duration, frame rate, displayed size, codec, audio. Empty,
+truncated, undecodable or non-video files raise StepError('corrupt')."""
+
+from __future__ import annotations
+
+import os
+
+import ffmpeg
+
+from corpus.errors import StepError
+
+
+def _rate(text: str | None) -> float | None:
+    if not text or text in ("0/0", "0"):
+        return None
+    num, _, den = text.partition("/")
+    try:
+        value = float(num) / float(den or 1)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value > 0 else None
+
+
+def _rotation(stream: dict) -> int:
+    for side in stream.get("side_data_list") or []:
+        if "rotation" in side:
+            return abs(int(float(side["rotation"]))) % 180
+    return abs(int(float((stream.get("tags") or {}).get("rotate", 0)))) % 180
+
+
+def probe_file(path: str) -> dict:
+    """Duration, frame rate, size (as displayed, i.e. after rotation), codec and audio presence."""
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        raise StepError("corrupt", f"{path} is empty")
+    try:
+        info = ffmpeg.probe(path)
+    except ffmpeg.Error as e:
+        tail = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or ["ffprobe failed"]
+        raise StepError("corrupt", f"ffprobe cannot read the file: {tail[0]}") from e
+    videos = [s for s in info.get("streams", []) if s.get("codec_type") == "video"
+              and not (s.get("disposition") or {}).get("attached_pic")]
+    if not videos:
+        raise StepError("corrupt", "the file has no video stream")
+    v = videos[0]
+    duration = float(info.get("format", {}).get("duration") or v.get("duration") or 0)
+    fps = _rate(v.get("avg_frame_rate")) or _rate(v.get("r_frame_rate"))
+    width, height = int(v.get("width") or 0), int(v.get("height") or 0)
+    if duration <= 0 or not fps or not width or not height:
+        raise StepError("corrupt", f"unusable video stream (duration {duration}, fps {fps}, {width}x{height})")
+    if _rotation(v) == 90:
+        width, height = height, width
+    return {"duration_s": duration, "fps": fps, "width": width, "height": height,
+            "codec": v.get("codec_name"), "has_audio": any(s.get("codec_type") == "audio"
+                                                           for s in info.get("streams", []))}

@@ -1,0 +1,64 @@
+"""The executor contract: a pipeline of step classes built once per worker, per-step stats from
+each task into its unit's marker and summed for the build, steps that never import sources."""
+
+import json
+import os
+import subprocess
+import sys
+
+from corpus.executors import UnitWork
+from corpus.executors.local import LocalExecutor
+from corpus.options import BuildOptions
+from corpus.pipeline import Pipeline
+from corpus.stats import unit_stats
+from corpus.steps.base import Step, Task
+
+
+class Built(Step):
+    """Records, in a file named by the task, which process built the step that ran it."""
+
+    name = "built"
+
+    def __init__(self, options):
+        super().__init__(options)
+        self.built_in = os.getpid()
+
+    def process(self, task: Task) -> None:
+        with open(task.workdir, "a") as f:
+            f.write(f"{self.built_in}\n")
+        for r in task.pending:
+            r["status"] = "ok"
+
+
+def test_each_worker_builds_the_pipeline_once_and_stats_travel_with_tasks(tmp_path):
+    log = tmp_path / "built.txt"
+    units = [UnitWork(f"u{k}", [], [Task(f"u{k}", [{"row": k * 3 + i, "status": "pending"}], str(log))
+                                    for i in range(3)]) for k in range(4)]
+    finished = {}
+    LocalExecutor(workers=2).run(units, Pipeline(BuildOptions("web", (), "-"), steps=(Built,)), lambda t: None,
+                                 lambda work, tasks: finished.__setitem__(work.unit, unit_stats(tasks)))
+    builders = log.read_text().split()
+    assert len(builders) == 12 and len(set(builders)) <= 2  # 12 tasks, steps built by 2 workers at most
+    assert set(finished) == {"u0", "u1", "u2", "u3"} and all(s["built"]["ok"] == 3 for s in finished.values())
+
+
+def test_markers_build_json_and_status_hold_per_step_stats(tmp_path, server):
+    from tests.helpers import build_corpus
+
+    (tmp_path / "l.csv").write_text(f"url\n{server}/a.mp4\n{server}/status/404/x.mp4\n{server}/garbage.mp4\n")
+    summary = build_corpus(tmp_path / "c", "web", [tmp_path / "l.csv"], unit_size=1)
+    steps = summary["steps"]
+    assert steps["fetch"]["ok"] == 2 and steps["fetch"]["not_found"] == 1
+    assert steps["probe"]["ok"] == 1 and steps["probe"]["corrupt"] == 1 and steps["clip"]["ok"] == 1
+    assert all(s["seconds"] > 0 for s in steps.values())
+    markers = [json.loads(p.read_text()) for p in (tmp_path / "c" / "done").glob("u*.json")]
+    assert sum(m["steps"]["fetch"].get("ok", 0) for m in markers) == 2 and len(markers) == 3
+    build = json.loads((tmp_path / "c" / "build.json").read_text())
+    assert build["counts"]["steps"]["fetch"] == steps["fetch"] and build["last_run"]["steps"]["clip"]["ok"] == 1
+
+
+def test_steps_and_fetchers_never_import_sources():
+    code = ("import sys, corpus.pipeline, corpus.fetchers, corpus.finish; "
+            "print([m for m in sys.modules if m.startswith('corpus.sources')])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
