@@ -31,7 +31,12 @@ def build(
     source: Annotated[str, typer.Option(help=f"Where the videos come from: {', '.join(SOURCES)}.")],
     input: Annotated[list[Path], typer.Option("--input", "-i", help="Input file or folder; repeat for several.")],
     out: Annotated[Path, typer.Option(help="Corpus folder to write (created; rerun to resume).")],
-    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = os.cpu_count() or 1,
+    workers: Annotated[int, typer.Option(help="Parallel worker processes (local), or units in flight (ray).")
+                       ] = os.cpu_count() or 1,
+    executor: Annotated[str, typer.Option(help="local (a process pool) or ray (units as Ray tasks; the corpus "
+                                               "folder on storage every node sees).")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join, e.g. auto or ray://head:10001 "
+                                                         "(default: start a local Ray instance).")] = None,
     shard_bytes: Annotated[str, typer.Option(help="Target tar size, e.g. 1GB, 200MB.")] = "1GB",
     unit_size: Annotated[int, typer.Option(help="Input rows per unit of work (resume granularity).")] = 64,
     plan_only: Annotated[bool, typer.Option(help="Write videos/ with every row planned, then stop.")] = False,
@@ -91,10 +96,13 @@ def build(
     if source not in SOURCES:
         raise typer.BadParameter(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}",
                                  param_hint="--source")
+    if executor not in ("local", "ray"):
+        raise typer.BadParameter(f"unknown executor {executor!r}; choose local or ray", param_hint="--executor")
     if clip_seconds is not None and window_frames is not None:
         raise typer.BadParameter("give --clip-seconds or --window-frames, not both")
     options = BuildOptions(
-        source=source, inputs=tuple(str(p) for p in input), out=str(out), workers=workers,
+        source=source, inputs=tuple(str(p) for p in input), out=str(out), workers=workers, executor=executor,
+        ray_address=ray_address,
         shard_bytes=parse_size(shard_bytes), unit_size=unit_size,
         fetch=FetchOptions(timeout_s=timeout, max_bytes=parse_size(max_bytes), retries=retries, format=format,
                            cookies=str(cookies) if cookies else None, proxy=proxy, sleep_interval_s=sleep_interval,

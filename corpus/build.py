@@ -15,7 +15,7 @@ from corpus.compact import compact, split_units
 from corpus.dedup.apply import skip_deduplicated
 from corpus.errors import InputError
 from corpus.executors import EXECUTORS, UnitWork
-from corpus.finish import finish_unit
+from corpus.finish import UnitFinisher
 from corpus.lock import writing
 from corpus.options import BuildOptions
 from corpus.pipeline import Pipeline
@@ -131,10 +131,10 @@ def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progre
     works = [UnitWork(u, *unit_tasks(layout, u, fetcher)) for u in pending]
     bar = BuildProgress(sum(len(t.rows) for w in works for t in w.tasks), enabled=progress)
     _write_build_json(layout, options, state="building")
-    executor = EXECUTORS["local"](options.workers)
+    executor = EXECUTORS[options.executor](options.workers, address=options.ray_address)
     run_steps: dict[str, dict] = {}
-    executor.run(works, Pipeline(options), bar.task_done, lambda work, tasks: add_stats(
-        run_steps, finish_unit(layout, options.shard_bytes, labeled, work, tasks)["steps"]))
+    executor.run(works, Pipeline(options), UnitFinisher(str(layout.root), options.shard_bytes, labeled),
+                 bar.task_done, lambda work, marker: add_stats(run_steps, marker["steps"]))
     run_stats = bar.close() | {"steps": run_steps}
     compact(layout)
     summary = summarize(layout.root)

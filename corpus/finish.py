@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 from corpus.executors.base import UnitWork
 from corpus.stats import unit_stats
@@ -13,6 +15,18 @@ from corpus.steps.base import Task
 from corpus.steps.shard import write_shards
 from manifests.layout import CorpusLayout
 from manifests.tables import write_atomic_bytes, write_part
+
+
+@dataclass(frozen=True)
+class UnitFinisher:
+    """finish_unit for one corpus, as a picklable callable an executor can send to its workers."""
+
+    root: str
+    shard_bytes: int
+    labeled: bool
+
+    def __call__(self, work: UnitWork, tasks: list[Task]) -> dict:
+        return finish_unit(CorpusLayout.at(Path(self.root)), self.shard_bytes, self.labeled, work, tasks)
 
 
 def finish_unit(layout: CorpusLayout, shard_bytes: int, labeled: bool, work: UnitWork, tasks: list[Task]) -> dict:

@@ -43,7 +43,9 @@ class BuildOptions:
     clip: ClipOptions = field(default_factory=ClipOptions)
     shard_bytes: int = 1024**3
     unit_size: int = 64  # input rows per unit of work (resume and retry granularity)
-    workers: int = 1
+    workers: int = 1  # local: processes; ray: units in flight at once
+    executor: str = "local"  # local | ray
+    ray_address: str | None = None  # an existing Ray cluster ("auto", "ray://host:10001"); None starts one
     label_map: str | None = None  # one class name per line: fixes label ids (e.g. the K710 order)
     source_options: dict = field(default_factory=dict)  # the source's own options (its Options class)
 

@@ -2,7 +2,8 @@
 
 from corpus.executors.base import UnitWork
 from corpus.executors.local import LocalExecutor
+from corpus.executors.ray import RayExecutor
 
-EXECUTORS = {"local": LocalExecutor}
+EXECUTORS = {"local": LocalExecutor, "ray": RayExecutor}
 
 __all__ = ["EXECUTORS", "UnitWork"]

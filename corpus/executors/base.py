@@ -1,5 +1,6 @@
-"""The executor contract: run units of work through a pipeline, calling back when a task (one
-fetched file) is done and when a whole unit is done; the caller owns what is written."""
+"""The executor contract: run units of work through a pipeline, finish each unit where its tasks
+ran (finish: tars, table parts, marker), and call back in the build's process when a task (one
+fetched file) and when a whole unit is done (progress, stats)."""
 
 from __future__ import annotations
 
@@ -17,4 +18,5 @@ class UnitWork:
 
 
 OnTask = Callable[[Task], None]
-OnUnit = Callable[[UnitWork, list[Task]], None]
+Finish = Callable[[UnitWork, list[Task]], dict]  # picklable; returns the unit's marker
+OnUnit = Callable[[UnitWork, dict], None]  # the unit's marker

@@ -9,7 +9,7 @@ import multiprocessing as mp
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-from corpus.executors.base import OnTask, OnUnit, UnitWork
+from corpus.executors.base import Finish, OnTask, OnUnit, UnitWork
 from corpus.pipeline import Pipeline, run_task
 from corpus.steps.base import Step, Task
 
@@ -28,7 +28,11 @@ class LocalExecutor:
     def __init__(self, workers: int = 1, **_):
         self.workers = max(1, workers)
 
-    def run(self, units: Iterable[UnitWork], pipeline: Pipeline, on_task: OnTask, on_unit: OnUnit) -> None:
+    def run(self, units: Iterable[UnitWork], pipeline: Pipeline, finish: Finish, on_task: OnTask,
+            on_unit: OnUnit) -> None:
+        def done_unit(work: UnitWork, tasks: list[Task]) -> None:
+            on_unit(work, finish(work, tasks))
+
         if self.workers == 1:
             steps = pipeline.build()
             for work in units:
@@ -36,12 +40,12 @@ class LocalExecutor:
                 for task in work.tasks:
                     done.append(run_task(steps, task))
                     on_task(done[-1])
-                on_unit(work, done)
+                done_unit(work, done)
             return
         # spawn: workers must not inherit the parent's threads (progress bar, HTTP servers in tests).
         with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_start_worker,
                                  initargs=(pipeline,)) as pool:
-            self._run_pool(pool, units, on_task, on_unit)
+            self._run_pool(pool, units, on_task, done_unit)
 
     def _run_pool(self, pool, units, on_task, on_unit) -> None:
         in_flight: dict[Future, UnitWork] = {}

@@ -35,8 +35,9 @@ def test_each_worker_builds_the_pipeline_once_and_stats_travel_with_tasks(tmp_pa
     units = [UnitWork(f"u{k}", [], [Task(f"u{k}", [{"row": k * 3 + i, "status": "pending"}], str(log))
                                     for i in range(3)]) for k in range(4)]
     finished = {}
-    LocalExecutor(workers=2).run(units, Pipeline(BuildOptions("web", (), "-"), steps=(Built,)), lambda t: None,
-                                 lambda work, tasks: finished.__setitem__(work.unit, unit_stats(tasks)))
+    LocalExecutor(workers=2).run(units, Pipeline(BuildOptions("web", (), "-"), steps=(Built,)),
+                                 lambda work, tasks: unit_stats(tasks), lambda t: None,
+                                 lambda work, marker: finished.__setitem__(work.unit, marker))
     builders = log.read_text().split()
     assert len(builders) == 12 and len(set(builders)) <= 2  # 12 tasks, steps built by 2 workers at most
     assert set(finished) == {"u0", "u1", "u2", "u3"} and all(s["built"]["ok"] == 3 for s in finished.values())

@@ -1,0 +1,70 @@
+"""The Ray executor: the same units as Ray tasks, on a cluster (`--ray-address`) or on a local Ray
+instance it starts. One task runs one unit's files through the pipeline and finishes the unit
+(tars, table parts, marker) on the worker, so clip bytes never pass through this process; the
+corpus folder must be on storage every node sees. At most `workers` units are in flight; each
+task asks for `cpus` CPUs; a task lost with its worker or node is run again (max_retries), which
+is safe because a unit rewrites all it writes and its marker comes last. The markers are the
+local executor's, so a build can move between executors and resume either way."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from corpus.errors import InputError
+from corpus.executors.base import Finish, OnTask, OnUnit, UnitWork
+from corpus.pipeline import Pipeline, run_task
+from corpus.steps.base import Step, Task
+
+MAX_RETRIES = 3
+_STEPS: dict[str, list[Step]] = {}  # per worker process: steps built once per pipeline
+
+
+def _run_unit(pipeline: Pipeline, finish: Finish, work: UnitWork) -> tuple[list[Task], dict]:
+    """On a worker: the unit's tasks through the pipeline, then the unit finished there."""
+    key = repr(pipeline)
+    if key not in _STEPS:
+        _STEPS[key] = pipeline.build()
+    tasks = [run_task(_STEPS[key], task) for task in work.tasks]
+    return tasks, finish(work, tasks)
+
+
+class RayExecutor:
+    def __init__(self, workers: int = 2, address: str | None = None, cpus: float = 1.0, **_):
+        self.workers, self.address, self.cpus = max(1, workers), address, cpus
+
+    def _connect(self):
+        try:
+            import ray
+        except ImportError as e:
+            raise InputError("--executor ray needs Ray: pip install 'vmae[ray]'") from e
+        started = not ray.is_initialized()
+        if started:
+            if self.address:
+                ray.init(address=self.address, logging_level=logging.WARNING)
+            else:  # a local instance with as many CPUs as units in flight
+                ray.init(num_cpus=self.workers, include_dashboard=False, logging_level=logging.WARNING)
+        return ray, started
+
+    def run(self, units: Iterable[UnitWork], pipeline: Pipeline, finish: Finish, on_task: OnTask,
+            on_unit: OnUnit) -> None:
+        ray, started = self._connect()
+        try:
+            remote = ray.remote(num_cpus=self.cpus, max_retries=MAX_RETRIES)(_run_unit)
+            shared_pipeline, shared_finish = ray.put(pipeline), ray.put(finish)
+            in_flight: dict = {}
+            queue = iter(units)
+            while True:
+                while len(in_flight) < self.workers and (work := next(queue, None)) is not None:
+                    in_flight[remote.remote(shared_pipeline, shared_finish, work)] = work
+                if not in_flight:
+                    return
+                ready, _ = ray.wait(list(in_flight), num_returns=1)
+                work = in_flight.pop(ready[0])
+                tasks, marker = ray.get(ready[0])
+                for task in tasks:
+                    on_task(task)
+                on_unit(work, marker)
+        finally:
+            if started:
+                ray.shutdown()

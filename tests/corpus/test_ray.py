@@ -1,0 +1,95 @@
+"""The Ray executor on a local Ray instance (2 CPUs): it builds the same corpus as the local
+executor (same clips, bytes, tars and rows), a Ray worker killed mid-build loses nothing, and a
+build started by one executor resumes under the other."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from manifests.validate import validate
+
+pytest.importorskip("ray", reason="Ray is an extra: pip install 'vmae[ray]' (make test installs it)")
+
+VMAE = [sys.executable, "-m", "cli.main"]
+
+
+def command(url_list: Path, out: Path, executor: str) -> list[str]:
+    return [*VMAE, "corpus", "build", "--source", "web", "--input", str(url_list), "--out", str(out),
+            "--workers", "2", "--executor", executor, "--unit-size", "1", "--shard-bytes", "200KB",
+            "--short-side", "96", "--preset", "ultrafast", "--retries", "0", "--no-progress"]
+
+
+def snapshot(root: Path) -> dict:
+    clips = pd.read_parquet(root / "clips").sort_values("clip_key")
+    videos = pd.read_parquet(root / "videos").sort_values("row").drop(columns=["attempts"])
+    shards = pd.read_parquet(root / "shards").sort_values("shard")
+    return {"clips": list(zip(clips.clip_key, clips.sha256, clips.shard, strict=True)),
+            "shards": list(zip(shards.shard, shards.sha256, strict=True)),
+            "videos": videos.astype(str).values.tolist()}
+
+
+@pytest.fixture(scope="module")
+def url_list(tmp_path_factory, server):
+    d = tmp_path_factory.mktemp("ray")
+    names = ["long", "a", "c", "long", "b", "a", "long"]
+    lst = d / "list.csv"
+    lst.write_text("url\n" + "".join(f"{server}/{n}.mp4?copy={i}\n" for i, n in enumerate(names))
+                   + f"{server}/status/404/gone.mp4\n")
+    subprocess.run(command(lst, d / "reference", "local"), check=True, capture_output=True)
+    return lst, snapshot(d / "reference")
+
+
+def test_ray_builds_the_same_corpus_as_the_local_executor(tmp_path, url_list):
+    lst, reference = url_list
+    done = subprocess.run(command(lst, tmp_path / "ray", "ray"), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert snapshot(tmp_path / "ray") == reference and validate(tmp_path / "ray").ok
+    assert "ok=7" in done.stdout and "not_found=1" in done.stdout and "step        fetch" in done.stdout
+
+
+def _ray_unit_workers() -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"ray::_run_unit" in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_ray_worker_killed_mid_build_loses_nothing(tmp_path, url_list):
+    lst, reference = url_list
+    driver = subprocess.Popen(command(lst, tmp_path / "ray", "ray"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    killed, deadline = 0, time.time() + 120
+    while not killed and driver.poll() is None and time.time() < deadline:
+        for pid in _ray_unit_workers():
+            os.kill(pid, signal.SIGKILL)  # a worker lost in the middle of a unit
+            killed += 1
+        time.sleep(0.05)
+    out, err = driver.communicate(timeout=300)
+    assert killed and driver.returncode == 0, err[-2000:]
+    assert snapshot(tmp_path / "ray") == reference and validate(tmp_path / "ray").ok
+
+
+def test_a_build_stopped_under_one_executor_resumes_under_the_other(tmp_path, url_list):
+    lst, reference = url_list
+    out = tmp_path / "moved"
+    proc = subprocess.Popen(command(lst, out, "local"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 60
+    while not len(list((out / "done").glob("u*.json"))) >= 2 and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 2 <= len(list((out / "done").glob("u*.json"))) < 8  # stopped half-way
+    done = subprocess.run(command(lst, out, "ray"), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert snapshot(out) == reference and validate(out).ok
