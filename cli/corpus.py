@@ -11,7 +11,7 @@ import typer
 
 from cli.common import CorpusDir, fail, parse_size
 from corpus.dedup import DEFAULT_THRESHOLD
-from corpus.errors import InputError
+from corpus.errors import InputError, MachineFault
 from corpus.sources import SOURCES
 from manifests.errors import ManifestError
 from manifests.recipe import builtin_names
@@ -119,6 +119,9 @@ def build(
         summary = run_build(options, plan_only=plan_only, retry_failed=retry_failed, progress=progress)
     except (InputError, ManifestError) as e:
         raise fail(e) from e
+    except MachineFault as e:  # exit 3: the machine, not the input
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(3) from e
     print_summary(summary)
 
 

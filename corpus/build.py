@@ -13,7 +13,7 @@ from pathlib import Path
 
 from corpus.compact import compact, split_units
 from corpus.dedup.apply import skip_deduplicated
-from corpus.errors import InputError
+from corpus.errors import InputError, MachineFault, machine_fault
 from corpus.executors import EXECUTORS, UnitWork
 from corpus.finish import UnitFinisher
 from corpus.lock import writing
@@ -87,6 +87,23 @@ def plan(options: BuildOptions, layout: CorpusLayout) -> dict:
     return info
 
 
+def _stopped(fault: MachineFault, layout: CorpusLayout, bar: BuildProgress | None) -> MachineFault:
+    """The fault, told as what to do: which folder, the space there, what the rest needs. The
+    scratch of the units in flight is released first: they run again from the start."""
+    shutil.rmtree(layout.work, ignore_errors=True)
+    where = fault.where or str(layout.root)
+    try:
+        free = f"{shutil.disk_usage(layout.root).free / 1e6:,.0f} MB free on the file system of {layout.root}"
+    except OSError:
+        free = f"{layout.root} cannot be read"
+    need = bar.remaining_bytes() if bar is not None else None
+    need_text = f"; the rows still to do need about {need / 1e6:,.0f} MB more for their clips (as the finished " \
+        "ones took), plus room for one download per worker" if need is not None else ""
+    return MachineFault(f"the build stopped: {fault.what} ({where}). {free}{need_text}. Fix that (free space, "
+                        "remount, raise the open-file limit) and rerun the same command: it resumes from the "
+                        "finished units; no row was failed for this")
+
+
 def _check_same_build(layout: CorpusLayout, options: BuildOptions) -> None:
     """A rerun resumes only what the same inputs and options would have made."""
     recorded = json.loads(layout.build_json.read_text()).get("fingerprint", {})
@@ -108,13 +125,19 @@ def build(options: BuildOptions, *, plan_only: bool = False, retry_failed: bool 
     if not layout.marker(PLAN_MARKER).is_file() and layout.root.is_dir() and not layout.build_json.is_file() \
             and any(p.name not in ("done", ".lock") for p in layout.root.iterdir()):
         raise InputError(f"{layout.root} exists and is not a vmae corpus; choose an empty --out folder")
-    with writing(layout.root):
-        if layout.marker(PLAN_MARKER).is_file():
-            _check_same_build(layout, options)
-        else:
-            plan(options, layout)
-        if not plan_only:
-            _run(options, layout, retry_failed, progress)
+    try:
+        with writing(layout.root):
+            if layout.marker(PLAN_MARKER).is_file():
+                _check_same_build(layout, options)
+            else:
+                plan(options, layout)
+            if not plan_only:
+                _run(options, layout, retry_failed, progress)
+    except OSError as e:  # outside the units: the lock, the plan, the merge
+        fault = machine_fault(e, layout.root)
+        if fault is None:
+            raise
+        raise _stopped(fault, layout, None) from e
     return summarize(layout.root)
 
 
@@ -133,8 +156,12 @@ def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progre
     _write_build_json(layout, options, state="building")
     executor = EXECUTORS[options.executor](options.workers, address=options.ray_address)
     run_steps: dict[str, dict] = {}
-    executor.run(works, Pipeline(options), UnitFinisher(str(layout.root), options.shard_bytes, labeled),
-                 bar.task_done, lambda work, marker: add_stats(run_steps, marker["steps"]))
+    try:
+        executor.run(works, Pipeline(options), UnitFinisher(str(layout.root), options.shard_bytes, labeled),
+                     bar.task_done, lambda work, marker: add_stats(run_steps, marker["steps"]))
+    except MachineFault as fault:
+        bar.close()
+        raise _stopped(fault, layout, bar) from fault
     run_stats = bar.close() | {"steps": run_steps}
     compact(layout)
     summary = summarize(layout.root)

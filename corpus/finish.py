@@ -9,6 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpus.errors import MachineFault, machine_fault
 from corpus.executors.base import UnitWork
 from corpus.stats import unit_stats
 from corpus.steps.base import Task
@@ -26,10 +27,18 @@ class UnitFinisher:
     labeled: bool
 
     def __call__(self, work: UnitWork, tasks: list[Task]) -> dict:
-        return finish_unit(CorpusLayout.at(Path(self.root)), self.shard_bytes, self.labeled, work, tasks)
+        try:
+            return finish_unit(CorpusLayout.at(Path(self.root)), self.shard_bytes, self.labeled, work, tasks)
+        except OSError as e:  # every write is atomic: the unit has no marker and runs again on the rerun
+            fault = machine_fault(e, Path(self.root))
+            if fault is None:
+                raise
+            raise fault from e
 
 
 def finish_unit(layout: CorpusLayout, shard_bytes: int, labeled: bool, work: UnitWork, tasks: list[Task]) -> dict:
+    if not layout.build_json.is_file():  # writing on would make a skeleton corpus of this one unit
+        raise MachineFault("the corpus folder vanished while the build wrote to it", str(layout.root))
     updated = {r["row"]: r for t in tasks for r in t.rows}
     rows = [updated.get(r["row"], r) for r in work.rows]
     clips = [c for t in tasks for c in t.clips]

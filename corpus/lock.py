@@ -25,11 +25,12 @@ def writing(root: Path) -> Iterator[None]:
             try:
                 yield
             finally:
-                f.seek(0)
-                f.truncate()
+                with contextlib.suppress(OSError):  # a read-only or full disk must not hide why we stopped
+                    f.seek(0)
+                    f.truncate()
                 fcntl.flock(f, fcntl.LOCK_UN)
     finally:
-        if made and [p.name for p in root.iterdir()] == [".lock"]:
+        if made and root.is_dir() and [p.name for p in root.iterdir()] == [".lock"]:
             lock.unlink()
             root.rmdir()
 

@@ -8,6 +8,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpus.errors import machine_fault
 from corpus.options import BuildOptions
 from corpus.steps.base import Step, Task
 from corpus.steps.clip import Clip
@@ -25,7 +26,8 @@ class Pipeline:
 
 
 def run_task(steps: list[Step], task: Task) -> Task:
-    """Never raises: an unexpected error fails the task's rows with error_kind internal, and the
+    """Raises only MachineFault (a full disk, a vanished folder, ...): the build stops and no row
+    fails. Any other unexpected error fails the task's rows with error_kind internal, and the
     build goes on. The fetched file is deleted when it was a download."""
     try:
         stream = [task]
@@ -33,6 +35,9 @@ def run_task(steps: list[Step], task: Task) -> Task:
             stream = step.run(stream)
         (task,) = list(stream)
     except Exception as e:  # noqa: BLE001 - one bad file must not end a 650k-video build
+        fault = machine_fault(e, Path(task.workdir).parent.parent)  # workdir is DIR/.work/UNIT
+        if fault is not None:
+            raise fault from e  # the machine, not the file: the build stops and no row fails
         for r in task.pending:
             r.update(status="failed", error_kind="internal", error=f"{type(e).__name__}: {e}")
         task.clips = []

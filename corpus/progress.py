@@ -29,6 +29,13 @@ class BuildProgress:
                              MB_s=f"{self.counts['clip_bytes'] / elapsed / 1e6:.1f}", refresh=False)
         self.bar.update(len(task.rows))
 
+    def remaining_bytes(self) -> int | None:
+        """Clip bytes the rows not done yet will need, from what the done ones took; None before any."""
+        done = self.counts["ok"] + self.counts["failed"] + self.counts["skipped"]
+        if not self.counts["clip_bytes"]:
+            return None
+        return int(self.counts["clip_bytes"] / done * max(0, self.bar.total - done))
+
     def close(self) -> dict:
         self.bar.close()
         elapsed = time.perf_counter() - self.start

@@ -43,9 +43,12 @@ class LocalExecutor:
                 done_unit(work, done)
             return
         # spawn: workers must not inherit the parent's threads (progress bar, HTTP servers in tests).
-        with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_start_worker,
-                                 initargs=(pipeline,)) as pool:
+        pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_start_worker,
+                                   initargs=(pipeline,))
+        try:
             self._run_pool(pool, units, on_task, done_unit)
+        finally:  # on a fault, tasks not started yet are dropped: their rows stay pending for the rerun
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _run_pool(self, pool, units, on_task, on_unit) -> None:
         in_flight: dict[Future, UnitWork] = {}

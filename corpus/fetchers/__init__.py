@@ -24,7 +24,6 @@ def fetch_local(req: FetchRequest, options: BuildOptions, on_try: OnTry) -> Fetc
 
 def fetch_http(req: FetchRequest, options: BuildOptions, on_try: OnTry) -> Fetched:
     f = options.fetch
-    req.workdir.mkdir(parents=True, exist_ok=True)
     path, size, sha = with_retries(lambda: http.download(req.url, req.workdir / req.stem, f), f.retries,
                                    f.backoff_s, on_try)
     return Fetched(path, size, sha, downloaded=True)
@@ -32,7 +31,6 @@ def fetch_http(req: FetchRequest, options: BuildOptions, on_try: OnTry) -> Fetch
 
 def fetch_ytdlp(req: FetchRequest, options: BuildOptions, on_try: OnTry) -> Fetched:
     f = options.fetch
-    req.workdir.mkdir(parents=True, exist_ok=True)
     path = with_retries(lambda: ytdlp.download(req.url, req.workdir, req.stem, f, keep_audio=options.clip.keep_audio,
                                                section=req.section), f.retries, f.backoff_s, on_try)
     return Fetched(path, path.stat().st_size, file_sha256(path), downloaded=True,

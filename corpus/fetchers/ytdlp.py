@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from corpus.errors import StepError
+from corpus.errors import MachineFault, StepError, fault_in_message
 from corpus.options import FetchOptions
 
 # yt_dlp is imported inside the functions: it is slow to import (~0.15 s), and worker processes
@@ -90,6 +90,12 @@ def _extract(url: str, options: dict, download: bool) -> dict:
             return ydl.extract_info(url, download=download)
     except yt_dlp.utils.DownloadError as e:
         msg = _clean(str(e))
+        home = options.get("paths", {}).get("home")
+        fault = fault_in_message(msg, home)
+        if fault is None and home and not Path(home).is_dir():
+            fault = MachineFault("the folder being written vanished", home)
+        if fault is not None:  # e.g. "unable to write data: No space left on device"
+            raise fault from e
         raise StepError(classify(msg), msg) from e
 
 

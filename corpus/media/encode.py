@@ -9,7 +9,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from corpus.errors import StepError
+from corpus.errors import MachineFault, StepError, fault_in_message
 from corpus.media.signature import SAMPLE_FPS, SAMPLE_SIDE, signature_from_raw
 from corpus.options import ClipOptions
 from manifests.schemas import SIGNATURE_HASHES
@@ -63,7 +63,13 @@ def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, o
     try:
         raw, report = cmd.run(capture_stdout=True, capture_stderr=True)
     except ffmpeg.Error as e:
-        tail = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or ["ffmpeg failed"]
+        message = (e.stderr or b"").decode("utf-8", "replace")
+        fault = fault_in_message(message, str(dest.parent))
+        if fault is None and not dest.parent.is_dir():
+            fault = MachineFault("the folder being written vanished", str(dest.parent))
+        if fault is not None:  # the machine, not the video: no row fails for it
+            raise fault from e
+        tail = message.strip().splitlines()[-1:] or ["ffmpeg failed"]
         raise StepError("corrupt", f"ffmpeg could not cut [{start:.3f}, {start + length:.3f}]: {tail[0]}") from e
     if not dest.is_file() or dest.stat().st_size == 0 or not raw:
         raise StepError("corrupt", f"ffmpeg produced no frames for [{start:.3f}, {start + length:.3f}]")

@@ -8,9 +8,10 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
-from corpus.errors import StepError
+from corpus.errors import MachineFault, StepError
 from corpus.options import BuildOptions
 
 
@@ -27,6 +28,16 @@ class Task:
     info: dict | None = None  # ffprobe summary
     clips: list[dict] = field(default_factory=list)  # clip rows; "file" holds the encoded clip
     stats: dict[str, Counter] = field(default_factory=dict)  # step name -> outcome counts and seconds
+
+    def make_workdir(self) -> Path:
+        """The unit's scratch folder (DIR/.work/UNIT), made only inside a corpus that still exists:
+        a vanished corpus is a fault of the machine, not something to rebuild a skeleton of."""
+        workdir = Path(self.workdir)
+        corpus = workdir.parent.parent
+        if not corpus.is_dir():
+            raise MachineFault("the corpus folder vanished while the build wrote to it", str(corpus))
+        workdir.mkdir(parents=True, exist_ok=True)
+        return workdir
 
     @property
     def pending(self) -> list[dict]:

@@ -32,7 +32,7 @@ class Clip(Step):
     name = "clip"
 
     def process(self, task: Task) -> None:
-        Path(task.workdir).mkdir(parents=True, exist_ok=True)
+        task.make_workdir()
         for row in task.pending:
             try:
                 made = self._clip_row(task, row)

@@ -20,8 +20,9 @@ class Fetch(Step):
             for r in task.pending:
                 r["attempts"] = (r["attempts"] or 0) + 1
 
-        req = FetchRequest(url=row["url"], path=row["path"], stem=safe_id(row["video_id"]),
-                           workdir=Path(task.workdir), section=self._section(task))
+        workdir = Path(task.workdir) if task.fetcher == "local" else task.make_workdir()
+        req = FetchRequest(url=row["url"], path=row["path"], stem=safe_id(row["video_id"]), workdir=workdir,
+                           section=self._section(task))
         got = FETCHERS[task.fetcher](req, self.options, count_try)
         task.file, task.downloaded = str(got.path), got.downloaded
         for r in task.rows:
