@@ -219,12 +219,18 @@ def mix(
     scale: Annotated[float, typer.Option(help="Multiply every quota, e.g. 0.001 for a small trial mix.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the sampling and interleaving.")] = 0,
     shard_bytes: Annotated[str, typer.Option(help="Target tar size, e.g. 1GB.")] = "1GB",
+    workers: Annotated[int, typer.Option(help="Shards written at once (processes, or Ray tasks).")
+                   ] = os.cpu_count() or 1,
+    executor: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: a local instance).")
+                           ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Sample corpora to a recipe's quotas (after dedup) into one new corpus, copying clips
-    without re-encoding and interleaving sources so every shard holds a mix."""
-    from corpus.mix import MixOptions
-    from corpus.mix import mix as run_mix
+    without re-encoding and interleaving sources so every shard holds a mix. Rerun the same
+    command to resume a stopped mix."""
+    from corpus.mix.run import MixOptions
+    from corpus.mix.run import mix as run_mix
 
     inputs = {}
     for spec in input:
@@ -234,7 +240,8 @@ def mix(
         inputs[name] = folder
     try:
         summary = run_mix(MixOptions(recipe=recipe, inputs=inputs, out=str(out), scale=scale, seed=seed,
-                                     shard_bytes=parse_size(shard_bytes)), progress=progress)
+                                     shard_bytes=parse_size(shard_bytes), workers=workers, executor=executor,
+                                     ray_address=ray_address), progress=progress)
     except (InputError, ManifestError) as e:
         raise fail(e) from e
     for name, r in summary["mix"].items():

@@ -93,7 +93,7 @@ def demo(
 
     from cli.demo_data import TARGET_CLASSES, build_movies, build_web, make_videos, plan
     from corpus.dedup.run import dedup
-    from corpus.mix import MixOptions, mix
+    from corpus.mix.run import MixOptions, mix
     from corpus.report import report
     from manifests.validate import validate
     from trainer.stages.progressive import run_progressive

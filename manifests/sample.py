@@ -56,10 +56,21 @@ def _jsonable(value):
     return value
 
 
+def _numpy_value(value):
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def meta_json(row: Mapping, skip: tuple[str, ...] = ("signature",)) -> bytes:
-    """The .json member: the clip's manifest row (the signature stays in clips/ only)."""
-    clean = {k: _jsonable(v) for k, v in row.items() if k not in skip}
-    return json.dumps(clean, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    """The .json member: the clip's manifest row (the signature stays in clips/ only); a NaN
+    (a missing value from pandas) is written as null."""
+    kept = {k: v for k, v in row.items() if k not in skip}
+    try:  # the common case, at json's speed
+        text = json.dumps(kept, ensure_ascii=False, sort_keys=True, allow_nan=False, default=_numpy_value)
+    except ValueError:
+        text = json.dumps({k: _jsonable(v) for k, v in kept.items()}, ensure_ascii=False, sort_keys=True)
+    return text.encode("utf-8")
 
 
 def label_text(label_id: int) -> bytes:

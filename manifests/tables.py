@@ -6,9 +6,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from manifests.atomic import atomic_path
@@ -25,15 +23,9 @@ def to_table(name: str, rows: Iterable[Mapping]) -> pa.Table:
     unknown = {k for r in rows for k in r} - set(schema.names)
     if unknown:
         raise ValueError(f"{name} rows carry columns not in the schema: {sorted(unknown)}")
-    columns = {f.name: pa.array([_null_if_missing(r.get(f.name)) for r in rows], type=f.type) for f in schema}
+    # from_pandas: NaN and pd.NA (how pandas marks missing values) are stored as nulls
+    columns = {f.name: pa.array([r.get(f.name) for r in rows], type=f.type, from_pandas=True) for f in schema}
     return pa.Table.from_pydict(columns, schema=with_version(schema, name))
-
-
-def _null_if_missing(value):
-    """pandas marks missing values with NaN or pd.NA; the tables store them as nulls."""
-    if value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    return value
 
 
 def write_atomic_bytes(path: Path, data: bytes) -> None:
@@ -85,8 +77,12 @@ def read_table(root: Path, name: str, *, required: bool = True) -> pa.Table:
         return with_version(TABLES[name], name).empty_table()
     for f in files:
         _check_part_schema(f, name)
+    import pyarrow.dataset as ds  # here: it imports pandas, which processes that only write tables never need
+
     return ds.dataset([str(f) for f in files], format="parquet", schema=TABLES[name]).to_table()
 
 
-def read_frame(root: Path, name: str, *, required: bool = True) -> pd.DataFrame:
+def read_frame(root: Path, name: str, *, required: bool = True):
+    """The table as a pandas DataFrame (pandas is imported here: workers that only write tables
+    start without it)."""
     return read_table(root, name, required=required).to_pandas()

@@ -20,3 +20,4 @@ class UnitWork:
 OnTask = Callable[[Task], None]
 Finish = Callable[[UnitWork, list[Task]], dict]  # picklable; returns the unit's marker
 OnUnit = Callable[[UnitWork, dict], None]  # the unit's marker
+OnDone = Callable[[object, object], None]  # (item, result) of map, in the calling process

@@ -6,10 +6,10 @@ readable."""
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-from corpus.executors.base import Finish, OnTask, OnUnit, UnitWork
+from corpus.executors.base import Finish, OnDone, OnTask, OnUnit, UnitWork
 from corpus.pipeline import Pipeline, run_task
 from corpus.steps.base import Step, Task
 
@@ -48,6 +48,28 @@ class LocalExecutor:
         try:
             self._run_pool(pool, units, on_task, done_unit)
         finally:  # on a fault, tasks not started yet are dropped: their rows stay pending for the rerun
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def map(self, fn: Callable, items: Iterable, on_done: OnDone) -> None:
+        """fn(item) for every item, in worker processes (fn and items picklable); on_done(item,
+        result) here, as each finishes. A worker's exception stops the map and is raised here."""
+        if self.workers == 1:
+            for item in items:
+                on_done(item, fn(item))
+            return
+        pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+        try:
+            in_flight: dict[Future, object] = {}
+            queue = iter(items)
+            while True:
+                while len(in_flight) < self.workers * 2 and (item := next(queue, None)) is not None:
+                    in_flight[pool.submit(fn, item)] = item
+                if not in_flight:
+                    return
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    on_done(in_flight.pop(fut), fut.result())
+        finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _run_pool(self, pool, units, on_task, on_unit) -> None:

@@ -8,11 +8,12 @@ local executor's, so a build can move between executors and resume either way.""
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from corpus.errors import InputError
-from corpus.executors.base import Finish, OnTask, OnUnit, UnitWork
+from corpus.executors.base import Finish, OnDone, OnTask, OnUnit, UnitWork
 from corpus.pipeline import Pipeline, run_task
 from corpus.steps.base import Step, Task
 
@@ -27,6 +28,11 @@ def _run_unit(pipeline: Pipeline, finish: Finish, work: UnitWork) -> tuple[list[
         _STEPS[key] = pipeline.build()
     tasks = [run_task(_STEPS[key], task) for task in work.tasks]
     return tasks, finish(work, tasks)
+
+
+def _vmae_task(fn: Callable, item):
+    """The one remote function of every map; Ray titles its worker processes 'ray::_vmae_task'."""
+    return fn(item)
 
 
 class RayExecutor:
@@ -48,23 +54,30 @@ class RayExecutor:
 
     def run(self, units: Iterable[UnitWork], pipeline: Pipeline, finish: Finish, on_task: OnTask,
             on_unit: OnUnit) -> None:
+        def done(work: UnitWork, result: tuple[list[Task], dict]) -> None:
+            tasks, marker = result
+            for task in tasks:
+                on_task(task)
+            on_unit(work, marker)
+
+        self.map(functools.partial(_run_unit, pipeline, finish), units, done)
+
+    def map(self, fn: Callable, items: Iterable, on_done: OnDone) -> None:
+        """fn(item) for every item as Ray tasks (at most `workers` in flight); on_done(item,
+        result) here, as each finishes. A task's exception stops the map and is raised here."""
         ray, started = self._connect()
         try:
-            remote = ray.remote(num_cpus=self.cpus, max_retries=MAX_RETRIES)(_run_unit)
-            shared_pipeline, shared_finish = ray.put(pipeline), ray.put(finish)
+            remote = ray.remote(num_cpus=self.cpus, max_retries=MAX_RETRIES)(_vmae_task)
+            shared = ray.put(fn)
             in_flight: dict = {}
-            queue = iter(units)
+            queue = iter(items)
             while True:
-                while len(in_flight) < self.workers and (work := next(queue, None)) is not None:
-                    in_flight[remote.remote(shared_pipeline, shared_finish, work)] = work
+                while len(in_flight) < self.workers and (item := next(queue, None)) is not None:
+                    in_flight[remote.remote(shared, item)] = item
                 if not in_flight:
                     return
                 ready, _ = ray.wait(list(in_flight), num_returns=1)
-                work = in_flight.pop(ready[0])
-                tasks, marker = ray.get(ready[0])
-                for task in tasks:
-                    on_task(task)
-                on_unit(work, marker)
+                on_done(in_flight.pop(ready[0]), ray.get(ready[0]))
         finally:
             if started:
                 ray.shutdown()

@@ -92,8 +92,15 @@ def test_dedup_mix_report_from_the_command_line(corpus, tmp_path):
                             str(tmp_path / "mix"), "--no-progress"])
     assert r.exit_code == 0, r.output
     assert "SHORT by 3" in r.output and "clips       2" in r.output
+    before = sorted(pd.read_parquet(tmp_path / "mix" / "clips").clip_key)
     r = runner.invoke(app, ["corpus", "mix", "--recipe", str(recipe), "--input", f"web={corpus}", "--out",
-                            str(tmp_path / "mix"), "--no-progress"])
+                            str(tmp_path / "mix"), "--no-progress"])  # the same mix again: left as it is
+    assert r.exit_code == 0 and sorted(pd.read_parquet(tmp_path / "mix" / "clips").clip_key) == before
+    r = runner.invoke(app, ["corpus", "mix", "--recipe", str(recipe), "--input", f"web={corpus}", "--out",
+                            str(tmp_path / "mix"), "--scale", "0.2", "--no-progress"])  # 1 clip, not 2
+    assert r.exit_code == 2 and "holds another mix" in r.output
+    r = runner.invoke(app, ["corpus", "mix", "--recipe", str(recipe), "--input", f"web={corpus}", "--out",
+                            str(corpus), "--no-progress"])
     assert r.exit_code == 2 and "is not empty" in r.output
     r = runner.invoke(app, ["corpus", "mix", "--recipe", "unlabeled_hybrid", "--input", f"web={corpus}",
                             "--out", str(tmp_path / "m2")])

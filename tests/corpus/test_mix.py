@@ -2,16 +2,26 @@
 as they are, provenance, labels kept or dropped, and the errors a user meets."""
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import tarfile
+import time
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from corpus.compact import write_table
 from corpus.dedup.run import dedup
 from corpus.errors import InputError
-from corpus.mix import MixOptions, mix
+from corpus.mix.run import MixOptions, mix
 from corpus.synthetic import make_video
+from manifests.layout import CorpusLayout
 from manifests.recipe import RecipeError, load_recipe, parse_recipe
+from manifests.tables import read_table
 from manifests.validate import validate
 from tests.helpers import build_corpus, check_corpus
 
@@ -144,3 +154,41 @@ def test_report_png_and_html(tmp_path, corpora):
     assert "data:image/png;base64," in text and "movies, kin" in text
     with pytest.raises(InputError, match="not a vmae corpus"):
         report([tmp_path], tmp_path / "x.png")
+
+
+def shards_of(root):
+    shards = pd.read_parquet(root / "shards").sort_values("shard")
+    return list(zip(shards.shard, shards.sha256, shards.clips, strict=True))
+
+
+def test_parallel_units_make_the_same_mix_and_a_killed_mix_resumes_to_it(corpora, tmp_path):
+    recipe = recipe_file(tmp_path / "r.yaml", "sources:\n  m: {quota: 6}\n  k: {quota: 8}\n")
+    inputs = {"m": str(corpora / "movies"), "k": str(corpora / "kin")}
+    one = mix(MixOptions(recipe=recipe, inputs=inputs, out=str(tmp_path / "one"), shard_bytes=30_000), progress=False)
+    mix(MixOptions(recipe=recipe, inputs=inputs, out=str(tmp_path / "two"), shard_bytes=30_000, workers=2),
+        progress=False)
+    assert one["shards"] > 4 and shards_of(tmp_path / "one") == shards_of(tmp_path / "two")  # same bytes
+    argv = [sys.executable, "-m", "cli.main", "corpus", "mix", "--recipe", recipe, "--input", f"m={inputs['m']}",
+            "--input", f"k={inputs['k']}", "--out", str(tmp_path / "killed"), "--shard-bytes", "30000", "--no-progress"]
+    for delay in (1.2, 1.6):  # kill at several moments, then resume each time
+        proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    subprocess.run(argv, check=True, capture_output=True)
+    assert shards_of(tmp_path / "killed") == shards_of(tmp_path / "one") and validate(tmp_path / "killed").ok
+    assert not any(p.name.startswith(".") and p.suffix == ".tmp" for p in (tmp_path / "killed" / "tars").iterdir())
+
+
+def test_keys_and_shards_that_would_leave_their_folders_are_refused(corpora, tmp_path):
+    recipe = recipe_file(tmp_path / "r.yaml", "sources:\n  m: {quota: 12}\n")
+    for column, value, message in (("clip_key", "../../escaped", "has a dot or a path separator"),
+                                   ("shard", "../../elsewhere.tar", "lies outside the corpus folder")):
+        bad = tmp_path / f"bad_{column}"
+        shutil.copytree(corpora / "movies", bad)
+        clips = read_table(bad, "clips").to_pandas()
+        clips.loc[0, column] = value
+        write_table(CorpusLayout.at(bad), "clips", pa.Table.from_pandas(clips, preserve_index=False))
+        with pytest.raises(InputError, match=message):
+            mix(MixOptions(recipe=recipe, inputs={"m": str(bad)}, out=str(tmp_path / f"out_{column}")), progress=False)
+        assert not (tmp_path / f"out_{column}").exists() and not (tmp_path / "escaped.mp4").exists()

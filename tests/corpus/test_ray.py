@@ -57,7 +57,7 @@ def _ray_unit_workers() -> list[int]:
     found = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and b"ray::_run_unit" in (proc / "cmdline").read_bytes():
+            if proc.name.isdigit() and b"ray::_vmae_task" in (proc / "cmdline").read_bytes():
                 found.append(int(proc.name))
         except OSError:
             continue
@@ -93,3 +93,18 @@ def test_a_build_stopped_under_one_executor_resumes_under_the_other(tmp_path, ur
     done = subprocess.run(command(lst, out, "ray"), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert snapshot(out) == reference and validate(out).ok
+
+
+def test_a_mix_on_ray_writes_the_same_shards_as_a_local_one(tmp_path, url_list):
+    lst, _ = url_list
+    reference = lst.parent / "reference"
+    (tmp_path / "r.yaml").write_text("sources:\n  web: {quota: 7}\n")
+    made = {}
+    for executor in ("local", "ray"):
+        out = tmp_path / executor
+        done = subprocess.run([*VMAE, "corpus", "mix", "--recipe", str(tmp_path / "r.yaml"), "--input",
+                               f"web={reference}", "--out", str(out), "--shard-bytes", "100KB", "--workers", "2",
+                               "--executor", executor, "--no-progress"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        made[executor] = snapshot(out)["shards"]
+    assert len(made["local"]) > 1 and made["ray"] == made["local"]

@@ -1,0 +1,161 @@
+"""Planning a mix: which clips of which corpora go into it, under which keys, in which output
+unit (one shard each), and what became of every candidate clip. Deterministic: the same inputs,
+recipe, scale and seed give the same plan, whose digest a resumed mix checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from corpus.errors import InputError
+from corpus.steps.shard import group_by_bytes
+from manifests.layout import CorpusLayout
+from manifests.recipe import Recipe
+from manifests.sample import VIDEO_EXT, is_valid_key
+from manifests.tables import read_table
+
+COPIED = ("video_id", "start_s", "end_s", "duration_s", "fps", "frames", "width", "height", "bytes", "sha256",
+          "signature", "split", "caption", "meta")
+
+
+@dataclass
+class MixPlan:
+    clips: list[dict]  # output clip rows in output order, each with 'unit', 'shard' and where its bytes lie
+    units: list[str]
+    accounting: list[dict]  # one videos/ row per candidate clip
+    report: dict  # per source: quota, available, dropped by dedup, selected, shortfall
+    digest: str
+
+
+@dataclass
+class Candidates:
+    """The clips of one input corpus as rows, with dedup's verdict on each."""
+
+    corpus: str
+    rows: list[dict]
+    keep: np.ndarray  # bool: dedup kept it (or dedup never ran)
+    reason: list[str | None]  # dedup's reason for dropping it
+
+
+def candidates(name: str, root: Path) -> Candidates:
+    layout = CorpusLayout.at(root)
+    if not layout.is_corpus():
+        raise InputError(f"--input {name}={root}: not a vmae corpus folder (no build.json)")
+    rows = read_table(root, "clips", required=False).to_pylist()
+    dedup = read_table(root, "dedup", required=False).to_pylist()
+    verdict = {d["clip_key"]: (d["keep"], d["reason"]) for d in dedup}
+    found = [verdict.get(r["clip_key"], (True, None)) for r in rows]
+    return Candidates(str(root), rows, np.array([k for k, _ in found], bool), [why for _, why in found])
+
+
+def select(recipe: Recipe, pool: dict[str, Candidates], scale: float, rng) -> tuple[list, dict]:
+    """Per source: indices of chosen clips (repeats allowed only when the recipe says so)."""
+    chosen, report = [], {}
+    for name, quota in recipe.scaled(scale).items():
+        clips = pool[name]
+        usable = np.flatnonzero(clips.keep)
+        if len(usable) >= quota:
+            pick = rng.choice(usable, quota, replace=False)
+        elif recipe.repeat and len(usable):
+            pick = np.r_[usable, rng.choice(usable, quota - len(usable), replace=True)]
+        else:
+            pick = usable
+        rng.shuffle(pick)
+        chosen.append((name, pick))
+        report[name] = {"quota": quota, "available": len(clips.rows), "dropped_by_dedup": len(clips.rows) - len(usable),
+                        "selected": int(len(pick)), "shortfall": int(max(0, quota - len(pick)))}
+    return chosen, report
+
+
+def interleave(chosen: list, rng) -> list[tuple[str, int]]:
+    """Each clip at (its rank in its source + jitter) / source size: sources spread evenly."""
+    entries, position = [], []
+    for name, pick in chosen:
+        entries += [(name, int(i)) for i in pick]
+        position.append((np.arange(len(pick)) + rng.random(len(pick))) / max(len(pick), 1))
+    order = np.argsort(np.concatenate(position) if position else np.empty(0), kind="stable")
+    return [entries[i] for i in order]
+
+
+def _source_tars(name: str, clips: Candidates, used: np.ndarray) -> dict[str, str]:
+    """The tar of each shard the used clips lie in, after refusing keys with a dot or a path
+    separator and shards outside the corpus folder: names that come from an input never decide
+    where anything is read or written."""
+    rows = [clips.rows[i] for i in used]
+    bad = [r["clip_key"] for r in rows if not is_valid_key(r["clip_key"])]
+    if bad:
+        raise InputError(f"--input {name}={clips.corpus}: clip key {bad[0]!r} has a dot or a path separator; "
+                         "keys must be names without them. Rebuild that corpus, or drop the clip")
+    root, tars = Path(clips.corpus).resolve(), {}
+    for shard in {r["shard"] for r in rows}:
+        tar = (root / shard).resolve()
+        if not tar.is_relative_to(root):
+            raise InputError(f"--input {name}={clips.corpus}: shard {shard!r} lies outside the corpus folder; "
+                             "refusing to read it")
+        tars[shard] = str(tar)
+    return tars
+
+
+def output_clips(order: list[tuple[str, int]], pool: dict[str, Candidates], labeled: bool,
+                 shard_bytes: int) -> tuple[list[dict], list[str], dict]:
+    """The mix's clip rows in output order, each in its unit; returns (clips, units, uses)."""
+    tars = {name: _source_tars(name, clips, np.unique([i for n, i in order if n == name]).astype(int))
+            for name, clips in pool.items()}
+    clips, seen, uses = [], set(), {}
+    for name, i in order:
+        src = pool[name].rows[i]
+        uses[(name, i)] = uses.get((name, i), 0) + 1
+        key = src["clip_key"] if uses[(name, i)] == 1 else f"{src['clip_key']}-r{uses[(name, i)] - 1}"
+        while key in seen:  # the same key in two input corpora
+            key = f"{key}-c"
+        seen.add(key)
+        row = {k: src[k] for k in COPIED}
+        row.update(clip_key=key, source=name, row=len(clips), origin_corpus=pool[name].corpus,
+                   origin_key=src["clip_key"], label=src["label"] if labeled else None,
+                   label_id=src["label_id"] if labeled else None, src_tar=tars[name][src["shard"]],
+                   src_member=f"{src['clip_key']}.{VIDEO_EXT}")
+        clips.append(row)
+    units = []
+    for k, group in enumerate(group_by_bytes(clips, shard_bytes)):
+        units.append(f"m{k:06d}")
+        for c in group:
+            c["unit"], c["shard"] = units[-1], f"tars/{units[-1]}-0000.tar"
+    return clips, units, uses
+
+
+def accounting(pool: dict[str, Candidates], uses: dict, recipe: Recipe, first_unit: dict) -> list[dict]:
+    """One videos/ row per candidate clip: pending until its unit is written, or why it was not used."""
+    rows = []
+    for name, clips in pool.items():
+        for i, c in enumerate(clips.rows):
+            used = uses.get((name, i), 0)
+            row = {"row": len(rows), "video_id": c["clip_key"], "source": name, "path": clips.corpus,
+                   "start_s": c["start_s"], "end_s": c["end_s"], "label": c["label"], "split": c["split"],
+                   "caption": c["caption"], "status": "pending" if used else "skipped", "clips": used,
+                   "unit": first_unit.get((name, i), "plan"),
+                   "meta": json.dumps({"origin_source": c["source"], "origin_video_id": c["video_id"]})}
+            if not used:
+                kept = clips.keep[i]
+                row.update(error_kind="over_quota" if kept else "duplicate",
+                           error=f"not sampled: source '{name}' is over its quota of {recipe.quotas[name]} (before "
+                                 f"--scale)" if kept else f"dropped by dedup ({clips.reason[i]})")
+            rows.append(row)
+    return rows
+
+
+def plan_mix(recipe: Recipe, pool: dict[str, Candidates], scale: float, seed: int, labeled: bool,
+             shard_bytes: int) -> MixPlan:
+    rng = np.random.default_rng(seed)
+    chosen, report = select(recipe, pool, scale, rng)
+    order = interleave(chosen, rng)
+    clips, units, uses = output_clips(order, pool, labeled, shard_bytes)
+    first_unit: dict = {}
+    for (name, i), c in zip(order, clips, strict=True):
+        first_unit.setdefault((name, i), c["unit"])
+    digest = hashlib.sha256("\n".join(f"{c['clip_key']} {c['source']} {c['origin_key']} {c['unit']}"
+                                      for c in clips).encode()).hexdigest()[:16]
+    return MixPlan(clips, units, accounting(pool, uses, recipe, first_unit), report, digest)

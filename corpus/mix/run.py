@@ -1,0 +1,125 @@
+"""The mix from start to end: plan (or check the plan of a mix being resumed), write the units
+not done yet in parallel, then mark the selected candidates ok and merge the tables."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.compute as pc
+from tqdm import tqdm
+
+from corpus.compact import compact, write_table
+from corpus.errors import InputError
+from corpus.executors import EXECUTORS
+from corpus.lock import writing
+from corpus.mix.copy import MixUnit, UnitCopier
+from corpus.mix.plan import MixPlan, candidates, plan_mix
+from corpus.status import summarize
+from manifests.layout import CorpusLayout
+from manifests.recipe import Recipe, RecipeError, load_recipe
+from manifests.schemas import SCHEMA_VERSION
+from manifests.tables import read_table, to_table, write_atomic_bytes
+
+PLAN_MARKER = "plan.json"
+
+
+@dataclass(frozen=True)
+class MixOptions:
+    recipe: str
+    inputs: dict[str, str]  # recipe source name → corpus folder
+    out: str
+    scale: float = 1.0
+    seed: int = 0
+    shard_bytes: int = 1024**3
+    workers: int = 1  # local: processes; ray: units in flight
+    executor: str = "local"
+    ray_address: str | None = None
+
+
+def _check(recipe: Recipe, opts: MixOptions) -> None:
+    missing = sorted(set(recipe.quotas) - set(opts.inputs))
+    if missing:
+        raise InputError(f"recipe '{recipe.name}' needs source(s) {missing}; give each with --input NAME=DIR")
+    extra = sorted(set(opts.inputs) - set(recipe.quotas))
+    if extra:
+        raise InputError(f"--input {extra} not in recipe '{recipe.name}' (its sources: {sorted(recipe.quotas)})")
+    if not opts.scale > 0:
+        raise InputError(f"--scale must be positive, got {opts.scale}")
+
+
+def _labels(recipe: Recipe, inputs: dict[str, str]) -> list[str] | None:
+    if not recipe.keep_labels:
+        return None
+    lists = {n: CorpusLayout.at(d).labels_txt for n, d in inputs.items()}
+    texts = {n: p.read_text() if p.is_file() else None for n, p in lists.items()}
+    if any(t is None for t in texts.values()) or len(set(texts.values())) != 1:
+        raise InputError(f"recipe '{recipe.name}' keeps labels, so every input must be labeled with the same "
+                         f"labels.txt; these differ or are missing: {sorted(texts)}")
+    return next(iter(texts.values())).splitlines()
+
+
+def _start(layout: CorpusLayout, plan: MixPlan, recipe: Recipe, opts: MixOptions, labels: list[str] | None) -> None:
+    """A new mix's folder: labels, every candidate's videos/ row, build.json, then the plan marker."""
+    if labels:
+        write_atomic_bytes(layout.labels_txt, ("\n".join(labels) + "\n").encode())
+    write_table(layout, "videos", to_table("videos", plan.accounting))
+    doc = {"tool": "vmae", "schema_version": SCHEMA_VERSION, "source": "mix", "recipe": recipe.name,
+           "inputs": opts.inputs, "scale": opts.scale, "seed": opts.seed, "labeled": bool(labels),
+           "rows": len(plan.accounting), "state": "mixing", "plan_digest": plan.digest, "mix": plan.report}
+    write_atomic_bytes(layout.build_json, json.dumps(doc, indent=2, default=str).encode())
+    write_atomic_bytes(layout.marker(PLAN_MARKER), json.dumps({"units": len(plan.units)}).encode())
+
+
+def _resume_check(layout: CorpusLayout, plan: MixPlan) -> None:
+    recorded = json.loads(layout.build_json.read_text()).get("plan_digest")
+    if recorded != plan.digest:
+        raise InputError(f"{layout.root} holds another mix (or its inputs, recipe, scale or seed changed since it "
+                         "began); mix into a new --out, or rerun with what it was started with")
+
+
+def _finish(layout: CorpusLayout) -> None:
+    """Every unit written: the selected candidates become ok, the tables are merged, done."""
+    videos = read_table(layout.root, "videos")
+    status = pc.if_else(pc.equal(videos["status"], "pending"), "ok", videos["status"])
+    write_table(layout, "videos", videos.set_column(videos.schema.get_field_index("status"), "status", status))
+    compact(layout)
+    doc = json.loads(layout.build_json.read_text()) | {"state": "complete", "finished_at": time.time()}
+    write_atomic_bytes(layout.build_json, json.dumps(doc, indent=2, default=str).encode())
+
+
+def mix(opts: MixOptions, progress: bool = True) -> dict:
+    out = Path(opts.out)
+    try:
+        recipe = load_recipe(opts.recipe)
+    except RecipeError as e:
+        raise InputError(str(e)) from e
+    _check(recipe, opts)
+    layout = CorpusLayout.at(out)
+    resuming = layout.marker(PLAN_MARKER).is_file() and layout.build_json.is_file() and \
+        json.loads(layout.build_json.read_text()).get("source") == "mix"
+    if not resuming and out.exists() and any(p.name != ".lock" for p in out.iterdir()):
+        raise InputError(f"{out} is not empty and holds no unfinished mix; mix writes a new corpus: choose another "
+                         "--out or remove it")
+    with writing(out):
+        labels = _labels(recipe, opts.inputs)
+        pool = {n: candidates(n, Path(d)) for n, d in opts.inputs.items()}
+        plan = plan_mix(recipe, pool, opts.scale, opts.seed, bool(labels), opts.shard_bytes)
+        if resuming:
+            _resume_check(layout, plan)
+        else:
+            _start(layout, plan, recipe, opts, labels)
+        by_unit: dict[str, list[dict]] = {u: [] for u in plan.units}
+        for c in plan.clips:
+            by_unit[c["unit"]].append(c)
+        todo = [MixUnit(u, by_unit[u]) for u in plan.units if not layout.marker(f"{u}.json").is_file()]
+        bar = tqdm(total=len(plan.clips), initial=len(plan.clips) - sum(len(w.clips) for w in todo), desc="mix",
+                   unit="clip", disable=not progress)
+        executor = EXECUTORS[opts.executor](opts.workers, address=opts.ray_address)
+        executor.map(UnitCopier(str(out), bool(labels)), todo, lambda work, _: bar.update(len(work.clips)))
+        bar.close()
+        if json.loads(layout.build_json.read_text()).get("state") != "complete":
+            _finish(layout)
+    return summarize(out) | {"mix": plan.report}
