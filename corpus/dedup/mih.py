@@ -9,7 +9,8 @@ then verified on the whole signature. Everything is vectorized numpy over sorted
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -75,41 +76,64 @@ def _chunk_candidates(keys: np.ndarray, bits: int) -> Iterator[tuple[np.ndarray,
         yield _expand(order[pos_a], lo, lo + counts[gb][rep], order)
 
 
-def near_pairs(signatures: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All pairs (i < j) of rows of (N, W) uint64 signatures within `threshold` bits, with their
-    distances. Exact: the same pairs as comparing every pair."""
-    sig = np.ascontiguousarray(signatures, dtype=np.uint64)
-    n = len(sig)
-    found: list[np.ndarray] = []
-    pending_a: list[np.ndarray] = []
-    pending_b: list[np.ndarray] = []
-    pending = 0
+@dataclass(frozen=True, eq=False)
+class ChunkSearch:
+    """The pairs within the threshold found through one chunk: one task of the search, so chunks
+    run in parallel. Picklable; an executor ships it (and its signatures) once per worker."""
 
-    def verify() -> None:
-        nonlocal pending
-        if not pending:
-            return
-        a, b = np.concatenate(pending_a), np.concatenate(pending_b)
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        pair = np.unique(lo * n + hi)
-        lo, hi = pair // n, pair % n
-        dist = np.bitwise_count(sig[lo] ^ sig[hi]).sum(axis=1).astype(np.int64)
-        ok = dist <= threshold
-        found.append(np.stack([lo[ok], hi[ok], dist[ok]], axis=1))
-        pending_a.clear()
-        pending_b.clear()
-        pending = 0
+    signatures: np.ndarray  # (N, W) uint64, contiguous
+    threshold: int
 
-    for start, end in chunk_bounds(sig.shape[1] * 64, threshold):
-        keys = extract_bits(sig, start, end)
-        for a, b in _chunk_candidates(keys, end - start):
+    def __call__(self, bounds: tuple[int, int]) -> np.ndarray:
+        """(k, 3) rows (i, j, distance), i < j, unique, verified on the whole signature."""
+        sig, n = self.signatures, len(self.signatures)
+        found, pending_a, pending_b, pending = [], [], [], 0
+
+        def verify() -> None:
+            nonlocal pending
+            if not pending:
+                return
+            a, b = np.concatenate(pending_a), np.concatenate(pending_b)
+            pair = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+            lo, hi = pair // n, pair % n
+            dist = np.bitwise_count(sig[lo] ^ sig[hi]).sum(axis=1).astype(np.int64)
+            ok = dist <= self.threshold
+            found.append(np.stack([lo[ok], hi[ok], dist[ok]], axis=1))
+            pending_a.clear()
+            pending_b.clear()
+            pending = 0
+
+        start, end = bounds
+        for a, b in _chunk_candidates(extract_bits(sig, start, end), end - start):
             if len(a):
                 pending_a.append(a)
                 pending_b.append(b)
                 pending += len(a)
                 if pending >= _VERIFY_BATCH:
                     verify()
-    verify()
+        verify()
+        return np.concatenate(found) if found else np.empty((0, 3), np.int64)
+
+
+def near_pairs(signatures: np.ndarray, threshold: int, executor=None, on_chunk: Callable[[], None] | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs (i < j) of rows of (N, W) uint64 signatures within `threshold` bits, with their
+    distances. Exact: the same pairs as comparing every pair. Chunks are searched by `executor`
+    (its map) when given, else here; on_chunk() after each."""
+    search = ChunkSearch(np.ascontiguousarray(signatures, dtype=np.uint64), threshold)
+    bounds = chunk_bounds(search.signatures.shape[1] * 64, threshold)
+    found: list[np.ndarray] = []
+
+    def done(_, pairs: np.ndarray) -> None:
+        found.append(pairs)
+        if on_chunk:
+            on_chunk()
+
+    if executor is None:
+        for b in bounds:
+            done(b, search(b))
+    else:
+        executor.map(search, bounds, done)
     pairs = np.concatenate(found) if found else np.empty((0, 3), np.int64)
     pairs = np.unique(pairs, axis=0) if len(pairs) else pairs
     return pairs[:, 0], pairs[:, 1], pairs[:, 2]

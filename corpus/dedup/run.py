@@ -15,6 +15,8 @@ pixels, then the corpus given first, then the smaller key. Exactly one copy is k
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +26,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from corpus.dedup import DEFAULT_THRESHOLD
-from corpus.dedup.mih import near_pairs
+from corpus.dedup.mih import chunk_bounds, near_pairs
 from corpus.dedup.units import CorpusItems, load_items
 from corpus.errors import InputError
+from corpus.executors import EXECUTORS
 from manifests.layout import CorpusLayout
 from manifests.tables import write_part
 
@@ -76,12 +79,30 @@ def _preference(items: pd.DataFrame) -> np.ndarray:
     return rank
 
 
-def _leaks(items, sig_index, sigs, eval_ids, eval_sigs, eval_names, threshold) -> None:
+Search = Callable[[np.ndarray, str], tuple[np.ndarray, np.ndarray, np.ndarray]]  # (signatures, what) -> pairs
+
+
+def _searcher(threshold: int, workers: int, executor: str, ray_address: str | None, progress: bool) -> Search:
+    """The near-pair search of one dedup run: its chunks in worker processes or as Ray tasks
+    (the heavy pass: every chunk sorts and probes every signature), with a progress bar."""
+    from tqdm import tqdm
+
+    pool = EXECUTORS[executor](workers, address=ray_address) if workers > 1 or executor != "local" else None
+
+    def search(sigs: np.ndarray, what: str):
+        chunks = len(chunk_bounds(sigs.shape[1] * 64, threshold))
+        with tqdm(total=chunks, desc=what, unit="chunk", disable=not progress, file=sys.stderr) as bar:
+            return near_pairs(sigs, threshold, pool, on_chunk=bar.update)
+
+    return search
+
+
+def _leaks(items, sig_index, sigs, eval_ids, eval_sigs, eval_names, search: Search) -> None:
     leak_id = items["video_id"].isin(eval_ids) & items["keep"]
     _mark(items, leak_id, "leak_id", items.loc[leak_id, "video_id"], None, None)
     if not len(eval_sigs) or not len(sigs):
         return
-    a, b, d = near_pairs(np.concatenate([sigs, eval_sigs]), threshold)
+    a, b, d = search(np.concatenate([sigs, eval_sigs]), "leak search")
     n = len(sigs)
     cross = (a < n) & (b >= n)  # a training item next to an evaluation clip
     a, j, d = a[cross], b[cross] - n, d[cross]
@@ -94,9 +115,9 @@ def _leaks(items, sig_index, sigs, eval_ids, eval_sigs, eval_names, threshold) -
           d[first].astype(int))
 
 
-def _clusters(items, sig_index, sigs, threshold) -> None:
+def _clusters(items, sig_index, sigs, search: Search) -> None:
     alive = items.loc[sig_index, "keep"].to_numpy(bool)
-    a, b, d = near_pairs(sigs, threshold)
+    a, b, d = search(sigs, "near-duplicate search")
     # Windows of one video are distinct samples by design (a static shot looks alike for
     # minutes); dedup is about copies across videos.
     video = (items.loc[sig_index, "corpus"] + "\0" + items.loc[sig_index, "video_id"]).to_numpy()
@@ -139,8 +160,11 @@ def _ids(items: pd.DataFrame) -> None:
             _mark(items, row, "exact_id", items.at[best, "key"], items.at[best, "corpus"], 0)
 
 
-def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: int = DEFAULT_THRESHOLD
+def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: int = DEFAULT_THRESHOLD, *,
+          workers: int = 1, executor: str = "local", ray_address: str | None = None, progress: bool = False
           ) -> list[DedupResult]:
+    """workers, executor, ray_address: where the near-pair search runs (workers=1 and local: in
+    this process); every other step is light and runs here."""
     if not corpora:
         raise InputError("give at least one corpus folder to deduplicate")
     if not 0 <= threshold < 512:
@@ -150,14 +174,15 @@ def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: 
     if empty:
         raise InputError(f"nothing to deduplicate in {', '.join(empty)} (no clips and no planned videos)")
     eval_ids, eval_sigs, eval_names = _eval_index([load_items(a) for a in against])
+    search = _searcher(threshold, workers, executor, ray_address, progress)
     items = _all_items(loaded)
     sig_index = np.flatnonzero(~items["plan_only"].to_numpy())
     sigs = np.concatenate([c.signatures for c in loaded if not c.plan_only]) if len(sig_index) else \
         np.empty((0, 8), np.uint64)
-    _leaks(items, sig_index, sigs, eval_ids, eval_sigs, eval_names, threshold)
+    _leaks(items, sig_index, sigs, eval_ids, eval_sigs, eval_names, search)
     _ids(items)
     if len(sig_index):
-        _clusters(items, sig_index, sigs, threshold)
+        _clusters(items, sig_index, sigs, search)
     return [_write(c, items[items["corpus"] == str(c.root)]) for c in loaded]
 
 

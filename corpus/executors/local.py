@@ -24,6 +24,17 @@ def _run_in_worker(task: Task) -> Task:
     return run_task(_STEPS, task)
 
 
+_MAP_FN: list[Callable] = []  # this worker process' function of a map, sent once by _start_map_worker
+
+
+def _start_map_worker(fn: Callable) -> None:
+    _MAP_FN[:] = [fn]
+
+
+def _map_in_worker(item):
+    return _MAP_FN[0](item)
+
+
 class LocalExecutor:
     def __init__(self, workers: int = 1, **_):
         self.workers = max(1, workers)
@@ -57,13 +68,15 @@ class LocalExecutor:
             for item in items:
                 on_done(item, fn(item))
             return
-        pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+        # fn goes to each worker once (it may hold large arrays), items with each call.
+        pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_start_map_worker,
+                                   initargs=(fn,))
         try:
             in_flight: dict[Future, object] = {}
             queue = iter(items)
             while True:
                 while len(in_flight) < self.workers * 2 and (item := next(queue, None)) is not None:
-                    in_flight[pool.submit(fn, item)] = item
+                    in_flight[pool.submit(_map_in_worker, item)] = item
                 if not in_flight:
                     return
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)

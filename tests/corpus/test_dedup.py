@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from corpus.build import build
-from corpus.dedup.mih import brute_force_pairs, near_pairs
+from corpus.dedup.mih import brute_force_pairs, chunk_bounds, near_pairs
 from corpus.dedup.run import DEFAULT_THRESHOLD, dedup
 from corpus.errors import InputError
+from corpus.executors.local import LocalExecutor
 from corpus.options import BuildOptions
 from corpus.synthetic import make_video
 from tests.helpers import build_corpus
@@ -140,6 +141,11 @@ def test_mih_is_exact_against_all_pairs():
     for t in (0, 12, 40, 70):
         a, b, _ = near_pairs(sig, t)
         assert set(zip(a.tolist(), b.tolist(), strict=True)) == brute_force_pairs(sig, t)
+    # chunks searched in two worker processes: the same pairs and distances, each chunk once
+    serial, chunks = near_pairs(sig, 40), []
+    parallel = near_pairs(sig, 40, LocalExecutor(2), on_chunk=lambda: chunks.append(1))
+    assert all(np.array_equal(x, y) for x, y in zip(serial, parallel, strict=True)) and len(serial[0]) >= 100
+    assert len(chunks) == len(chunk_bounds(512, 40))
 
 
 def test_bad_input(tmp_path, movie_dir):
