@@ -1,8 +1,9 @@
 """Faults of the machine are not faults of a row: a full disk, a file system that turns
-read-only, a corpus folder deleted mid-build. The build stops with a clear message (exit 3),
+read-only, a corpus folder deleted mid-build, too many open files. The build stops with a clear message (exit 3),
 fails no row, leaves no half-written file, and the rerun completes to the corpus an undisturbed
 build makes. Real tmpfs mounts; skipped with a reason where mounting is not allowed."""
 
+import resource
 import shutil
 import subprocess
 import sys
@@ -105,5 +106,23 @@ def test_a_corpus_folder_deleted_mid_build_stops_it_and_the_rerun_completes(tmp_
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 3 and "vanished" in err and "Traceback" not in err, err[-2000:]
     assert not out.exists()  # no skeleton corpus was made
+    subprocess.run(command(url_list, out), check=True, capture_output=True)
+    assert clips_of(out) == reference and validate(out).ok
+
+
+def test_too_many_open_files_stops_the_build_and_the_rerun_completes(tmp_path, big_list):
+    url_list, reference = big_list
+    out = tmp_path / "c"
+    # the tightest limits: Python starts, then opening a file or pipe for the work fails
+    for limit in range(5, 12):
+        def tight(n=limit):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+
+        done = subprocess.run(command(url_list, out), capture_output=True, text=True, preexec_fn=tight)
+        if done.returncode == 3:
+            break
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "too many open files" in done.stderr and "Traceback" not in done.stderr
+    assert no_row_failed(out) and validate(out).ok
     subprocess.run(command(url_list, out), check=True, capture_output=True)
     assert clips_of(out) == reference and validate(out).ok
