@@ -12,6 +12,18 @@ import typer
 
 CorpusDir = Annotated[Path, typer.Argument(help="A corpus folder (made by 'vmae corpus build').")]
 
+
+def _executor_name(value: str) -> str:
+    if value not in ("local", "ray"):
+        raise typer.BadParameter(f"unknown executor {value!r}; choose local or ray")
+    return value
+
+
+Executor = Annotated[str, typer.Option(help="local (processes on this machine) or ray (Ray tasks; corpus folders on "
+                                            "storage every node sees).", callback=_executor_name)]
+RayAddress = Annotated[str | None, typer.Option(help="Ray cluster to join, e.g. auto or ray://head:10001 (default: "
+                                                     "start a local Ray instance).")]
+
 DATA = "Data"
 INIT = "Initialization"
 AUG = "Augmentation and regularization"

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import CorpusDir, fail, parse_size
+from cli.common import CorpusDir, Executor, RayAddress, fail, parse_size
 from corpus.dedup import DEFAULT_THRESHOLD
 from corpus.errors import InputError, MachineFault
 from corpus.sources import SOURCES
@@ -33,10 +33,8 @@ def build(
     out: Annotated[Path, typer.Option(help="Corpus folder to write (created; rerun to resume).")],
     workers: Annotated[int, typer.Option(help="Parallel worker processes (local), or units in flight (ray).")
                        ] = os.cpu_count() or 1,
-    executor: Annotated[str, typer.Option(help="local (a process pool) or ray (units as Ray tasks; the corpus "
-                                               "folder on storage every node sees).")] = "local",
-    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join, e.g. auto or ray://head:10001 "
-                                                         "(default: start a local Ray instance).")] = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     shard_bytes: Annotated[str, typer.Option(help="Target tar size, e.g. 1GB, 200MB.")] = "1GB",
     unit_size: Annotated[int, typer.Option(help="Input rows per unit of work (resume granularity).")] = 64,
     plan_only: Annotated[bool, typer.Option(help="Write videos/ with every row planned, then stop.")] = False,
@@ -56,6 +54,13 @@ def build(
                                                       rich_help_panel=CLIP)] = None,
     stride: Annotated[float | None, typer.Option(help="Seconds between window starts (default: window length).",
                                                  rich_help_panel=CLIP)] = None,
+    split: Annotated[str, typer.Option(help="range: the row's range (or windows of it); shots: clips follow shot "
+                                            "boundaries (movies, web, youtube).", rich_help_panel=CLIP)] = "range",
+    max_seconds: Annotated[float | None, typer.Option(help="--split shots: cut longer shots into equal pieces.",
+                                                      rich_help_panel=CLIP)] = None,
+    shot_threshold: Annotated[float, typer.Option(help="--split shots: how far above its rolling average a "
+                                                       "frame's change must jump to cut (lower finds more cuts).",
+                                                  rich_help_panel=CLIP)] = 3.0,
     timeout: Annotated[float, typer.Option(help="Seconds without data before a download fails.",
                                            rich_help_panel=FETCH)] = 30.0,
     max_bytes: Annotated[str, typer.Option(help="Size cap of one download.", rich_help_panel=FETCH)] = "2GB",
@@ -96,8 +101,6 @@ def build(
     if source not in SOURCES:
         raise typer.BadParameter(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}",
                                  param_hint="--source")
-    if executor not in ("local", "ray"):
-        raise typer.BadParameter(f"unknown executor {executor!r}; choose local or ray", param_hint="--executor")
     if clip_seconds is not None and window_frames is not None:
         raise typer.BadParameter("give --clip-seconds or --window-frames, not both")
     options = BuildOptions(
@@ -109,7 +112,7 @@ def build(
                            rate_limit=rate_limit, download_sections=download_sections),
         clip=ClipOptions(short_side=short_side, fps=fps, crf=crf, preset=preset, keep_audio=keep_audio,
                          min_seconds=min_seconds, clip_seconds=clip_seconds, window_frames=window_frames,
-                         stride_s=stride),
+                         stride_s=stride, split=split, max_seconds=max_seconds, shot_threshold=shot_threshold),
         label_map=str(label_map) if label_map else None,
         source_options=_source_options(source_option, url_column=url_column, url_template=url_template,
                                        mirror=str(mirror) if mirror else None,
@@ -196,6 +199,12 @@ def dedup(
              "signature are dropped as leaks. Repeat for several.")] = None,
     threshold: Annotated[int, typer.Option(help="Near-duplicate threshold in bits of the 512-bit signature.")]
     = DEFAULT_THRESHOLD,
+    workers: Annotated[int, typer.Option(help="Processes (or Ray tasks) searching for near pairs at once; each "
+                                              "holds a copy of the signatures (64 bytes per clip).")
+                       ] = os.cpu_count() or 1,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Find exact and near duplicates across corpora, and leaks of evaluation videos; writes
     DIR/dedup/ for each corpus. Works on plan-only corpora too (by video id), so that duplicates
@@ -203,7 +212,8 @@ def dedup(
     from corpus.dedup.run import dedup as run_dedup
 
     try:
-        results = run_dedup(corpora, against or [], threshold)
+        results = run_dedup(corpora, against or [], threshold, workers=workers, executor=executor,
+                            ray_address=ray_address, progress=progress)
     except (InputError, ManifestError) as e:
         raise fail(e) from e
     for r in results:
@@ -221,9 +231,8 @@ def mix(
     shard_bytes: Annotated[str, typer.Option(help="Target tar size, e.g. 1GB.")] = "1GB",
     workers: Annotated[int, typer.Option(help="Shards written at once (processes, or Ray tasks).")
                    ] = os.cpu_count() or 1,
-    executor: Annotated[str, typer.Option(help="local or ray.")] = "local",
-    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: a local instance).")
-                           ] = None,
+    executor: Executor = "local",
+    ray_address: RayAddress = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Sample corpora to a recipe's quotas (after dedup) into one new corpus, copying clips
@@ -246,8 +255,9 @@ def mix(
         raise fail(e) from e
     for name, r in summary["mix"].items():
         short = f", SHORT by {r['shortfall']}" if r["shortfall"] else ""
+        still = f", {r['too_still']} below min_motion" if r["too_still"] else ""
         typer.echo(f"{name:<12} quota {r['quota']:>8}  selected {r['selected']:>8}  of {r['available']} "
-                   f"({r['dropped_by_dedup']} dropped by dedup){short}")
+                   f"({r['dropped_by_dedup']} dropped by dedup{still}){short}")
     print_summary(summary)
 
 

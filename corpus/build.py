@@ -119,8 +119,9 @@ def _check_same_build(layout: CorpusLayout, options: BuildOptions) -> None:
 
 def build(options: BuildOptions, *, plan_only: bool = False, retry_failed: bool = False,
           progress: bool = True) -> dict:
-    source_cls = get_source(options.source)
-    options = dataclasses.replace(options, clip=source_cls(options).clip_defaults(options.clip))
+    source = get_source(options.source)(options)
+    source.check_clip_options(options.clip)
+    options = dataclasses.replace(options, clip=source.clip_defaults(options.clip))
     layout = CorpusLayout.at(options.out)
     if not layout.marker(PLAN_MARKER).is_file() and layout.root.is_dir() and not layout.build_json.is_file() \
             and any(p.name not in ("done", ".lock") for p in layout.root.iterdir()):

@@ -32,6 +32,10 @@ class ClipOptions:
     clip_seconds: float | None = None
     window_frames: int | None = None
     stride_s: float | None = None  # None: windows do not overlap
+    # shots: clips follow shot boundaries; shorter shots than min_seconds merge, longer than max_seconds are cut
+    split: str = "range"  # range (the row's range, or windows of it) | shots
+    max_seconds: float | None = None
+    shot_threshold: float = 3.0  # the adaptive detector's threshold (lower finds more cuts)
 
 
 @dataclass(frozen=True)

@@ -75,3 +75,35 @@ def make_video(path: str | Path, *, pattern: str = "testsrc2", seconds: float = 
     ffmpeg.output(*streams, str(path), t=seconds, **kwargs).global_args("-nostdin", "-loglevel", "error") \
         .overwrite_output().run()
     return path
+
+
+STILL = ("color=c=0x{color:06x}:size={{w}}x{{h}}:rate={{r}}:duration={{d}},"
+         "drawbox=x=iw/4:y=ih/3:w=iw/2:h=ih/6:color=white:t=fill")
+
+
+def make_film(path: str | Path, shots: list[tuple[str, float]], *, width: int = 320, height: int = 240,
+              fps: float = 25) -> tuple[Path, list[int]]:
+    """An H.264 mp4 of shots played one after another, each (pattern, seconds) as make_video's
+    patterns or 'stillN' (a title card: a flat colour with a white bar, nothing moves). Returns
+    the path and the frame numbers where a new shot starts (the known cuts)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    parts, cuts, frame = [], [], 0
+    for k, (pattern, seconds) in enumerate(shots):
+        frames = round(seconds * fps)
+        if pattern.startswith("still"):
+            color = np.random.default_rng(int(pattern.removeprefix("still"))).integers(2**24)
+            template = STILL.format(color=int(color))
+        elif pattern.startswith("scene"):
+            template = scene_spec(int(pattern.removeprefix("scene")))
+        else:
+            template = PATTERNS[pattern]
+        spec = template.format(w=width, h=height, r=fps, d=frames / fps + 1)
+        parts.append(ffmpeg.input(spec, f="lavfi").trim(start_frame=0, end_frame=frames).setpts("PTS-STARTPTS"))
+        if k:
+            cuts.append(frame)
+        frame += frames
+    ffmpeg.concat(*parts, v=1, a=0).output(str(path), vcodec="libx264", pix_fmt="yuv420p", preset="ultrafast",
+                                           crf=23, g=int(fps * 2)).global_args("-nostdin", "-loglevel", "error") \
+        .overwrite_output().run()
+    return path, cuts

@@ -74,8 +74,16 @@ CLIPS = pa.schema(
         # provenance in a mixed corpus: the corpus folder and key the clip was copied from
         ("origin_corpus", pa.string()),
         ("origin_key", pa.string()),
+        # mean gray-level change (0-255) between frames 0.25 s apart; near 0 for still pictures
+        ("motion", pa.float32()),
+        # --split shots: the shot the clip lies in (after merging short shots), seconds in the video
+        ("shot_start_s", pa.float64()),
+        ("shot_end_s", pa.float64()),
     ]
 )
+
+# Columns added after version 1 was first written: a part without them reads them as nulls.
+ADDED_COLUMNS: dict[str, set[str]] = {"clips": {"motion", "shot_start_s", "shot_end_s"}}
 
 SHARDS = pa.schema(
     [

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from manifests.atomic import atomic_path
 from manifests.errors import ManifestError
 from manifests.generations import ensure
-from manifests.schemas import SCHEMA_VERSION, TABLES, VERSION_KEY, with_version
+from manifests.schemas import ADDED_COLUMNS, SCHEMA_VERSION, TABLES, VERSION_KEY, with_version
 
 
 def to_table(name: str, rows: Iterable[Mapping]) -> pa.Table:
@@ -56,7 +56,7 @@ def _check_part_schema(file: Path, name: str) -> None:
             f"{file}: table schema is '{found}', this vmae reads '{expected}'. "
             "Rebuild the corpus with this version of vmae, or use the vmae version that wrote it."
         )
-    missing = set(TABLES[name].names) - set(schema.names)
+    missing = set(TABLES[name].names) - set(schema.names) - ADDED_COLUMNS.get(name, set())
     if missing:
         raise ManifestError(f"{file}: missing columns {sorted(missing)} of table '{name}'")
 

@@ -99,12 +99,11 @@ def signature_from_frames(frames: np.ndarray, count: int = SIGNATURE_HASHES) -> 
     return [int(h) for h in phash(resize(windowed_means(f, count)))]
 
 
-def signature_from_raw(raw: bytes, count: int = SIGNATURE_HASHES) -> list[int]:
-    """Signature of a clip from the raw gray frames ffmpeg wrote (64x64 bytes each)."""
+def frames_from_raw(raw: bytes) -> np.ndarray:
+    """The (n, 64, 64) uint8 gray frames ffmpeg wrote as raw bytes."""
     size = SAMPLE_SIDE * SAMPLE_SIDE
     n = len(raw) // size
     if n == 0:
         raise ValueError("no frames to hash")
-    return signature_from_frames(np.frombuffer(raw[: n * size], dtype=np.uint8).reshape(n, SAMPLE_SIDE, SAMPLE_SIDE),
-                                 count)
+    return np.frombuffer(raw[: n * size], dtype=np.uint8).reshape(n, SAMPLE_SIDE, SAMPLE_SIDE)
 

@@ -19,7 +19,7 @@ from manifests.sample import VIDEO_EXT, is_valid_key
 from manifests.tables import read_table
 
 COPIED = ("video_id", "start_s", "end_s", "duration_s", "fps", "frames", "width", "height", "bytes", "sha256",
-          "signature", "split", "caption", "meta")
+          "signature", "split", "caption", "meta", "motion", "shot_start_s", "shot_end_s")
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Candidates:
     rows: list[dict]
     keep: np.ndarray  # bool: dedup kept it (or dedup never ran)
     reason: list[str | None]  # dedup's reason for dropping it
+    motion: np.ndarray  # float: the clip's motion score; nan where the corpus has none
 
 
 def candidates(name: str, root: Path) -> Candidates:
@@ -49,15 +50,30 @@ def candidates(name: str, root: Path) -> Candidates:
     dedup = read_table(root, "dedup", required=False).to_pylist()
     verdict = {d["clip_key"]: (d["keep"], d["reason"]) for d in dedup}
     found = [verdict.get(r["clip_key"], (True, None)) for r in rows]
-    return Candidates(str(root), rows, np.array([k for k, _ in found], bool), [why for _, why in found])
+    motion = np.array([np.nan if r["motion"] is None else r["motion"] for r in rows], float)
+    return Candidates(str(root), rows, np.array([k for k, _ in found], bool), [why for _, why in found], motion)
 
 
-def select(recipe: Recipe, pool: dict[str, Candidates], scale: float, rng) -> tuple[list, dict]:
+def too_still(recipe: Recipe, pool: dict[str, Candidates]) -> dict[str, np.ndarray]:
+    """Per source: which clips move less than the recipe's min_motion (all False without one)."""
+    out = {}
+    for name, clips in pool.items():
+        floor = recipe.motion_floor(name)
+        if floor is not None and np.isnan(clips.motion).any():
+            raise InputError(f"recipe '{recipe.name}' sets min_motion for '{name}', but {clips.corpus} has "
+                             f"{int(np.isnan(clips.motion).sum())} clips without a motion score (built before vmae "
+                             "scored motion): rebuild that corpus, or drop min_motion for it")
+        out[name] = clips.motion < floor if floor is not None else np.zeros(len(clips.rows), bool)
+    return out
+
+
+def select(recipe: Recipe, pool: dict[str, Candidates], still: dict[str, np.ndarray], scale: float, rng
+           ) -> tuple[list, dict]:
     """Per source: indices of chosen clips (repeats allowed only when the recipe says so)."""
     chosen, report = [], {}
     for name, quota in recipe.scaled(scale).items():
         clips = pool[name]
-        usable = np.flatnonzero(clips.keep)
+        usable = np.flatnonzero(clips.keep & ~still[name])
         if len(usable) >= quota:
             pick = rng.choice(usable, quota, replace=False)
         elif recipe.repeat and len(usable):
@@ -66,7 +82,8 @@ def select(recipe: Recipe, pool: dict[str, Candidates], scale: float, rng) -> tu
             pick = usable
         rng.shuffle(pick)
         chosen.append((name, pick))
-        report[name] = {"quota": quota, "available": len(clips.rows), "dropped_by_dedup": len(clips.rows) - len(usable),
+        report[name] = {"quota": quota, "available": len(clips.rows), "dropped_by_dedup": int((~clips.keep).sum()),
+                        "too_still": int((clips.keep & still[name]).sum()),
                         "selected": int(len(pick)), "shortfall": int(max(0, quota - len(pick)))}
     return chosen, report
 
@@ -127,7 +144,8 @@ def output_clips(order: list[tuple[str, int]], pool: dict[str, Candidates], labe
     return clips, units, uses
 
 
-def accounting(pool: dict[str, Candidates], uses: dict, recipe: Recipe, first_unit: dict) -> list[dict]:
+def accounting(pool: dict[str, Candidates], uses: dict, recipe: Recipe, still: dict[str, np.ndarray],
+               first_unit: dict) -> list[dict]:
     """One videos/ row per candidate clip: pending until its unit is written, or why it was not used."""
     rows = []
     for name, clips in pool.items():
@@ -138,11 +156,14 @@ def accounting(pool: dict[str, Candidates], uses: dict, recipe: Recipe, first_un
                    "caption": c["caption"], "status": "pending" if used else "skipped", "clips": used,
                    "unit": first_unit.get((name, i), "plan"),
                    "meta": json.dumps({"origin_source": c["source"], "origin_video_id": c["video_id"]})}
-            if not used:
-                kept = clips.keep[i]
-                row.update(error_kind="over_quota" if kept else "duplicate",
-                           error=f"not sampled: source '{name}' is over its quota of {recipe.quotas[name]} (before "
-                                 f"--scale)" if kept else f"dropped by dedup ({clips.reason[i]})")
+            if not used and not clips.keep[i]:
+                row.update(error_kind="duplicate", error=f"dropped by dedup ({clips.reason[i]})")
+            elif not used and still[name][i]:
+                row.update(error_kind="too_still", error=f"motion score {clips.motion[i]:.2f} is below the recipe's "
+                                                         f"min_motion of {recipe.motion_floor(name):g}")
+            elif not used:
+                row.update(error_kind="over_quota", error=f"not sampled: source '{name}' is over its quota of "
+                                                          f"{recipe.quotas[name]} (before --scale)")
             rows.append(row)
     return rows
 
@@ -150,7 +171,8 @@ def accounting(pool: dict[str, Candidates], uses: dict, recipe: Recipe, first_un
 def plan_mix(recipe: Recipe, pool: dict[str, Candidates], scale: float, seed: int, labeled: bool,
              shard_bytes: int) -> MixPlan:
     rng = np.random.default_rng(seed)
-    chosen, report = select(recipe, pool, scale, rng)
+    still = too_still(recipe, pool)
+    chosen, report = select(recipe, pool, still, scale, rng)
     order = interleave(chosen, rng)
     clips, units, uses = output_clips(order, pool, labeled, shard_bytes)
     first_unit: dict = {}
@@ -158,4 +180,4 @@ def plan_mix(recipe: Recipe, pool: dict[str, Candidates], scale: float, seed: in
         first_unit.setdefault((name, i), c["unit"])
     digest = hashlib.sha256("\n".join(f"{c['clip_key']} {c['source']} {c['origin_key']} {c['unit']}"
                                       for c in clips).encode()).hexdigest()[:16]
-    return MixPlan(clips, units, accounting(pool, uses, recipe, first_unit), report, digest)
+    return MixPlan(clips, units, accounting(pool, uses, recipe, still, first_unit), report, digest)

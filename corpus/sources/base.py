@@ -115,6 +115,7 @@ class Source:
     name: ClassVar[str]
     fetcher: ClassVar[str]
     Options: ClassVar[type] = NoOptions
+    splits_shots: ClassVar[bool] = False  # rows are whole videos, so --split shots may cut them
 
     def __init__(self, options: BuildOptions):
         self.options = options
@@ -135,6 +136,22 @@ class Source:
     def clip_defaults(self, clip):
         """Source-specific defaults for clip options (movies cut windows by default)."""
         return clip
+
+    def check_clip_options(self, clip) -> None:
+        """Refuse clip options that do not fit together or do not fit this source."""
+        if clip.split not in ("range", "shots"):
+            raise InputError(f"--split {clip.split!r}: choose range or shots")
+        if clip.split == "range":
+            return
+        if not self.splits_shots:
+            raise InputError(f"--split shots is for sources of whole videos (movies, web, youtube), not "
+                             f"{self.name}, whose rows are annotated ranges")
+        if clip.clip_seconds is not None or clip.window_frames is not None:
+            raise InputError("--split shots cuts at shot boundaries: drop --clip-seconds/--window-frames "
+                             "(use --max-seconds to cut long shots)")
+        if clip.max_seconds is not None and clip.max_seconds < 2 * clip.min_seconds:
+            raise InputError(f"--max-seconds {clip.max_seconds:g} must be at least twice --min-seconds "
+                             f"({clip.min_seconds:g}) so that the pieces of a long shot are not too short")
 
     def extra_files(self, rows: list[dict], labels: list[str] | None) -> dict[str, bytes]:
         """Files the source adds to the corpus folder once labels are final (path → content)."""

@@ -24,9 +24,10 @@ def video_files(path: Path) -> list[Path]:
 class MoviesSource(Source):
     name = "movies"
     fetcher = FETCH_LOCAL
+    splits_shots = True
 
     def clip_defaults(self, clip):
-        if clip.clip_seconds is None and clip.window_frames is None:
+        if clip.clip_seconds is None and clip.window_frames is None and clip.split == "range":
             return dataclasses.replace(clip, clip_seconds=DEFAULT_CLIP_SECONDS)
         return clip
 

@@ -30,6 +30,7 @@ class WebOptions:
 class WebSource(Source):
     name = "web"
     fetcher = FETCH_HTTP
+    splits_shots = True
     Options = WebOptions
 
     def _columns(self, path: str, columns: list[str]) -> dict[str, str | None]:

@@ -28,6 +28,7 @@ def read_lines(path: str) -> list[tuple[int, str]]:
 class YouTubeSource(Source):
     name = "youtube"
     fetcher = FETCH_YTDLP
+    splits_shots = True
 
     def _rows_for(self, path: str, line: int, item: str) -> list[dict]:
         meta = {"input": path, "line": line}

@@ -1,5 +1,5 @@
-"""clip: cut each row's range (or fixed windows of it) out of the fetched file, re-encode,
-and compute signatures in the same pass."""
+"""clip: cut each row's range (fixed windows of it, or its shots) out of the fetched file,
+re-encode, and compute signature and motion score in the same pass."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from corpus.errors import StepError
 from corpus.media.encode import encode_clip
+from corpus.media.shots import detect_cuts, shot_clips
 from corpus.options import ClipOptions
 from corpus.steps.base import Step, Task
 from manifests.sample import clip_key
@@ -43,8 +44,9 @@ class Clip(Step):
                 continue
             row.update(status="ok", clips=made)
 
-    def _cuts(self, task: Task, row: dict) -> list[tuple[float, float]]:
-        """Cuts in the file's own time (the file may start at offset_s of the original video)."""
+    def _cuts(self, task: Task, row: dict) -> list[tuple[float, float, float | None, float | None]]:
+        """Cuts in the file's own time (the file may start at offset_s of the original video), as
+        (start, end, shot_start, shot_end); the shot's bounds only when clips follow shots."""
         opts, info = self.options.clip, task.info
         offset = row["offset_s"] or 0.0
         lo = 0.0 if row["start_s"] is None else max(0.0, row["start_s"] - offset)
@@ -52,15 +54,18 @@ class Clip(Step):
         if hi - lo < opts.min_seconds:
             raise StepError("too_short", f"only {max(0.0, hi - lo):.2f} s of video in the requested range "
                             f"(the file lasts {info['duration_s']:.2f} s; at least {opts.min_seconds:g} s needed)")
+        if opts.split == "shots":
+            cuts = detect_cuts(task.file, lo, hi, info["fps"], opts.shot_threshold, opts.min_seconds)
+            return shot_clips(lo, hi, cuts, opts.min_seconds, opts.max_seconds)
         cuts = windows(lo, hi, info["fps"], opts)
         if not cuts:
             raise StepError("too_short", f"{hi - lo:.2f} s is shorter than one window")
-        return cuts
+        return [(a, b, None, None) for a, b in cuts]
 
     def _clip_row(self, task: Task, row: dict) -> int:
         offset = row["offset_s"] or 0.0
         made = 0
-        for lo, hi in self._cuts(task, row):
+        for lo, hi, shot_lo, shot_hi in self._cuts(task, row):
             key = clip_key(row["source"], row["video_id"], lo + offset, hi + offset)
             enc = encode_clip(task.file, lo, hi - lo, Path(task.workdir) / f"{key}.mp4", task.info,
                               self.options.clip)
@@ -73,7 +78,9 @@ class Clip(Step):
                 "fps": enc.fps, "frames": enc.frames, "width": enc.width, "height": enc.height,
                 "bytes": enc.bytes, "sha256": enc.sha256, "signature": enc.signature, "label": row["label"],
                 "label_id": row["label_id"], "split": row["split"], "caption": row["caption"],
-                "meta": row["meta"], "unit": task.unit,
+                "meta": row["meta"], "unit": task.unit, "motion": enc.motion,
+                "shot_start_s": None if shot_lo is None else shot_lo + offset,
+                "shot_end_s": None if shot_hi is None else shot_hi + offset,
             })
             made += 1
         return made

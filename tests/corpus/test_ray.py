@@ -1,8 +1,10 @@
 """The Ray executor on a local Ray instance (2 CPUs): it builds the same corpus as the local
-executor (same clips, bytes, tars and rows), a Ray worker killed mid-build loses nothing, and a
-build started by one executor resumes under the other."""
+executor (same clips, bytes, tars and rows), a Ray worker killed mid-build loses nothing, a
+build started by one executor resumes under the other, and dedup's search and the mix give
+what they give locally."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -108,3 +110,18 @@ def test_a_mix_on_ray_writes_the_same_shards_as_a_local_one(tmp_path, url_list):
         assert done.returncode == 0, done.stderr[-2000:]
         made[executor] = snapshot(out)["shards"]
     assert len(made["local"]) > 1 and made["ray"] == made["local"]
+
+
+def test_dedup_on_ray_decides_as_a_local_one(tmp_path, url_list):
+    lst, _ = url_list
+    decided = {}
+    for executor in ("local", "ray"):
+        corpus = tmp_path / executor
+        shutil.copytree(lst.parent / "reference", corpus, symlinks=True)
+        done = subprocess.run([*VMAE, "corpus", "dedup", str(corpus), "--workers", "2", "--executor", executor,
+                               "--no-progress"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        table = pd.read_parquet(corpus / "dedup").drop(columns="duplicate_corpus")  # each names its own folder
+        decided[executor] = table.sort_values("clip_key").astype(str).values.tolist()
+    # the list holds the same videos several times: copies are found, one of each kept
+    assert sum(row[2] == "False" for row in decided["local"]) >= 3 and decided["ray"] == decided["local"]
