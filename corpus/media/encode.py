@@ -41,8 +41,9 @@ def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, o
     width, height = target_size(info["width"], info["height"], opts.short_side)
     # -ss before -i seeks to the keyframe before `start`, then decodes and drops frames up to it:
     # exact cuts at keyframe-seek speed (we always re-encode).
-    # One decoder thread: with frame threads the same cut now and then encoded to other bytes
-    # (measured: 2 of 8 runs); builds run one ffmpeg per worker, so cores stay busy anyway.
+    # One decoder and one encoder thread: with more, the same cut now and then encoded to other
+    # bytes (decoder: 2 of 8 runs of one cut; x264: 5 of 401 demo clips). Builds run one ffmpeg
+    # per worker, so the cores stay busy anyway.
     inp = ffmpeg.input(src, ss=f"{start:.3f}", t=f"{length:.3f}", threads=1)
     video = inp.video
     if opts.fps:
@@ -61,7 +62,7 @@ def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, o
     # passthrough: the muxer must not duplicate frames to keep a constant rate (it did, by one
     # frame now and then, depending on when the signature branch delivered its frames).
     clip_out = ffmpeg.output(*streams, str(dest), vcodec="libx264", pix_fmt="yuv420p", preset=opts.preset,
-                             crf=opts.crf, movflags="+faststart", fps_mode="passthrough", **audio_args)
+                             crf=opts.crf, movflags="+faststart", fps_mode="passthrough", threads=1, **audio_args)
     sig_out = ffmpeg.output(sig, "pipe:", format="rawvideo", pix_fmt="gray")
     # -progress reports the frames written to the first output (the clip), which saves probing it.
     cmd = ffmpeg.merge_outputs(clip_out, sig_out).global_args(
