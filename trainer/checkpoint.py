@@ -74,8 +74,9 @@ def load_file(path: str | Path, lazy: bool = False) -> dict:
             raise CheckpointError(f"{path} is not a readable torch checkpoint ({str(e).splitlines()[0]})") from e
         raise CheckpointError(
             f"{path} holds more than tensors and plain values (its pickle asks for {wanted.group(1)}). vmae reads "
-            "checkpoints as data and never runs what a file holds, so it refuses this one. If you trust it, save its "
-            "weights alone once: torch.save(torch.load(FILE, weights_only=False)['model'], 'weights.pt')") from e
+            "checkpoints as data and never runs what a file holds, so it refuses this one. If the file is yours, "
+            "save the model's weights alone from the program that wrote it: torch.save(model.state_dict(), "
+            "'weights.pt')") from e
     except RuntimeError as e:
         if "TorchScript" in str(e):
             raise CheckpointError(
