@@ -55,7 +55,7 @@ def _tool_version() -> str:
 
 
 def _write_build_json(layout: CorpusLayout, options: BuildOptions, **fields) -> None:
-    old = json.loads(layout.build_json.read_text()) if layout.build_json.is_file() else {}
+    old = layout.build_doc()
     doc = {**old, "tool": "vmae", "tool_version": _tool_version(), "schema_version": SCHEMA_VERSION,
            "source": options.source, "options": dataclasses.asdict(options),
            "fingerprint": _fingerprints(options), **fields}
@@ -106,7 +106,7 @@ def _stopped(fault: MachineFault, layout: CorpusLayout, bar: BuildProgress | Non
 
 def _check_same_build(layout: CorpusLayout, options: BuildOptions) -> None:
     """A rerun resumes only what the same inputs and options would have made."""
-    recorded = json.loads(layout.build_json.read_text()).get("fingerprint", {})
+    recorded = layout.build_doc().get("fingerprint", {})
     now = _fingerprints(options)
     if recorded.get("plan") != now["plan"]:
         raise InputError(f"{layout.root} was planned from other inputs or source options. Rerun with the same "
@@ -148,7 +148,7 @@ def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progre
         requeue_transient(layout, options.unit_size)
     skip_deduplicated(layout)
     shutil.rmtree(layout.work, ignore_errors=True)  # scratch of units a killed run left unfinished
-    labeled = bool(json.loads(layout.build_json.read_text()).get("labeled"))
+    labeled = bool(layout.build_doc().get("labeled"))
     pending = pending_units(layout)
     split_units(layout, set(pending))  # each unit replaces its own rows when it finishes
     fetcher = get_source(options.source).fetcher

@@ -101,7 +101,7 @@ def report(roots: list[str | Path], out: str | Path) -> tuple[Path, Path]:
     fig = draw(clips, videos, dedup, title)
     fig.savefig(png, dpi=110)
     plt.close(fig)
-    counts = {r.name: json.loads(CorpusLayout.at(r).build_json.read_text()).get("counts") for r in roots}
+    counts = {r.name: CorpusLayout.at(r).build_doc().get("counts") for r in roots}
     page = (f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<h1>{html.escape(title)}</h1><img style='max-width:100%' src='data:image/png;base64,"
             f"{base64.b64encode(png.read_bytes()).decode()}'><pre>{html.escape(json.dumps(counts, indent=2))}</pre>")

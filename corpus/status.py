@@ -17,7 +17,7 @@ def summarize(root: str | Path) -> dict:
     if not layout.is_corpus():
         raise ManifestError(f"{root} is not a vmae corpus folder (no build.json); build one with "
                             "'vmae corpus build'")
-    build = json.loads(layout.build_json.read_text())
+    build = layout.build_doc()
     videos = read_table(layout.root, "videos")
     clips = read_table(layout.root, "clips", required=False)
     shards = read_table(layout.root, "shards", required=False)

@@ -51,6 +51,20 @@ DIRECTIONS: dict[str, tuple[float, float]] = {
 }
 
 
+STILL = ("color=c=0x{color:06x}:size={{w}}x{{h}}:rate={{r}}:duration={{d}},"
+         "drawbox=x=iw/4:y=ih/3:w=iw/2:h=ih/6:color=white:t=fill")
+
+
+def lavfi_template(pattern: str, **scene_args) -> str:
+    """The lavfi spec template of a pattern: a name of PATTERNS, 'sceneN' (scene_spec(N,
+    **scene_args)) or 'stillN' (a title card: a flat colour with a white bar, nothing moves)."""
+    if pattern.startswith("still"):
+        return STILL.format(color=int(np.random.default_rng(int(pattern.removeprefix("still"))).integers(2**24)))
+    if pattern.startswith("scene"):
+        return scene_spec(int(pattern.removeprefix("scene")), **scene_args)
+    return PATTERNS[pattern]
+
+
 def make_video(path: str | Path, *, pattern: str = "testsrc2", seconds: float = 4.0, width: int = 320,
                height: int = 240, fps: float = 25, audio: bool = False, crf: int = 28,
                scroll: tuple[float, float] = (0.0, 0.0), extra_boxes: int = 0) -> Path:
@@ -58,11 +72,7 @@ def make_video(path: str | Path, *, pattern: str = "testsrc2", seconds: float = 
     for pattern 'sceneN' (with a sine tone when audio=True)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if pattern.startswith("scene"):
-        template = scene_spec(int(pattern.removeprefix("scene")), scroll=scroll, extra_boxes=extra_boxes)
-    else:
-        template = PATTERNS[pattern]
-    spec = template.format(w=width, h=height, r=fps, d=seconds)
+    spec = lavfi_template(pattern, scroll=scroll, extra_boxes=extra_boxes).format(w=width, h=height, r=fps, d=seconds)
     video = ffmpeg.input(spec, f="lavfi")
     streams = [video]
     if path.suffix == ".webm":  # as Something-Something v2 ships
@@ -77,28 +87,16 @@ def make_video(path: str | Path, *, pattern: str = "testsrc2", seconds: float = 
     return path
 
 
-STILL = ("color=c=0x{color:06x}:size={{w}}x{{h}}:rate={{r}}:duration={{d}},"
-         "drawbox=x=iw/4:y=ih/3:w=iw/2:h=ih/6:color=white:t=fill")
-
-
 def make_film(path: str | Path, shots: list[tuple[str, float]], *, width: int = 320, height: int = 240,
               fps: float = 25) -> tuple[Path, list[int]]:
-    """An H.264 mp4 of shots played one after another, each (pattern, seconds) as make_video's
-    patterns or 'stillN' (a title card: a flat colour with a white bar, nothing moves). Returns
-    the path and the frame numbers where a new shot starts (the known cuts)."""
+    """An H.264 mp4 of shots played one after another, each (pattern, seconds) with a pattern of
+    lavfi_template. Returns the path and the frame numbers where a new shot starts (the known cuts)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     parts, cuts, frame = [], [], 0
     for k, (pattern, seconds) in enumerate(shots):
         frames = round(seconds * fps)
-        if pattern.startswith("still"):
-            color = np.random.default_rng(int(pattern.removeprefix("still"))).integers(2**24)
-            template = STILL.format(color=int(color))
-        elif pattern.startswith("scene"):
-            template = scene_spec(int(pattern.removeprefix("scene")))
-        else:
-            template = PATTERNS[pattern]
-        spec = template.format(w=width, h=height, r=fps, d=frames / fps + 1)
+        spec = lavfi_template(pattern).format(w=width, h=height, r=fps, d=frames / fps + 1)
         parts.append(ffmpeg.input(spec, f="lavfi").trim(start_frame=0, end_frame=frames).setpts("PTS-STARTPTS"))
         if k:
             cuts.append(frame)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,10 @@ class CorpusLayout:
     @property
     def build_json(self) -> Path:
         return self.root / "build.json"
+
+    def build_doc(self) -> dict:
+        """What build.json records ({} before a build or mix has written it)."""
+        return json.loads(self.build_json.read_text()) if self.build_json.is_file() else {}
 
     @property
     def labels_txt(self) -> Path:

@@ -4,7 +4,6 @@ shard, tar members and clips/ in agreement, shard sizes and sha256 as recorded."
 from __future__ import annotations
 
 import hashlib
-import json
 import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ def _check_videos(layout: CorpusLayout, rep: Report) -> None:
     rep.checked["videos"] = len(videos)
     dup = videos["row"][videos["row"].duplicated()].tolist()
     rep.add("input rows listed more than once in videos/", dup)
-    expected = json.loads(layout.build_json.read_text()).get("rows")
+    expected = layout.build_doc().get("rows")
     if expected is not None:
         missing = sorted(set(range(expected)) - set(videos["row"]))
         rep.add("input rows missing from videos/", missing)
@@ -98,7 +97,7 @@ def validate(root: str | Path) -> Report:
         return rep
     try:
         _check_videos(layout, rep)
-        labeled = bool(json.loads(layout.build_json.read_text()).get("labeled"))
+        labeled = bool(layout.build_doc().get("labeled"))
         _check_shards(layout, rep, labeled)
     except ManifestError as e:
         rep.problems.append(str(e))

@@ -87,7 +87,7 @@ def _searcher(threshold: int, workers: int, executor: str, ray_address: str | No
     (the heavy pass: every chunk sorts and probes every signature), with a progress bar."""
     from tqdm import tqdm
 
-    pool = EXECUTORS[executor](workers, address=ray_address) if workers > 1 or executor != "local" else None
+    pool = EXECUTORS[executor](workers, address=ray_address)  # local with one worker: in this process
 
     def search(sigs: np.ndarray, what: str):
         chunks = len(chunk_bounds(sigs.shape[1] * 64, threshold))

@@ -72,50 +72,44 @@ class LocalExecutor:
         pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_start_map_worker,
                                    initargs=(fn,))
         try:
-            in_flight: dict[Future, object] = {}
-            queue = iter(items)
-            while True:
-                while len(in_flight) < self.workers * 2 and (item := next(queue, None)) is not None:
-                    in_flight[pool.submit(_map_in_worker, item)] = item
-                if not in_flight:
-                    return
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    on_done(in_flight.pop(fut), fut.result())
+            _bounded(pool, _map_in_worker, items, self.workers * 2, on_done)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _run_pool(self, pool, units, on_task, on_unit) -> None:
-        in_flight: dict[Future, UnitWork] = {}
-        remaining: dict[str, int] = {}
+        works: dict[str, UnitWork] = {}
         finished: dict[str, list[Task]] = {}
-        queue = ((work, task) for work in units for task in (work.tasks or [None]))
-        limit = self.workers * 3  # bounded look-ahead: the plan may hold millions of rows
 
-        def settle(work: UnitWork, task: Task | None) -> None:
-            if task is not None:
-                on_task(task)
-                finished[work.unit].append(task)
-            remaining[work.unit] -= 1
-            if remaining[work.unit] == 0:
-                on_unit(work, finished.pop(work.unit))
+        def tasks():
+            for work in units:
+                if not work.tasks:  # a unit with nothing to fetch (all rows failed at plan time)
+                    on_unit(work, [])
+                    continue
+                works[work.unit], finished[work.unit] = work, []
+                yield from work.tasks
 
-        exhausted = False
-        while in_flight or not exhausted:
-            while not exhausted and len(in_flight) < limit:
-                item = next(queue, None)
-                if item is None:
-                    exhausted = True
-                    break
-                work, task = item
-                if work.unit not in remaining:
-                    remaining[work.unit] = len(work.tasks) or 1
-                    finished[work.unit] = []
-                if task is None:  # a unit with nothing to fetch (all rows failed at plan time)
-                    settle(work, None)
-                else:
-                    in_flight[pool.submit(_run_in_worker, task)] = work
-            if in_flight:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    settle(in_flight.pop(fut), fut.result())
+        def settle(sent: Task, task: Task) -> None:
+            on_task(task)
+            done = finished[sent.unit]
+            done.append(task)
+            if len(done) == len(works[sent.unit].tasks):
+                del finished[sent.unit]
+                on_unit(works.pop(sent.unit), done)
+
+        # bounded look-ahead: the plan may hold millions of rows
+        _bounded(pool, _run_in_worker, tasks(), self.workers * 3, settle)
+
+
+def _bounded(pool: ProcessPoolExecutor, fn: Callable, items: Iterable, limit: int, on_done: OnDone) -> None:
+    """fn(item) in the pool for every item, at most `limit` submitted at once; on_done(item,
+    result) here as each finishes. A worker's exception is raised here."""
+    in_flight: dict[Future, object] = {}
+    queue = iter(items)
+    while True:
+        while len(in_flight) < limit and (item := next(queue, None)) is not None:
+            in_flight[pool.submit(fn, item)] = item
+        if not in_flight:
+            return
+        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        for fut in done:
+            on_done(in_flight.pop(fut), fut.result())

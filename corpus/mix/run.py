@@ -74,7 +74,7 @@ def _start(layout: CorpusLayout, plan: MixPlan, recipe: Recipe, opts: MixOptions
 
 
 def _resume_check(layout: CorpusLayout, plan: MixPlan) -> None:
-    recorded = json.loads(layout.build_json.read_text()).get("plan_digest")
+    recorded = layout.build_doc().get("plan_digest")
     if recorded != plan.digest:
         raise InputError(f"{layout.root} holds another mix (or its inputs, recipe, scale or seed changed since it "
                          "began); mix into a new --out, or rerun with what it was started with")
@@ -86,7 +86,7 @@ def _finish(layout: CorpusLayout) -> None:
     status = pc.if_else(pc.equal(videos["status"], "pending"), "ok", videos["status"])
     write_table(layout, "videos", videos.set_column(videos.schema.get_field_index("status"), "status", status))
     compact(layout)
-    doc = json.loads(layout.build_json.read_text()) | {"state": "complete", "finished_at": time.time()}
+    doc = layout.build_doc() | {"state": "complete", "finished_at": time.time()}
     write_atomic_bytes(layout.build_json, json.dumps(doc, indent=2, default=str).encode())
 
 
@@ -98,8 +98,7 @@ def mix(opts: MixOptions, progress: bool = True) -> dict:
         raise InputError(str(e)) from e
     _check(recipe, opts)
     layout = CorpusLayout.at(out)
-    resuming = layout.marker(PLAN_MARKER).is_file() and layout.build_json.is_file() and \
-        json.loads(layout.build_json.read_text()).get("source") == "mix"
+    resuming = layout.marker(PLAN_MARKER).is_file() and layout.build_doc().get("source") == "mix"
     if not resuming and out.exists() and any(p.name != ".lock" for p in out.iterdir()):
         raise InputError(f"{out} is not empty and holds no unfinished mix; mix writes a new corpus: choose another "
                          "--out or remove it")
@@ -120,6 +119,6 @@ def mix(opts: MixOptions, progress: bool = True) -> dict:
         executor = EXECUTORS[opts.executor](opts.workers, address=opts.ray_address)
         executor.map(UnitCopier(str(out), bool(labels)), todo, lambda work, _: bar.update(len(work.clips)))
         bar.close()
-        if json.loads(layout.build_json.read_text()).get("state") != "complete":
+        if layout.build_doc().get("state") != "complete":
             _finish(layout)
     return summarize(out) | {"mix": plan.report}
