@@ -59,6 +59,10 @@ Tubelet = Annotated[int | None, typer.Option(help="Frames per token (2 for Video
                                              rich_help_panel=DATA)]
 NumViews = Annotated[int | None, typer.Option(help="Views per decoded clip (repeated sampling).", rich_help_panel=DATA)]
 Workers = Annotated[int | None, typer.Option(help="Loader worker processes.", rich_help_panel=DATA)]
+Decoder = Annotated[str | None, typer.Option(help="Video decoder: torchcodec (default) or decord.",
+                                             rich_help_panel=DATA)]
+DecodeDevice = Annotated[str | None, typer.Option(help="cpu, or cuda (torchcodec on a GPU; decodes on the CPU with a "
+                                                       "counted warning where none is visible).", rich_help_panel=DATA)]
 ShuffleBuffer = Annotated[int | None, typer.Option(help="Samples in the shuffle buffer.", rich_help_panel=DATA)]
 Seed = Annotated[int | None, typer.Option(help="Seed of data order, crops, masks and augmentation.",
                                           rich_help_panel=DATA)]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import Progress, fail
+from cli.common import DecodeDevice, Decoder, Progress, fail
 
 Ckpt = Annotated[str, typer.Option(help="Checkpoint file or run folder (its newest checkpoint; best.pt for a "
                                         "validated run's best).")]
@@ -28,6 +28,8 @@ def eval_command(
     batch_size: Annotated[int, typer.Option(help="Videos per batch (each with clips × crops views).")] = 4,
     workers: Workers = None,
     model: Model = None,
+    decoder: Decoder = None,
+    decode_device: DecodeDevice = None,
     progress: Progress = True,
 ) -> None:
     """Multi-view evaluation: top-1/top-5, per-class accuracy and the confusion matrix as Parquet,
@@ -38,7 +40,8 @@ def eval_command(
     where = Path(ckpt)
     out = out or (where if where.is_dir() else where.parent) / "eval"
     try:
-        s = run_eval(ckpt, shards, out, clips, crops, batch_size, workers, model, overwrite, progress)
+        s = run_eval(ckpt, shards, out, clips, crops, batch_size, workers, model, overwrite, progress, decoder,
+                     decode_device)
     except USER_ERRORS as e:
         raise fail(e) from e
     typer.echo(f"top-1 {s['top1']:.4f}  top-5 {s['top5']:.4f}  on {s['clips']} clips ({clips} clips × {crops} "
@@ -55,6 +58,8 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per video instead of a table.")] = False,
     labels: Annotated[Path | None, typer.Option(help="Class names, one per line (for a released file).")] = None,
     model: Model = None,
+    decoder: Decoder = None,
+    decode_device: DecodeDevice = None,
 ) -> None:
     """Classify video files: the top classes with their probabilities (softmax averaged over
     clips × crops)."""
@@ -63,7 +68,7 @@ def predict(
 
     failed = 0
     try:
-        for row in predict_files(videos, ckpt, topk, clips, crops, labels, model):
+        for row in predict_files(videos, ckpt, topk, clips, crops, labels, model, decoder, decode_device):
             if "error" in row:
                 failed += 1
                 typer.echo(json.dumps(row) if as_json else f"error: {row['error']}", err=not as_json)
@@ -89,6 +94,8 @@ def embed(
     batch_size: Annotated[int, typer.Option(help="Videos per batch.")] = 8,
     workers: Workers = None,
     model: Model = None,
+    decoder: Decoder = None,
+    decode_device: DecodeDevice = None,
     progress: Progress = True,
 ) -> None:
     """One pooled feature vector per clip (mean of the encoder's tokens, normalized; averaged over
@@ -99,7 +106,8 @@ def embed(
     if out.exists() and not overwrite:
         raise fail(ValueError(f"{out} exists; give another --out or --overwrite"))
     try:
-        result = embed_corpus(shards, ckpt, out, clips, crops, batch_size, workers, model, progress)
+        result = embed_corpus(shards, ckpt, out, clips, crops, batch_size, workers, model, progress, decoder,
+                              decode_device)
     except USER_ERRORS as e:
         raise fail(e) from e
     typer.echo(f"{len(result.keys)} embeddings of {result.values.shape[1]} values → {out}"

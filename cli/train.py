@@ -18,6 +18,8 @@ from cli.common import (
     CkptEvery,
     Compile,
     ConfigFile,
+    DecodeDevice,
+    Decoder,
     DropPath,
     Epochs,
     Frames,
@@ -89,8 +91,9 @@ def pretrain(
     drop_path: DropPath = None, precision: Precision = None, grad_checkpointing: GradCheckpointing = None,
     compile: Compile = None, ckpt_every: CkptEvery = None, stop_after: StopAfter = None,
     frames: Frames = None, stride: Stride = None, sampling: Sampling = None, img_size: ImgSize = None,
-    tubelet: Tubelet = None, num_views: NumViews = None, workers: Workers = None,
-    shuffle_buffer: ShuffleBuffer = None, seed: Seed = None, progress: Progress = True,
+    tubelet: Tubelet = None, num_views: NumViews = None, workers: Workers = None, decoder: Decoder = None,
+    decode_device: DecodeDevice = None, shuffle_buffer: ShuffleBuffer = None, seed: Seed = None,
+    progress: Progress = True,
 ) -> None:
     """Stage 1: pretrain a video ViT on corpus shards, with dual masking (VideoMAE V2, the default)
     or aligned to an image teacher (UMT). Rerun the same command to resume from the newest
@@ -147,8 +150,9 @@ def _supervised(stage: str, doc: str):
         precision: Precision = None, grad_checkpointing: GradCheckpointing = None, compile: Compile = None,
         ckpt_every: CkptEvery = None, stop_after: StopAfter = None,
         frames: Frames = None, stride: Stride = None, sampling: Sampling = None, img_size: ImgSize = None,
-        tubelet: Tubelet = None, num_views: NumViews = None, workers: Workers = None,
-        shuffle_buffer: ShuffleBuffer = None, seed: Seed = None, progress: Progress = True,
+        tubelet: Tubelet = None, num_views: NumViews = None, workers: Workers = None, decoder: Decoder = None,
+        decode_device: DecodeDevice = None, shuffle_buffer: ShuffleBuffer = None, seed: Seed = None,
+        progress: Progress = True,
     ) -> None:
         options = {**locals(), "stage": stage}
         from trainer.stages.finetune import finetune as run

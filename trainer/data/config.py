@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trainer.data.decode import check_decoder
+
 SAMPLINGS = ("dense", "segments")
 
 
@@ -51,7 +53,13 @@ class DataConfig(Geometry):
     shuffle_buffer: int = 500
     workers: int = 2
     decode_threads: int = 1
+    decoder: str = "torchcodec"  # torchcodec | decord
+    decode_device: str = "cpu"  # cpu | cuda (torchcodec; the CPU where no GPU is visible, counted)
     seed: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_decoder(self.decoder, self.decode_device)
 
     def geometry(self) -> Geometry:
         return Geometry(**{k: getattr(self, k) for k in GEOMETRY_FIELDS})

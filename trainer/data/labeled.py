@@ -8,12 +8,10 @@ clip cut into the multi-view test views (clips × crops), for validation, `vmae 
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-import decord
 import numpy as np
 import torch
 import webdataset as wds
@@ -22,7 +20,8 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from manifests.labels.label_list import read_label_list
 from manifests.layout import CorpusLayout
 from trainer.data.config import DataConfig
-from trainer.data.stream import PretrainStream, StreamState
+from trainer.data.decode import DecodeError, Video
+from trainer.data.stream import PretrainStream, StreamState, worker_context
 from trainer.data.video_augment import ClipAugment
 from trainer.data.views import crop_views, view_indices
 from trainer.errors import DataError
@@ -88,11 +87,11 @@ class ViewStream(IterableDataset):
         for sample in wds.tarfile_samples(({"url": u} for u in mine), handler=wds.warn_and_continue):
             label = label_of(sample) if self.labeled else -1
             try:
-                vr = decord.VideoReader(io.BytesIO(sample["mp4"]), num_threads=self.cfg.decode_threads)
-                idx = view_indices(len(vr), self.cfg, self.clips)
-                unique, where = np.unique(idx, return_inverse=True)
-                frames = vr.get_batch(unique.tolist()).asnumpy()[where.reshape(idx.shape)]
-            except (decord.DECORDError, RuntimeError, ValueError, KeyError) as e:
+                if "mp4" not in sample:
+                    raise DecodeError("no .mp4 member")
+                video = Video(sample["mp4"], self.cfg.decoder, self.cfg.decode_device, self.cfg.decode_threads)
+                frames = video.get(view_indices(video.frames, self.cfg, self.clips))
+            except DecodeError as e:
                 log.warning("skipping %s: cannot decode (%s)", sample.get("__key__"), e)
                 yield {"key": sample["__key__"], "label": label, "views": None}
                 continue
@@ -106,7 +105,7 @@ def _collate(items: list[dict]) -> list[dict]:
 def view_loader(stream: ViewStream, batch_size: int) -> DataLoader:
     workers = stream.cfg.workers
     return DataLoader(stream, batch_size=batch_size, num_workers=workers, collate_fn=_collate,
-                      prefetch_factor=4 if workers else None)
+                      prefetch_factor=4 if workers else None, multiprocessing_context=worker_context(stream.cfg))
 
 
 def stack_views(items: list[dict]) -> tuple[torch.Tensor, list[dict]]:

@@ -1,4 +1,4 @@
-"""The training data stream: WebDataset shards → shuffle → decode (decord, from memory) → frames
+"""The training data stream: WebDataset shards → shuffle → decode (from memory) → frames
 (dense or segment sampling) → views (multi-scale crop, resize) each with its own masks.
 
 Deterministic and resumable: a worker's raw stream (shard order, shuffle buffer) depends only
@@ -9,12 +9,10 @@ sees exactly the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import decord
 import numpy as np
 import torch
 import webdataset as wds
@@ -22,6 +20,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from trainer.data.augment import crop_resize, multiscale_crop
 from trainer.data.config import DataConfig
+from trainer.data.decode import FALLBACKS, DecodeError, Video
 from trainer.data.masking import MaskSpec
 from trainer.data.sampling import training_indices
 from trainer.data.shards import shards_for
@@ -78,10 +77,10 @@ class PretrainStream(IterableDataset):
         if data is None:
             return None
         try:
-            vr = decord.VideoReader(io.BytesIO(data), num_threads=self.cfg.decode_threads)
-            idx = training_indices(len(vr), self.cfg, rng)
-            return None if idx is None else vr.get_batch(idx.tolist()).asnumpy()
-        except (decord.DECORDError, RuntimeError, ValueError) as e:
+            video = Video(data, self.cfg.decoder, self.cfg.decode_device, self.cfg.decode_threads)
+            idx = training_indices(video.frames, self.cfg, rng)
+            return None if idx is None else video.get(idx)
+        except DecodeError as e:
             log.warning("skipping %s: cannot decode (%s)", sample.get("__key__"), e)
             return None
 
@@ -122,7 +121,8 @@ class PretrainStream(IterableDataset):
             for view, item in enumerate(self._views(sample, frames, rng)):
                 if (index, view) <= (last_index, last_view):
                     continue
-                yield {**item, "worker": worker, "index": index, "view": view, "skipped": skipped}
+                yield {**item, "worker": worker, "index": index, "view": view, "skipped": skipped,
+                       "decode_fallbacks": FALLBACKS.count}
 
 
 def make_loader(urls: list[str], cfg: DataConfig, batch_size: int, masks: MaskSpec | None = None, rank: int = 0,
@@ -133,7 +133,13 @@ def make_loader(urls: list[str], cfg: DataConfig, batch_size: int, masks: MaskSp
 def loader_for(stream: PretrainStream, batch_size: int) -> DataLoader:
     workers = stream.cfg.workers
     return DataLoader(stream, batch_size=batch_size, num_workers=workers, persistent_workers=workers > 0,
-                      prefetch_factor=4 if workers else None)
+                      prefetch_factor=4 if workers else None, multiprocessing_context=worker_context(stream.cfg))
+
+
+def worker_context(cfg: DataConfig) -> str | None:
+    """Loader workers that decode on a GPU are spawned: CUDA cannot be used in a forked child of a
+    process that has already used it (the trainer has)."""
+    return "spawn" if cfg.workers and cfg.decode_device == "cuda" and torch.cuda.is_available() else None
 
 
 def advance(state: StreamState, batch: dict) -> None:

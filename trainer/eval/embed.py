@@ -17,9 +17,10 @@ from trainer.eval.evaluate import Collected, collect, data_config_of
 
 
 def embed_corpus(shards: list[str], ckpt_path: str, out: Path, clips: int = 1, crops: int = 1, batch_size: int = 8,
-                 workers: int | None = None, model: str | None = None, progress: bool = True) -> Collected:
+                 workers: int | None = None, model: str | None = None, progress: bool = True,
+                 decoder: str | None = None, decode_device: str | None = None) -> Collected:
     ckpt = checkpoint.read(ckpt_path)
-    data = data_config_of(ckpt, workers=workers)
+    data = data_config_of(ckpt, workers=workers, decoder=decoder, decode_device=decode_device)
     if ckpt.kind == "classifier":
         net = checkpoint.classifier(ckpt, model)
     else:  # the encoder of a pretraining checkpoint, pooled as a classifier pools it

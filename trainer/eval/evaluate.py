@@ -151,7 +151,8 @@ def data_config_of(ckpt: checkpoint.Checkpoint, **overrides) -> DataConfig:
 
 def run_eval(ckpt_path: str | Path, shards: list[str], out: Path, clips: int = 5, crops: int = 3,
              batch_size: int = 8, workers: int | None = None, model: str | None = None,
-             overwrite: bool = False, progress: bool = True) -> dict:
+             overwrite: bool = False, progress: bool = True, decoder: str | None = None,
+             decode_device: str | None = None) -> dict:
     """`vmae eval`: the multi-view protocol over a labeled corpus, results written to `out`."""
     if (out / "summary.json").exists() and not overwrite:
         raise ValueError(f"{out} already holds an evaluation; give another --out or --overwrite")
@@ -168,7 +169,7 @@ def run_eval(ckpt_path: str | Path, shards: list[str], out: Path, clips: int = 5
     clf = checkpoint.classifier(ckpt, model).to(env.device)
     if clf.num_classes != len(names):
         raise CheckpointError(f"{ckpt.path} has {clf.num_classes} classes, {shards} has {len(names)}")
-    data = data_config_of(ckpt, workers=workers)
+    data = data_config_of(ckpt, workers=workers, decoder=decoder, decode_device=decode_device)
     result = classify(clf, urls, data, clips, crops, batch_size, env.device, rank=env.rank, world=env.world,
                       progress=progress and env.main)
     summary = {"top1": float("nan")}

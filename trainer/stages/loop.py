@@ -96,7 +96,7 @@ def start(stage: Stage, env: Dist) -> Run:
 def train_step(run: Run, params: list[torch.Tensor]) -> dict:
     """One optimizer step over `accum` micro-batches; returns its metrics."""
     cfg, env, derived = run.stage.cfg, run.env, run.derived
-    start, waited, loss_sum, skipped, parts = time.perf_counter(), 0.0, 0.0, 0, {}
+    start, waited, loss_sum, skipped, fallbacks, parts = time.perf_counter(), 0.0, 0.0, 0, 0, {}
     lr = lr_at(run.step, derived.lr, cfg.min_lr, derived.warmup_steps, derived.steps)
     set_lr(run.optimizer, lr)
     autocast = AUTOCAST.get(cfg.precision)
@@ -104,6 +104,7 @@ def train_step(run: Run, params: list[torch.Tensor]) -> dict:
         batch, wait = take_batch(run.loader, run.stream)
         waited += wait
         skipped = max(skipped, int(batch["skipped"].max()))
+        fallbacks = max(fallbacks, int(batch["decode_fallbacks"].max()))
         with torch.autocast(env.device.type, dtype=autocast, enabled=autocast is not None):
             loss, named = run.net(_to(batch, env.device))
         loss = loss / cfg.accum
@@ -117,7 +118,8 @@ def train_step(run: Run, params: list[torch.Tensor]) -> dict:
     elapsed = time.perf_counter() - start
     return {"loss": distributed.all_reduce_mean(torch.tensor(loss_sum)).item(), **parts, "lr": lr,
             "grad_norm": grad_norm, "clips_per_s": derived.total_batch / elapsed / cfg.data.num_views,
-            "data_wait": waited / elapsed, "skipped_samples": skipped}
+            "data_wait": waited / elapsed, "skipped_samples": skipped,
+            **({"decode_fallbacks": fallbacks} if fallbacks else {})}
 
 
 def run_stage(stage: Stage, progress: bool = True) -> dict:

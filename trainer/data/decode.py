@@ -1,0 +1,139 @@
+"""Decoder backends: one way to open a video (bytes from a shard, or a file) and take frames from
+it, with torchcodec (PyTorch's maintained decoder, CPU or CUDA) or decord (kept for old set-ups).
+
+Frames come back as (T, H, W, C) uint8 numpy arrays on the CPU whatever decoded them: the
+augmentation after decoding and the loader's hand-over to the training process work on those.
+Asking for CUDA decoding where there is no GPU (or a torchcodec without CUDA) decodes on the CPU
+instead, with one warning per process and a count the loop logs as `decode_fallbacks`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DECODERS = ("torchcodec", "decord")
+DECODE_DEVICES = ("cpu", "cuda")
+
+
+class DecodeError(Exception):
+    """This video cannot be decoded (a fault of the input: the caller counts and skips it)."""
+
+
+@dataclass
+class Fallbacks:
+    """Clips decoded on the CPU although CUDA was asked for, in this process."""
+
+    count: int = 0
+    warned: bool = False
+
+    def add(self, reason: str) -> None:
+        self.count += 1
+        if not self.warned:
+            self.warned = True
+            log.warning("--decode-device cuda: %s; decoding on the CPU instead (counted as decode_fallbacks)", reason)
+
+
+FALLBACKS = Fallbacks()
+
+
+def check_decoder(decoder: str, device: str) -> None:
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
+    if device not in DECODE_DEVICES:
+        raise ValueError(f"decode_device must be cpu or cuda, got {device!r}")
+    if device == "cuda" and decoder != "torchcodec":
+        raise ValueError("--decode-device cuda needs --decoder torchcodec (decord decodes on the CPU only)")
+
+
+def _cuda_usable() -> str | None:
+    """Why CUDA decoding cannot be used here, or None when it can."""
+    import torch
+
+    return None if torch.cuda.is_available() else "no CUDA device is visible"
+
+
+class Video:
+    """An opened video: its frame count and frames by index."""
+
+    def __init__(self, source: bytes | Path, decoder: str = "torchcodec", device: str = "cpu", threads: int = 1):
+        self.decoder, self.device = decoder, "cpu"
+        try:
+            if decoder == "decord":
+                self._open_decord(source, threads)
+            else:
+                self._open_torchcodec(source, device, threads)
+        except _errors(decoder) as e:
+            raise DecodeError(_reason(e, source)) from e
+        if self.frames <= 0:
+            raise DecodeError("the video has no frames")
+
+    def _open_decord(self, source: bytes | Path, threads: int) -> None:
+        import io
+
+        import decord
+
+        self._reader = decord.VideoReader(io.BytesIO(source) if isinstance(source, bytes) else str(source),
+                                          num_threads=threads)
+        self.frames = len(self._reader)
+
+    def _open_torchcodec(self, source: bytes | Path, device: str, threads: int) -> None:
+        from torchcodec.decoders import VideoDecoder
+
+        if device == "cuda" and (why := _cuda_usable()) is not None:
+            FALLBACKS.add(why)
+            device = "cpu"
+        self.device = device
+        src = source if isinstance(source, bytes) else str(source)
+        # approximate: frame positions from the header instead of a scan of the whole file first
+        # (our clips are constant frame rate); _frames_torchcodec retries exactly if that misleads
+        self._args = {"dimension_order": "NHWC", "num_ffmpeg_threads": threads, "device": device}
+        self._reader = VideoDecoder(src, seek_mode="approximate", **self._args)
+        self._src = src
+        self.frames = int(self._reader.metadata.num_frames or 0)
+
+    def get(self, indices: np.ndarray) -> np.ndarray:
+        """(len(indices), H, W, C) uint8 frames; indices may repeat and come in any order."""
+        unique, where = np.unique(np.asarray(indices).ravel(), return_inverse=True)
+        try:
+            frames = self._get_unique(unique.tolist())
+        except _errors(self.decoder) as e:
+            raise DecodeError(_reason(e, None)) from e
+        return frames[where].reshape(*np.shape(indices), *frames.shape[1:])
+
+    def _get_unique(self, indices: list[int]) -> np.ndarray:
+        if self.decoder == "decord":
+            return self._reader.get_batch(indices).asnumpy()
+        try:
+            batch = self._reader.get_frames_at(indices)
+        except (RuntimeError, IndexError):  # the header's frame count or timing was off: scan, then decode
+            from torchcodec.decoders import VideoDecoder
+
+            self._reader = VideoDecoder(self._src, seek_mode="exact", **self._args)
+            self.frames = int(self._reader.metadata.num_frames or 0)
+            batch = self._reader.get_frames_at(indices)
+        if self.device == "cuda" and self._reader.cpu_fallback:
+            FALLBACKS.add(f"the GPU decoder could not take this stream ({self._reader.cpu_fallback})")
+        return batch.data.cpu().numpy()
+
+
+def _errors(decoder: str) -> tuple[type[Exception], ...]:
+    """What a decoder raises for a video it cannot read (decord's own error is no RuntimeError)."""
+    kinds: tuple[type[Exception], ...] = (RuntimeError, ValueError, OSError, IndexError)
+    if decoder == "decord":
+        import decord
+
+        kinds += (decord.DECORDError,)
+    return kinds
+
+
+def _reason(e: Exception, source: bytes | Path | None) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if isinstance(source, Path) and not source.is_file():
+        return f"{source} does not exist"
+    return text
