@@ -47,6 +47,10 @@ DropPath = Annotated[float | None, typer.Option(help="Stochastic depth rate.", r
 Precision = Annotated[str | None, typer.Option(help="fp32, bf16 or fp16 (autocast).")]
 GradCheckpointing = Annotated[bool | None, typer.Option(help="Recompute activations to save memory.")]
 Compile = Annotated[bool | None, typer.Option(help="torch.compile the model.")]
+Fsdp = Annotated[bool | None, typer.Option(help="Shard weights, gradients and optimizer state over the ranks (FSDP2; "
+                                                "sharded checkpoints that resume on any number of ranks).")]
+Nan = Annotated[str | None, typer.Option(help="A step whose loss or gradients are not finite: stop (with a message, "
+                                              "default) or skip (no update; lower fp16 loss scale).")]
 CkptEvery = Annotated[int | None, typer.Option(help="Steps between checkpoints.")]
 StopAfter = Annotated[int | None, typer.Option(help="End this invocation after N steps (checkpointed); rerun to go "
                                                     "on. For time-limited cluster jobs.")]

@@ -44,6 +44,8 @@ def eval_command(
                      decode_device)
     except USER_ERRORS as e:
         raise fail(e) from e
+    if s is None:
+        return  # another rank of a torchrun eval: rank 0 reports
     typer.echo(f"top-1 {s['top1']:.4f}  top-5 {s['top5']:.4f}  on {s['clips']} clips ({clips} clips × {crops} "
                f"crops each){'; ' + str(s['failed']) + ' could not be decoded' if s['failed'] else ''}")
     typer.echo(f"results: {out}/predictions.parquet, per_class.parquet, confusion.parquet, confusion.png")

@@ -42,6 +42,8 @@ class TrainConfig:
     precision: str = "fp32"
     grad_checkpointing: bool = False
     compile: bool = False
+    fsdp: bool = False  # FSDP2: weights, gradients and optimizer state sharded over the ranks
+    nan: str = "stop"  # a step with a non-finite loss: stop (with a message) | skip (no update)
     drop_path: float = 0.0
     ckpt_every: int = 100
     stop_after: int | None = None  # end this invocation after N steps (with a checkpoint); rerun resumes
@@ -55,6 +57,10 @@ class TrainConfig:
             raise ValueError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
         if self.steps is None and self.epochs is None:
             raise ValueError("give --steps or --epochs")
+        if self.nan not in ("stop", "skip"):
+            raise ValueError(f"nan must be stop or skip, got {self.nan!r}")
+        if self.fsdp and self.precision == "fp16":
+            raise ValueError("--fsdp trains in fp32 or bf16 (its mixed-precision policy): use --precision bf16")
 
     @classmethod
     def presets(cls, doc: dict) -> list[dict]:
@@ -166,6 +172,9 @@ class FinetuneConfig(TrainConfig):
             raise ValueError("give --label-map or --label-map-from/--label-map-to, not both")
         if self.teacher and not 0 <= self.distill_weight <= 1:
             raise ValueError("--distill-weight must be within [0, 1]")
+        if self.fsdp and self.ema:
+            raise ValueError("--ema keeps a whole copy of the model, which --fsdp is there to avoid: use one or the "
+                             "other")
 
     @classmethod
     def presets(cls, doc: dict) -> list[dict]:

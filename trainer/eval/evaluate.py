@@ -152,8 +152,9 @@ def data_config_of(ckpt: checkpoint.Checkpoint, **overrides) -> DataConfig:
 def run_eval(ckpt_path: str | Path, shards: list[str], out: Path, clips: int = 5, crops: int = 3,
              batch_size: int = 8, workers: int | None = None, model: str | None = None,
              overwrite: bool = False, progress: bool = True, decoder: str | None = None,
-             decode_device: str | None = None) -> dict:
-    """`vmae eval`: the multi-view protocol over a labeled corpus, results written to `out`."""
+             decode_device: str | None = None) -> dict | None:
+    """`vmae eval`: the multi-view protocol over a labeled corpus, results written to `out`; the
+    summary (None on ranks other than 0 under torchrun)."""
     if (out / "summary.json").exists() and not overwrite:
         raise ValueError(f"{out} already holds an evaluation; give another --out or --overwrite")
     env = distributed.setup()
@@ -172,7 +173,7 @@ def run_eval(ckpt_path: str | Path, shards: list[str], out: Path, clips: int = 5
     data = data_config_of(ckpt, workers=workers, decoder=decoder, decode_device=decode_device)
     result = classify(clf, urls, data, clips, crops, batch_size, env.device, rank=env.rank, world=env.world,
                       progress=progress and env.main)
-    summary = {"top1": float("nan")}
+    summary = None  # the other ranks of a torchrun eval: rank 0 writes and reports
     if env.main:
         summary = write_eval(out, result, names, {"checkpoint": str(ckpt.path), "shards": list(shards),
                                                   "clips_per_video": clips, "crops": crops,

@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from manifests.labels.label_list import read_label_list
-from trainer import checkpoint
+from trainer import checkpoint, parallel
 from trainer.config import FinetuneConfig
 from trainer.data.labeled import LabeledStream, corpus_labels
 from trainer.data.shards import resolve_shards
@@ -98,11 +98,18 @@ class FinetuneStage(Stage):
         if not self.val_urls or not (last or (cfg.val_every and step % cfg.val_every == 0)):
             return {}
         judged = self.ema.module if self.ema is not None else trainee.model
-        scored = score(classify(judged, self.val_urls, cfg.data, batch_size=cfg.batch_size, rank=env.rank,
-                                world=env.world), self.classes)
-        if env.main and (self.best is None or scored["top1"] > self.best["top1"]):
+        # a sharded model runs collectives in every forward: each rank then scores the whole
+        # validation set, so that all of them make the same calls
+        rank, world = (0, 1) if parallel.is_sharded(judged) else (env.rank, env.world)
+        with parallel.gathered(trainee):
+            scored = score(classify(judged, self.val_urls, cfg.data, batch_size=cfg.batch_size, rank=rank,
+                                    world=world), self.classes)
+        if self.best is None or scored["top1"] > self.best["top1"]:  # the same on every rank (scores are gathered)
             self.best = {"step": step, "top1": scored["top1"]}
-            checkpoint.save_best(Path(cfg.out), judged, cfg, labels=self.labels, step=step, val_top1=scored["top1"])
+            state = parallel.full_state(judged)
+            if env.main:
+                checkpoint.save_best(Path(cfg.out), judged, cfg, state, labels=self.labels, step=step,
+                                     val_top1=scored["top1"])
         return {"val_top1": scored["top1"]}
 
     def extra_state(self) -> dict:

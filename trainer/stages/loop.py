@@ -1,7 +1,7 @@
 """The one training loop. run_stage owns set-up, the optimizer and its schedule, precision,
-gradient accumulation and clipping, DDP, resume, metrics (JSONL, TensorBoard, progress bar),
-checkpoints and the loss curve; the Stage it is given decides the model, the objective, the data
-and what happens after each step."""
+gradient accumulation and clipping, DDP or FSDP, resume, the policy for non-finite losses,
+metrics (JSONL, TensorBoard, progress bar), checkpoints and the loss curve; the Stage it is given
+decides the model, the objective, the data and what happens after each step."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from trainer import checkpoint, distributed
+from trainer import checkpoint, distributed, parallel
+from trainer.checkpoint import sharded
 from trainer.config import Derived, derive
 from trainer.data.stream import StreamState, advance
 from trainer.distributed import Dist
@@ -37,11 +37,14 @@ def take_batch(loader, stream: StreamState) -> tuple[dict, float]:
     return batch, waited
 
 
-def check_finite(loss: float, step: int, out: Path) -> None:
-    if not math.isfinite(loss):
-        kept = checkpoint.latest(out)
-        raise TrainingError(f"loss is {loss} at step {step}; stopped without saving. The last good checkpoint "
-                            f"is {kept or 'none'}; lower --lr, raise --warmup-fraction or use --precision bf16")
+# --nan skip: this many skipped steps in a row means the weights themselves went bad; stop.
+MAX_SKIPPED_IN_A_ROW = 20
+
+
+def non_finite(what: str, value: float, step: int, out: Path, detail: str = "") -> TrainingError:
+    kept = checkpoint.latest(out)
+    return TrainingError(f"{what} is {value} at step {step}{detail}; stopped without saving. The last good checkpoint "
+                         f"is {kept or 'none'}; lower --lr, raise --warmup-fraction or use --precision bf16")
 
 
 def _to(batch: dict, device: torch.device) -> dict:
@@ -63,10 +66,13 @@ class Run:
     loader: Iterator[dict]
     stream: StreamState
     step: int
+    skipped_steps: int = 0  # --nan skip: steps whose loss or gradients were not finite
+    skipped_in_a_row: int = 0
 
 
 def start(stage: Stage, env: Dist) -> Run:
-    """Set-up: data, derived values, model (new, from --init, or resumed), objective, optimizer."""
+    """Set-up: data, derived values, model (new, from --init, or resumed), objective, sharding,
+    optimizer."""
     cfg = stage.cfg
     urls, clips = stage.shards()
     derived = derive(cfg, env.world, clips)
@@ -75,26 +81,36 @@ def start(stage: Stage, env: Dist) -> Run:
     resume_from = checkpoint.latest(Path(cfg.out))
     started = stage.initialize(model) if resume_from is None else ""
     trainee = Trainee(model, stage.build_objective(model, env)).to(env.device)
+    if cfg.fsdp:
+        parallel.shard(trainee, env, cfg.precision)
+    # fused AdamW: one kernel per step instead of many small ones (it takes no sharded parameters)
     optimizer = torch.optim.AdamW(stage.param_groups(trainee), lr=derived.lr, betas=cfg.betas,
-                                  fused=True)  # one kernel per step instead of many small ones
+                                  fused=not parallel.is_sharded(trainee))
     scaler = torch.amp.GradScaler(env.device.type) if cfg.precision == "fp16" else None
     step, stream, state = 0, StreamState(), None
     if resume_from is not None:
-        step, stream, state = checkpoint.restore(resume_from, cfg, model, trainee.objective, optimizer, scaler)
+        step, stream, state = checkpoint.restore(resume_from, cfg, trainee, optimizer, scaler)
         stage.load_extra_state(state)
         started = f"resuming at step {step} from {resume_from}"
+        if state["derived"]["world"] != env.world:  # other ranks read other shards: positions do not carry over
+            stream = StreamState()
+            started += (f" with {env.world} ranks instead of {state['derived']['world']}: the data order starts "
+                        "afresh (clips already seen may come again)")
     if env.main:
-        print(f"{stage.describe(urls, clips)}; {derived.describe()}; {started}")
-    net = DistributedDataParallel(trainee) if env.world > 1 else trainee
+        print(f"{stage.describe(urls, clips)}; {derived.describe()}{'; FSDP' if cfg.fsdp else ''}; {started}")
+    net = parallel.wrap(trainee, env, cfg.fsdp)
     loader = iter(stage.loader(urls, env, stream))
-    if state is not None:  # after the loader started, so that the next draws are the ones an uninterrupted run makes
+    if state is not None and state["derived"]["world"] == env.world:
+        # after the loader started, so that the next draws are the ones an uninterrupted run makes
         checkpoint.restore_rng(state["rng"])
     return Run(stage, env, derived, model, trainee, torch.compile(net) if cfg.compile else net, optimizer, scaler,
                loader, stream, step)
 
 
 def train_step(run: Run, params: list[torch.Tensor]) -> dict:
-    """One optimizer step over `accum` micro-batches; returns its metrics."""
+    """One optimizer step over `accum` micro-batches; returns its metrics. A step whose loss or
+    gradient norm is not finite (on any rank) stops the run (--nan stop) or is skipped (--nan
+    skip: no update, a lower fp16 loss scale)."""
     cfg, env, derived = run.stage.cfg, run.env, run.derived
     start, waited, loss_sum, skipped, fallbacks, parts = time.perf_counter(), 0.0, 0.0, 0, 0, {}
     lr = lr_at(run.step, derived.lr, cfg.min_lr, derived.warmup_steps, derived.steps)
@@ -112,14 +128,39 @@ def train_step(run: Run, params: list[torch.Tensor]) -> dict:
         loss_sum += loss.item()
         for k, v in named.items():
             parts[k] = parts.get(k, 0.0) + float(v) / cfg.accum
-    check_finite(loss_sum, run.step, Path(cfg.out))
-    grad_norm = optimizer_step(params, run.optimizer, run.scaler, cfg.clip_grad)
+    mean_loss = distributed.all_reduce_mean(torch.tensor(loss_sum)).item()  # not finite when any rank's is not
+    grad_norm = optimizer_step(params, run.optimizer, run.scaler, cfg.clip_grad,
+                               apply=lambda norm: math.isfinite(mean_loss) and math.isfinite(norm))
     run.step += 1
+    # fp16 gradients that overflow are routine: the scaler lowers its scale and the step is skipped
+    if math.isfinite(mean_loss) and (math.isfinite(grad_norm) or run.scaler is not None):
+        run.skipped_in_a_row = 0
+    else:
+        what, value = ("loss", mean_loss) if not math.isfinite(mean_loss) else ("gradient norm", grad_norm)
+        if cfg.nan == "stop":
+            raise non_finite(what, value, run.step, Path(cfg.out))
+        run.skipped_steps, run.skipped_in_a_row = run.skipped_steps + 1, run.skipped_in_a_row + 1
+        if run.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+            raise non_finite(what, value, run.step, Path(cfg.out), f" for the {run.skipped_in_a_row}th step in a row "
+                             "(--nan skip skipped them all: the weights themselves went bad)")
     elapsed = time.perf_counter() - start
-    return {"loss": distributed.all_reduce_mean(torch.tensor(loss_sum)).item(), **parts, "lr": lr,
-            "grad_norm": grad_norm, "clips_per_s": derived.total_batch / elapsed / cfg.data.num_views,
-            "data_wait": waited / elapsed, "skipped_samples": skipped,
+    return {"loss": mean_loss, **parts, "lr": lr, "grad_norm": grad_norm,
+            "clips_per_s": derived.total_batch / elapsed / cfg.data.num_views, "data_wait": waited / elapsed,
+            "skipped_samples": skipped, **({"skipped_steps": run.skipped_steps} if run.skipped_steps else {}),
             **({"decode_fallbacks": fallbacks} if fallbacks else {})}
+
+
+def save(run: Run, out: Path) -> None:
+    """A checkpoint of the run: rank 0 writes it, or every rank its shards (--fsdp)."""
+    cfg = run.stage.cfg
+    record = checkpoint.run_record(run.step, run.trainee, run.optimizer, run.scaler, run.stream, cfg, run.derived,
+                                   **run.stage.extra_state())
+    if cfg.fsdp:
+        sharded.save(out, run.step, run.trainee, run.optimizer, record, run.env.main)
+        if run.env.main:
+            checkpoint.prune(out, cfg.keep_checkpoints)
+    elif run.env.main:
+        checkpoint.save(out, run.step, record, cfg.keep_checkpoints)
 
 
 def run_stage(stage: Stage, progress: bool = True) -> dict:
@@ -138,10 +179,8 @@ def run_stage(stage: Stage, progress: bool = True) -> dict:
         log.write(run.step, values)
         bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['lr']:.2e}", refresh=False)
         bar.update()
-        if env.main and (run.step % cfg.ckpt_every == 0 or run.step == stop):
-            record = checkpoint.run_record(run.step, run.model, run.trainee.objective, run.optimizer, run.scaler,
-                                           run.stream, cfg, run.derived, **stage.extra_state())
-            checkpoint.save(out, run.step, record, cfg.keep_checkpoints)
+        if run.step % cfg.ckpt_every == 0 or run.step == stop:
+            save(run, out)
     bar.close()
     log.close()
     if env.main and run.step == total:

@@ -4,8 +4,10 @@ layer-wise LR decay), the per-step schedule (linear warm-up, then cosine), and o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
+from torch.distributed.tensor import DTensor
 
 
 def lr_at(step: int, peak: float, floor: float, warmup: int, total: int) -> float:
@@ -49,15 +51,25 @@ def _layer_of(name: str, depth: int) -> int:
     return depth + 1
 
 
-def optimizer_step(params, optimizer: torch.optim.Optimizer, scaler, clip: float | None) -> float:
-    """Unscale, clip (when asked), step, zero; returns the gradient norm before clipping."""
+def optimizer_step(params, optimizer: torch.optim.Optimizer, scaler, clip: float | None,
+                   apply: Callable[[float], bool] = math.isfinite) -> float:
+    """Unscale, clip (when asked), step unless `apply(gradient norm)` says no, zero; returns the
+    gradient norm before clipping. A step not applied still lowers an fp16 loss scale."""
     if scaler:
         scaler.unscale_(optimizer)
     grad_norm = torch.nn.utils.clip_grad_norm_(params, clip or float("inf"))
+    if isinstance(grad_norm, DTensor):  # FSDP: the norm over every rank's shards
+        grad_norm = grad_norm.full_tensor()
+    grad_norm = float(grad_norm)
+    if not apply(grad_norm):
+        optimizer.zero_grad(set_to_none=True)
+        if scaler:
+            scaler.update(scaler.get_scale() / 2)
+        return grad_norm
     if scaler:
         scaler.step(optimizer)
         scaler.update()
     else:
         optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return float(grad_norm)
+    return grad_norm

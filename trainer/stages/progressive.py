@@ -97,12 +97,12 @@ def run_progressive(path: str | Path, progress: bool = True, announce=print) -> 
                 raise ProgressiveError(f"{path}: eval needs a training stage before it or 'ckpt:'")
             best = previous / "best.pt" if previous is not None else None
             ckpt = own.pop("ckpt", None) or (best if best is not None and best.is_file() else previous)
-            unknown = set(own) - {"shards", "clips", "crops", "batch_size", "workers"}
+            unknown = set(own) - {"shards", "clips", "crops", "batch_size", "workers", "decoder", "decode_device"}
             if unknown:
-                raise ProgressiveError(f"{path}: eval takes shards, clips, crops, batch_size, workers; not "
-                                       f"{sorted(unknown)}")
+                raise ProgressiveError(f"{path}: eval takes shards, clips, crops, batch_size, workers, decoder, "
+                                       f"decode_device; not {sorted(unknown)}")
             result = run_eval(ckpt, list(own.pop("shards", [])), folder, overwrite=True, progress=progress,
-                              **own)
+                              **own) or {}  # {} on ranks other than 0 under torchrun
             result.pop("failed_keys", None)
         if stage != "eval":
             if result["steps"] < result["total_steps"]:  # stopped early (stop_after): rerun goes on from here

@@ -1,6 +1,8 @@
-"""The checkpoint format, owned here alone: file names (ckpt-NNNNNNNN.pt, best.pt), what a record
-holds, writing it atomically, reading any checkpoint as data only (ours, released VideoMAE V2 and
-UMT files, .safetensors), restoring a run, and rebuilding the model a record describes.
+"""The checkpoint format, owned here alone (sharded.py holds its FSDP form): file names
+(ckpt-NNNNNNNN.pt, or a ckpt-NNNNNNNN/ folder when the run shards its weights; best.pt), what a
+record holds, writing it atomically, reading any checkpoint as data only (ours, sharded or not,
+released VideoMAE V2 and UMT files, .safetensors), restoring a run, and rebuilding the model a
+record describes.
 
 A record of ours is a dict of tensors and plain values: format, version, kind ("pretrain" |
 "classifier"), model_name, model_args (the ViTConfig it was built with, so it rebuilds without
@@ -17,6 +19,7 @@ import dataclasses
 import pickle
 import random
 import re
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,7 @@ import numpy as np
 import torch
 
 from manifests.atomic import atomic_path
+from trainer.checkpoint import sharded
 from trainer.data.config import GEOMETRY_FIELDS
 from trainer.data.stream import StreamState
 from trainer.errors import CheckpointError, TrainingError
@@ -33,14 +37,16 @@ from trainer.models.classifier import VideoClassifier, encoder_state
 
 FORMAT, VERSION = "vmae-checkpoint", 2
 BEST = "best.pt"
-_NAME = re.compile(r"^ckpt-(\d{8})\.pt$")
+_NAME = re.compile(r"^ckpt-(\d{8})(\.pt)?$")
 # The one type besides tensors and plain values that released VideoMAE V2 / UMT files pickle: the
 # argparse Namespace of their training arguments. Nothing else is allowed, and nothing is run.
 RELEASED_TYPES = [argparse.Namespace]
 
 
 def checkpoints(out: Path) -> list[Path]:
-    return sorted(p for p in Path(out).glob("ckpt-*.pt") if _NAME.match(p.name))
+    """A run's checkpoints, oldest first: files, and the folders of sharded ones."""
+    found = [p for p in Path(out).glob("ckpt-*") if _NAME.match(p.name) and (p.is_file() or sharded.is_sharded(p))]
+    return sorted(found, key=lambda p: p.name.removesuffix(".pt"))
 
 
 def latest(out: Path) -> Path | None:
@@ -55,6 +61,8 @@ def load_file(path: str | Path, lazy: bool = False) -> dict:
     whose pickle asks for anything else is refused, naming the file. `lazy` maps tensors from disk
     instead of reading them (for looking at a record's settings)."""
     path = Path(path)
+    if sharded.is_sharded(path):
+        return sharded.read_record(path, load_file)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.suffix == ".safetensors":
@@ -103,12 +111,13 @@ def unwrap_state_dict(state: dict) -> dict:
 
 # ---- writing a run's records --------------------------------------------------------------------
 
-def model_record(model: torch.nn.Module, name: str) -> dict:
-    """What rebuilds and reloads `model`: its kind, size name, ViTConfig arguments and weights."""
+def model_record(model: torch.nn.Module, name: str, state: dict | None = None) -> dict:
+    """What rebuilds and reloads `model`: its kind, size name, ViTConfig arguments and weights
+    (`state`, when they are not the module's own: gathered from FSDP shards)."""
     kind = "classifier" if isinstance(model, VideoClassifier) else "pretrain"
     return {"format": FORMAT, "version": VERSION, "kind": kind, "model_name": name,
             "model_args": dataclasses.asdict(model.cfg), "num_classes": getattr(model, "num_classes", 0),
-            "model": model.state_dict()}
+            "model": model.state_dict() if state is None else state}
 
 
 def _rng_state() -> dict:
@@ -125,12 +134,16 @@ def restore_rng(rng: dict) -> None:
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
 
 
-def run_record(step: int, model, objective, optimizer, scaler, stream: StreamState, cfg, derived, **extra) -> dict:
-    """Everything a resume needs, and the resolved config."""
-    return {**model_record(model, cfg.model), "objective": objective.checkpoint_state(),
-            "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict() if scaler else None, "step": step,
-            "data": {"batches": stream.batches, "positions": stream.positions}, "rng": _rng_state(),
-            "config": dataclasses.asdict(cfg), "derived": dataclasses.asdict(derived), **extra}
+def run_record(step: int, trainee, optimizer, scaler, stream: StreamState, cfg, derived, **extra) -> dict:
+    """Everything a resume needs, and the resolved config. A sharded run's weights and optimizer
+    state are not in it: every rank writes its shards of them (sharded.save)."""
+    record = {**model_record(trainee.model, cfg.model, {} if cfg.fsdp else None),
+              "scaler": scaler.state_dict() if scaler else None, "step": step,
+              "data": {"batches": stream.batches, "positions": stream.positions}, "rng": _rng_state(),
+              "config": dataclasses.asdict(cfg), "derived": dataclasses.asdict(derived), **extra}
+    if not cfg.fsdp:
+        record |= {"objective": trainee.objective.checkpoint_state(), "optimizer": optimizer.state_dict()}
+    return record
 
 
 def save(out: Path, step: int, record: dict, keep: int) -> Path:
@@ -140,31 +153,45 @@ def save(out: Path, step: int, record: dict, keep: int) -> Path:
     path = out / f"ckpt-{step:08d}.pt"
     with atomic_path(path) as tmp:
         torch.save(record, tmp)
-    for old in checkpoints(out)[:-keep]:
-        old.unlink()
+    prune(out, keep)
     return path
 
 
-def save_best(out: Path, model: torch.nn.Module, cfg, **extra) -> Path:
+def prune(out: Path, keep: int) -> None:
+    """Drop all but the newest `keep` checkpoints, and what a run killed while writing one left."""
+    for old in checkpoints(out)[:-keep]:
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    for partial in out.glob(".ckpt-*.tmp"):
+        shutil.rmtree(partial) if partial.is_dir() else partial.unlink()
+
+
+def save_best(out: Path, model: torch.nn.Module, cfg, state: dict | None = None, **extra) -> Path:
     """best.pt: the model record of the best validated model, with the run's config."""
     with atomic_path(out / BEST) as tmp:
-        torch.save({**model_record(model, cfg.model), "config": dataclasses.asdict(cfg), **extra}, tmp)
+        torch.save({**model_record(model, cfg.model, state), "config": dataclasses.asdict(cfg), **extra}, tmp)
     return out / BEST
 
 
-def restore(path: Path, cfg, model, objective, optimizer, scaler) -> tuple[int, StreamState, dict]:
-    """Model, objective, optimizer, scaler and data position from a checkpoint of this run; its
-    RNG state is left to restore_rng, once the loader has started (starting it draws from torch's
-    generator)."""
-    state = load_file(path)
+def restore(path: Path, cfg, trainee, optimizer, scaler) -> tuple[int, StreamState, dict]:
+    """Model, objective, optimizer, scaler and data position from a checkpoint of this run (a
+    sharded one is resharded to this run's ranks); its RNG state is left to restore_rng, once the
+    loader has started (starting it draws from torch's generator)."""
+    folder = sharded.is_sharded(path)
+    if cfg.fsdp and not folder:
+        raise TrainingError(f"{path} was written without --fsdp: resume this run without --fsdp, or start a new "
+                            f"--out with --init {path}")
+    state = load_file(path / sharded.RECORD) if folder else load_file(path)
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a checkpoint of a vmae run; move it out of {path.parent}")
     if state["model_name"] != cfg.model:
         raise TrainingError(f"{path} is a checkpoint of {state['model_name']}, this run builds {cfg.model}; "
                             "use another --out or the same --model")
-    model.load_state_dict(state["model"])
-    objective.load_checkpoint_state(state.get("objective") or {})
-    optimizer.load_state_dict(state["optimizer"])
+    if folder:
+        sharded.restore(path, trainee, optimizer, state)
+    else:
+        trainee.model.load_state_dict(state["model"])
+        trainee.objective.load_checkpoint_state(state.get("objective") or {})
+        optimizer.load_state_dict(state["optimizer"])
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
     data = StreamState(state["data"]["batches"], {int(k): tuple(v) for k, v in state["data"]["positions"].items()})
