@@ -49,3 +49,26 @@ def test_every_command_that_reads_a_checkpoint_refuses_code(evil, motion_corpora
         assert named in r.output and "holds more than tensors and plain values" in r.output, (name, r.output)
         assert "posix.system" in r.output and not marker.exists(), name
     assert not any((tmp_path / d).exists() for d in ("a", "b", "c", "e", "e.parquet"))  # nothing written
+
+
+def test_a_sharded_checkpoint_whose_plan_would_run_code_is_refused(motion_corpora, tmp_path):
+    """--fsdp writes folders read through torch.distributed.checkpoint, whose own reader unpickles
+    the .metadata plan freely; ours knows the plan's classes only."""
+    import pickle
+
+    from tests.trainer.test_checkpoint import RunsCode
+
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["train", "pretrain", "--shards", str(motion_corpora["six"]), "--out", str(run), "--fsdp",
+                            *DATA])
+    assert r.exit_code == 0, r.output
+    folder = run / "ckpt-00000001"
+    assert (folder / ".metadata").is_file()
+    marker = tmp_path / "ran"
+    (folder / ".metadata").write_bytes(pickle.dumps(RunsCode(marker)))
+    for argv in (["embed", "--shards", str(motion_corpora["six"]), "--ckpt", str(folder), "--out",
+                  str(tmp_path / "e.parquet")],
+                 ["train", "pretrain", "--shards", str(motion_corpora["six"]), "--out", str(run), "--fsdp", *DATA]):
+        r = runner.invoke(app, argv)
+        assert r.exit_code == 2 and "not part of a torch.distributed.checkpoint plan" in r.output, r.output
+        assert not marker.exists()

@@ -226,12 +226,13 @@ class Checkpoint:
 
 
 def resolve(path: str | Path) -> Path:
-    """A checkpoint file, or a run folder's newest checkpoint."""
+    """A checkpoint file or sharded checkpoint folder, or a run folder's newest checkpoint."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and not sharded.is_sharded(path):
         found = latest(path)
         if found is None:
-            raise CheckpointError(f"{path} holds no checkpoints (ckpt-*.pt); give a checkpoint file or a finished run")
+            raise CheckpointError(f"{path} holds no checkpoints (ckpt-*.pt, ckpt-*/); give a checkpoint file or a "
+                                  "finished run")
         return found
     return path
 

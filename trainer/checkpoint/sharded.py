@@ -92,6 +92,7 @@ class _TensorsOnlyPlanner(DefaultLoadPlanner):
 
 
 def _load(state: dict, path: Path) -> None:
+    _SafeReader(str(path)).read_metadata()  # refused here, with our message, not deep inside DCP's collectives
     with warnings.catch_warnings():  # one process reading a sharded checkpoint is intended, not a mistake
         warnings.filterwarnings("ignore", message=".*assuming the intent is to load in a single process")
         dcp.load(state, storage_reader=_SafeReader(str(path)), planner=_TensorsOnlyPlanner())

@@ -41,12 +41,25 @@ class StreamState:
     positions: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
-def _raw_samples(urls: list[str], cfg: DataConfig, rank: int, world: int, worker: int, workers: int
-                 ) -> Iterator[dict]:
+class BadShards:
+    """Shards that could not be read to their end (cut, corrupt, gone), in one worker: logged,
+    counted, and the rest of the shard skipped."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, exn: Exception) -> bool:
+        self.count += 1
+        log.warning("skipping the rest of a shard: %s", exn)
+        return True  # go on with the next shard
+
+
+def _raw_samples(urls: list[str], cfg: DataConfig, rank: int, world: int, worker: int, workers: int,
+                 bad: BadShards) -> Iterator[dict]:
     epoch = 0
     while True:
         mine = shards_for(urls, rank, world, worker, workers, epoch, cfg.seed)
-        yield from wds.tarfile_samples(({"url": u} for u in mine), handler=wds.warn_and_continue)
+        yield from wds.tarfile_samples(({"url": u} for u in mine), handler=bad)
         epoch += 1
 
 
@@ -102,7 +115,8 @@ class PretrainStream(IterableDataset):
         worker = (physical + self.state.batches) % workers
         last_index, last_view = self.state.positions.get(worker, (-1, -1))
         order_rng = np.random.default_rng([self.cfg.seed, self.rank, worker, 7])
-        raw = _shuffled(_raw_samples(self.urls, self.cfg, self.rank, self.world, worker, workers),
+        bad = BadShards()
+        raw = _shuffled(_raw_samples(self.urls, self.cfg, self.rank, self.world, worker, workers, bad),
                         self.cfg.shuffle_buffer, order_rng)
         skipped = in_a_row = 0
         for index, sample in enumerate(raw):
@@ -122,7 +136,7 @@ class PretrainStream(IterableDataset):
                 if (index, view) <= (last_index, last_view):
                     continue
                 yield {**item, "worker": worker, "index": index, "view": view, "skipped": skipped,
-                       "decode_fallbacks": FALLBACKS.count}
+                       "bad_shards": bad.count, "decode_fallbacks": FALLBACKS.count}
 
 
 def make_loader(urls: list[str], cfg: DataConfig, batch_size: int, masks: MaskSpec | None = None, rank: int = 0,

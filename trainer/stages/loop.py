@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from trainer import checkpoint, distributed, parallel
@@ -112,7 +113,8 @@ def train_step(run: Run, params: list[torch.Tensor]) -> dict:
     gradient norm is not finite (on any rank) stops the run (--nan stop) or is skipped (--nan
     skip: no update, a lower fp16 loss scale)."""
     cfg, env, derived = run.stage.cfg, run.env, run.derived
-    start, waited, loss_sum, skipped, fallbacks, parts = time.perf_counter(), 0.0, 0.0, 0, 0, {}
+    start, waited, loss_sum, parts = time.perf_counter(), 0.0, 0.0, {}
+    skipped = bad_shards = fallbacks = 0
     lr = lr_at(run.step, derived.lr, cfg.min_lr, derived.warmup_steps, derived.steps)
     set_lr(run.optimizer, lr)
     autocast = AUTOCAST.get(cfg.precision)
@@ -120,6 +122,7 @@ def train_step(run: Run, params: list[torch.Tensor]) -> dict:
         batch, wait = take_batch(run.loader, run.stream)
         waited += wait
         skipped = max(skipped, int(batch["skipped"].max()))
+        bad_shards = max(bad_shards, int(batch["bad_shards"].max()))
         fallbacks = max(fallbacks, int(batch["decode_fallbacks"].max()))
         with torch.autocast(env.device.type, dtype=autocast, enabled=autocast is not None):
             loss, named = run.net(_to(batch, env.device))
@@ -146,8 +149,17 @@ def train_step(run: Run, params: list[torch.Tensor]) -> dict:
     elapsed = time.perf_counter() - start
     return {"loss": mean_loss, **parts, "lr": lr, "grad_norm": grad_norm,
             "clips_per_s": derived.total_batch / elapsed / cfg.data.num_views, "data_wait": waited / elapsed,
-            "skipped_samples": skipped, **({"skipped_steps": run.skipped_steps} if run.skipped_steps else {}),
+            "skipped_samples": skipped, **({"bad_shards": bad_shards} if bad_shards else {}),
+            **({"skipped_steps": run.skipped_steps} if run.skipped_steps else {}),
             **({"decode_fallbacks": fallbacks} if fallbacks else {})}
+
+
+_PEER_LOST = ("Connection closed", "Connection reset", "Broken pipe", "timed out", "Timeout", "NCCL", "gloo")
+
+
+def _lost_a_peer(e: Exception) -> bool:
+    """A collective that failed because a rank or the network went away (not a bug of this rank)."""
+    return isinstance(e, dist.DistError) or any(w in str(e) for w in _PEER_LOST)
 
 
 def save(run: Run, out: Path) -> None:
@@ -173,14 +185,23 @@ def run_stage(stage: Stage, progress: bool = True) -> dict:
     bar = tqdm(total=total, initial=run.step, desc=stage.title, disable=not (progress and env.main))
     stop = min(total, run.step + cfg.stop_after) if cfg.stop_after else total
     run.trainee.train()
-    while run.step < stop:
-        values = train_step(run, params)
-        values |= stage.after_step(run.step, run.trainee, env, last=run.step == total)
-        log.write(run.step, values)
-        bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['lr']:.2e}", refresh=False)
-        bar.update()
-        if run.step % cfg.ckpt_every == 0 or run.step == stop:
-            save(run, out)
+    try:
+        while run.step < stop:
+            values = train_step(run, params)
+            values |= stage.after_step(run.step, run.trainee, env, last=run.step == total)
+            log.write(run.step, values)
+            bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['lr']:.2e}", refresh=False)
+            bar.update()
+            if run.step % cfg.ckpt_every == 0 or run.step == stop:
+                save(run, out)
+    except (dist.DistError, RuntimeError) as e:
+        if env.world == 1 or not _lost_a_peer(e):
+            raise
+        first = str(e).strip().splitlines()[0][:300]
+        raise TrainingError(f"rank {env.rank} of {env.world} lost contact with the others at step {run.step + 1} "
+                            f"({first}): another rank probably died (its log says why) or the network failed. This "
+                            f"rank stops too. The last checkpoint is {checkpoint.latest(out) or 'none'}; rerun the "
+                            "same command to resume") from e
     bar.close()
     log.close()
     if env.main and run.step == total:
