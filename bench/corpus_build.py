@@ -102,7 +102,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     print(f"| clips/s | {n / ours:.2f} | {n / base:.2f} | {ratio:.3f} | {machine} |")
     print(f"| wall s | {ours:.1f} | {base:.1f} | | |")
-    print(f"RESULT corpus_build ratio={ratio:.3f} target={TARGET}")
+    print(f"RESULT corpus_build ratio={ratio:.3f} target={TARGET} figure=\"corpus build, clips/s\" "
+          f"ours=\"{n / ours:.2f}\" baseline=\"{n / base:.2f} (plain ffmpeg cuts)\"")
 
 
 if __name__ == "__main__":
