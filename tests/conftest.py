@@ -10,7 +10,7 @@ import pytest
 
 from corpus.localserve import serve_folder
 from corpus.synthetic import DIRECTIONS, make_video
-from tests.helpers import motion_corpus
+from tests.helpers import build_corpus, motion_corpus
 from tests.http_server import FaultyHandler
 
 KINETICS_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kinetics"
@@ -36,6 +36,16 @@ def videos(tmp_path_factory) -> Path:
 def server(videos) -> str:
     with serve_folder(videos, FaultyHandler) as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def tiny_unlabeled(tmp_path_factory) -> Path:
+    """A tiny unlabeled corpus (6 clips of 15 frames at 64 px, 3 shards) for training tests."""
+    d = tmp_path_factory.mktemp("train")
+    for k in range(6):
+        make_video(d / "src" / f"v{k}.mp4", pattern=f"scene{40 + k}", seconds=3, width=160, height=96, fps=10)
+    build_corpus(d / "c", "movies", [d / "src"], clip={"clip_seconds": 1.5, "short_side": 64}, shard_bytes=45_000)
+    return d / "c"
 
 
 @pytest.fixture()

@@ -44,11 +44,11 @@ def finite(path: Path) -> bool:
 
 
 @pytest.mark.parametrize("fsdp", [False, True], ids=["file", "sharded"])
-def test_sigkill_while_a_checkpoint_is_written_leaves_the_previous_one_and_the_rerun_resumes(tmp_path, fault_corpus,
+def test_sigkill_while_a_checkpoint_is_written_leaves_the_previous_one_and_the_rerun_resumes(tmp_path, tiny_unlabeled,
                                                                                            fsdp):
     # vit_small: a checkpoint of ~300 MB (weights and AdamW state) takes long enough to be caught writing
     out = tmp_path / "run"
-    args = [VMAE, "train", "pretrain", "--shards", str(fault_corpus), "--out", str(out), "--model", "vit_small",
+    args = [VMAE, "train", "pretrain", "--shards", str(tiny_unlabeled), "--out", str(out), "--model", "vit_small",
             "--steps", "50", "--batch-size", "1", "--ckpt-every", "1", "--frames", "4", "--stride", "1",
             "--img-size", "32", "--workers", "0", "--no-progress", *(["--fsdp"] if fsdp else [])]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -74,9 +74,9 @@ def test_sigkill_while_a_checkpoint_is_written_leaves_the_previous_one_and_the_r
     assert not list(out.glob(".ckpt-*.tmp"))  # what the killed write left is cleared
 
 
-def test_a_corrupt_shard_mid_epoch_is_skipped_and_counted(tmp_path, fault_corpus):
+def test_a_corrupt_shard_mid_epoch_is_skipped_and_counted(tmp_path, tiny_unlabeled):
     bad = tmp_path / "c"
-    shutil.copytree(fault_corpus, bad)
+    shutil.copytree(tiny_unlabeled, bad)
     tars = sorted((bad / "tars").glob("*.tar"))
     data = tars[1].read_bytes()
     tars[1].write_bytes(data[:len(data) // 2])  # cut in the middle of a member, as a failed copy leaves it
@@ -107,17 +107,17 @@ class NanAt(PretrainStage):
         return objective
 
 
-def test_nan_stop_stops_with_a_message_and_writes_no_bad_checkpoint(tmp_path, fault_corpus):
+def test_nan_stop_stops_with_a_message_and_writes_no_bad_checkpoint(tmp_path, tiny_unlabeled):
     out = tmp_path / "run"
     with pytest.raises(TrainingError, match=r"loss is nan at step 5.*last good checkpoint is .*ckpt-00000004"):
-        run_stage(NanAt(config(fault_corpus, out, steps=10), {5}), progress=False)
+        run_stage(NanAt(config(tiny_unlabeled, out, steps=10), {5}), progress=False)
     assert [p.name for p in checkpoint.checkpoints(out)] == ["ckpt-00000002.pt", "ckpt-00000004.pt"]
     assert finite(checkpoint.latest(out))
 
 
-def test_nan_skip_skips_the_step_without_touching_the_weights(tmp_path, fault_corpus):
+def test_nan_skip_skips_the_step_without_touching_the_weights(tmp_path, tiny_unlabeled):
     out = tmp_path / "run"
-    result = run_stage(NanAt(config(fault_corpus, out, steps=8, nan="skip", ckpt_every=1, keep_checkpoints=10),
+    result = run_stage(NanAt(config(tiny_unlabeled, out, steps=8, nan="skip", ckpt_every=1, keep_checkpoints=10),
                              {4}), progress=False)
     assert result["steps"] == 8
     rows = {r["step"]: r for r in metrics(out)}
@@ -127,7 +127,7 @@ def test_nan_skip_skips_the_step_without_touching_the_weights(tmp_path, fault_co
     assert all(finite(p) for p in checkpoint.checkpoints(out))
     # a run whose every step is bad stops instead of skipping forever
     with pytest.raises(TrainingError, match="in a row"):
-        run_stage(NanAt(config(fault_corpus, tmp_path / "bad", steps=40, nan="skip"), set(range(1, 100))),
+        run_stage(NanAt(config(tiny_unlabeled, tmp_path / "bad", steps=40, nan="skip"), set(range(1, 100))),
                   progress=False)
 
 
@@ -138,7 +138,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_a_rank_that_dies_makes_the_others_stop_with_a_message(tmp_path, fault_corpus):
+def test_a_rank_that_dies_makes_the_others_stop_with_a_message(tmp_path, tiny_unlabeled):
     # two ranks started by hand, as on two nodes: no torchrun agent stops the survivor for us
     port = _free_port()
     out = tmp_path / "run"
@@ -147,7 +147,7 @@ def test_a_rank_that_dies_makes_the_others_stop_with_a_message(tmp_path, fault_c
         env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
         ranks.append(subprocess.Popen(
-            [VMAE, "train", "pretrain", "--shards", str(fault_corpus), "--out", str(out), "--model", "vit_test",
+            [VMAE, "train", "pretrain", "--shards", str(tiny_unlabeled), "--out", str(out), "--model", "vit_test",
              "--steps", "100000", "--batch-size", "2", "--ckpt-every", "5", "--frames", "8", "--stride", "1",
              "--img-size", "32", "--workers", "1", "--shuffle-buffer", "2", "--no-progress"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.trainer.stages.test_pretrain import corpus  # noqa: F401 - the module's tiny unlabeled corpus
 from trainer import checkpoint
 from trainer.checkpoint import sharded
 
@@ -63,8 +62,8 @@ def _ranks(agent: int) -> dict[int, int]:
 
 
 @pytest.mark.slow
-def test_a_sharded_run_that_loses_a_rank_resumes_on_one_process_and_loads_whole(tmp_path, corpus):  # noqa: F811
-    out = tmp_path / "run"
+def test_a_sharded_run_that_loses_a_rank_resumes_on_one_process_and_loads_whole(tmp_path, tiny_unlabeled):
+    corpus, out = tiny_unlabeled, tmp_path / "run"
     args = ["train", "pretrain", "--shards", str(corpus), "--out", str(out), "--fsdp", "--steps", "400",
             "--batch-size", "2", "--ckpt-every", "3", *TINY]
     agent = subprocess.Popen(torchrun(2, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -7,7 +7,6 @@ import shutil
 import pytest
 import torch
 
-from tests.helpers import build_corpus
 from trainer import checkpoint
 from trainer.config import PretrainConfig, build_config
 from trainer.data.shards import resolve_shards
@@ -15,14 +14,9 @@ from trainer.errors import DataError, TrainingError
 from trainer.stages.pretrain import pretrain
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    from corpus.synthetic import make_video
-    d = tmp_path_factory.mktemp("train")
-    for k in range(6):
-        make_video(d / "src" / f"v{k}.mp4", pattern=f"scene{40 + k}", seconds=3, width=160, height=96, fps=10)
-    build_corpus(d / "c", "movies", [d / "src"], clip={"clip_seconds": 1.5, "short_side": 64}, shard_bytes=45_000)
-    return d / "c"
+@pytest.fixture()
+def corpus(tiny_unlabeled):
+    return tiny_unlabeled
 
 
 def config(corpus, out, **kw):
