@@ -34,9 +34,9 @@ def shard(trainee: nn.Module, env: Dist, precision: str) -> None:
     fully_shard(trainee, mp_policy=policy)  # the rest: embeddings, norms, heads, the decoder's own parameters
 
 
-def wrap(trainee: nn.Module, env: Dist, fsdp: bool) -> nn.Module:
+def wrap(trainee: nn.Module, env: Dist) -> nn.Module:
     """What the loop calls: DDP around the trainee when it has several ranks and is not sharded."""
-    return DistributedDataParallel(trainee) if env.world > 1 and not fsdp else trainee
+    return DistributedDataParallel(trainee) if env.world > 1 and not is_sharded(trainee) else trainee
 
 
 def is_sharded(module: nn.Module) -> bool:

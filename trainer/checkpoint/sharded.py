@@ -91,8 +91,13 @@ class _TensorsOnlyPlanner(DefaultLoadPlanner):
                               "hold tensors only and it will not unpickle it")
 
 
+def _plan(path: Path):
+    """The folder's plan, checked here (with our message) before DCP reads it within its collectives."""
+    return _SafeReader(str(path)).read_metadata()
+
+
 def _load(state: dict, path: Path) -> None:
-    _SafeReader(str(path)).read_metadata()  # refused here, with our message, not deep inside DCP's collectives
+    """Fill `state` from the shards; the plan has been checked with _plan."""
     with warnings.catch_warnings():  # one process reading a sharded checkpoint is intended, not a mistake
         warnings.filterwarnings("ignore", message=".*assuming the intent is to load in a single process")
         dcp.load(state, storage_reader=_SafeReader(str(path)), planner=_TensorsOnlyPlanner())
@@ -102,7 +107,7 @@ def read_record(path: Path, load_file: Callable[[Path], dict]) -> dict:
     """The whole record, as one process holds it: record.pt with "model" and "objective" filled
     from the shards (the optimizer's state is left out: only a resume needs it)."""
     record = load_file(path / RECORD)
-    plan = _SafeReader(str(path)).read_metadata()
+    plan = _plan(path)
     state = {k: torch.empty(m.size, dtype=m.properties.dtype) for k, m in plan.state_dict_metadata.items()
              if isinstance(m, TensorStorageMetadata) and k.startswith("trainee.")}
     _load(state, path)
@@ -144,6 +149,7 @@ def save(out: Path, step: int, trainee: torch.nn.Module, optimizer: torch.optim.
 def restore(path: Path, trainee: torch.nn.Module, optimizer: torch.optim.Optimizer, record: dict) -> None:
     """Load the trainee's weights and the optimizer's state, resharded to this run's ranks
     (FSDP-sharded, replicated under DDP, or whole in one process)."""
+    _plan(path)
     state = {"trainee": _trainee_state(trainee), "optim": get_optimizer_state_dict(trainee, optimizer)["state"]}
     _load(state, path)
     # not strict: a frozen teacher is in the trainee, not in the checkpoint (it has its own file)

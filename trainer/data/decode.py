@@ -91,7 +91,7 @@ class Video:
         self.device = device
         src = source if isinstance(source, bytes) else str(source)
         # approximate: frame positions from the header instead of a scan of the whole file first
-        # (our clips are constant frame rate); _frames_torchcodec retries exactly if that misleads
+        # (our clips are constant frame rate); _get_unique retries exactly if that misleads
         self._args = {"dimension_order": "NHWC", "num_ffmpeg_threads": threads, "device": device}
         self._reader = VideoDecoder(src, seek_mode="approximate", **self._args)
         self._src = src

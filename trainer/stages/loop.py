@@ -71,6 +71,11 @@ class Run:
     skipped_in_a_row: int = 0
 
 
+def same_ranks(state: dict, env: Dist) -> bool:
+    """Whether a checkpoint was written by a run with as many ranks as this one."""
+    return state["derived"]["world"] == env.world
+
+
 def start(stage: Stage, env: Dist) -> Run:
     """Set-up: data, derived values, model (new, from --init, or resumed), objective, sharding,
     optimizer."""
@@ -93,37 +98,39 @@ def start(stage: Stage, env: Dist) -> Run:
         step, stream, state = checkpoint.restore(resume_from, cfg, trainee, optimizer, scaler)
         stage.load_extra_state(state)
         started = f"resuming at step {step} from {resume_from}"
-        if state["derived"]["world"] != env.world:  # other ranks read other shards: positions do not carry over
+        if not same_ranks(state, env):  # other ranks read other shards: positions do not carry over
             stream = StreamState()
             started += (f" with {env.world} ranks instead of {state['derived']['world']}: the data order starts "
                         "afresh (clips already seen may come again)")
     if env.main:
         print(f"{stage.describe(urls, clips)}; {derived.describe()}{'; FSDP' if cfg.fsdp else ''}; {started}")
-    net = parallel.wrap(trainee, env, cfg.fsdp)
+    net = parallel.wrap(trainee, env)
     loader = iter(stage.loader(urls, env, stream))
-    if state is not None and state["derived"]["world"] == env.world:
+    if state is not None and same_ranks(state, env):
         # after the loader started, so that the next draws are the ones an uninterrupted run makes
         checkpoint.restore_rng(state["rng"])
     return Run(stage, env, derived, model, trainee, torch.compile(net) if cfg.compile else net, optimizer, scaler,
                loader, stream, step)
 
 
+# What the stream counts per worker and the loop logs: always the skipped samples, the others when
+# they happen.
+STREAM_COUNTS = ("skipped", "bad_shards", "decode_fallbacks")
+
+
 def train_step(run: Run, params: list[torch.Tensor]) -> dict:
     """One optimizer step over `accum` micro-batches; returns its metrics. A step whose loss or
-    gradient norm is not finite (on any rank) stops the run (--nan stop) or is skipped (--nan
-    skip: no update, a lower fp16 loss scale)."""
+    gradient norm is not finite (on any rank) stops the run or is skipped (see after_non_finite)."""
     cfg, env, derived = run.stage.cfg, run.env, run.derived
     start, waited, loss_sum, parts = time.perf_counter(), 0.0, 0.0, {}
-    skipped = bad_shards = fallbacks = 0
+    counts = dict.fromkeys(STREAM_COUNTS, 0)
     lr = lr_at(run.step, derived.lr, cfg.min_lr, derived.warmup_steps, derived.steps)
     set_lr(run.optimizer, lr)
     autocast = AUTOCAST.get(cfg.precision)
     for _ in range(cfg.accum):
         batch, wait = take_batch(run.loader, run.stream)
         waited += wait
-        skipped = max(skipped, int(batch["skipped"].max()))
-        bad_shards = max(bad_shards, int(batch["bad_shards"].max()))
-        fallbacks = max(fallbacks, int(batch["decode_fallbacks"].max()))
+        counts = {k: max(n, int(batch[k].max())) for k, n in counts.items()}
         with torch.autocast(env.device.type, dtype=autocast, enabled=autocast is not None):
             loss, named = run.net(_to(batch, env.device))
         loss = loss / cfg.accum
@@ -135,23 +142,29 @@ def train_step(run: Run, params: list[torch.Tensor]) -> dict:
     grad_norm = optimizer_step(params, run.optimizer, run.scaler, cfg.clip_grad,
                                apply=lambda norm: math.isfinite(mean_loss) and math.isfinite(norm))
     run.step += 1
-    # fp16 gradients that overflow are routine: the scaler lowers its scale and the step is skipped
-    if math.isfinite(mean_loss) and (math.isfinite(grad_norm) or run.scaler is not None):
-        run.skipped_in_a_row = 0
-    else:
-        what, value = ("loss", mean_loss) if not math.isfinite(mean_loss) else ("gradient norm", grad_norm)
-        if cfg.nan == "stop":
-            raise non_finite(what, value, run.step, Path(cfg.out))
-        run.skipped_steps, run.skipped_in_a_row = run.skipped_steps + 1, run.skipped_in_a_row + 1
-        if run.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
-            raise non_finite(what, value, run.step, Path(cfg.out), f" for the {run.skipped_in_a_row}th step in a row "
-                             "(--nan skip skipped them all: the weights themselves went bad)")
+    after_non_finite(run, mean_loss, grad_norm)
     elapsed = time.perf_counter() - start
     return {"loss": mean_loss, **parts, "lr": lr, "grad_norm": grad_norm,
             "clips_per_s": derived.total_batch / elapsed / cfg.data.num_views, "data_wait": waited / elapsed,
-            "skipped_samples": skipped, **({"bad_shards": bad_shards} if bad_shards else {}),
-            **({"skipped_steps": run.skipped_steps} if run.skipped_steps else {}),
-            **({"decode_fallbacks": fallbacks} if fallbacks else {})}
+            "skipped_samples": counts.pop("skipped"), **{k: n for k, n in counts.items() if n},
+            **({"skipped_steps": run.skipped_steps} if run.skipped_steps else {})}
+
+
+def after_non_finite(run: Run, loss: float, grad_norm: float) -> None:
+    """The --nan policy, once the step was taken or not: stop with a message, or count the skipped
+    step (stopping after MAX_SKIPPED_IN_A_ROW of them). fp16 gradients that overflow are routine:
+    the scaler lowers its scale and the step is skipped, with no policy involved."""
+    cfg = run.stage.cfg
+    if math.isfinite(loss) and (math.isfinite(grad_norm) or run.scaler is not None):
+        run.skipped_in_a_row = 0
+        return
+    what, value = ("loss", loss) if not math.isfinite(loss) else ("gradient norm", grad_norm)
+    if cfg.nan == "stop":
+        raise non_finite(what, value, run.step, Path(cfg.out))
+    run.skipped_steps, run.skipped_in_a_row = run.skipped_steps + 1, run.skipped_in_a_row + 1
+    if run.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+        raise non_finite(what, value, run.step, Path(cfg.out), f" for the {run.skipped_in_a_row}th step in a row "
+                         "(--nan skip skipped them all: the weights themselves went bad)")
 
 
 _PEER_LOST = ("Connection closed", "Connection reset", "Broken pipe", "timed out", "Timeout", "NCCL", "gloo")
