@@ -11,7 +11,7 @@ setup: $(STAMP) ffmpeg
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,ray]'
+	$(PY) -m pip install --quiet -e '.[dev,ray,hf]'
 	touch $(STAMP)
 
 # ffmpeg/ffprobe do the probing, cutting and encoding; install them when we can.

@@ -29,6 +29,9 @@ INIT = "Initialization"
 AUG = "Augmentation and regularization"
 UMT = "Unmasked Teacher (--objective umt)"
 
+Init = Annotated[str | None, typer.Option(help="Weights to start from: a checkpoint (or run folder) of ours, a "
+                                                "'vmae export' file, a transformers folder (config.json + weights), "
+                                                "or a released VideoMAE V2 / UMT file.", rich_help_panel=INIT)]
 Shards = Annotated[list[str] | None, typer.Option(help="Corpus folder or WebDataset URL pattern; repeat.")]
 Out = Annotated[Path | None, typer.Option(help="Run folder: checkpoints, metrics, loss.png (rerun to resume).")]
 ModelSize = Annotated[str | None, typer.Option(help="vit_small, vit_base, vit_large, vit_huge, vit_giant, vit_tiny, "

@@ -26,6 +26,7 @@ from cli.common import (
     Fsdp,
     GradCheckpointing,
     ImgSize,
+    Init,
     Lr,
     ModelSize,
     Nan,
@@ -68,7 +69,7 @@ def _train(cls_name: str, options: dict, run: Callable[..., dict]) -> dict:
 
 @app.command()
 def pretrain(
-    shards: Shards = None, out: Out = None, model: ModelSize = None, config: ConfigFile = None,
+    shards: Shards = None, out: Out = None, model: ModelSize = None, config: ConfigFile = None, init: Init = None,
     objective: Annotated[str | None, typer.Option(help="mae (dual masking), umt (Unmasked Teacher) or mae+umt "
                                                        "(both losses, one encoder pass).")] = None,
     objective_weights: Annotated[list[str] | None, typer.Option(
@@ -99,8 +100,8 @@ def pretrain(
     progress: Progress = True,
 ) -> None:
     """Stage 1: pretrain a video ViT on corpus shards, with dual masking (VideoMAE V2, the default)
-    or aligned to an image teacher (UMT). Rerun the same command to resume from the newest
-    checkpoint in --out."""
+    or aligned to an image teacher (UMT); from scratch, or on from a pretraining checkpoint
+    (--init). Rerun the same command to resume from the newest checkpoint in --out."""
     options = dict(locals())
     from trainer.stages.pretrain import pretrain as run
 
@@ -113,9 +114,7 @@ def _supervised(stage: str, doc: str):
 
     def command(
         shards: Shards = None, out: Out = None, model: ModelSize = None, config: ConfigFile = None,
-        init: Annotated[str | None, typer.Option(help="Checkpoint (or run folder) to start from: ours from stage 1 "
-                                                      "or 2, or a released VideoMAE V2 / UMT file.",
-                                                 rich_help_panel=INIT)] = None,
+        init: Init = None,
         label_map: Annotated[str | None, typer.Option(help="Head rows for the target's classes: a JSON list "
                                                            "(label_710to400.json) or a corpus' label_maps/k400.json.",
                                                       rich_help_panel=INIT)] = None,

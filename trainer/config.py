@@ -48,6 +48,8 @@ class TrainConfig:
     ckpt_every: int = 100
     stop_after: int | None = None  # end this invocation after N steps (with a checkpoint); rerun resumes
     keep_checkpoints: int = 2
+    # weights to start from: our checkpoint (or run folder), an export, a transformers folder, or a released file
+    init: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
 
     SIZE_PRESETS: ClassVar[dict[str, dict]] = {}
@@ -64,8 +66,24 @@ class TrainConfig:
 
     @classmethod
     def presets(cls, doc: dict) -> list[dict]:
-        """Layers of defaults that depend on what the user chose (size, objective, --init)."""
-        return [cls.SIZE_PRESETS.get(doc.get("model") or "vit_base", {})]
+        """Layers of defaults that depend on what the user chose (size, objective, --init). A run
+        started from a checkpoint takes its size and clip geometry unless told otherwise: a UMT
+        student (8 sparse frames, tubelet 1) trains on as it was pretrained."""
+        layers = []
+        if doc.get("init"):
+            try:  # the file is mapped, not read: only its settings are looked at
+                ckpt = checkpoint.read(doc["init"], lazy=True)
+            except CheckpointError:
+                ckpt = None  # the stage reports it with its message
+            if ckpt is not None:
+                layers.append({"data": ckpt.geometry(), **({"model": ckpt.model_name} if ckpt.model_name else {})})
+        model = doc.get("model") or next((x["model"] for x in layers if "model" in x), None) or "vit_base"
+        return [cls.SIZE_PRESETS.get(model, {}), *cls.recipe_presets(doc, model), *layers]
+
+    @classmethod
+    def recipe_presets(cls, doc: dict, model: str) -> list[dict]:
+        """Defaults of the recipe the options choose (UMT's), between the size's and --init's."""
+        return []
 
 
 @dataclass(frozen=True)
@@ -111,11 +129,10 @@ class PretrainConfig(TrainConfig):
             raise ValueError(f"objective weights for {sorted(unknown)}, which are not in --objective {self.objective}")
 
     @classmethod
-    def presets(cls, doc: dict) -> list[dict]:
-        layers = super().presets(doc)
+    def recipe_presets(cls, doc: dict, model: str) -> list[dict]:
         if "umt" in part_names(doc.get("objective") or "mae"):
-            layers += [cls.UMT_PRESET, cls.UMT_SIZE_PRESETS.get(doc.get("model") or "vit_base", {})]
-        return layers
+            return [cls.UMT_PRESET, cls.UMT_SIZE_PRESETS.get(model, {})]
+        return []
 
     @property
     def decoder(self) -> bool:
@@ -126,7 +143,6 @@ class PretrainConfig(TrainConfig):
 class FinetuneConfig(TrainConfig):
     val_shards: tuple[str, ...] = ()  # validation corpus, scored single-view every val_every steps
     stage: str = "finetune"  # postpretrain | finetune: names the run, same recipe
-    init: str | None = None  # our stage-1 or stage-2 checkpoint (or run folder), or a released file
     label_map: str | None = None  # index map: JSON list, or a label_maps/kNNN.json with "index"
     label_map_from: str | None = None  # class names of the init checkpoint's head, one per line
     label_map_to: str | None = None  # class names of the target, one per line (default: corpus labels.txt)
@@ -175,21 +191,6 @@ class FinetuneConfig(TrainConfig):
         if self.fsdp and self.ema:
             raise ValueError("--ema keeps a whole copy of the model, which --fsdp is there to avoid: use one or the "
                              "other")
-
-    @classmethod
-    def presets(cls, doc: dict) -> list[dict]:
-        """A run started from a checkpoint takes its size and clip geometry unless told otherwise:
-        a UMT student (8 sparse frames, tubelet 1) fine-tunes as it was pretrained."""
-        layers = []
-        if doc.get("init"):
-            try:  # the file is mapped, not read: only its settings are looked at
-                ckpt = checkpoint.read(doc["init"], lazy=True)
-            except CheckpointError:
-                ckpt = None  # the stage reports it with its message
-            if ckpt is not None:
-                layers.append({"data": ckpt.geometry(), **({"model": ckpt.model_name} if ckpt.model_name else {})})
-        model = doc.get("model") or next((x["model"] for x in layers if "model" in x), None) or "vit_base"
-        return [cls.SIZE_PRESETS.get(model, {}), *layers]
 
 
 def _merge(base: dict, extra: dict) -> dict:

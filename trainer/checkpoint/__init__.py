@@ -1,8 +1,9 @@
-"""The checkpoint format, owned here alone (sharded.py holds its FSDP form): file names
-(ckpt-NNNNNNNN.pt, or a ckpt-NNNNNNNN/ folder when the run shards its weights; best.pt), what a
-record holds, writing it atomically, reading any checkpoint as data only (ours, sharded or not,
-released VideoMAE V2 and UMT files, .safetensors), restoring a run, and rebuilding the model a
-record describes.
+"""The checkpoint format, owned here alone (sharded.py holds its FSDP form, hf.py the transformers
+layout, export.py the files vmae writes for other tools): file names (ckpt-NNNNNNNN.pt, or a
+ckpt-NNNNNNNN/ folder when the run shards its weights; best.pt), what a record holds, writing it
+atomically, reading any checkpoint as data only (ours, sharded or not, released VideoMAE V2 and
+UMT files, .safetensors, transformers folders), restoring a run, and rebuilding the model a record
+describes.
 
 A record of ours is a dict of tensors and plain values: format, version, kind ("pretrain" |
 "classifier"), model_name, model_args (the ViTConfig it was built with, so it rebuilds without
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import pickle
 import random
 import re
@@ -28,14 +30,18 @@ import numpy as np
 import torch
 
 from manifests.atomic import atomic_path
-from trainer.checkpoint import sharded
+from trainer.checkpoint import hf, sharded
 from trainer.data.config import GEOMETRY_FIELDS
 from trainer.data.stream import StreamState
 from trainer.errors import CheckpointError, TrainingError
-from trainer.models import build, create_classifier, size_of
-from trainer.models.classifier import VideoClassifier, encoder_state
+from trainer.models import build, create_classifier, model_config, size_of
+from trainer.models.classifier import ALIGNMENT_KEYS, VideoClassifier, encoder_state
+from trainer.models.pretrain import PretrainViT
 
 FORMAT, VERSION = "vmae-checkpoint", 2
+# the card that `vmae export` writes with the weights: in a .safetensors header under HEADER_KEY
+# and as NAME.json beside it, or as vmae.json in a transformers folder
+CARD_FORMAT, HEADER_KEY, CARD = "vmae-model", "vmae", "vmae.json"
 BEST = "best.pt"
 _NAME = re.compile(r"^ckpt-(\d{8})(\.pt)?$")
 # The one type besides tensors and plain values that released VideoMAE V2 / UMT files pickle: the
@@ -66,12 +72,7 @@ def load_file(path: str | Path, lazy: bool = False) -> dict:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file as load_safetensors  # tensors only, by design
-
-        try:
-            return load_safetensors(str(path))
-        except Exception as e:  # noqa: BLE001 - the library raises several kinds for a bad file
-            raise CheckpointError(f"{path} is not a readable safetensors file ({e})") from e
+        return _load_safetensors(path)
     try:
         with torch.serialization.safe_globals(RELEASED_TYPES), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*TorchScript archive")  # refused below, with advice
@@ -99,6 +100,46 @@ def load_file(path: str | Path, lazy: bool = False) -> dict:
     if not isinstance(raw, dict):
         raise CheckpointError(f"{path} holds a {type(raw).__name__}, not a checkpoint dictionary")
     return raw
+
+
+def _load_safetensors(path: Path) -> dict:
+    """A .safetensors file's tensors; with the card of `vmae export --format safetensors` (in its
+    header, or beside it), the record it describes."""
+    from safetensors import safe_open  # tensors and a str -> str header only, by design
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            tensors, header = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}  # noqa: SIM118
+    except Exception as e:  # noqa: BLE001 - the library raises several kinds for a bad file
+        raise CheckpointError(f"{path} is not a readable safetensors file ({e})") from e
+    card = export_card(path, header)
+    if card is None:
+        return tensors
+    return {"format": FORMAT, "version": VERSION, **{k: card[k] for k in _CARD_FIELDS},
+            "config": {"data": card.get("data") or {}}, "model": tensors}
+
+
+_CARD_FIELDS = ("kind", "model_name", "model_args", "num_classes", "labels")
+
+
+def export_card(path: Path, header: dict) -> dict | None:
+    """What `vmae export` says of a weights file: from the file's header, else the JSON beside it."""
+    text = header.get(HEADER_KEY)
+    beside = path.with_suffix(".json")
+    if text is None and beside.is_file():
+        text = beside.read_text()
+    if text is None:
+        return None
+    try:
+        card = json.loads(text)
+    except ValueError as e:
+        raise CheckpointError(f"the model card of {path} is not JSON ({e})") from e
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        return None  # a JSON that is not ours: the file is read as weights alone
+    missing = [k for k in _CARD_FIELDS if k not in card]
+    if missing:
+        raise CheckpointError(f"the model card of {path} lacks {missing}; export the checkpoint again")
+    return card
 
 
 def unwrap_state_dict(state: dict) -> dict:
@@ -217,32 +258,63 @@ class Checkpoint:
     def geometry(self) -> dict:
         """What is known of the clips it was trained on: the run's data geometry, or the patch and
         tubelet that a released file's patch embedding fixes."""
-        saved = {k: v for k, v in self.config.get("data", {}).items() if k in GEOMETRY_FIELDS}
+        args = self.model_args or {}
+        saved = {k: args[k] for k in ("frames", "img_size", "patch", "tubelet") if k in args}
+        saved |= {k: v for k, v in self.config.get("data", {}).items() if k in GEOMETRY_FIELDS}
         prefix = "encoder." if self.kind == "pretrain" else ""
         weight = self.state.get(f"{prefix}patch_embed.proj.weight")
         if weight is not None and weight.ndim == 5:  # (D, C, tubelet, p, p)
             saved |= {"tubelet": int(weight.shape[2]), "patch": int(weight.shape[3])}
         return saved
 
+    @property
+    def has_decoder(self) -> bool:
+        return "decoder.head.weight" in self.state
+
+    def vit_args(self, model: str | None = None) -> dict:
+        """The ViTConfig arguments of the model these weights fit: as saved, or for a released file,
+        its registered size (`model` or inferred) shaped by its weights."""
+        if self.model_args is not None:
+            return dict(self.model_args)
+        name = model or self.model_name
+        if not name:
+            raise CheckpointError(f"{self.path} does not say which model it is and its shape matches no registered "
+                                  "size: give --model")
+        geometry = {k: v for k, v in self.geometry().items() if k in ("frames", "img_size", "patch", "tubelet")}
+        args = dataclasses.asdict(model_config(name, **geometry))
+        if self.kind == "pretrain":
+            depth = len({k.split(".")[2] for k in self.state if k.startswith("decoder.blocks.")})
+            width = self.state["encoder_to_decoder.weight"].shape[0] if self.has_decoder else args["decoder_dim"]
+            if self.has_decoder and width != args["decoder_dim"]:
+                raise CheckpointError(f"{self.path} has a {width}-wide decoder; {name}'s is {args['decoder_dim']} wide "
+                                      "and vmae cannot tell its number of heads")
+            args["decoder_depth"] = depth if self.has_decoder else 0
+        return args
+
 
 def resolve(path: str | Path) -> Path:
     """A checkpoint file or sharded checkpoint folder, or a run folder's newest checkpoint."""
     path = Path(path)
-    if path.is_dir() and not sharded.is_sharded(path):
+    if path.is_dir() and not sharded.is_sharded(path) and not hf.is_folder(path):
         found = latest(path)
         if found is None:
-            raise CheckpointError(f"{path} holds no checkpoints (ckpt-*.pt, ckpt-*/); give a checkpoint file or a "
-                                  "finished run")
+            raise CheckpointError(f"{path} holds no checkpoints (ckpt-*.pt, ckpt-*/) and is not a transformers folder "
+                                  "(config.json and weights); give a checkpoint file or a finished run")
         return found
     return path
 
 
 def read(path: str | Path, lazy: bool = False) -> Checkpoint:
-    """Any checkpoint we can start from: ours (any stage), or a released VideoMAE V2 / UMT file."""
+    """Any checkpoint we can start from: ours (any stage, or exported as .safetensors), a
+    transformers VideoMAE folder (or its weights file), or a released VideoMAE V2 / UMT file."""
     path = resolve(path)
+    if hf.is_folder(path) or (path.is_file() and path.name in hf.WEIGHTS and hf.is_folder(path.parent)):
+        return _read_transformers(path if path.is_dir() else path.parent, lazy)
     raw = load_file(path, lazy)
     ours = raw.get("format") == FORMAT
     state = raw["model"] if ours else unwrap_state_dict(raw)
+    if not ours and hf.is_hf_state(state):  # transformers' names without their config.json
+        state = hf.from_transformers(state)[1]
     # a fixed sin-cos table is rebuilt for the run's frames and size, never loaded
     state = {k: v for k, v in state.items() if k not in ("pos_embed", "encoder.pos_embed")}
     if ours:
@@ -257,6 +329,22 @@ def read(path: str | Path, lazy: bool = False) -> Checkpoint:
     name = raw.get("model_name") if ours else _infer_size(state, kind)
     config = raw.get("config") or {}
     return Checkpoint(path, state, kind, config, raw.get("labels"), name, raw.get("model_args") if ours else None)
+
+
+def _read_transformers(folder: Path, lazy: bool) -> Checkpoint:
+    """A folder that transformers' save_pretrained (or `vmae export`) wrote for a VideoMAE model."""
+    config = hf.read_config(folder)
+    state = {}
+    for file in hf.weight_files(folder):
+        state |= unwrap_state_dict(load_file(file, lazy))
+    kind, state = hf.from_transformers(state)
+    if kind == "classifier" and not config.get("use_mean_pooling", True):
+        raise CheckpointError(f"{folder} classifies from its first token (use_mean_pooling false); vmae's classifier "
+                              "pools the mean of all tokens, so this model cannot be rebuilt")
+    args = hf.vit_args(config) | ({} if "decoder.head.weight" in state else {"decoder_depth": 0})
+    card = json.loads((folder / CARD).read_text()) if (folder / CARD).is_file() else {}  # geometry vmae wrote
+    name = card.get("model_name") or size_of(args["dim"], args["depth"], args["patch"])
+    return Checkpoint(folder, state, kind, {"data": card.get("data") or {}}, hf.labels_of(config), name, args)
 
 
 def _infer_size(state: dict, kind: str) -> str | None:
@@ -282,6 +370,28 @@ def load_weights(model: VideoClassifier, ckpt: Checkpoint, rows: list[int] | Non
             sliced = rows != list(range(ckpt.classes))
             what = f"classifier, head {'sliced from ' + str(ckpt.classes) + ' classes' if sliced else 'kept'}"
             allowed = set()
+    _load_into(model, state, ckpt, allowed)
+    return what
+
+
+def load_pretrain_weights(model: PretrainViT, ckpt: Checkpoint) -> str:
+    """Load a pretraining checkpoint into a pretraining model to go on pretraining it: the encoder,
+    and the decoder when both have one (a model with a decoder from one without starts a new one)."""
+    if ckpt.kind != "pretrain":
+        raise CheckpointError(f"{ckpt.path} is a classifier; pretraining goes on from a pretraining checkpoint. "
+                              "Fine-tune from it instead ('vmae train finetune --init ...')")
+    state = {k: v for k, v in ckpt.state.items() if not k.startswith(ALIGNMENT_KEYS)}
+    decoder = model.has_decoder and ckpt.has_decoder
+    if not decoder:
+        state = {k: v for k, v in state.items() if k.startswith("encoder.")}
+    allowed = set() if decoder else {k for k in model.state_dict() if not k.startswith("encoder.")}
+    _load_into(model, state, ckpt, allowed)
+    return "encoder and decoder" if decoder else "encoder" + ("; new decoder" if model.has_decoder else "")
+
+
+def _load_into(model: torch.nn.Module, state: dict, ckpt: Checkpoint, allowed: set[str]) -> None:
+    """Load `state`, allowing only the keys in `allowed` to stay as they are; a mismatch names the
+    checkpoint and what to do."""
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as e:
@@ -293,7 +403,6 @@ def load_weights(model: VideoClassifier, ckpt: Checkpoint, rows: list[int] | Non
     if set(missing) - allowed or unexpected:
         raise CheckpointError(f"{ckpt.path} does not fit the model: missing {sorted(set(missing) - allowed)[:5]}, "
                               f"unexpected {sorted(unexpected)[:5]}. Use the --model it was trained as")
-    return what
 
 
 def new_classifier(ckpt: Checkpoint, classes: int, model: str | None = None, **overrides) -> VideoClassifier:

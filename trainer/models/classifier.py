@@ -12,7 +12,7 @@ from trainer.models.vit import VideoEncoder, ViTConfig
 
 # Keys of a released UMT pretraining file that belong to its alignment heads, not to the encoder:
 # like our own heads, they are dropped when a classifier starts from the encoder.
-_ALIGNMENT_KEYS = ("encoder.clip_decoder.", "encoder.clip_pos_embed")
+ALIGNMENT_KEYS = ("encoder.clip_decoder.", "encoder.clip_pos_embed")
 
 
 class VideoClassifier(VideoEncoder):
@@ -40,4 +40,4 @@ def encoder_state(pretrain_state: dict) -> dict:
     """The encoder weights of a pretraining state dict, named as the classifier names them
     (encoder.norm is dropped: the classifier pools and uses fc_norm instead)."""
     return {k.removeprefix("encoder."): v for k, v in pretrain_state.items()
-            if k.startswith("encoder.") and not k.startswith(("encoder.norm.", *_ALIGNMENT_KEYS))}
+            if k.startswith("encoder.") and not k.startswith(("encoder.norm.", *ALIGNMENT_KEYS))}

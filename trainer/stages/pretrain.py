@@ -7,6 +7,7 @@ from __future__ import annotations
 from torch import nn
 from torch.utils.data import DataLoader
 
+from trainer import checkpoint
 from trainer.config import PretrainConfig
 from trainer.data.masking import MaskSpec
 from trainer.data.stream import StreamState, make_loader
@@ -26,9 +27,26 @@ class PretrainStage(Stage):
 
     def build_model(self) -> nn.Module:
         cfg = self.cfg
-        no_decoder = {} if cfg.decoder else {"decoder_depth": 0}
+        decoder = self.init_decoder() if cfg.decoder else {"decoder_depth": 0}
         return create_model(cfg.model, **cfg.data.model_args(), drop_path=cfg.drop_path,
-                            grad_checkpointing=cfg.grad_checkpointing, **no_decoder)
+                            grad_checkpointing=cfg.grad_checkpointing, **decoder)
+
+    def init_decoder(self) -> dict:
+        """The decoder's shape of the --init checkpoint, when it has one: its decoder goes on
+        training (a released or transformers file may have another than the registered size's)."""
+        if not self.cfg.init:
+            return {}
+        ckpt = checkpoint.read(self.cfg.init, lazy=True)
+        if ckpt.kind != "pretrain" or not ckpt.has_decoder:
+            return {}
+        args = ckpt.vit_args(self.cfg.model)
+        return {k: args[k] for k in ("decoder_dim", "decoder_depth", "decoder_heads")}
+
+    def initialize(self, model: nn.Module) -> str:
+        if not self.cfg.init:
+            return super().initialize(model)
+        ckpt = checkpoint.read(self.cfg.init)
+        return f"{checkpoint.load_pretrain_weights(model, ckpt)} from a pretraining checkpoint ({ckpt.path})"
 
     def build_objective(self, model: nn.Module, env: Dist) -> Objective:
         return pretrain_objective(self.cfg, model, env.device)

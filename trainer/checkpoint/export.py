@@ -1,0 +1,107 @@
+"""`vmae export`: a checkpoint's model as files that travel. Two formats:
+
+- safetensors: the weights alone in vmae's (released VideoMAE V2) names, with a card of the
+  model (kind, size, ViTConfig arguments, classes, clip geometry) in the file's header and as
+  NAME.json beside it. vmae reads it back as it reads its own checkpoints.
+- transformers: a folder that VideoMAEForVideoClassification, VideoMAEForPreTraining or
+  VideoMAEModel (a model without a pixel decoder: a UMT student) load with from_pretrained:
+  config.json, model.safetensors, the image and video processor configs (input size, ImageNet
+  normalization, frames) and vmae.json (the card: what transformers has no field for).
+
+Only the model travels: optimizer state, the data position, the objective's heads (UMT's
+alignment heads) and the run's masking settings stay in the run's checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from manifests.atomic import atomic_path
+from trainer.checkpoint import CARD, CARD_FORMAT, HEADER_KEY, Checkpoint, hf
+from trainer.data.augment import IMAGENET_MEAN, IMAGENET_STD
+from trainer.errors import CheckpointError
+from trainer.models.classifier import ALIGNMENT_KEYS
+
+FORMATS = ("transformers", "safetensors")
+INSTALL_HF = "pip install 'vmae[hf]' (or pip install transformers)"
+
+
+def card(ckpt: Checkpoint, model: str | None = None) -> dict:
+    """What rebuilds the model around the weights, as plain JSON."""
+    return {"format": CARD_FORMAT, "version": 1, "kind": ckpt.kind, "model_name": ckpt.model_name or model,
+            "model_args": ckpt.vit_args(model), "num_classes": ckpt.classes, "labels": ckpt.labels,
+            "data": ckpt.geometry(), "exported_from": ckpt.path.name}
+
+
+def weights(ckpt: Checkpoint) -> dict[str, torch.Tensor]:
+    """The model's weights only (a released UMT file's alignment heads dropped), each its own
+    contiguous tensor: safetensors stores no views of shared memory."""
+    return {k: v.detach().contiguous().clone() for k, v in ckpt.state.items() if not k.startswith(ALIGNMENT_KEYS)}
+
+
+def export_safetensors(ckpt: Checkpoint, out: Path, model: str | None = None, overwrite: bool = False) -> Path:
+    """OUT.safetensors (the card in its header) and OUT.json; returns the weights file."""
+    out = Path(out) if Path(out).suffix == ".safetensors" else Path(f"{out}.safetensors")
+    _refuse_existing(out, overwrite)
+    meta = card(ckpt, model)
+    with atomic_path(out) as tmp:
+        save_file(weights(ckpt), tmp, metadata={"format": "pt", HEADER_KEY: json.dumps(meta)})
+    with atomic_path(out.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    return out
+
+
+def export_transformers(ckpt: Checkpoint, out: Path, model: str | None = None, overwrite: bool = False) -> Path:
+    """A transformers folder at `out`, written beside it and renamed into place when whole."""
+    try:
+        from transformers import VideoMAEConfig, VideoMAEImageProcessor, VideoMAEVideoProcessor
+    except ImportError as e:
+        raise CheckpointError(f"exporting to transformers needs the transformers package: {INSTALL_HF}") from e
+    out = Path(out)
+    _refuse_existing(out, overwrite)
+    meta = card(ckpt, model)
+    kind, has_decoder = ckpt.kind, ckpt.kind == "pretrain" and ckpt.has_decoder
+    args = {**meta["model_args"], **({} if has_decoder else {"decoder_depth": 0})}
+    config = VideoMAEConfig(**hf.config_fields(args, kind, ckpt.labels, ckpt.classes))
+    config.architectures = [hf.architecture(kind, has_decoder)]
+    size = args["img_size"]
+    # vmae's evaluation: short side resized to the input size, centre crop, ImageNet statistics
+    pixels = {"size": {"shortest_edge": size}, "crop_size": {"height": size, "width": size},
+              "image_mean": [round(v, 4) for v in IMAGENET_MEAN.tolist()],
+              "image_std": [round(v, 4) for v in IMAGENET_STD.tolist()]}
+    # UMT's segment sampling is what transformers' frame sampling does: one frame per equal part
+    sampled = meta["data"].get("sampling") == "segments"
+    tmp = out.parent / f".{out.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        config.save_pretrained(tmp)
+        save_file(hf.to_transformers(weights(ckpt), kind), tmp / "model.safetensors", metadata={"format": "pt"})
+        VideoMAEImageProcessor(**pixels).save_pretrained(tmp)
+        VideoMAEVideoProcessor(**pixels, num_frames=args["frames"], do_sample_frames=sampled).save_pretrained(tmp)
+        (tmp / CARD).write_text(json.dumps(meta, indent=2) + "\n")
+        _replace_folder(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _refuse_existing(out: Path, overwrite: bool) -> None:
+    if out.exists() and not overwrite:
+        raise CheckpointError(f"{out} exists; give another --out or --overwrite")
+
+
+def _replace_folder(new: Path, out: Path) -> None:
+    """Move `new` to `out`; an older `out` is moved aside first and removed once `new` is there."""
+    old = out.parent / f".{out.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(new, out)
+    shutil.rmtree(old, ignore_errors=True)
