@@ -99,6 +99,30 @@ def test_embed_from_classifier_and_pretraining_checkpoints(tmp_path, finetuned, 
     assert len(pd.read_parquet(tmp_path / "pre.parquet")) == 12
 
 
+def test_a_classifier_goes_to_transformers_and_back_with_the_same_predictions(tmp_path, finetuned, motion_corpora):
+    from transformers import VideoMAEForVideoClassification
+
+    best, folder, weights = finetuned / "best.pt", tmp_path / "hf", tmp_path / "model.safetensors"
+    r = runner.invoke(app, ["export", str(best), "--out", str(folder)])
+    assert r.exit_code == 0 and "VideoMAEForVideoClassification.from_pretrained" in r.output, r.output
+    r = runner.invoke(app, ["export", str(finetuned), "--format", "safetensors", "--out", str(weights)])
+    assert r.exit_code == 0 and (tmp_path / "model.json").is_file(), r.output
+    again = runner.invoke(app, ["export", str(best), "--out", str(folder)])
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    classes = set(VideoMAEForVideoClassification.from_pretrained(folder).config.id2label.values())
+    assert classes == {"moving up", "moving right", "moving left", "moving down"}
+    video = str(sorted((motion_corpora["four"].parent / "four_src").glob("*.mp4"))[0])
+    predictions = []
+    for ckpt in (best, folder, weights):
+        r = runner.invoke(app, ["predict", video, "--ckpt", str(ckpt), "--json", "--clips", "2", "--crops", "1"])
+        assert r.exit_code == 0, r.output
+        predictions.append(json.loads(r.stdout)["top"])
+    assert predictions[0] == predictions[1] == predictions[2]  # the same weights, rebuilt from each file
+    r = runner.invoke(app, ["train", "finetune", "--shards", str(motion_corpora["four"]), "--out", str(tmp_path / "ft"),
+                            "--init", str(folder), "--steps", "1", "--batch-size", "2", "--no-progress", *DATA])
+    assert r.exit_code == 0 and "classifier, head kept" in r.output, r.output
+
+
 @pytest.mark.slow
 def test_progressive_resumes_after_a_kill_between_stages(tmp_path, motion_corpora):
     data = {"frames": 4, "stride": 2, "img_size": 32, "workers": 1, "shuffle_buffer": 4}

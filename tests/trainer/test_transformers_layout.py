@@ -132,6 +132,9 @@ def test_a_umt_student_loads_in_transformers_as_the_encoder_alone(tmp_path):
                                    ours.encoder(x, hidden), rtol=1e-4, atol=1e-5)
     back = checkpoint.read(folder)
     assert back.kind == "pretrain" and not back.has_decoder and back.geometry()["tubelet"] == 1
+    with_decoder = create_model("vit_test", **{**UMT_PATCH14, "patch": 16, "img_size": 32})
+    assert checkpoint.load_pretrain_weights(with_decoder, back) == "encoder; new decoder"
+    assert torch.equal(with_decoder.encoder.blocks[1].mlp.fc2.weight, ours.encoder.blocks[1].mlp.fc2.weight)
 
 
 def test_layer_scale_is_folded_into_the_layers_it_scales(tmp_path):

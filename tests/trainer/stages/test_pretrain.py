@@ -146,3 +146,24 @@ def test_both_decoders_feed_the_same_views(corpus):
     for a, b in zip(views["torchcodec"], views["decord"], strict=True):
         assert a["index"] == b["index"] and torch.equal(a["hidden"], b["hidden"])
         assert (a["video"].float() - b["video"].float()).abs().mean() < 2.0
+
+
+def test_pretraining_goes_on_from_a_transformers_export(tmp_path, corpus, capsys):
+    from transformers import VideoMAEForPreTraining
+
+    from trainer.checkpoint.export import export_transformers
+
+    pretrain(config(corpus, tmp_path / "first", steps=2), progress=False)  # dual masking, decoder mask 0.5
+    folder = export_transformers(checkpoint.read(tmp_path / "first"), tmp_path / "hf")
+    _, info = VideoMAEForPreTraining.from_pretrained(folder, output_loading_info=True)
+    assert not (info["missing_keys"] or info["unexpected_keys"] or info["mismatched_keys"]), info
+    # size and clip geometry come from the folder; an LR of 1e-12 leaves the weights where they started
+    pretrain(build_config(PretrainConfig, {"shards": [str(corpus)], "out": str(tmp_path / "more"), "init": str(folder),
+                                           "steps": 1, "batch_size": 2, "lr": 1e-12, "data": {"workers": 1}}),
+             progress=False)
+    assert "encoder and decoder from a pretraining checkpoint" in capsys.readouterr().out
+    before = checkpoint.load_file(tmp_path / "first" / "ckpt-00000002.pt")
+    after = checkpoint.load_file(tmp_path / "more" / "ckpt-00000001.pt")
+    assert after["model_name"] == "vit_test" and after["config"]["data"]["img_size"] == 32
+    for key, value in before["model"].items():
+        torch.testing.assert_close(after["model"][key], value, rtol=0, atol=1e-8, msg=key)
