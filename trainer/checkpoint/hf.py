@@ -139,19 +139,12 @@ def to_transformers(state: dict, kind: str) -> dict:
     """vmae's state dict (released VideoMAE V2 names) -> transformers' names for `kind`."""
     src = dict(state)
     trunk = "" if kind == "classifier" else "encoder."
-    out = {}
-    for theirs, ours in _TRUNK.items():
-        for p in ("weight", "bias"):
-            if f"{trunk}{ours}.{p}" in src:
-                out[f"{ENCODER}{theirs}.{p}"] = src.pop(f"{trunk}{ours}.{p}")
+    out = _rename(src, {ours: theirs for theirs, ours in _TRUNK.items()}, trunk, ENCODER)
     for i in _indices(src, f"{trunk}blocks."):
         out |= _block_out(src, f"{trunk}blocks.{i}", f"{ENCODER}encoder.layer.{i}")
     for i in _indices(src, "decoder.blocks."):
         out |= _block_out(src, f"decoder.blocks.{i}", f"decoder.decoder_layers.{i}")
-    for theirs, ours in _HEAD.items():
-        for p in ("weight", "bias"):
-            if f"{ours}.{p}" in src:
-                out[f"{theirs}.{p}"] = src.pop(f"{ours}.{p}")
+    out |= _rename(src, {ours: theirs for theirs, ours in _HEAD.items()})
     out |= src  # fc_norm, encoder_to_decoder, mask_token, decoder.norm, decoder.head: the same names
     return {k: v.contiguous() for k, v in out.items()}
 
@@ -162,25 +155,29 @@ def from_transformers(state: dict) -> tuple[str, dict]:
     src = {k.removeprefix(ENCODER): v for k, v in state.items()}
     kind = "classifier" if "classifier.weight" in src else "pretrain"
     trunk = "" if kind == "classifier" else "encoder."
-    out = {}
-    for theirs, ours in _TRUNK.items():
-        for p in ("weight", "bias"):
-            if f"{theirs}.{p}" in src:
-                out[f"{trunk}{ours}.{p}"] = src.pop(f"{theirs}.{p}")
+    out = _rename(src, _TRUNK, after=trunk)
     for i in _indices(src, "encoder.layer."):
         out |= _block_in(src, f"encoder.layer.{i}", f"{trunk}blocks.{i}")
     for i in _indices(src, "decoder.decoder_layers."):
         out |= _block_in(src, f"decoder.decoder_layers.{i}", f"decoder.blocks.{i}")
-    for theirs, ours in _HEAD.items():
-        for p in ("weight", "bias"):
-            if f"{theirs}.{p}" in src:
-                out[f"{ours}.{p}"] = src.pop(f"{theirs}.{p}")
+    out |= _rename(src, _HEAD)
     known = {"fc_norm.weight", "fc_norm.bias", "encoder_to_decoder.weight", "mask_token", "decoder.norm.weight",
              "decoder.norm.bias", "decoder.head.weight", "decoder.head.bias"}
     unknown = sorted(set(src) - known)
     if unknown:
         raise CheckpointError(f"weights that are not part of a VideoMAE model: {unknown[:5]}")
     return kind, out | src
+
+
+def _rename(src: dict, layers: dict[str, str], before: str = "", after: str = "") -> dict:
+    """Pops from src the weight and bias of each layer that `layers` maps, renamed from
+    before + old name to after + new name."""
+    out = {}
+    for old, new in layers.items():
+        for p in ("weight", "bias"):
+            if f"{before}{old}.{p}" in src:
+                out[f"{after}{new}.{p}"] = src.pop(f"{before}{old}.{p}")
+    return out
 
 
 def _indices(state: dict, prefix: str) -> list[int]:

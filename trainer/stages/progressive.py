@@ -11,7 +11,8 @@ that was interrupted resumes from its newest checkpoint.
     finetune:     {shards: [corpora/train], val_shards: [corpora/val], steps: 300, flip: false}
     eval:         {shards: [corpora/test], clips: 2, crops: 3}
 
-Any stage may be left out; `init:` in postpretrain or finetune starts it from another checkpoint.
+Any stage may be left out; `init:` in a training stage starts it from another checkpoint (in
+pretrain: to go on pretraining one).
 A stage that starts from a checkpoint takes its clip geometry (a UMT student's 8 sparse frames and
 tubelet 1) unless the file says otherwise.
 """
