@@ -100,7 +100,7 @@ def test_embed_from_classifier_and_pretraining_checkpoints(tmp_path, finetuned, 
 
 
 def test_a_classifier_goes_to_transformers_and_back_with_the_same_predictions(tmp_path, finetuned, motion_corpora):
-    from transformers import VideoMAEForVideoClassification
+    transformers = pytest.importorskip("transformers", reason="the hf extra is not installed")
 
     best, folder, weights = finetuned / "best.pt", tmp_path / "hf", tmp_path / "model.safetensors"
     r = runner.invoke(app, ["export", str(best), "--out", str(folder)])
@@ -109,7 +109,7 @@ def test_a_classifier_goes_to_transformers_and_back_with_the_same_predictions(tm
     assert r.exit_code == 0 and (tmp_path / "model.json").is_file(), r.output
     again = runner.invoke(app, ["export", str(best), "--out", str(folder)])
     assert again.exit_code == 2 and "--overwrite" in again.output
-    classes = set(VideoMAEForVideoClassification.from_pretrained(folder).config.id2label.values())
+    classes = set(transformers.VideoMAEForVideoClassification.from_pretrained(folder).config.id2label.values())
     assert classes == {"moving up", "moving right", "moving left", "moving down"}
     video = str(sorted((motion_corpora["four"].parent / "four_src").glob("*.mp4"))[0])
     predictions = []

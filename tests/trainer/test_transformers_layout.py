@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import (
+
+pytest.importorskip("transformers", reason="the hf extra is not installed (pip install -e '.[hf]'; make test does)")
+from transformers import (  # noqa: E402
     AutoImageProcessor,
     AutoVideoProcessor,
     VideoMAEConfig,

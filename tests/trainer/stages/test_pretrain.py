@@ -149,13 +149,13 @@ def test_both_decoders_feed_the_same_views(corpus):
 
 
 def test_pretraining_goes_on_from_a_transformers_export(tmp_path, corpus, capsys):
-    from transformers import VideoMAEForPreTraining
+    transformers = pytest.importorskip("transformers", reason="the hf extra is not installed")
 
     from trainer.checkpoint.export import export_transformers
 
     pretrain(config(corpus, tmp_path / "first", steps=2), progress=False)  # dual masking, decoder mask 0.5
     folder = export_transformers(checkpoint.read(tmp_path / "first"), tmp_path / "hf")
-    _, info = VideoMAEForPreTraining.from_pretrained(folder, output_loading_info=True)
+    _, info = transformers.VideoMAEForPreTraining.from_pretrained(folder, output_loading_info=True)
     assert not (info["missing_keys"] or info["unexpected_keys"] or info["mismatched_keys"]), info
     # size and clip geometry come from the folder; an LR of 1e-12 leaves the weights where they started
     pretrain(build_config(PretrainConfig, {"shards": [str(corpus)], "out": str(tmp_path / "more"), "init": str(folder),
