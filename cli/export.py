@@ -45,7 +45,7 @@ def export(
     if format == "transformers":
         from trainer.checkpoint import hf
 
-        cls = hf.architecture(source.kind, source.kind == "pretrain" and source.has_decoder)
+        cls = hf.architecture(source.kind, source.has_decoder)
         typer.echo(f"{what} → {written}/ (load it with transformers: {cls}.from_pretrained('{written}'))")
     else:
         typer.echo(f"{what} → {written} and {written.with_suffix('.json')}")

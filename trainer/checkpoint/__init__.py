@@ -34,7 +34,7 @@ from trainer.checkpoint import hf, sharded
 from trainer.data.config import GEOMETRY_FIELDS
 from trainer.data.stream import StreamState
 from trainer.errors import CheckpointError, TrainingError
-from trainer.models import build, create_classifier, model_config, size_of
+from trainer.models import build, model_config, size_of
 from trainer.models.classifier import ALIGNMENT_KEYS, VideoClassifier, encoder_state
 from trainer.models.pretrain import PretrainViT
 
@@ -43,6 +43,8 @@ FORMAT, VERSION = "vmae-checkpoint", 2
 # and as NAME.json beside it, or as vmae.json in a transformers folder
 CARD_FORMAT, HEADER_KEY, CARD = "vmae-model", "vmae", "vmae.json"
 BEST = "best.pt"
+# the ViTConfig arguments that are the clips' geometry (the rest is the size's)
+_MODEL_GEOMETRY = ("frames", "img_size", "patch", "tubelet")
 _NAME = re.compile(r"^ckpt-(\d{8})(\.pt)?$")
 # The one type besides tensors and plain values that released VideoMAE V2 / UMT files pickle: the
 # argparse Namespace of their training arguments. Nothing else is allowed, and nothing is run.
@@ -112,7 +114,7 @@ def _load_safetensors(path: Path) -> dict:
             tensors, header = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}  # noqa: SIM118
     except Exception as e:  # noqa: BLE001 - the library raises several kinds for a bad file
         raise CheckpointError(f"{path} is not a readable safetensors file ({e})") from e
-    card = export_card(path, header)
+    card = _card_of(path, header)
     if card is None:
         return tensors
     return {"format": FORMAT, "version": VERSION, **{k: card[k] for k in _CARD_FIELDS},
@@ -122,14 +124,17 @@ def _load_safetensors(path: Path) -> dict:
 _CARD_FIELDS = ("kind", "model_name", "model_args", "num_classes", "labels")
 
 
-def export_card(path: Path, header: dict) -> dict | None:
+def _card_of(path: Path, header: dict) -> dict | None:
     """What `vmae export` says of a weights file: from the file's header, else the JSON beside it."""
     text = header.get(HEADER_KEY)
     beside = path.with_suffix(".json")
     if text is None and beside.is_file():
         text = beside.read_text()
-    if text is None:
-        return None
+    return None if text is None else _parse_card(text, path)
+
+
+def _parse_card(text: str, path: Path) -> dict | None:
+    """A card's fields, checked; None for a JSON that is not a card of ours."""
     try:
         card = json.loads(text)
     except ValueError as e:
@@ -259,7 +264,7 @@ class Checkpoint:
         """What is known of the clips it was trained on: the run's data geometry, or the patch and
         tubelet that a released file's patch embedding fixes."""
         args = self.model_args or {}
-        saved = {k: args[k] for k in ("frames", "img_size", "patch", "tubelet") if k in args}
+        saved = {k: args[k] for k in _MODEL_GEOMETRY if k in args}
         saved |= {k: v for k, v in self.config.get("data", {}).items() if k in GEOMETRY_FIELDS}
         prefix = "encoder." if self.kind == "pretrain" else ""
         weight = self.state.get(f"{prefix}patch_embed.proj.weight")
@@ -269,27 +274,38 @@ class Checkpoint:
 
     @property
     def has_decoder(self) -> bool:
-        return "decoder.head.weight" in self.state
+        return _has_decoder(self.state)
 
-    def vit_args(self, model: str | None = None) -> dict:
-        """The ViTConfig arguments of the model these weights fit: as saved, or for a released file,
-        its registered size (`model` or inferred) shaped by its weights."""
+    def trunk_args(self, model: str | None = None) -> dict:
+        """ViTConfig arguments as saved, or for a released file those of its registered size
+        (`model`, or inferred) with the clip geometry its weights fix; the decoder's are the size's."""
         if self.model_args is not None:
             return dict(self.model_args)
         name = model or self.model_name
         if not name:
             raise CheckpointError(f"{self.path} does not say which model it is and its shape matches no registered "
                                   "size: give --model")
-        geometry = {k: v for k, v in self.geometry().items() if k in ("frames", "img_size", "patch", "tubelet")}
-        args = dataclasses.asdict(model_config(name, **geometry))
-        if self.kind == "pretrain":
-            depth = len({k.split(".")[2] for k in self.state if k.startswith("decoder.blocks.")})
-            width = self.state["encoder_to_decoder.weight"].shape[0] if self.has_decoder else args["decoder_dim"]
-            if self.has_decoder and width != args["decoder_dim"]:
-                raise CheckpointError(f"{self.path} has a {width}-wide decoder; {name}'s is {args['decoder_dim']} wide "
-                                      "and vmae cannot tell its number of heads")
-            args["decoder_depth"] = depth if self.has_decoder else 0
-        return args
+        geometry = {k: v for k, v in self.geometry().items() if k in _MODEL_GEOMETRY}
+        return dataclasses.asdict(model_config(name, **geometry))
+
+    def vit_args(self, model: str | None = None) -> dict:
+        """The ViTConfig arguments of the whole model these weights fit: trunk_args, and for a
+        released pretraining file the decoder its weights have (none, or the size's width)."""
+        args = self.trunk_args(model)
+        if self.model_args is not None or self.kind != "pretrain":
+            return args
+        if not self.has_decoder:
+            return args | {"decoder_depth": 0}
+        width = self.state["encoder_to_decoder.weight"].shape[0]
+        if width != args["decoder_dim"]:
+            raise CheckpointError(f"{self.path} has a {width}-wide decoder; {model or self.model_name}'s is "
+                                  f"{args['decoder_dim']} wide and vmae cannot tell its number of heads")
+        return args | {"decoder_depth": len({k.split(".")[2] for k in self.state if k.startswith("decoder.blocks.")})}
+
+
+def _has_decoder(state: dict) -> bool:
+    """A pretraining model's pixel decoder (a classifier never has one)."""
+    return "decoder.head.weight" in state
 
 
 def resolve(path: str | Path) -> Path:
@@ -341,8 +357,9 @@ def _read_transformers(folder: Path, lazy: bool) -> Checkpoint:
     if kind == "classifier" and not config.get("use_mean_pooling", True):
         raise CheckpointError(f"{folder} classifies from its first token (use_mean_pooling false); vmae's classifier "
                               "pools the mean of all tokens, so this model cannot be rebuilt")
-    args = hf.vit_args(config) | ({} if "decoder.head.weight" in state else {"decoder_depth": 0})
-    card = json.loads((folder / CARD).read_text()) if (folder / CARD).is_file() else {}  # geometry vmae wrote
+    args = hf.vit_args(config) | ({} if _has_decoder(state) else {"decoder_depth": 0})
+    card = _parse_card((folder / CARD).read_text(), folder) if (folder / CARD).is_file() else None
+    card = card or {}  # what vmae wrote beside transformers' files: the size's name, stride, sampling
     name = card.get("model_name") or size_of(args["dim"], args["depth"], args["patch"])
     return Checkpoint(folder, state, kind, {"data": card.get("data") or {}}, hf.labels_of(config), name, args)
 
@@ -408,14 +425,7 @@ def _load_into(model: torch.nn.Module, state: dict, ckpt: Checkpoint, allowed: s
 def new_classifier(ckpt: Checkpoint, classes: int, model: str | None = None, **overrides) -> VideoClassifier:
     """A classifier shaped like the checkpoint's model (size, patch, tubelet, frames, input size
     unless overridden), with `classes` classes and untouched weights."""
-    if ckpt.model_args is not None:
-        return build("classifier", {**ckpt.model_args, **overrides}, classes)
-    name = model or ckpt.model_name
-    if not name:
-        raise CheckpointError(f"{ckpt.path} does not say which model it is and its shape matches no registered size: "
-                              "give --model")
-    geometry = {k: v for k, v in ckpt.geometry().items() if k in ("frames", "img_size", "patch", "tubelet")}
-    return create_classifier(name, classes, **{**geometry, **overrides})
+    return build("classifier", {**ckpt.trunk_args(model), **overrides}, classes)
 
 
 def classifier(ckpt: Checkpoint, model: str | None = None, **overrides) -> VideoClassifier:

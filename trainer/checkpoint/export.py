@@ -66,10 +66,9 @@ def export_transformers(ckpt: Checkpoint, out: Path, model: str | None = None, o
     out = Path(out)
     _refuse_existing(out, overwrite)
     meta = card(ckpt, model)
-    kind, has_decoder = ckpt.kind, ckpt.kind == "pretrain" and ckpt.has_decoder
-    args = {**meta["model_args"], **({} if has_decoder else {"decoder_depth": 0})}
-    config = VideoMAEConfig(**hf.config_fields(args, kind, ckpt.labels, ckpt.classes))
-    config.architectures = [hf.architecture(kind, has_decoder)]
+    args = {**meta["model_args"], **({} if ckpt.has_decoder else {"decoder_depth": 0})}
+    config = VideoMAEConfig(**hf.config_fields(args, ckpt.kind, ckpt.labels, ckpt.classes))
+    config.architectures = [hf.architecture(ckpt.kind, ckpt.has_decoder)]
     size = args["img_size"]
     # vmae's evaluation: short side resized to the input size, centre crop, ImageNet statistics
     pixels = {"size": {"shortest_edge": size}, "crop_size": {"height": size, "width": size},
@@ -82,7 +81,7 @@ def export_transformers(ckpt: Checkpoint, out: Path, model: str | None = None, o
     tmp.mkdir(parents=True)
     try:
         config.save_pretrained(tmp)
-        save_file(hf.to_transformers(weights(ckpt), kind), tmp / "model.safetensors", metadata={"format": "pt"})
+        save_file(hf.to_transformers(weights(ckpt), ckpt.kind), tmp / "model.safetensors", metadata={"format": "pt"})
         VideoMAEImageProcessor(**pixels).save_pretrained(tmp)
         VideoMAEVideoProcessor(**pixels, num_frames=args["frames"], do_sample_frames=sampled).save_pretrained(tmp)
         (tmp / CARD).write_text(json.dumps(meta, indent=2) + "\n")

@@ -70,12 +70,8 @@ def is_hf_state(state: dict) -> bool:
 
 def vit_args(config: dict) -> dict:
     """ViTConfig arguments of a transformers VideoMAEConfig (as read from config.json); refuses
-    what vmae's model cannot be (other activations, non-square inputs, a CLS-token classifier)."""
-    size, patch = config.get("image_size", 224), config.get("patch_size", 16)
-    if isinstance(size, list | tuple) and len(set(size)) == 1:
-        size = size[0]
-    if isinstance(patch, list | tuple) and len(set(patch)) == 1:
-        patch = patch[0]
+    what vmae's model cannot be (other activations, non-square inputs, another decoder MLP ratio)."""
+    size, patch = _square(config.get("image_size", 224)), _square(config.get("patch_size", 16))
     if not isinstance(size, int) or not isinstance(patch, int):
         raise CheckpointError(f"vmae's models take square inputs and patches; this one has image_size {size}, "
                               f"patch_size {patch}")
@@ -93,6 +89,11 @@ def vit_args(config: dict) -> dict:
             "mlp_ratio": mlp_ratio, "decoder_dim": decoder_dim,
             "decoder_depth": config.get("decoder_num_hidden_layers", 4),
             "decoder_heads": config.get("decoder_num_attention_heads", 6)}
+
+
+def _square(side: int | list[int]) -> int | list[int]:
+    """A size given as [n, n] as n (what is left a list is not square)."""
+    return side[0] if isinstance(side, list | tuple) and len(set(side)) == 1 else side
 
 
 def _ratio(inner: int, dim: int) -> float:

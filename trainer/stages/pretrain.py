@@ -4,6 +4,8 @@ only when an objective rebuilds pixels), the objective, and the masks the loader
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -31,21 +33,24 @@ class PretrainStage(Stage):
         return create_model(cfg.model, **cfg.data.model_args(), drop_path=cfg.drop_path,
                             grad_checkpointing=cfg.grad_checkpointing, **decoder)
 
+    @cached_property
+    def init_checkpoint(self) -> checkpoint.Checkpoint | None:
+        """The --init checkpoint, read once (mapped, not loaded) for both its shape and its weights."""
+        return checkpoint.read(self.cfg.init, lazy=True) if self.cfg.init else None
+
     def init_decoder(self) -> dict:
         """The decoder's shape of the --init checkpoint, when it has one: its decoder goes on
         training (a released or transformers file may have another than the registered size's)."""
-        if not self.cfg.init:
-            return {}
-        ckpt = checkpoint.read(self.cfg.init, lazy=True)
-        if ckpt.kind != "pretrain" or not ckpt.has_decoder:
+        ckpt = self.init_checkpoint
+        if ckpt is None or not ckpt.has_decoder:
             return {}
         args = ckpt.vit_args(self.cfg.model)
         return {k: args[k] for k in ("decoder_dim", "decoder_depth", "decoder_heads")}
 
     def initialize(self, model: nn.Module) -> str:
-        if not self.cfg.init:
+        ckpt = self.init_checkpoint
+        if ckpt is None:
             return super().initialize(model)
-        ckpt = checkpoint.read(self.cfg.init)
         return f"{checkpoint.load_pretrain_weights(model, ckpt)} from a pretraining checkpoint ({ckpt.path})"
 
     def build_objective(self, model: nn.Module, env: Dist) -> Objective:
