@@ -49,6 +49,12 @@ def parse_time(value) -> float | None:
     return t if math.isfinite(t) else None
 
 
+def is_plain_name(text: str) -> bool:
+    """A file name that stays in the folder it is joined to: no separator, no '..', no NUL. Ids
+    from an input file decide which file of a local folder is read, so anything else is refused."""
+    return bool(text) and text not in (".", "..") and not any(c in text for c in "/\\\0")
+
+
 def check_range(row: dict) -> dict:
     """Reversed, negative or empty annotated ranges are bad rows."""
     s, e = row["start_s"], row["end_s"]

@@ -14,6 +14,7 @@ from corpus.sources.base import (
     Source,
     check_range,
     fail,
+    is_plain_name,
     mark_duplicates,
     meta_json,
     parse_time,
@@ -68,6 +69,9 @@ class KineticsSource(Source):
             row["error"] = f"{path}:{line}: {row['error']}"
             return row
         if self.opts.mirror:
+            if not is_plain_name(yid):
+                return fail(row, "bad_row", f"{path}:{line}: youtube_id {yid!r} is not a plain name; with --mirror it "
+                            "names a file of the mirror folder, so path separators and '..' are refused")
             # Mirror files are already cut to the annotated range: they start at time_start.
             row.update(path=str(Path(self.opts.mirror) / mirror_name(yid, start, end)), offset_s=start)
         else:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from corpus.errors import InputError
-from corpus.sources.base import FETCH_LOCAL, Plan, Source, fail, mark_duplicates, meta_json, plan_row
+from corpus.sources.base import FETCH_LOCAL, Plan, Source, fail, is_plain_name, mark_duplicates, meta_json, plan_row
 
 SPLIT_FILES = {"train.json": "train", "validation.json": "val", "test.json": "test"}
 VIDEO_SUFFIXES = (".webm", ".mp4")
@@ -28,8 +28,8 @@ def _find(root: Path, name: str) -> Path | None:
 def _load(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: not a readable JSON file ({e})") from e
+    except (OSError, ValueError, RecursionError) as e:  # RecursionError: nested deeper than Python's stack
+        raise InputError(f"{path}: not a readable JSON file ({type(e).__name__}: {e})") from e
 
 
 class SSv2Source(Source):
@@ -64,11 +64,15 @@ class SSv2Source(Source):
             vid = str(item.get("id", "")).strip()
             label = template_class(item["template"]) if item.get("template") else None
             video = videos.get(vid)
+            plain = is_plain_name(vid)
             row = plan_row(self.name, vid or f"{path.stem}{n}", split=split, label=label, caption=item.get("label"),
-                           path=str(video or path.parent / f"{vid}.webm"),
+                           path=str(video or path.parent / f"{vid}.webm") if plain else None,
                            meta=meta_json({"input": str(path), "item": n, "placeholders": item.get("placeholders")}))
             if not vid:
                 fail(row, "bad_row", f"{path} item {n}: no 'id'")
+            elif not plain:
+                fail(row, "bad_row", f"{path} item {n}: id {vid!r} is not a plain name (it names a video file of the "
+                     "folder, so path separators and '..' are refused)")
             elif label is not None and label not in classes:
                 fail(row, "unknown_label", f"{path} item {n}: template '{item['template']}' is not in labels.json",
                      skipped=True)
