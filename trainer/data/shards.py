@@ -31,7 +31,7 @@ def resolve_shards(specs: list[str]) -> tuple[list[str], int | None]:
                 raise DataError(str(e)) from e
             if shards.empty:
                 raise DataError(f"{spec} holds no shards (no clips were built); see 'vmae corpus status {spec}'")
-            urls += [str((path / s).resolve()) for s in shards["shard"]]
+            urls += _inside(path, shards["shard"])
             clips = None if clips is None else clips + int(shards["clips"].sum())
         else:
             expanded = list(braceexpand.braceexpand(spec))
@@ -44,6 +44,19 @@ def resolve_shards(specs: list[str]) -> tuple[list[str], int | None]:
     if not urls:
         raise DataError(f"--shards {specs} names no shards")
     return urls, clips
+
+
+def _inside(corpus: Path, shards) -> list[str]:
+    """The shards/ entries of a corpus as paths, each checked to lie inside the corpus folder: a
+    table copied from elsewhere never makes vmae read another file."""
+    root, paths = corpus.resolve(), []
+    for shard in shards:
+        path = (root / str(shard)).resolve()
+        if not path.is_relative_to(root):
+            raise DataError(f"{corpus}: shard {shard!r} in its shards/ table lies outside the corpus folder; "
+                            "refusing to read it (a corpus lists its own tars/ only)")
+        paths.append(str(path))
+    return paths
 
 
 def shards_for(urls: list[str], rank: int, world: int, worker: int, workers: int, epoch: int,
