@@ -55,11 +55,31 @@ def weight_files(path: Path) -> list[Path]:
     """The weight files of a transformers folder: one file, or the shards its index names."""
     for name in WEIGHTS:
         if (path / name).is_file():
-            if not name.endswith(".index.json"):
-                return [path / name]
-            index = json.loads((path / name).read_text())
-            return [path / shard for shard in sorted(set(index["weight_map"].values()))]
+            return _shards_of(path / name) if name.endswith(".index.json") else [path / name]
     raise CheckpointError(f"{path} has a {CONFIG} but no weights ({', '.join(WEIGHTS)})")
+
+
+def _shards_of(index_file: Path) -> list[Path]:
+    """The weight files a sharded folder's index names, each checked to be a file of the folder
+    itself: the index is an input, and a '../' or absolute name in it would load weights from
+    anywhere on the disk."""
+    try:
+        index = json.loads(index_file.read_text())
+    except (OSError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"{index_file} is not a readable JSON index of weight files ({type(e).__name__}: "
+                              f"{e})") from e
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map or \
+            not all(isinstance(v, str) for v in weight_map.values()):
+        raise CheckpointError(f"{index_file} has no 'weight_map' of weight names to file names; it is not a "
+                              "transformers index")
+    folder, shards = index_file.parent, []
+    for name in sorted(set(weight_map.values())):
+        if Path(name).name != name or name in (".", "..") or not (folder / name).is_file():
+            raise CheckpointError(f"{index_file} names the weight file {name!r}, which is not a file of "
+                                  f"{folder}; an index names files beside it only")
+        shards.append(folder / name)
+    return shards
 
 
 def is_hf_state(state: dict) -> bool:

@@ -14,6 +14,7 @@ non-tensor item is refused (ours hold none): a checkpoint stays data.
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 import shutil
@@ -26,7 +27,7 @@ import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint import FileSystemReader
 from torch.distributed.checkpoint.default_planner import DefaultLoadPlanner
-from torch.distributed.checkpoint.metadata import TensorStorageMetadata
+from torch.distributed.checkpoint.metadata import Metadata, TensorStorageMetadata
 from torch.distributed.checkpoint.state_dict import (
     StateDictOptions,
     get_model_state_dict,
@@ -80,9 +81,45 @@ class _SafeReader(FileSystemReader):
             raise
         except Exception as e:  # noqa: BLE001 - a damaged plan fails in many ways
             raise CheckpointError(f"{self.path}/{PLAN} is not a readable checkpoint plan ({e})") from e
+        if not isinstance(metadata, Metadata):
+            raise CheckpointError(f"{self.path}/{PLAN} holds a {type(metadata).__name__}, not a checkpoint plan")
+        _check_plan(Path(self.path), metadata)
         if getattr(metadata, "storage_meta", None) is not None:
             metadata.storage_meta.load_id = self.load_id
         return metadata
+
+
+def _check_plan(folder: Path, metadata) -> None:
+    """The plan is an input too: every file it names is a file of the folder, every stored item lies
+    within its file, and no tensor is larger than the bytes stored for it. So a crafted plan
+    neither reads another file nor allocates more memory than the folder holds."""
+    where = f"{folder}/{PLAN}"
+    stored: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for index, info in (getattr(metadata, "storage_data", None) or {}).items():
+        name = getattr(info, "relative_path", None)
+        if not isinstance(name, str) or Path(name).name != name or name in (".", "..") or \
+                not (folder / name).is_file():
+            raise CheckpointError(f"{where} names the data file {name!r}, which is not a file of {folder}; refusing "
+                                  "to read outside the checkpoint folder")
+        size = sizes.setdefault(name, (folder / name).stat().st_size)
+        offset, length = getattr(info, "offset", None), getattr(info, "length", None)
+        if not (isinstance(offset, int) and isinstance(length, int) and 0 <= offset and 0 <= length
+                and offset + length <= size):
+            raise CheckpointError(f"{where} places an item at bytes {offset}+{length} of {name}, which holds {size}; "
+                                  "the checkpoint is damaged")
+        stored[index.fqn] = stored.get(index.fqn, 0) + length
+    for fqn, meta in metadata.state_dict_metadata.items():
+        if not isinstance(meta, TensorStorageMetadata):
+            continue
+        dims = list(meta.size)
+        if not all(isinstance(d, int) and d >= 0 for d in dims):
+            raise CheckpointError(f"{where}: tensor {fqn!r} has the shape {dims}; the checkpoint is damaged")
+        wanted = math.prod(dims) * torch.empty((), dtype=meta.properties.dtype).element_size()
+        if wanted > stored.get(fqn, 0):
+            raise CheckpointError(f"{where}: tensor {fqn!r} claims {dims} ({wanted:,} bytes) but {stored.get(fqn, 0):,} "
+                                  "bytes are stored for it; refusing to allocate it (vmae writes its tensors whole, "
+                                  "uncompressed)")
 
 
 class _TensorsOnlyPlanner(DefaultLoadPlanner):
