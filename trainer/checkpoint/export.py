@@ -49,6 +49,7 @@ def export_safetensors(ckpt: Checkpoint, out: Path, model: str | None = None, ov
     """OUT.safetensors (the card in its header) and OUT.json; returns the weights file."""
     out = Path(out) if Path(out).suffix == ".safetensors" else Path(f"{out}.safetensors")
     _refuse_existing(out, overwrite)
+    _refuse_existing(out.with_suffix(".json"), overwrite)  # the card beside it is written too
     meta = card(ckpt, model)
     with atomic_path(out) as tmp:
         save_file(weights(ckpt), tmp, metadata={"format": "pt", HEADER_KEY: json.dumps(meta)})
