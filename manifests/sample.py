@@ -5,7 +5,8 @@
     {clip_key}.cls    label id as text; only in labeled corpora
 
 WebDataset splits a member name into key and extension at the first dot of the base name,
-so keys never contain dots or slashes.
+so keys never contain dots or slashes; and a key fits a plain tar member name with its extension
+(at most 95 bytes), however long the name of the film or the id it was cut from.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ LABEL_EXT = "cls"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _MAX_ID_CHARS = 64
+# A plain (USTAR) tar member name holds 100 bytes: the key and the longest extension, '.json'.
+MAX_KEY_BYTES = 100 - len(".json")
 
 
 def safe_id(text: str) -> str:
@@ -34,9 +37,21 @@ def safe_id(text: str) -> str:
     return f"{cleaned[:_MAX_ID_CHARS]}-h{digest}"
 
 
+def fit_key(head: str, tail: str = "") -> str:
+    """head + tail within MAX_KEY_BYTES: a longer head is cut and given a hash of the whole, so
+    that two long names stay two keys (the full names stay in the manifest row)."""
+    key = head + tail
+    if len(key.encode()) <= MAX_KEY_BYTES:
+        return key
+    digest = "-k" + hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    room = MAX_KEY_BYTES - len(digest) - len(tail.encode())
+    return head.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore") + digest + tail
+
+
 def clip_key(source: str, video_id: str, start_s: float, end_s: float) -> str:
-    """Unique, stable key of a clip: source, video and the cut in milliseconds."""
-    return f"{safe_id(source)}_{safe_id(video_id)}_{round(start_s * 1000):09d}_{round(end_s * 1000):09d}"
+    """Unique, stable key of a clip: source, video and the cut in milliseconds; a long source or
+    video name is shortened (with a hash) so that the key fits a tar member name."""
+    return fit_key(f"{safe_id(source)}_{safe_id(video_id)}", f"_{round(start_s * 1000):09d}_{round(end_s * 1000):09d}")
 
 
 def is_valid_key(key: str) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from manifests.layout import CorpusLayout
-from manifests.sample import is_valid_key, member_names
+from manifests.sample import MAX_KEY_BYTES, is_valid_key, member_names
 from manifests.schemas import STATUSES
 from manifests.tables import ManifestError, read_table
 
@@ -65,6 +65,8 @@ def _check_shards(layout: CorpusLayout, rep: Report, labeled: bool) -> None:
     rep.checked["clips"], rep.checked["shards"] = len(clips), len(shards)
     rep.add("clip keys listed more than once", clips["clip_key"][clips["clip_key"].duplicated()].tolist())
     rep.add("clip keys with dots or slashes", [k for k in clips["clip_key"] if not is_valid_key(k)])
+    long_keys = [k for k in clips["clip_key"] if len(k.encode("utf-8", "surrogateescape")) > MAX_KEY_BYTES]
+    rep.add(f"clip keys longer than {MAX_KEY_BYTES} bytes", long_keys)
     rep.add("clips whose shard is not in shards/", sorted(set(clips["shard"]) - set(shards["shard"])))
     listed: Counter = Counter()
     for _, s in shards.iterrows():

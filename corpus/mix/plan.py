@@ -15,7 +15,7 @@ from corpus.errors import InputError
 from corpus.steps.shard import group_by_bytes
 from manifests.layout import CorpusLayout
 from manifests.recipe import Recipe
-from manifests.sample import VIDEO_EXT, is_valid_key
+from manifests.sample import VIDEO_EXT, fit_key, is_valid_key
 from manifests.tables import read_table
 
 COPIED = ("video_id", "start_s", "end_s", "duration_s", "fps", "frames", "width", "height", "bytes", "sha256",
@@ -126,9 +126,9 @@ def output_clips(order: list[tuple[str, int]], pool: dict[str, Candidates], labe
     for name, i in order:
         src = pool[name].rows[i]
         uses[(name, i)] = uses.get((name, i), 0) + 1
-        key = src["clip_key"] if uses[(name, i)] == 1 else f"{src['clip_key']}-r{uses[(name, i)] - 1}"
+        key = fit_key(src["clip_key"], "" if uses[(name, i)] == 1 else f"-r{uses[(name, i)] - 1}")
         while key in seen:  # the same key in two input corpora
-            key = f"{key}-c"
+            key = fit_key(key, "-c")
         seen.add(key)
         row = {k: src[k] for k in COPIED}
         row.update(clip_key=key, source=name, row=len(clips), origin_corpus=pool[name].corpus,

@@ -1,4 +1,4 @@
-from manifests.sample import clip_key, is_valid_key, member_names, safe_id
+from manifests.sample import MAX_KEY_BYTES, clip_key, fit_key, is_valid_key, member_names, safe_id
 
 
 def test_keys_have_no_dots_or_slashes_and_stay_unique():
@@ -21,3 +21,13 @@ def test_long_ids_are_shortened_with_a_hash():
 def test_members_of_a_sample():
     assert member_names("k", labeled=False) == ["k.mp4", "k.json"]
     assert member_names("k", labeled=True) == ["k.mp4", "k.json", "k.cls"]
+
+
+def test_keys_fit_a_tar_member_name_however_long_the_name():
+    film = "The.Lord.of.the.Rings.The.Fellowship.of.the.Ring.2001.EXTENDED"
+    keys = {clip_key(source, vid, 3600.5, 3610.5) for source in ("movies", "a" * 200)
+            for vid in (film, film + ".Part2", "x" * 300, "é" * 300)}
+    assert len(keys) == 8 and all(len(k.encode()) <= MAX_KEY_BYTES and is_valid_key(k) for k in keys)
+    assert all(k.endswith("_003600500_003610500") for k in keys)  # the cut stays readable
+    short = clip_key("web", "1001", 0, 3)
+    assert fit_key(short) == short and len(fit_key("k" * 95, "-r2")) == MAX_KEY_BYTES
