@@ -50,11 +50,17 @@ def builtin_names() -> list[str]:
     return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
 
 
+# A clip count no recipe means: larger numbers are typos (or crafted) and would overflow the sampling.
+MAX_CLIPS = 10**9
+
+
 def _number(where: str, key: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise RecipeError(f"{where}: '{key}' must be a number, got {value!r}")
     if value < 0:
         raise RecipeError(f"{where}: '{key}' must not be negative, got {value}")
+    if value > MAX_CLIPS:
+        raise RecipeError(f"{where}: '{key}' is {value:g}; at most {MAX_CLIPS:g}")
     return float(value)
 
 

@@ -4,6 +4,7 @@ not done yet in parallel, then mark the selected candidates ok and merge the tab
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from manifests.schemas import SCHEMA_VERSION
 from manifests.tables import read_table, to_table, write_atomic_bytes
 
 PLAN_MARKER = "plan.json"
+MAX_MIX_CLIPS = 20_000_000  # the plan holds every output clip's row in memory
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,13 @@ def _check(recipe: Recipe, opts: MixOptions) -> None:
     extra = sorted(set(opts.inputs) - set(recipe.quotas))
     if extra:
         raise InputError(f"--input {extra} not in recipe '{recipe.name}' (its sources: {sorted(recipe.quotas)})")
-    if not opts.scale > 0:
-        raise InputError(f"--scale must be positive, got {opts.scale}")
+    if not (opts.scale > 0 and math.isfinite(opts.scale)):
+        raise InputError(f"--scale must be a positive number, got {opts.scale}")
+    wanted = sum(q * opts.scale for q in recipe.quotas.values())  # in floats: a huge --scale must not overflow
+    if wanted > MAX_MIX_CLIPS:
+        raise InputError(f"recipe '{recipe.name}' at --scale {opts.scale:g} asks for {wanted:,.0f} clips; one mix "
+                         f"plans every clip in memory (about 1 KB each) and takes at most {MAX_MIX_CLIPS:,}. Lower "
+                         "--scale or the quotas, or mix in several parts")
 
 
 def _labels(recipe: Recipe, inputs: dict[str, str]) -> list[str] | None:

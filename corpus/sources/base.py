@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
+import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -44,7 +46,7 @@ def parse_time(value) -> float | None:
         return None
     try:
         t = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer too large for a float
         return None
     return t if math.isfinite(t) else None
 
@@ -109,6 +111,30 @@ def apply_labels(rows: list[dict], labels: list[str] | None, label_map: str | No
     return labels, dict(sorted(unknown.items()))
 
 
+def _option_value(name: str, hint, value):
+    """A source option as its field's type: KEY=VALUE pairs arrive as text, so a tuple is read
+    from comma-separated items (not one character at a time), numbers and booleans are parsed."""
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    if value is None or not isinstance(value, str):
+        return value
+    kind = hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None: the X
+        kind = next(t for t in typing.get_args(hint) if t is not type(None))
+    if typing.get_origin(kind) is tuple:
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    if kind is bool:
+        if value.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise InputError(f"{name}={value}: write true or false")
+        return value.strip().lower() in ("true", "1", "yes")
+    if kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            raise InputError(f"{name}={value}: expected a number") from None
+    return value
+
+
 @dataclass(frozen=True)
 class NoOptions:
     """A source without options of its own."""
@@ -134,7 +160,8 @@ class Source:
         if unknown:
             raise InputError(f"the {cls.name} source has no option {', '.join(unknown)}; its options: "
                              f"{', '.join(known) or 'none'}")
-        return cls.Options(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
+        hints = typing.get_type_hints(cls.Options)
+        return cls.Options(**{k: _option_value(f"--source-option {k}", hints[k], v) for k, v in given.items()})
 
     def plan(self) -> Plan:
         raise NotImplementedError

@@ -27,7 +27,7 @@ from corpus.sources.kinetics_merge import (
     parse_version_labels,
     version_maps,
 )
-from corpus.sources.tabular import bad_utf8_columns, read_rows
+from corpus.sources.tabular import bad_utf8_columns, cell_text, read_rows
 from manifests.labels.kinetics import canonical, version_of
 
 REQUIRED = ("youtube_id", "time_start", "time_end")
@@ -50,10 +50,10 @@ class KineticsSource(Source):
     Options = KineticsOptions
 
     def _row(self, path: str, line: int, v: dict) -> dict:
-        yid = (v.get("youtube_id") or "").strip()
+        yid = cell_text(v.get("youtube_id"))
         start, end = parse_time(v.get("time_start")), parse_time(v.get("time_end"))
-        label = (v.get("label") or "").strip() or None
-        split = (v.get("split") or "").strip() or None
+        label = cell_text(v.get("label")) or None
+        split = cell_text(v.get("split")) or None
         extra = {k: v[k] for k in v if k not in (*REQUIRED, "label", "split")}
         row = plan_row(self.name, yid or f"line{line}", start_s=start, end_s=end, label=label, split=split,
                        meta=meta_json({"input": path, "line": line, **extra}))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from corpus.errors import InputError
 from corpus.sources.base import FETCH_LOCAL, Plan, Source, fail, is_plain_name, mark_duplicates, meta_json, plan_row
+from corpus.sources.tabular import cell_text
 
 SPLIT_FILES = {"train.json": "train", "validation.json": "val", "test.json": "test"}
 VIDEO_SUFFIXES = (".webm", ".mp4")
@@ -32,6 +33,15 @@ def _load(path: Path):
         raise InputError(f"{path}: not a readable JSON file ({type(e).__name__}: {e})") from e
 
 
+def _class_ids(path: Path) -> dict[str, int]:
+    """labels.json: class name → index."""
+    classes = _load(path)
+    try:
+        return {str(name): int(index) for name, index in classes.items()}
+    except (AttributeError, TypeError, ValueError) as e:
+        raise InputError(f"{path}: expected a JSON object of class name to index, as SSv2 ships it ({e})") from e
+
+
 class SSv2Source(Source):
     name = "ssv2"
     fetcher = FETCH_LOCAL
@@ -47,8 +57,8 @@ class SSv2Source(Source):
             if labels_file is None:
                 raise InputError(f"{root}: no labels.json; the ssv2 source needs labels.json and at least one of "
                                  f"{', '.join(SPLIT_FILES)}")
-            classes = _load(labels_file)
-            labels = [name for name, _ in sorted(classes.items(), key=lambda kv: int(kv[1]))]
+            classes = _class_ids(labels_file)
+            labels = [name for name, _ in sorted(classes.items(), key=lambda kv: kv[1])]
             videos = {p.stem: p for p in root.rglob("*") if p.suffix in VIDEO_SUFFIXES}
             splits = [(f, s) for name, s in SPLIT_FILES.items() if (f := _find(root, name))]
             if not splits:
@@ -58,14 +68,17 @@ class SSv2Source(Source):
         return Plan(list(mark_duplicates(rows)), labels=labels)
 
     def _rows(self, path: Path, split: str, videos: dict[str, Path], classes: set[str]) -> list[dict]:
-        out = []
-        for n, raw in enumerate(_load(path), start=1):
+        out, items = [], _load(path)
+        if not isinstance(items, list):
+            raise InputError(f"{path}: expected a JSON list of videos, found a {type(items).__name__}")
+        for n, raw in enumerate(items, start=1):
             item = raw if isinstance(raw, dict) else {}
-            vid = str(item.get("id", "")).strip()
-            label = template_class(item["template"]) if item.get("template") else None
+            vid = cell_text(item.get("id"))
+            label = template_class(cell_text(item.get("template"))) or None
             video = videos.get(vid)
             plain = is_plain_name(vid)
-            row = plan_row(self.name, vid or f"{path.stem}{n}", split=split, label=label, caption=item.get("label"),
+            caption = cell_text(item.get("label")) or None
+            row = plan_row(self.name, vid or f"{path.stem}{n}", split=split, label=label, caption=caption,
                            path=str(video or path.parent / f"{vid}.webm") if plain else None,
                            meta=meta_json({"input": str(path), "item": n, "placeholders": item.get("placeholders")}))
             if not vid:

@@ -35,6 +35,12 @@ def bad_utf8_columns(values: dict) -> list[str]:
     return [k for k, v in values.items() if isinstance(v, str) and _has_surrogates(v)]
 
 
+def cell_text(value) -> str:
+    """A cell as stripped text: '' for a missing one; numbers (JSONL and Parquet cells need not be
+    strings) as their text."""
+    return "" if value is None else str(value).strip()
+
+
 def repaired(text: str) -> str:
     """Text safe to store: undecodable bytes become U+FFFD."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -79,8 +85,11 @@ def _read_jsonl(path: Path) -> tuple[list[str], Iterator[InputRow]]:
             continue
         try:
             obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            parsed.append(InputRow(i, None, f"malformed JSON line: {e}"))
+        except RecursionError:  # nested deeper than Python's stack: one bad line, not a crash
+            parsed.append(InputRow(i, None, "malformed JSON line: nested too deeply"))
+            continue
+        except ValueError as e:  # malformed, or an integer over Python's 4,300-digit limit
+            parsed.append(InputRow(i, None, f"malformed JSON line: {str(e).split(';')[0]}"))
             continue
         if not isinstance(obj, dict):
             parsed.append(InputRow(i, None, "a JSONL line must be a JSON object"))

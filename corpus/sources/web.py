@@ -63,16 +63,20 @@ class WebSource(Source):
         vid = get("id")
         video_id = repaired(str(vid)).strip() if vid is not None else (url_video_id(url) if url else f"line{line}")
         carried = {k: v for k, v in clean.items() if k not in {c for c in cols.values() if c}}
-        caption = clean.get(cols["caption"]) if cols["caption"] else None
+        caption = clean.get(cols["caption"]) if get("caption") is not None else None
+        structured = isinstance(caption, dict | list)  # a JSONL or Parquet cell can hold anything
         row = plan_row(
             self.name, video_id, url=url,
-            caption=caption if caption not in ("", None) else None,
+            caption=None if caption is None or structured else str(caption),
             label=str(clean[cols["label"]]) if cols["label"] and get("label") is not None else None,
             split=str(clean[cols["split"]]) if cols["split"] and get("split") is not None else None,
             meta=meta_json({"input": path, "line": line, **carried}),
         )
         if bad:
             return fail(row, "bad_row", f"{path}:{line}: column(s) {bad} are not valid UTF-8 text")
+        if structured:
+            return fail(row, "bad_row", f"{path}:{line}: the caption in column '{cols['caption']}' is a "
+                        f"{type(caption).__name__}, not text")
         if not url:
             return fail(row, "bad_row", f"{path}:{line}: empty URL in column '{cols['url']}'")
         scheme = urlparse(url).scheme.lower()

@@ -116,8 +116,9 @@ def _check_plan(folder: Path, metadata) -> None:
         if not all(isinstance(d, int) and d >= 0 for d in dims):
             raise CheckpointError(f"{where}: tensor {fqn!r} has the shape {dims}; the checkpoint is damaged")
         wanted = math.prod(dims) * torch.empty((), dtype=meta.properties.dtype).element_size()
-        if wanted > stored.get(fqn, 0):
-            raise CheckpointError(f"{where}: tensor {fqn!r} claims {dims} ({wanted:,} bytes) but {stored.get(fqn, 0):,} "
+        have = stored.get(fqn, 0)
+        if wanted > have:
+            raise CheckpointError(f"{where}: tensor {fqn!r} claims {dims} ({wanted:,} bytes) but {have:,} "
                                   "bytes are stored for it; refusing to allocate it (vmae writes its tensors whole, "
                                   "uncompressed)")
 
