@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 class FetchOptions:
     timeout_s: float = 30.0  # connect and per-read timeout; a stalled server fails after this
     max_bytes: int = 2 * 1024**3  # size cap of one download
+    # after timeout_s, a download must average this many bytes/s: with max_bytes, a total time budget
+    min_rate: float = 20_000.0
     retries: int = 3  # extra attempts for transient errors, with exponential backoff + jitter
     backoff_s: float = 1.0  # first backoff; doubles each attempt
     # yt-dlp
