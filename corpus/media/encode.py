@@ -11,6 +11,7 @@ import ffmpeg
 
 from corpus.errors import MachineFault, StepError, fault_in_message
 from corpus.media.motion import motion_score
+from corpus.media.probe import SAFE_INPUT
 from corpus.media.signature import SAMPLE_FPS, SAMPLE_SIDE, frames_from_raw, signature_from_frames
 from corpus.options import ClipOptions
 from manifests.schemas import SIGNATURE_HASHES
@@ -44,7 +45,7 @@ def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, o
     # One decoder and one encoder thread: with more, the same cut now and then encoded to other
     # bytes (decoder: 2 of 8 runs of one cut; x264: 5 of 401 demo clips). Builds run one ffmpeg
     # per worker, so the cores stay busy anyway.
-    inp = ffmpeg.input(src, ss=f"{start:.3f}", t=f"{length:.3f}", threads=1)
+    inp = ffmpeg.input(src, ss=f"{start:.3f}", t=f"{length:.3f}", threads=1, **SAFE_INPUT)
     video = inp.video
     if opts.fps:
         video = video.filter("fps", fps=opts.fps)

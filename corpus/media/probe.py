@@ -1,5 +1,6 @@
-"""ffprobe of a fetched file: duration, frame rate, displayed size, codec, audio. Empty,
-truncated, undecodable or non-video files raise StepError('corrupt')."""
+"""ffprobe of a fetched file: duration, frame rate, displayed size, codec, audio. A file that is
+not in a video container vmae reads (an HTML page, a playlist) raises StepError('not_video');
+empty, truncated or undecodable ones StepError('corrupt')."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ import os
 import ffmpeg
 
 from corpus.errors import StepError
+from manifests.containers import FFMPEG_DEMUXERS, SNIFF_BYTES, not_a_video
+
+# Every ffmpeg/ffprobe input: a local file in one of the containers vmae reads, whose demuxer
+# opens nothing else (see manifests/containers.py)
+SAFE_INPUT = {"format_whitelist": FFMPEG_DEMUXERS, "protocol_whitelist": "file"}
 
 
 def _rate(text: str | None) -> float | None:
@@ -32,8 +38,12 @@ def probe_file(path: str) -> dict:
     """Duration, frame rate, size (as displayed, i.e. after rotation), codec and audio presence."""
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         raise StepError("corrupt", f"{path} is empty")
+    with open(path, "rb") as f:
+        refused = not_a_video(f.read(SNIFF_BYTES))
+    if refused:
+        raise StepError("not_video", refused)
     try:
-        info = ffmpeg.probe(path)
+        info = ffmpeg.probe(path, **SAFE_INPUT)
     except ffmpeg.Error as e:
         tail = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or ["ffprobe failed"]
         raise StepError("corrupt", f"ffprobe cannot read the file: {tail[0]}") from e

@@ -39,7 +39,7 @@ def test_web_build_accounts_for_every_row(tmp_path, server):
     kinds = videos["error_kind"].to_dict()
     assert kinds["gone"] == "not_found" and kinds["broken"] == "http_5xx" and kinds["stall"] == "timeout"
     assert kinds["cut"] == "truncated" and kinds["ftp"] == "unsupported_scheme"
-    assert kinds["trunc"] == kinds["junk"] == kinds["empty"] == "corrupt"
+    assert kinds["trunc"] == kinds["empty"] == "corrupt" and kinds["junk"] == "not_video"
     assert videos.loc["gone", "error"].startswith("HTTP 404")
     assert (videos.loc[["a", "b", "c"], "status"] == "ok").all()
     assert videos.loc["a", "sha256"] and videos.loc["a", "bytes"] > 0 and videos.loc["a", "codec"] == "h264"

@@ -50,7 +50,7 @@ def test_markers_build_json_and_status_hold_per_step_stats(tmp_path, server):
     summary = build_corpus(tmp_path / "c", "web", [tmp_path / "l.csv"], unit_size=1)
     steps = summary["steps"]
     assert steps["fetch"]["ok"] == 2 and steps["fetch"]["not_found"] == 1
-    assert steps["probe"]["ok"] == 1 and steps["probe"]["corrupt"] == 1 and steps["clip"]["ok"] == 1
+    assert steps["probe"]["ok"] == 1 and steps["probe"]["not_video"] == 1 and steps["clip"]["ok"] == 1
     assert all(s["seconds"] > 0 for s in steps.values())
     markers = [json.loads(p.read_text()) for p in (tmp_path / "c" / "done").glob("u*.json")]
     assert sum(m["steps"]["fetch"].get("ok", 0) for m in markers) == 2 and len(markers) == 3

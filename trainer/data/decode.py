@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from manifests.containers import SNIFF_BYTES, not_a_video
+
 log = logging.getLogger(__name__)
 
 DECODERS = ("torchcodec", "decord")
@@ -63,6 +65,9 @@ class Video:
 
     def __init__(self, source: bytes | Path, decoder: str = "torchcodec", device: str = "cpu", threads: int = 1):
         self.decoder, self.device = decoder, "cpu"
+        refused = not_a_video(_head(source))
+        if refused:  # a playlist in a shard would have the decoder open other files
+            raise DecodeError(refused)
         try:
             if decoder == "decord":
                 self._open_decord(source, threads)
@@ -120,6 +125,16 @@ class Video:
         if self.device == "cuda" and self._reader.cpu_fallback:
             FALLBACKS.add(f"the GPU decoder could not take this stream ({self._reader.cpu_fallback})")
         return batch.data.cpu().numpy()
+
+
+def _head(source: bytes | Path) -> bytes:
+    if isinstance(source, bytes):
+        return source[:SNIFF_BYTES]
+    try:
+        with open(source, "rb") as f:
+            return f.read(SNIFF_BYTES)
+    except OSError as e:
+        raise DecodeError(f"{source} does not exist" if not source.exists() else f"cannot read {source}: {e}") from e
 
 
 def _errors(decoder: str) -> tuple[type[Exception], ...]:
