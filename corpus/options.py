@@ -38,6 +38,9 @@ class ClipOptions:
     split: str = "range"  # range (the row's range, or windows of it) | shots
     max_seconds: float | None = None
     shot_threshold: float = 3.0  # the adaptive detector's threshold (lower finds more cuts)
+    # caps on what a file's header may claim: longer or larger videos fail as too_long / too_large
+    max_duration_s: float = 24 * 3600.0
+    max_pixels: int = 8192 * 8192
 
 
 @dataclass(frozen=True)

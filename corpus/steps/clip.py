@@ -15,6 +15,7 @@ from manifests.sample import clip_key
 
 # A cut that decodes to less than this share of its requested length means damaged data.
 MIN_DECODED_SHARE = 0.8
+MAX_WINDOWS = 100_000  # per row: a day of video in one-second windows is a tenth of that
 _EPS = 1e-3
 
 
@@ -26,6 +27,9 @@ def windows(start: float, end: float, fps: float, opts: ClipOptions) -> list[tup
     length = opts.clip_seconds or opts.window_frames / (opts.fps or fps)
     stride = opts.stride_s or length
     count = math.floor((end - start - length) / stride + _EPS) + 1 if end - start + _EPS >= length else 0
+    if count > MAX_WINDOWS:  # counted before any is listed
+        raise StepError("too_long", f"{end - start:,.0f} s in windows of {length:g} s every {stride:g} s would be "
+                        f"{count:,} clips; at most {MAX_WINDOWS:,} per row")
     return [(start + k * stride, start + k * stride + length) for k in range(count)]
 
 

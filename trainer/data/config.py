@@ -5,8 +5,9 @@ of a run's config is where frames, size, patch, tubelet and sampling are set, on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from trainer.data.decode import check_decoder
+from trainer.data.decode import FrameLimits, Video, check_decoder
 
 SAMPLINGS = ("dense", "segments")
 
@@ -56,10 +57,21 @@ class DataConfig(Geometry):
     decoder: str = "torchcodec"  # torchcodec | decord
     decode_device: str = "cpu"  # cpu | cuda (torchcodec; the CPU where no GPU is visible, counted)
     seed: int = 0
+    # what a decoded frame may cost: larger frames are skipped, larger short sides scaled in the decoder
+    max_pixels: int = FrameLimits.max_pixels
+    max_short_side: int = FrameLimits.max_short_side
 
     def __post_init__(self):
         super().__post_init__()
         check_decoder(self.decoder, self.decode_device)
+        for name in ("max_pixels", "max_short_side"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 2:
+                raise ValueError(f"data.{name} must be a whole number of at least 2, got {getattr(self, name)!r}")
+
+    def open_video(self, source: bytes | Path) -> Video:
+        """A clip (a shard member's bytes, or a file) opened with this config's decoder and limits."""
+        return Video(source, self.decoder, self.decode_device, self.decode_threads,
+                     FrameLimits(self.max_pixels, self.max_short_side))
 
     def geometry(self) -> Geometry:
         return Geometry(**{k: getattr(self, k) for k in GEOMETRY_FIELDS})

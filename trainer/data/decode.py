@@ -60,35 +60,53 @@ def _cuda_usable() -> str | None:
     return None if torch.cuda.is_available() else "no CUDA device is visible"
 
 
+@dataclass(frozen=True)
+class FrameLimits:
+    """What a decoded frame may cost: larger frames are refused before any is decoded, and frames
+    whose short side is over max_short_side are scaled down inside the decoder (VideoMAE's loaders
+    decode at a short side of 256-320 too), so a 200 KB file of 8192 x 8192 frames costs megabytes,
+    not gigabytes."""
+
+    max_pixels: int = 8192 * 8192
+    max_short_side: int = 512
+
+
 class Video:
     """An opened video: its frame count and frames by index."""
 
-    def __init__(self, source: bytes | Path, decoder: str = "torchcodec", device: str = "cpu", threads: int = 1):
+    def __init__(self, source: bytes | Path, decoder: str = "torchcodec", device: str = "cpu", threads: int = 1,
+                 limits: FrameLimits = FrameLimits()):
         self.decoder, self.device = decoder, "cpu"
         refused = not_a_video(_head(source))
         if refused:  # a playlist in a shard would have the decoder open other files
             raise DecodeError(refused)
         try:
             if decoder == "decord":
-                self._open_decord(source, threads)
+                self._open_decord(source, threads, limits)
             else:
-                self._open_torchcodec(source, device, threads)
+                self._open_torchcodec(source, device, threads, limits)
         except _errors(decoder) as e:
             raise DecodeError(_reason(e, source)) from e
         if self.frames <= 0:
             raise DecodeError("the video has no frames")
 
-    def _open_decord(self, source: bytes | Path, threads: int) -> None:
+    def _open_decord(self, source: bytes | Path, threads: int, limits: FrameLimits) -> None:
         import io
 
         import decord
+        from torchcodec.decoders import VideoDecoder  # reads the frame size from the header alone
 
+        src = source if isinstance(source, bytes) else str(source)
+        meta = VideoDecoder(src, seek_mode="approximate").metadata
+        size = _decoded_size(meta.width, meta.height, limits)
+        resize = {} if size is None else {"width": size[1], "height": size[0]}
         self._reader = decord.VideoReader(io.BytesIO(source) if isinstance(source, bytes) else str(source),
-                                          num_threads=threads)
+                                          num_threads=threads, **resize)
         self.frames = len(self._reader)
 
-    def _open_torchcodec(self, source: bytes | Path, device: str, threads: int) -> None:
+    def _open_torchcodec(self, source: bytes | Path, device: str, threads: int, limits: FrameLimits) -> None:
         from torchcodec.decoders import VideoDecoder
+        from torchcodec.transforms import Resize
 
         if device == "cuda" and (why := _cuda_usable()) is not None:
             FALLBACKS.add(why)
@@ -99,6 +117,10 @@ class Video:
         # (our clips are constant frame rate); _get_unique retries exactly if that misleads
         self._args = {"dimension_order": "NHWC", "num_ffmpeg_threads": threads, "device": device}
         self._reader = VideoDecoder(src, seek_mode="approximate", **self._args)
+        size = _decoded_size(self._reader.metadata.width, self._reader.metadata.height, limits)
+        if size is not None:  # opened again, scaling inside the decoder
+            self._args["transforms"] = [Resize(size)]
+            self._reader = VideoDecoder(src, seek_mode="approximate", **self._args)
         self._src = src
         self.frames = int(self._reader.metadata.num_frames or 0)
 
@@ -125,6 +147,20 @@ class Video:
         if self.device == "cuda" and self._reader.cpu_fallback:
             FALLBACKS.add(f"the GPU decoder could not take this stream ({self._reader.cpu_fallback})")
         return batch.data.cpu().numpy()
+
+
+def _decoded_size(width: int | None, height: int | None, limits: FrameLimits) -> tuple[int, int] | None:
+    """(height, width) to scale frames to inside the decoder, None to keep them; refuses frames
+    over the pixel cap (and a stream that does not say its size)."""
+    if not width or not height:
+        raise DecodeError("the video stream does not say its frame size")
+    if width * height > limits.max_pixels:
+        raise DecodeError(f"{width}x{height} frames are over the cap of {limits.max_pixels:,} pixels "
+                          "(data.max_pixels)")
+    if min(width, height) <= limits.max_short_side:
+        return None
+    scale = limits.max_short_side / min(width, height)
+    return max(2, round(height * scale / 2) * 2), max(2, round(width * scale / 2) * 2)
 
 
 def _head(source: bytes | Path) -> bytes:

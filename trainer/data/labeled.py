@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from manifests.labels.label_list import read_label_list
 from manifests.layout import CorpusLayout
 from trainer.data.config import DataConfig
-from trainer.data.decode import DecodeError, Video
+from trainer.data.decode import DecodeError
 from trainer.data.stream import PretrainStream, StreamState, worker_context
 from trainer.data.video_augment import ClipAugment
 from trainer.data.views import crop_views, view_indices
@@ -89,7 +89,7 @@ class ViewStream(IterableDataset):
             try:
                 if "mp4" not in sample:
                     raise DecodeError("no .mp4 member")
-                video = Video(sample["mp4"], self.cfg.decoder, self.cfg.decode_device, self.cfg.decode_threads)
+                video = self.cfg.open_video(sample["mp4"])
                 frames = video.get(view_indices(video.frames, self.cfg, self.clips))
             except DecodeError as e:
                 log.warning("skipping %s: cannot decode (%s)", sample.get("__key__"), e)

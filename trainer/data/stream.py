@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from trainer.data.augment import crop_resize, multiscale_crop
 from trainer.data.config import DataConfig
-from trainer.data.decode import FALLBACKS, DecodeError, Video
+from trainer.data.decode import FALLBACKS, DecodeError
 from trainer.data.masking import MaskSpec
 from trainer.data.sampling import training_indices
 from trainer.data.shards import shards_for
@@ -90,7 +90,7 @@ class PretrainStream(IterableDataset):
         if data is None:
             return None
         try:
-            video = Video(data, self.cfg.decoder, self.cfg.decode_device, self.cfg.decode_threads)
+            video = self.cfg.open_video(data)
             idx = training_indices(video.frames, self.cfg, rng)
             return None if idx is None else video.get(idx)
         except DecodeError as e:

@@ -11,7 +11,7 @@ import torch
 from manifests.labels.label_list import read_label_list
 from trainer import checkpoint
 from trainer.data.augment import to_model_input
-from trainer.data.decode import DecodeError, Video
+from trainer.data.decode import DecodeError
 from trainer.data.views import crop_views, view_indices
 from trainer.errors import CheckpointError
 from trainer.eval.evaluate import data_config_of
@@ -31,7 +31,7 @@ def predict_files(videos: list[Path], ckpt_path: str, topk: int = 5, clips: int 
     data = data_config_of(ckpt, decoder=decoder, decode_device=decode_device)
     for path in videos:
         try:
-            video = Video(Path(path), data.decoder, data.decode_device, data.decode_threads)
+            video = data.open_video(Path(path))
             frames = video.get(view_indices(video.frames, data, clips))
         except DecodeError as e:
             yield {"video": str(path),
