@@ -1,10 +1,11 @@
 """End-to-end check of a corpus folder: schemas, every input row once, every clip in exactly one
-shard, tar members and clips/ in agreement, shard sizes and sha256 as recorded."""
+shard, tar members and clips/ in agreement, every video the bytes its row describes, shard sizes
+and sha256 as recorded. Tars are read as data (manifests/tars.py): a damaged or crafted one is a
+problem in the report, never a traceback."""
 
 from __future__ import annotations
 
 import hashlib
-import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,9 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from manifests.layout import CorpusLayout
-from manifests.sample import MAX_KEY_BYTES, is_valid_key, member_names
+from manifests.sample import MAX_KEY_BYTES, VIDEO_EXT, is_valid_key, member_names
 from manifests.schemas import STATUSES
 from manifests.tables import ManifestError, read_table
+from manifests.tars import MIN_MEMBER_CAP, TarError, members
 
 MAX_LISTED = 10  # problems of one kind listed before summarizing
 
@@ -48,15 +50,38 @@ def _check_videos(layout: CorpusLayout, rep: Report) -> None:
     rep.add("failed/skipped rows without error_kind", bad["row"].tolist())
 
 
-def _tar_members(path: Path) -> tuple[list[str], str, int]:
-    h, size = hashlib.sha256(), 0
+class _Hashed:
+    """A file read once from start to end, hashed on the way (a stream: members skip by reading)."""
+
+    def __init__(self, f):
+        self.f, self.sha, self.size = f, hashlib.sha256(), 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.sha.update(data)
+        self.size += len(data)
+        return data
+
+    def rest(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+def _tar_members(path: Path, cap: int) -> tuple[list[tuple[str, bytes | None]], list[str], str, int]:
+    """(name, data (None when refused)) of every member, what was refused or damaged, and the file's
+    sha256 and size."""
+    found, troubles = [], []
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-            size += len(block)
-    with tarfile.open(path) as tar:
-        names = [m.name for m in tar.getmembers()]
-    return names, h.hexdigest(), size
+        hashed = _Hashed(f)
+        try:
+            for member, data in members(hashed, str(path), cap):
+                found.append((member.name, data))
+                if member.refused:
+                    troubles.append(f"{member.name!r}: {member.refused}")
+        except TarError as e:
+            troubles.append(str(e))
+        hashed.rest()
+    return found, troubles, hashed.sha.hexdigest(), hashed.size
 
 
 def _check_shards(layout: CorpusLayout, rep: Report, labeled: bool) -> None:
@@ -68,21 +93,32 @@ def _check_shards(layout: CorpusLayout, rep: Report, labeled: bool) -> None:
     long_keys = [k for k in clips["clip_key"] if len(k.encode("utf-8", "surrogateescape")) > MAX_KEY_BYTES]
     rep.add(f"clip keys longer than {MAX_KEY_BYTES} bytes", long_keys)
     rep.add("clips whose shard is not in shards/", sorted(set(clips["shard"]) - set(shards["shard"])))
+    cap = max(int(clips["bytes"].max()) if len(clips) else 0, MIN_MEMBER_CAP)
+    root = layout.root.resolve()
     listed: Counter = Counter()
     for _, s in shards.iterrows():
-        path = layout.root / s["shard"]
+        path = (root / s["shard"]).resolve()
+        if not path.is_relative_to(root):
+            rep.add("shards listed outside the corpus folder (not read)", [s["shard"]])
+            continue
         if not path.is_file():
             rep.add("shards listed but missing on disk", [s["shard"]])
             continue
-        names, sha, size = _tar_members(path)
+        names_data, troubles, sha, size = _tar_members(path, cap)
+        found = dict(names_data)
+        rep.add(f"{s['shard']}: damaged or refused members", troubles)
         if sha != s["sha256"] or size != s["bytes"]:
             rep.add("shards whose bytes or sha256 differ from shards/", [s["shard"]])
-        listed.update(names)
+        listed.update(name for name, _ in names_data)
         keys = clips.loc[clips["shard"] == s["shard"]]
         expected = {name for k, lid in zip(keys["clip_key"], keys["label_id"], strict=True)
                     for name in member_names(k, labeled=labeled and pd.notna(lid))}
-        rep.add(f"{s['shard']}: members not listed in clips/", sorted(set(names) - expected))
-        rep.add(f"{s['shard']}: clips/ members missing from the tar", sorted(expected - set(names)))
+        rep.add(f"{s['shard']}: members not listed in clips/", sorted(set(found) - expected))
+        rep.add(f"{s['shard']}: clips/ members missing from the tar", sorted(expected - set(found)))
+        rep.add(f"{s['shard']}: videos whose bytes or sha256 differ from their clips/ row",
+                [k for k, n, h in zip(keys["clip_key"], keys["bytes"], keys["sha256"], strict=True)
+                 if (data := found.get(f"{k}.{VIDEO_EXT}")) is not None
+                 and (len(data) != n or hashlib.sha256(data).hexdigest() != h)])
         if len(keys) != s["clips"]:
             rep.add("shards whose clip count differs from shards/", [s["shard"]])
     rep.add("tar members that occur more than once", [n for n, c in listed.items() if c > 1])

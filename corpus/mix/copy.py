@@ -1,64 +1,59 @@
 """Writing one output unit of a mix, in a worker: its shard, with every member read from the
-source tars by offset (one pread per member, no staging copy on disk), then its clips/ and
-shards/ parts, then its marker."""
+source tars by offset (one pread per member, no staging copy on disk) and checked against the
+row it is copied with, then its clips/ and shards/ parts, then its marker."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-import mmap
 import os
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from corpus.errors import InputError
 from corpus.steps.shard import KEEP_OUT_OF_META, write_tar
 from manifests.layout import CorpusLayout
 from manifests.tables import write_atomic_bytes, write_part
+from manifests.tars import Member, members
 
-_INDEX: dict[str, dict[str, tuple[int, int]]] = {}  # per worker process: member offsets of each source tar
+_INDEX: dict[str, dict[str, Member]] = {}  # per worker process: the members of each source tar
 
 
-def _index(tar: str) -> dict[str, tuple[int, int]]:
-    """Member name -> (offset of its data, size), read from the 512-byte USTAR headers (as our
-    shards are written) through a memory map, so only the header pages are read; a tar with
-    other kinds of headers is read by tarfile."""
-    index = {}
+def _index(tar: str) -> dict[str, Member]:
+    """Member name -> member, from the tar's headers alone (manifests/tars.py checks each; data is
+    skipped, not read)."""
     with open(tar, "rb") as f:
-        if os.fstat(f.fileno()).st_size == 0:
-            return index
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            offset, end = 0, len(m)
-            while offset + 512 <= end and m[offset]:  # a zero block ends the archive
-                header = m[offset:offset + 512]
-                if header[156] not in (0x30, 0) or header[257:262] != b"ustar":
-                    with tarfile.open(tar) as t:
-                        return {i.name: (i.offset_data, i.size) for i in t.getmembers() if i.isfile()}
-                name = header[:100].split(b"\0", 1)[0].decode()
-                prefix = header[345:500].split(b"\0", 1)[0].decode()
-                size = int(header[124:136].split(b"\0", 1)[0].strip() or b"0", 8)
-                index[f"{prefix}/{name}" if prefix else name] = (offset + 512, size)
-                offset += 512 + -(-size // 512) * 512
-    return index
+        return {m.name: m for m, _ in members(f, tar, max_bytes=2**63, read=False)}
 
 
 class _SourceTars:
-    """The source tars a unit reads, each opened once; a member is read with one pread."""
+    """The source tars a unit reads, each opened once; a member is read with one pread and must be
+    the bytes its clips/ row describes (size and sha256): a corrupted or swapped member never goes
+    into a hybrid under the original's hashes."""
 
     def __init__(self):
         self.fds: dict[str, int] = {}
 
-    def member(self, tar: str, name: str) -> tuple[BinaryIO, int]:
+    def member(self, clip: dict) -> tuple[BinaryIO, int]:
+        tar, name = clip["src_tar"], clip["src_member"]
         if tar not in _INDEX:
             _INDEX[tar] = _index(tar)
+        found = _INDEX[tar].get(name)
+        if found is None or found.refused:
+            raise InputError(f"{tar}: {name} is {'not in the tar' if found is None else found.refused}; its clips/ "
+                             f"row says it is. Check the corpus with 'vmae manifests validate'")
         if tar not in self.fds:
             self.fds[tar] = os.open(tar, os.O_RDONLY)
-        offset, size = _INDEX[tar][name]
-        data = os.pread(self.fds[tar], size, offset)
-        if len(data) != size:
-            raise OSError(f"{tar}: member {name} is cut short ({len(data)} of {size} bytes)")
-        return io.BytesIO(data), size
+        data = os.pread(self.fds[tar], found.size, found.offset)
+        if len(data) != found.size:
+            raise InputError(f"{tar}: member {name} is cut short ({len(data)} of {found.size} bytes)")
+        if len(data) != clip["bytes"] or hashlib.sha256(data).hexdigest() != clip["sha256"]:
+            raise InputError(f"{tar}: member {name} is not the clip its clips/ row describes ({len(data)} bytes, "
+                             f"{clip['bytes']} listed; or another sha256): the corpus was damaged or changed after "
+                             "it was built. Check it with 'vmae manifests validate', rebuild it, or mix without it")
+        return io.BytesIO(data), found.size
 
     def close(self) -> None:
         for fd in self.fds.values():
@@ -84,7 +79,7 @@ class UnitCopier:
         sources = _SourceTars()
         try:
             written = write_tar(layout.root / shard, work.clips, self.labeled,
-                                lambda c: sources.member(c["src_tar"], c["src_member"]))
+                                sources.member)
         finally:
             sources.close()
         rows = [{k: v for k, v in c.items() if k not in (*KEEP_OUT_OF_META, "src_member")} for c in work.clips]

@@ -23,3 +23,22 @@ def test_a_trickling_server_is_cut_off_by_the_rate_floor(tmp_path, server):
     assert rows.loc["trickle", "error_kind"] == "timeout" and "below the floor" in rows.loc["trickle", "error"]
     assert took < 20, f"the trickle held the build for {took:.0f} s"
     assert rows.loc["garbled", "status"] == "ok"
+
+
+@pytest.mark.timeout(120)
+def test_training_on_shards_none_of_which_can_be_read_stops_with_a_message(tmp_path, tiny_unlabeled):
+    import shutil
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "c"
+    shutil.copytree(tiny_unlabeled, corpus, symlinks=True)
+    for tar in (corpus / "tars").glob("*.tar"):
+        tar.write_bytes(b"this is not a tar file\n" * 40)
+    done = subprocess.run([sys.executable, "-m", "cli.main", "train", "pretrain", "--shards", str(corpus), "--out",
+                           str(tmp_path / "run"), "--model", "vit_test", "--frames", "4", "--img-size", "32",
+                           "--steps", "2", "--workers", "0", "--no-progress"], capture_output=True, text=True,
+                          timeout=100)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "none of the 3 shards this loader worker reads gave a sample" in done.stderr
+    assert len(done.stderr.splitlines()) < 60, f"{len(done.stderr.splitlines())} lines of log"

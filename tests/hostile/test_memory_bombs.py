@@ -75,3 +75,43 @@ assert tuple(item["video"].shape) == (3, 4, 32, 32), item["video"].shape
 print("ok")
 """, limit_gb=6)
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-3000:]
+
+
+def sparse_bomb(name: str, realsize: int = 1 << 30) -> bytes:
+    """A GNU sparse member that stores nothing and expands to `realsize` zero bytes."""
+    h = bytearray(512)
+    h[:len(name)] = name.encode()
+    h[100:148] = b"0000644\x000000000\x000000000\x0000000000000\x0000000000000\x00"
+    h[156:157], h[257:265] = b"S", b"ustar  \x00"
+    h[386:410] = b"%011o\x00" % realsize + b"00000000000\x00"  # one map entry: no data at the end
+    h[483:495] = b"%011o\x00" % realsize
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\x00 " % sum(h)
+    return bytes(h)
+
+
+def test_a_shard_of_sparse_members_claiming_a_gib_each_is_read_in_bounded_memory(tmp_path, videos):
+    import io
+    import tarfile
+
+    real = io.BytesIO()
+    with tarfile.open(fileobj=real, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for key in ("r0", "r1"):
+            data = (videos / "a.mp4").read_bytes()
+            info = tarfile.TarInfo(f"{key}.mp4")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    shard = tmp_path / "bomb.tar"
+    shard.write_bytes(b"".join(sparse_bomb(f"b{k}.mp4") for k in range(8)) + real.getvalue())
+    done = run_limited(f"""
+from trainer.data.config import DataConfig
+from trainer.data.stream import PretrainStream
+from trainer.data.tars import Refused
+items = PretrainStream([{str(shard)!r}], DataConfig(frames=4, stride=2, img_size=32, workers=0, shuffle_buffer=4))
+got = [item for item, _ in zip(items, range(2))]
+assert len(got) == 2 and Refused.count >= 8, (len(got), Refused.count)
+print("ok")
+""", limit_gb=5)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-3000:]
+    assert "a sparse member claiming 1,073,741,824 bytes" in done.stderr
+    assert "skipping the rest of a shard" not in done.stderr  # read past the bombs, no MemoryError

@@ -60,13 +60,16 @@ class DataConfig(Geometry):
     # what a decoded frame may cost: larger frames are skipped, larger short sides scaled in the decoder
     max_pixels: int = FrameLimits.max_pixels
     max_short_side: int = FrameLimits.max_short_side
+    # a shard member larger than this is not read; None: the largest clip its corpus lists (trainer/data/tars.py)
+    max_member_bytes: int | None = None
 
     def __post_init__(self):
         super().__post_init__()
         check_decoder(self.decoder, self.decode_device)
-        for name in ("max_pixels", "max_short_side"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 2:
-                raise ValueError(f"data.{name} must be a whole number of at least 2, got {getattr(self, name)!r}")
+        for name in ("max_pixels", "max_short_side", "max_member_bytes"):
+            value = getattr(self, name)
+            if not (value is None and name == "max_member_bytes") and (not isinstance(value, int) or value < 2):
+                raise ValueError(f"data.{name} must be a whole number of at least 2, got {value!r}")
 
     def open_video(self, source: bytes | Path) -> Video:
         """A clip (a shard member's bytes, or a file) opened with this config's decoder and limits."""

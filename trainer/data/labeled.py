@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from manifests.labels.label_list import read_label_list
 from manifests.layout import CorpusLayout
 from trainer.data.config import DataConfig
 from trainer.data.decode import DecodeError
-from trainer.data.stream import PretrainStream, StreamState, worker_context
+from trainer.data.stream import BadShards, PretrainStream, StreamState, worker_context
+from trainer.data.tars import tar_samples
 from trainer.data.video_augment import ClipAugment
 from trainer.data.views import crop_views, view_indices
 from trainer.errors import DataError
@@ -84,7 +84,7 @@ class ViewStream(IterableDataset):
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         readers, me = self.world * workers, self.rank * workers + worker
         mine = self.urls[me::readers]
-        for sample in wds.tarfile_samples(({"url": u} for u in mine), handler=wds.warn_and_continue):
+        for sample in tar_samples(mine, BadShards(), self.cfg.max_member_bytes):
             label = label_of(sample) if self.labeled else -1
             try:
                 if "mp4" not in sample:

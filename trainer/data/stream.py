@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from trainer.data.augment import crop_resize, multiscale_crop
@@ -24,6 +23,7 @@ from trainer.data.decode import FALLBACKS, DecodeError
 from trainer.data.masking import MaskSpec
 from trainer.data.sampling import training_indices
 from trainer.data.shards import shards_for
+from trainer.data.tars import tar_samples
 from trainer.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,21 @@ class StreamState:
 
 
 class BadShards:
-    """Shards that could not be read to their end (cut, corrupt, gone), in one worker: logged,
-    counted, and the rest of the shard skipped."""
+    """Shards that could not be read to their end (cut, corrupt, gone), in one worker: counted, the
+    rest of the shard skipped, and the first few logged (a corpus of bad shards must not flood
+    the log)."""
+
+    LOGGED = 20
 
     def __init__(self):
         self.count = 0
+        self.last: Exception | None = None
 
     def __call__(self, exn: Exception) -> bool:
-        self.count += 1
-        log.warning("skipping the rest of a shard: %s", exn)
+        self.count, self.last = self.count + 1, exn
+        if self.count <= self.LOGGED:
+            log.warning("skipping the rest of a shard: %s%s", exn,
+                        "; further bad shards are only counted" if self.count == self.LOGGED else "")
         return True  # go on with the next shard
 
 
@@ -59,7 +65,13 @@ def _raw_samples(urls: list[str], cfg: DataConfig, rank: int, world: int, worker
     epoch = 0
     while True:
         mine = shards_for(urls, rank, world, worker, workers, epoch, cfg.seed)
-        yield from wds.tarfile_samples(({"url": u} for u in mine), handler=bad)
+        seen = 0
+        for sample in tar_samples(mine, bad, cfg.max_member_bytes):
+            seen += 1
+            yield sample
+        if not seen:  # a whole pass over this reader's shards gave nothing: it never will
+            raise DataError(f"none of the {len(mine)} shards this loader worker reads gave a sample ({bad.count} "
+                            f"could not be read; the last: {bad.last}). Check them with 'vmae manifests validate'")
         epoch += 1
 
 
