@@ -108,3 +108,62 @@ def test_a_sharded_plan_claiming_a_huge_tensor_is_refused_before_allocating(tmp_
     rewrite_plan(folder, huge)
     with pytest.raises(CheckpointError, match=r"claims \[1048576, 1048576\] .* bytes are stored for it"):
         checkpoint.load_file(folder)
+
+
+STATED = {  # what a crafted config.json, card or record states, and the one-line error it gets
+    "config: image_size 1,000,000": ("hf", {"image_size": 1_000_000}, "position tables over"),
+    "config: 400 layers": ("hf", {"num_hidden_layers": 400}, "depths over 256"),
+    "config: 30 layers, weights of 2": ("hf", {"num_hidden_layers": 30}, "states 30 blocks but its weights have 2"),
+    "config: hidden_size as text": ("hf", {"hidden_size": "64"}, "hidden_size is '64'"),
+    "config: hidden_size 0": ("hf", {"hidden_size": 0}, "hidden_size is 0"),
+    "config: 1,000,000 wide": ("hf", {"hidden_size": 1_000_000, "intermediate_size": 4_000_000},
+                               "widths over 16384"),
+    "card: img_size 1,000,000": ("card", {"img_size": 1_000_000}, "position tables over"),
+    "card: an unknown argument": ("card", {"layers_of_code": 1}, "unknown model argument(s) ['layers_of_code']"),
+    "record: 128 wide, weights 64": ("record", {"dim": 128}, "weight patch_embed.proj.weight is (64, 3, 2, 16, 16)"),
+}
+
+
+def crafted(tmp_path, form: str, change: dict):
+    """A tiny classifier's weights with a config.json, card or record stating `change`."""
+    from safetensors.torch import save_file as save_safetensors
+
+    from trainer.checkpoint.export import export_safetensors
+
+    model = create_classifier("vit_test", 2, **TINY)
+    if form == "hf":
+        return transformers_folder(tmp_path / "m", model, CONFIG | change)
+    tmp_path.mkdir()
+    torch.save(checkpoint.model_record(model, "vit_test"), tmp_path / "c.pt")
+    if form == "record":
+        record = torch.load(tmp_path / "c.pt", weights_only=True)
+        record["model_args"] |= change
+        torch.save(record, tmp_path / "crafted.pt")
+        return tmp_path / "crafted.pt"
+    path = export_safetensors(checkpoint.read(tmp_path / "c.pt"), tmp_path / "w")
+    card = json.loads(path.with_suffix(".json").read_text())
+    card["model_args"] |= change
+    path.with_suffix(".json").unlink()
+    save_safetensors(checkpoint.read(tmp_path / "c.pt").state, path, metadata={"vmae": json.dumps(card)})
+    return path
+
+
+def test_stated_sizes_are_checked_against_the_weights_before_anything_is_built(tmp_path):
+    from tests.hostile.limits import run_limited
+
+    paths = {case: str(crafted(tmp_path / f"case{k}", form, change))
+             for k, (case, (form, change, _)) in enumerate(STATED.items())}
+    done = run_limited(f"""
+from trainer import checkpoint
+from trainer.errors import CheckpointError
+for case, path in {paths!r}.items():
+    try:
+        checkpoint.classifier(checkpoint.read(path))
+        print(case, "| built")
+    except CheckpointError as e:
+        print(case, "| refused:", str(e).replace(chr(10), " ") if len(str(e).splitlines()) == 1 else "MANY LINES")
+""", limit_gb=4.5)
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = dict(line.split(" | ", 1) for line in done.stdout.strip().splitlines())
+    for case, (_, _, message) in STATED.items():
+        assert said[case].startswith("refused:") and message in said[case], (case, said[case])

@@ -97,18 +97,27 @@ def vit_args(config: dict) -> dict:
                               f"patch_size {patch}")
     if config.get("hidden_act", "gelu") != "gelu":
         raise CheckpointError(f"vmae's blocks use exact GELU; this model uses {config['hidden_act']}")
-    dim, inner = config.get("hidden_size", 768), config.get("intermediate_size", 3072)
-    decoder_dim, decoder_inner = config.get("decoder_hidden_size", 384), config.get("decoder_intermediate_size", 1536)
+    dim, inner = _whole(config, "hidden_size", 768), _whole(config, "intermediate_size", 3072)
+    decoder_dim = _whole(config, "decoder_hidden_size", 384)
+    decoder_inner = _whole(config, "decoder_intermediate_size", 1536)
     mlp_ratio = _ratio(inner, dim)
     if int(decoder_dim * mlp_ratio) != decoder_inner:
         raise CheckpointError(f"vmae's decoder widens its MLP as the encoder does ({inner}/{dim}); this model's "
                               f"decoder has {decoder_inner}/{decoder_dim}")
-    return {"patch": patch, "tubelet": config.get("tubelet_size", 2), "frames": config.get("num_frames", 16),
-            "img_size": size, "in_chans": config.get("num_channels", 3), "dim": dim,
-            "depth": config.get("num_hidden_layers", 12), "heads": config.get("num_attention_heads", 12),
+    return {"patch": patch, "tubelet": _whole(config, "tubelet_size", 2), "frames": _whole(config, "num_frames", 16),
+            "img_size": size, "in_chans": _whole(config, "num_channels", 3), "dim": dim,
+            "depth": _whole(config, "num_hidden_layers", 12), "heads": _whole(config, "num_attention_heads", 12),
             "mlp_ratio": mlp_ratio, "decoder_dim": decoder_dim,
-            "decoder_depth": config.get("decoder_num_hidden_layers", 4),
-            "decoder_heads": config.get("decoder_num_attention_heads", 6)}
+            "decoder_depth": _whole(config, "decoder_num_hidden_layers", 4),
+            "decoder_heads": _whole(config, "decoder_num_attention_heads", 6)}
+
+
+def _whole(config: dict, key: str, default: int) -> int:
+    """A size from config.json: a whole number (0 only for a decoder's depth), or a clear error."""
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if "decoder_num_hidden" in key else 1):
+        raise CheckpointError(f"config.json: {key} is {value!r}; it must be a positive whole number")
+    return value
 
 
 def _square(side: int | list[int]) -> int | list[int]:
