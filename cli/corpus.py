@@ -21,6 +21,10 @@ from manifests.recipe import builtin_names
 app = typer.Typer(help="Build video corpora (WebDataset shards + Parquet manifests) and inspect them.",
                   no_args_is_help=True)
 
+AllowUnfinished = Annotated[bool, typer.Option(
+    help="Use input corpora whose build did not finish (or whose dedup is older than their clips) as they are, "
+         "with a warning; by default they are refused.")]
+
 FETCH = "Fetching"
 CLIP = "Clipping and encoding"
 SRC = "Source-specific"
@@ -213,6 +217,7 @@ def dedup(
                        ] = os.cpu_count() or 1,
     executor: Executor = "local",
     ray_address: RayAddress = None,
+    allow_unfinished: AllowUnfinished = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Find exact and near duplicates across corpora, and leaks of evaluation videos; writes
@@ -222,7 +227,7 @@ def dedup(
 
     try:
         results = run_dedup(corpora, against or [], threshold, workers=workers, executor=executor,
-                            ray_address=ray_address, progress=progress)
+                            ray_address=ray_address, progress=progress, allow_unfinished=allow_unfinished)
     except (InputError, ManifestError) as e:
         raise fail(e) from e
     for r in results:
@@ -242,6 +247,7 @@ def mix(
                    ] = os.cpu_count() or 1,
     executor: Executor = "local",
     ray_address: RayAddress = None,
+    allow_unfinished: AllowUnfinished = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Sample corpora to a recipe's quotas (after dedup) into one new corpus, copying clips
@@ -259,7 +265,7 @@ def mix(
     try:
         summary = run_mix(MixOptions(recipe=recipe, inputs=inputs, out=str(out), scale=scale, seed=seed,
                                      shard_bytes=parse_size(shard_bytes), workers=workers, executor=executor,
-                                     ray_address=ray_address), progress=progress)
+                                     ray_address=ray_address, allow_unfinished=allow_unfinished), progress=progress)
     except (InputError, ManifestError) as e:
         raise fail(e) from e
     for name, r in summary["mix"].items():

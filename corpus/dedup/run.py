@@ -15,6 +15,7 @@ pixels, then the corpus given first, then the smaller key. Exactly one copy is k
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from corpus.dedup.mih import chunk_bounds, near_pairs
 from corpus.dedup.units import CorpusItems, load_items
 from corpus.errors import InputError
 from corpus.executors import EXECUTORS
+from corpus.lock import check_finished, reading, writing
 from manifests.layout import CorpusLayout
 from manifests.tables import write_part
 
@@ -161,20 +163,34 @@ def _ids(items: pd.DataFrame) -> None:
 
 
 def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: int = DEFAULT_THRESHOLD, *,
-          workers: int = 1, executor: str = "local", ray_address: str | None = None, progress: bool = False
-          ) -> list[DedupResult]:
+          workers: int = 1, executor: str = "local", ray_address: str | None = None, progress: bool = False,
+          allow_unfinished: bool = False) -> list[DedupResult]:
     """workers, executor, ray_address: where the near-pair search runs (workers=1 and local: in
-    this process); every other step is light and runs here."""
+    this process); every other step is light and runs here. The corpora are held as their writer
+    (dedup writes their dedup/), the --against corpora as readers; a corpus whose build stopped
+    half-way is refused unless allow_unfinished (a plan-only corpus is finished as planned)."""
     if not corpora:
         raise InputError("give at least one corpus folder to deduplicate")
     if not 0 <= threshold < 512:
         raise InputError(f"--threshold {threshold}: must be between 0 and 511 bits")
+    for root in [*corpora, *against]:
+        if CorpusLayout.at(root).is_corpus():
+            check_finished(root, ("complete", "planned"), allow_unfinished)
+    written = {Path(c).resolve() for c in corpora}
+    with contextlib.ExitStack() as held:
+        for root in sorted(written):
+            if CorpusLayout.at(root).is_corpus():
+                held.enter_context(writing(root))
+        held.enter_context(reading(a for a in against if Path(a).resolve() not in written))
+        return _dedup(corpora, against, _searcher(threshold, workers, executor, ray_address, progress))
+
+
+def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search) -> list[DedupResult]:
     loaded = [load_items(c) for c in corpora]
     empty = [str(c.root) for c in loaded if c.frame.empty]
     if empty:
         raise InputError(f"nothing to deduplicate in {', '.join(empty)} (no clips and no planned videos)")
     eval_ids, eval_sigs, eval_names = _eval_index([load_items(a) for a in against])
-    search = _searcher(threshold, workers, executor, ray_address, progress)
     items = _all_items(loaded)
     sig_index = np.flatnonzero(~items["plan_only"].to_numpy())
     sigs = np.concatenate([c.signatures for c in loaded if not c.plan_only]) if len(sig_index) else \

@@ -42,13 +42,18 @@ class Candidates:
     motion: np.ndarray  # float: the clip's motion score; nan where the corpus has none
 
 
-def candidates(name: str, root: Path) -> Candidates:
+def candidates(name: str, root: Path, allow_unfinished: bool = False) -> Candidates:
     layout = CorpusLayout.at(root)
     if not layout.is_corpus():
         raise InputError(f"--input {name}={root}: not a vmae corpus folder (no build.json)")
     rows = read_table(root, "clips", required=False).to_pylist()
     dedup = read_table(root, "dedup", required=False).to_pylist()
     verdict = {d["clip_key"]: (d["keep"], d["reason"]) for d in dedup}
+    judged = sum(r["clip_key"] in verdict for r in rows)
+    if 0 < judged < len(rows) and not allow_unfinished:  # dedup ran before the rest of the clips were built
+        raise InputError(f"--input {name}={root}: dedup judged {judged} of its {len(rows)} clips (it ran before the "
+                         "build finished); the others would all count as kept. Rerun 'vmae corpus dedup' on it, or "
+                         "pass --allow-unfinished")
     found = [verdict.get(r["clip_key"], (True, None)) for r in rows]
     motion = np.array([np.nan if r["motion"] is None else r["motion"] for r in rows], float)
     return Candidates(str(root), rows, np.array([k for k, _ in found], bool), [why for _, why in found], motion)

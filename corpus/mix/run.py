@@ -15,7 +15,7 @@ from tqdm import tqdm
 from corpus.compact import compact, write_table
 from corpus.errors import InputError
 from corpus.executors import EXECUTORS
-from corpus.lock import writing
+from corpus.lock import check_finished, reading, writing
 from corpus.mix.copy import MixUnit, UnitCopier
 from corpus.mix.plan import MixPlan, candidates, plan_mix
 from corpus.status import summarize
@@ -39,6 +39,7 @@ class MixOptions:
     workers: int = 1  # local: processes; ray: units in flight
     executor: str = "local"
     ray_address: str | None = None
+    allow_unfinished: bool = False  # use input corpora whose build did not finish, with a loud warning
 
 
 def _check(recipe: Recipe, opts: MixOptions) -> None:
@@ -109,9 +110,12 @@ def mix(opts: MixOptions, progress: bool = True) -> dict:
     if not resuming and out.exists() and any(p.name != ".lock" for p in out.iterdir()):
         raise InputError(f"{out} is not empty and holds no unfinished mix; mix writes a new corpus: choose another "
                          "--out or remove it")
-    with writing(out):
+    for folder in opts.inputs.values():
+        if CorpusLayout.at(folder).is_corpus():
+            check_finished(folder, ("complete",), opts.allow_unfinished)
+    with writing(out), reading(opts.inputs.values()):
         labels = _labels(recipe, opts.inputs)
-        pool = {n: candidates(n, Path(d)) for n, d in opts.inputs.items()}
+        pool = {n: candidates(n, Path(d), opts.allow_unfinished) for n, d in opts.inputs.items()}
         plan = plan_mix(recipe, pool, opts.scale, opts.seed, bool(labels), opts.shard_bytes)
         if resuming:
             _resume_check(layout, plan)

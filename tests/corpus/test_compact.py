@@ -58,6 +58,6 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_corpus(tmp_path, u
         held.flush()
         r = runner.invoke(app, ["corpus", "build", "--source", "web", "--input", str(url_list), "--out",
                                 str(tmp_path / "c"), "--no-progress"])
-        assert r.exit_code == 2 and "is being written by vmae pid 4242 on elsewhere" in r.output
+        assert r.exit_code == 2 and "is in use by vmae pid 4242 on elsewhere" in r.output
         r = runner.invoke(app, ["corpus", "compact", str(tmp_path / "c")])
-        assert r.exit_code == 2 and "is being written by" in r.output
+        assert r.exit_code == 2 and "is in use by" in r.output

@@ -186,6 +186,7 @@ def test_keys_and_shards_that_would_leave_their_folders_are_refused(corpora, tmp
                                    ("shard", "../../elsewhere.tar", "lies outside the corpus folder")):
         bad = tmp_path / f"bad_{column}"
         shutil.copytree(corpora / "movies", bad)
+        shutil.rmtree(bad / "dedup")  # its verdicts name the keys as they were
         clips = read_table(bad, "clips").to_pandas()
         clips.loc[0, column] = value
         write_table(CorpusLayout.at(bad), "clips", pa.Table.from_pandas(clips, preserve_index=False))
