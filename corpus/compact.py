@@ -7,6 +7,7 @@ kill -9 at any moment, and every input row is in videos/ exactly once throughout
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,10 @@ SORT_KEYS = {"videos": "row", "clips": "clip_key", "shards": "shard"}
 
 
 def _write_chunks(folder: Path, table: pa.Table) -> None:
+    """The table in files of ROWS_PER_FILE rows, named for this generation alone (see generations.py)."""
+    own = uuid.uuid4().hex[:8]
     for k, start in enumerate(range(0, max(table.num_rows, 1), ROWS_PER_FILE)):
-        pq.write_table(table.slice(start, ROWS_PER_FILE), folder / f"part-c{k:06d}.parquet", compression="zstd")
+        pq.write_table(table.slice(start, ROWS_PER_FILE), folder / f"part-c{k:06d}-{own}.parquet", compression="zstd")
 
 
 def _write_units(folder: Path, table: pa.Table) -> None:

@@ -4,8 +4,11 @@ DIR/videos (and clips, shards, dedup) is a relative symbolic link to the table's
 generation, DIR/.tables/videos/gNNNNNN. Inside a generation one part is replaced at a time by an
 atomic rename (a unit finishing). A change to many parts at once (merging parts into a few large
 files, splitting units out again) writes a whole new generation beside the current one and
-switches the link with one rename. A reader of DIR/videos (pandas, pyarrow) sees the old table or
-the new one, never a mix, and a kill -9 at any moment leaves one of them whole.
+switches the link with one rename. The old generation stays on disk for GRACE_S after the switch,
+so a reader that resolved the link just before (vmae's readers resolve it once, then read inside
+the generation) reads the old table whole; the next switch after that removes it. A kill -9 at any
+moment leaves one of them whole. Chunk files carry a name of their generation's own, so a plain
+pandas read whose listing and opening straddle a switch fails loudly instead of mixing the two.
 """
 
 from __future__ import annotations
@@ -14,16 +17,24 @@ import contextlib
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 STORE = ".tables"
+GRACE_S = 600.0  # how long a superseded generation is kept for readers that may still be in it
 _GEN = re.compile(r"^g(\d{6})$")
 
 
 def _store(folder: Path) -> Path:
     return folder.parent / STORE / folder.name
+
+
+def current(folder: Path) -> Path:
+    """The generation the table's link points at now (the folder itself for a plain one): a reader
+    lists and reads inside it, so a switch meanwhile cannot change what it reads."""
+    return Path(folder).resolve()
 
 
 def generations(folder: Path) -> list[Path]:
@@ -57,11 +68,13 @@ def ensure(folder: Path) -> Path:
 
 
 def _clear_leftovers(folder: Path) -> None:
-    """Generations and temporary folders a killed switch left beside the current one."""
+    """Temporary folders a killed switch left, and generations superseded more than GRACE_S ago
+    (a superseded generation's mtime is the moment of its switch)."""
     store = _store(folder)
     current = folder.resolve() if folder.is_symlink() else None
+    now = time.time()
     for p in store.iterdir() if store.is_dir() else []:
-        if p.is_dir() and p.resolve() != current:
+        if p.is_dir() and p.resolve() != current and (not _GEN.match(p.name) or now - p.stat().st_mtime > GRACE_S):
             shutil.rmtree(p, ignore_errors=True)
 
 
@@ -88,6 +101,6 @@ def new_generation(folder: Path) -> Iterator[Path]:
             old = store / f"g{int(final.name[1:]) - 1:06d}"
             os.rename(folder, old)
             _link(folder, final)  # a kill -9 between these two renames is repaired by ensure()
-        shutil.rmtree(old, ignore_errors=True)
+        os.utime(old)  # superseded now: kept for readers still in it, removed by a switch GRACE_S later
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from manifests.atomic import atomic_path
 from manifests.errors import ManifestError
-from manifests.generations import ensure
+from manifests.generations import current, ensure
 from manifests.schemas import ADDED_COLUMNS, SCHEMA_VERSION, TABLES, VERSION_KEY, with_version
 
 
@@ -66,9 +66,22 @@ def part_files(folder: Path) -> list[Path]:
 
 
 def read_table(root: Path, name: str, *, required: bool = True) -> pa.Table:
-    """Read table `name` of the corpus at `root`, checking version and columns of every part."""
+    """Read table `name` of the corpus at `root`, checking version and columns of every part. The
+    table's current generation is resolved once and read whole (manifests/generations.py); a part
+    replaced under the reader (a generation older than the grace period) means reading again."""
+    for attempt in range(3):
+        try:
+            return _read_generation(Path(root), name, required)
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _read_generation(root: Path, name: str, required: bool) -> pa.Table:
     folder = Path(root) / name
-    files = part_files(folder) if folder.is_dir() else []
+    generation = current(folder)
+    files = part_files(generation) if generation.is_dir() else []
     if not files:
         if required:
             raise ManifestError(

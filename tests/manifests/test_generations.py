@@ -11,6 +11,7 @@ import time
 import pandas as pd
 import pytest
 
+from manifests import generations as generations_module
 from manifests.generations import ensure, generations, new_generation
 from manifests.tables import write_part
 from tests.manifests.test_tables import EXAMPLES
@@ -20,18 +21,23 @@ def rows(n, start=0):
     return [{**EXAMPLES["videos"], "row": start + i, "video_id": f"v{start + i}"} for i in range(n)]
 
 
-def test_a_new_table_is_a_link_to_its_first_generation_and_switches_whole(tmp_path):
+def test_a_new_table_is_a_link_to_its_first_generation_and_switches_whole(tmp_path, monkeypatch):
     write_part(tmp_path / "videos" / "part-u0.parquet", "videos", rows(3))
     assert (tmp_path / "videos").is_symlink() and (tmp_path / "videos").resolve().name == "g000000"
     first = (tmp_path / "videos").resolve()
     with new_generation(tmp_path / "videos") as folder:
         pd.DataFrame(rows(5)).to_parquet(folder / "part-c0.parquet")
         assert len(pd.read_parquet(tmp_path / "videos")) == 3  # readers see the old table until the switch
-    assert len(pd.read_parquet(tmp_path / "videos")) == 5 and not first.exists()
+    assert len(pd.read_parquet(tmp_path / "videos")) == 5
+    assert len(pd.read_parquet(first)) == 3  # kept whole for a reader that resolved the link before
     with pytest.raises(RuntimeError), new_generation(tmp_path / "videos") as folder:
         pd.DataFrame(rows(1)).to_parquet(folder / "part-c0.parquet")
         raise RuntimeError("the writer failed")
-    assert len(pd.read_parquet(tmp_path / "videos")) == 5 and len(generations(tmp_path / "videos")) == 1
+    assert len(pd.read_parquet(tmp_path / "videos")) == 5 and first.exists()  # still within its grace period
+    monkeypatch.setattr(generations_module, "GRACE_S", 0.0)
+    with new_generation(tmp_path / "videos") as folder:  # past the grace period: the next switch removes it
+        pd.DataFrame(rows(2)).to_parquet(folder / "part-c0.parquet")
+    assert not first.exists() and len(generations(tmp_path / "videos")) == 2
 
 
 def test_a_plain_folder_from_before_is_converted_and_a_lost_link_repaired(tmp_path):
@@ -70,6 +76,11 @@ def test_kill_9_at_any_moment_of_switching_leaves_the_table_whole(tmp_path):
         proc.wait()
         table = pd.read_parquet(ensure(tmp_path / "videos"))
         assert sorted(table["row"]) == list(range(600))  # every row once, whatever the moment
-    with new_generation(tmp_path / "videos") as g:  # the next writer clears what the kills left
-        pd.DataFrame(rows(600)).to_parquet(g / "part-0.parquet")
-    assert [p.name for p in (tmp_path / ".tables" / "videos").iterdir()] == [(tmp_path / "videos").resolve().name]
+    generations_module.GRACE_S = 0.0  # the next writer clears what the kills left, past their grace
+    try:
+        with new_generation(tmp_path / "videos") as g:
+            pd.DataFrame(rows(600)).to_parquet(g / "part-0.parquet")
+    finally:
+        generations_module.GRACE_S = 600.0
+    names = [p.name for p in (tmp_path / ".tables" / "videos").iterdir()]
+    assert (tmp_path / "videos").resolve().name in names and len(names) == 2  # the current one and the last
