@@ -4,7 +4,10 @@ they are."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -84,6 +87,37 @@ def parse_size(text: str) -> int:
     if not m or m.group(2).upper() not in _UNITS:
         raise typer.BadParameter(f"'{text}' is not a size; write e.g. 1GB, 500MB, 64KiB or a number of bytes")
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+@contextlib.contextmanager
+def machine_faults(command: str, out: Path | str | None) -> Iterator[None]:
+    """A fault of the machine while `command` writes (a full disk or quota, a read-only or vanished
+    folder, too many open files) is not a fault of its input: one message saying what, where and
+    how much room there is, and exit status 3. Every write is atomic, so nothing was left
+    half-written and the same command resumes or redoes the work once the machine is fixed."""
+    from corpus.errors import MachineFault, machine_fault
+
+    try:
+        yield
+    except (OSError, MachineFault) as e:
+        fault = machine_fault(e)
+        if fault is None:
+            raise
+        typer.secho(f"error: {command} stopped: {fault}. {_room(fault.where or out)}. Fix that (free space, remount, "
+                    "raise the open-file limit) and rerun the same command; nothing was left half-written",
+                    fg="red", err=True)
+        raise typer.Exit(3) from e
+
+
+def _room(where: Path | str | None) -> str:
+    """How much space is free where the command writes (on the nearest folder that exists)."""
+    folder = Path(where or ".").absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return f"{shutil.disk_usage(folder).free / 1e6:,.1f} MB free on the file system of {folder}"
+    except OSError:
+        return f"{folder} cannot be read"
 
 
 def fail(e: Exception) -> typer.Exit:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import CorpusDir, Executor, RayAddress, fail, parse_size
+from cli.common import CorpusDir, Executor, RayAddress, fail, machine_faults, parse_size
 from corpus.dedup import DEFAULT_THRESHOLD
 from corpus.errors import InputError, MachineFault
 from corpus.sources import SOURCES
@@ -195,7 +195,7 @@ def compact(corpus: CorpusDir) -> None:
     if not layout.is_corpus():
         raise fail(ManifestError(f"{corpus} is not a vmae corpus folder (no build.json)"))
     try:
-        with writing(layout.root):
+        with machine_faults("compact", corpus), writing(layout.root):
             changed = run_compact(layout)
     except (InputError, ManifestError) as e:
         raise fail(e) from e
@@ -226,8 +226,9 @@ def dedup(
     from corpus.dedup.run import dedup as run_dedup
 
     try:
-        results = run_dedup(corpora, against or [], threshold, workers=workers, executor=executor,
-                            ray_address=ray_address, progress=progress, allow_unfinished=allow_unfinished)
+        with machine_faults("dedup", corpora[0]):
+            results = run_dedup(corpora, against or [], threshold, workers=workers, executor=executor,
+                                ray_address=ray_address, progress=progress, allow_unfinished=allow_unfinished)
     except (InputError, ManifestError) as e:
         raise fail(e) from e
     for r in results:
@@ -263,9 +264,11 @@ def mix(
             raise typer.BadParameter(f"'{spec}': write NAME=DIR, e.g. k710=corpora/k710", param_hint="--input")
         inputs[name] = folder
     try:
-        summary = run_mix(MixOptions(recipe=recipe, inputs=inputs, out=str(out), scale=scale, seed=seed,
-                                     shard_bytes=parse_size(shard_bytes), workers=workers, executor=executor,
-                                     ray_address=ray_address, allow_unfinished=allow_unfinished), progress=progress)
+        with machine_faults("mix", out):
+            summary = run_mix(MixOptions(recipe=recipe, inputs=inputs, out=str(out), scale=scale, seed=seed,
+                                         shard_bytes=parse_size(shard_bytes), workers=workers,
+                                         executor=executor, ray_address=ray_address,
+                                         allow_unfinished=allow_unfinished), progress=progress)
     except (InputError, ManifestError) as e:
         raise fail(e) from e
     for name, r in summary["mix"].items():
@@ -286,7 +289,8 @@ def report(
     from corpus.report import report as run_report
 
     try:
-        png, page = run_report(corpora, out)
+        with machine_faults("report", out):
+            png, page = run_report(corpora, out)
     except (InputError, ManifestError) as e:
         raise fail(e) from e
     typer.echo(f"wrote {png} and {page}")

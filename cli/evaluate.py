@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DecodeDevice, Decoder, Progress, fail
+from cli.common import DecodeDevice, Decoder, Progress, fail, machine_faults
 
 Ckpt = Annotated[str, typer.Option(help="Checkpoint file or run folder (its newest checkpoint; best.pt for a "
                                         "validated run's best).")]
@@ -40,8 +40,9 @@ def eval_command(
     where = Path(ckpt)
     out = out or (where if where.is_dir() else where.parent) / "eval"
     try:
-        s = run_eval(ckpt, shards, out, clips, crops, batch_size, workers, model, overwrite, progress, decoder,
-                     decode_device)
+        with machine_faults("eval", out):
+            s = run_eval(ckpt, shards, out, clips, crops, batch_size, workers, model, overwrite, progress, decoder,
+                         decode_device)
     except USER_ERRORS as e:
         raise fail(e) from e
     if s is None:
@@ -108,8 +109,9 @@ def embed(
     if out.exists() and not overwrite:
         raise fail(ValueError(f"{out} exists; give another --out or --overwrite"))
     try:
-        result = embed_corpus(shards, ckpt, out, clips, crops, batch_size, workers, model, progress, decoder,
-                              decode_device)
+        with machine_faults("embed", out):
+            result = embed_corpus(shards, ckpt, out, clips, crops, batch_size, workers, model, progress, decoder,
+                                  decode_device)
     except USER_ERRORS as e:
         raise fail(e) from e
     typer.echo(f"{len(result.keys)} embeddings of {result.values.shape[1]} values → {out}"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import fail
+from cli.common import fail, machine_faults
 
 
 def _format(value: str) -> str:
@@ -38,7 +38,8 @@ def export(
     try:
         source = checkpoint.read(ckpt)
         write = export_transformers if format == "transformers" else export_safetensors
-        written = write(source, out, model, overwrite)
+        with machine_faults("export", out):
+            written = write(source, out, model, overwrite)
     except USER_ERRORS as e:
         raise fail(e) from e
     what = f"{source.kind} {source.model_name or model or ''}".strip()

@@ -46,6 +46,7 @@ from cli.common import (
     WeightDecay,
     Workers,
     fail,
+    machine_faults,
 )
 
 app = typer.Typer(help="Train video models on corpus shards.", no_args_is_help=True)
@@ -62,7 +63,8 @@ def _train(cls_name: str, options: dict, run: Callable[..., dict]) -> dict:
         cfg = build_config({"pretrain": PretrainConfig, "finetune": FinetuneConfig}[cls_name], options, config)
         if not cfg.out:
             raise ValueError("give --out (the run folder)")
-        return run(cfg, progress=progress)
+        with machine_faults("training", cfg.out):
+            return run(cfg, progress=progress)
     except USER_ERRORS as e:
         raise fail(e) from e
 
@@ -186,7 +188,8 @@ def progressive(
     from trainer.stages.progressive import ProgressiveError, run_progressive
 
     try:
-        summary = run_progressive(config, progress=progress)
+        with machine_faults("training", None):
+            summary = run_progressive(config, progress=progress)
     except (*USER_ERRORS, ProgressiveError) as e:
         raise fail(e) from e
     for name, row in summary["stages"].items():

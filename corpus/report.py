@@ -15,8 +15,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from corpus.errors import InputError  # noqa: E402
+from manifests.atomic import atomic_path  # noqa: E402
 from manifests.layout import CorpusLayout  # noqa: E402
-from manifests.tables import read_frame  # noqa: E402
+from manifests.tables import read_frame, write_atomic_bytes  # noqa: E402
 
 
 def _load(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -99,12 +100,13 @@ def report(roots: list[str | Path], out: str | Path) -> tuple[Path, Path]:
     png = Path(out).with_suffix(".png")
     png.parent.mkdir(parents=True, exist_ok=True)
     fig = draw(clips, videos, dedup, title)
-    fig.savefig(png, dpi=110)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     counts = {r.name: CorpusLayout.at(r).build_doc().get("counts") for r in roots}
     page = (f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<h1>{html.escape(title)}</h1><img style='max-width:100%' src='data:image/png;base64,"
             f"{base64.b64encode(png.read_bytes()).decode()}'><pre>{html.escape(json.dumps(counts, indent=2))}</pre>")
     page_path = png.with_suffix(".html")
-    page_path.write_text(page, encoding="utf-8")
+    write_atomic_bytes(page_path, page.encode("utf-8"))
     return png, page_path

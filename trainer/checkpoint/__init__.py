@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from manifests.atomic import atomic_path
 from trainer.checkpoint import hf, sharded
+from trainer.checkpoint.disk import save_torch
 from trainer.data.config import GEOMETRY_FIELDS
 from trainer.data.stream import StreamState
 from trainer.errors import CheckpointError, TrainingError
@@ -197,8 +197,7 @@ def save(out: Path, step: int, record: dict, keep: int) -> Path:
     beyond `keep`: a crash at any moment leaves the last good checkpoint intact."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"ckpt-{step:08d}.pt"
-    with atomic_path(path) as tmp:
-        torch.save(record, tmp)
+    save_torch(record, path)
     prune(out, keep)
     return path
 
@@ -213,8 +212,7 @@ def prune(out: Path, keep: int) -> None:
 
 def save_best(out: Path, model: torch.nn.Module, cfg, state: dict | None = None, **extra) -> Path:
     """best.pt: the model record of the best validated model, with the run's config."""
-    with atomic_path(out / BEST) as tmp:
-        torch.save({**model_record(model, cfg.model, state), "config": dataclasses.asdict(cfg), **extra}, tmp)
+    save_torch({**model_record(model, cfg.model, state), "config": dataclasses.asdict(cfg), **extra}, out / BEST)
     return out / BEST
 
 

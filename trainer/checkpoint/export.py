@@ -20,10 +20,10 @@ import shutil
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from manifests.atomic import atomic_path
 from trainer.checkpoint import CARD, CARD_FORMAT, HEADER_KEY, Checkpoint, hf
+from trainer.checkpoint.disk import save_safetensors
 from trainer.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from trainer.errors import CheckpointError
 from trainer.models.classifier import ALIGNMENT_KEYS
@@ -51,10 +51,10 @@ def export_safetensors(ckpt: Checkpoint, out: Path, model: str | None = None, ov
     _refuse_existing(out, overwrite)
     _refuse_existing(out.with_suffix(".json"), overwrite)  # the card beside it is written too
     meta = card(ckpt, model)
-    with atomic_path(out) as tmp:
-        save_file(weights(ckpt), tmp, metadata={"format": "pt", HEADER_KEY: json.dumps(meta)})
-    with atomic_path(out.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    # the card first, then the weights: a failure leaves neither (a weights file alone would refuse the rerun)
+    with atomic_path(out.with_suffix(".json")) as card_tmp:
+        card_tmp.write_text(json.dumps(meta, indent=2) + "\n")
+        save_safetensors(weights(ckpt), out, metadata={"format": "pt", HEADER_KEY: json.dumps(meta)})
     return out
 
 
@@ -82,7 +82,8 @@ def export_transformers(ckpt: Checkpoint, out: Path, model: str | None = None, o
     tmp.mkdir(parents=True)
     try:
         config.save_pretrained(tmp)
-        save_file(hf.to_transformers(weights(ckpt), ckpt.kind), tmp / "model.safetensors", metadata={"format": "pt"})
+        save_safetensors(hf.to_transformers(weights(ckpt), ckpt.kind), tmp / "model.safetensors",
+                         metadata={"format": "pt"})
         VideoMAEImageProcessor(**pixels).save_pretrained(tmp)
         VideoMAEVideoProcessor(**pixels, num_frames=args["frames"], do_sample_frames=sampled).save_pretrained(tmp)
         (tmp / CARD).write_text(json.dumps(meta, indent=2) + "\n")

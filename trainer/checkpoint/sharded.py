@@ -26,6 +26,7 @@ import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint import FileSystemReader
+from torch.distributed.checkpoint.api import CheckpointException
 from torch.distributed.checkpoint.default_planner import DefaultLoadPlanner
 from torch.distributed.checkpoint.metadata import Metadata, TensorStorageMetadata
 from torch.distributed.checkpoint.state_dict import (
@@ -36,6 +37,7 @@ from torch.distributed.checkpoint.state_dict import (
     set_optimizer_state_dict,
 )
 
+from trainer.checkpoint.disk import os_error_of, save_torch
 from trainer.errors import CheckpointError
 
 RECORD = "record.pt"
@@ -176,9 +178,12 @@ def save(out: Path, step: int, trainee: torch.nn.Module, optimizer: torch.optim.
     optim = get_optimizer_state_dict(trainee, optimizer)
     with warnings.catch_warnings():  # --fsdp in one process writes the same sharded form, on purpose
         warnings.filterwarnings("ignore", message=".*assuming the intent is to save in a single process")
-        dcp.save({"trainee": _trainee_state(trainee), "optim": optim["state"]}, checkpoint_id=str(tmp))
+        try:
+            dcp.save({"trainee": _trainee_state(trainee), "optim": optim["state"]}, checkpoint_id=str(tmp))
+        except CheckpointException as e:  # a full disk is a fault of the machine: said as one
+            raise os_error_of(e) or e from e
     if main:
-        torch.save({**record, "optimizer_groups": optim["param_groups"]}, tmp / RECORD)
+        save_torch({**record, "optimizer_groups": optim["param_groups"]}, tmp / RECORD)
         os.replace(tmp, final)
     _barrier()
     return final

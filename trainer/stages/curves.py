@@ -8,6 +8,8 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
+from manifests.atomic import atomic_path
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -43,6 +45,7 @@ def plot_losses(metrics: Path, png: Path, title: str) -> Path:
         vx.set_ylabel("validation top-1 (single view)")
         vx.set_title(f"best {max(v for _, v in val):.3f}")
     fig.tight_layout()
-    fig.savefig(png, dpi=100)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
     return png

@@ -8,11 +8,25 @@ from pathlib import Path
 from torch.utils.tensorboard import SummaryWriter
 
 
+def _drop_partial_line(path: Path) -> None:
+    """A run stopped by a full disk may have written half a line: cut it, so the resumed run's lines
+    (and the curves read from them) stay whole JSON."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as f:
+        f.seek(-1, 2)
+        if f.read(1) == b"\n":
+            return
+        f.seek(0)
+        f.truncate(f.read().rfind(b"\n") + 1)
+
+
 class MetricsLog:
     def __init__(self, out: Path, enabled: bool = True):
         self.enabled, self.last = enabled, {}
         if enabled:
             out.mkdir(parents=True, exist_ok=True)
+            _drop_partial_line(out / "metrics.jsonl")
             self.file = open(out / "metrics.jsonl", "a")  # noqa: SIM115 - held for the whole run
             self.tb = SummaryWriter(str(out / "tensorboard"))
 
