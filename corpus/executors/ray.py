@@ -12,12 +12,15 @@ import functools
 import logging
 from collections.abc import Callable, Iterable
 
-from corpus.errors import InputError
+from corpus.errors import InputError, MachineFault
 from corpus.executors.base import Finish, OnDone, OnTask, OnUnit, UnitWork
 from corpus.pipeline import Pipeline, run_task
 from corpus.steps.base import Step, Task
 
-MAX_RETRIES = 3
+# One more try for a task whose worker or node was lost (a unit rewrites all it writes, so running
+# it again is safe); a unit whose worker dies twice, or is killed twice by Ray's memory monitor, is
+# reported rather than run over and over (Ray's defaults are 3 and 15 more tries).
+MAX_RETRIES = 1
 _STEPS: dict[str, list[Step]] = {}  # per worker process: steps built once per pipeline
 
 
@@ -35,6 +38,18 @@ def _vmae_task(fn: Callable, item):
     return fn(item)
 
 
+def _result(ray, ref, item):
+    """A task's result; a task whose worker died on every try stops the run as a fault of the
+    machine, naming the unit (the same input will kill it again: a rerun skips nothing)."""
+    try:
+        return ray.get(ref)
+    except (ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError, ray.exceptions.NodeDiedError) as e:
+        what = f"unit {item.unit}" if hasattr(item, "unit") else "a task"
+        raise MachineFault(f"the Ray worker running {what} died on each of its {MAX_RETRIES + 1} tries "
+                           f"({type(e).__name__}: killed for memory, crashed, or its node was lost); see the Ray "
+                           "logs of that node") from e
+
+
 class RayExecutor:
     def __init__(self, workers: int = 2, address: str | None = None, cpus: float = 1.0, **_):
         self.workers, self.address, self.cpus = max(1, workers), address, cpus
@@ -49,7 +64,8 @@ class RayExecutor:
             if self.address:
                 ray.init(address=self.address, logging_level=logging.WARNING)
             else:  # a local instance with as many CPUs as units in flight
-                ray.init(num_cpus=self.workers, include_dashboard=False, logging_level=logging.WARNING)
+                ray.init(num_cpus=self.workers, include_dashboard=False, logging_level=logging.WARNING,
+                         _system_config={"task_oom_retries": MAX_RETRIES})
         return ray, started
 
     def run(self, units: Iterable[UnitWork], pipeline: Pipeline, finish: Finish, on_task: OnTask,
@@ -77,7 +93,8 @@ class RayExecutor:
                 if not in_flight:
                     return
                 ready, _ = ray.wait(list(in_flight), num_returns=1)
-                on_done(in_flight.pop(ready[0]), ray.get(ready[0]))
+                item = in_flight.pop(ready[0])
+                on_done(item, _result(ray, ready[0], item))
         finally:
             if started:
                 ray.shutdown()

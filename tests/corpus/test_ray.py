@@ -125,3 +125,27 @@ def test_dedup_on_ray_decides_as_a_local_one(tmp_path, url_list):
         decided[executor] = table.sort_values("clip_key").astype(str).values.tolist()
     # the list holds the same videos several times: copies are found, one of each kept
     assert sum(row[2] == "False" for row in decided["local"]) >= 3 and decided["ray"] == decided["local"]
+
+
+def test_a_unit_whose_worker_dies_every_time_is_tried_twice_then_reported(tmp_path):
+    """As a unit holding a memory bomb would: Ray's own defaults run it 4 times (16 when its memory
+    monitor kills it); vmae tries twice, then stops, naming the unit."""
+    from dataclasses import dataclass
+
+    from corpus.errors import MachineFault
+    from corpus.executors.ray import RayExecutor
+
+    @dataclass
+    class Unit:
+        unit: str
+
+    tries = tmp_path / "tries"
+
+    def dies(item):  # a closure: Ray sends it by value
+        with open(tries, "a") as f:
+            f.write(item.unit + "\n")
+        os._exit(1)
+
+    with pytest.raises(MachineFault, match=r"the Ray worker running unit u000007 died on each of its 2 tries"):
+        RayExecutor(1).map(dies, [Unit("u000007")], lambda item, result: None)
+    assert tries.read_text().split() == ["u000007", "u000007"]
