@@ -3,7 +3,12 @@ playlist expansion and single-video download."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from corpus.errors import MachineFault, StepError, fault_in_message
@@ -121,17 +126,64 @@ def _entry_id(entry: dict) -> str | None:
     return data.get("force_videoid")
 
 
+class RateFloor:
+    """The HTTP fetcher's rate floor for yt-dlp: once timeout_s has passed since the download began,
+    it must average min_rate bytes/s, and extraction (pages, formats) may take EXTRACTION times
+    timeout_s before it. yt-dlp reads in blocks that a trickling server never fills (a byte a second
+    never trips the per-read timeout), so a timer checks the bytes its progress hooks reported, and
+    interrupts the read when they fall behind. The timer is SIGALRM: it runs where the fetch runs in
+    a process' main thread (every executor's workers, and a one-worker build), and is skipped
+    elsewhere."""
+
+    EXTRACTION = 4
+
+    def __init__(self, url: str, opts: FetchOptions):
+        self.url, self.opts, self.bytes = url, opts, 0
+        self.start, self.began = time.monotonic(), None
+
+    def hook(self, progress: dict) -> None:
+        self.began = self.began or time.monotonic()
+        self.bytes = progress.get("downloaded_bytes") or self.bytes
+
+    def _check(self, *_) -> None:
+        now = time.monotonic()
+        if self.began is None:
+            if now - self.start > self.EXTRACTION * self.opts.timeout_s:
+                raise StepError("timeout", f"{self.url}: no video data after {now - self.start:.0f} s")
+            return
+        elapsed = now - self.began
+        if elapsed > self.opts.timeout_s and self.bytes < self.opts.min_rate * elapsed:
+            raise StepError("timeout", f"{self.url}: {self.bytes} bytes in {elapsed:.0f} s, below the floor of "
+                            f"{self.opts.min_rate:g} bytes/s (--min-rate)")
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGALRM, self._check)
+        signal.setitimer(signal.ITIMER_REAL, self.opts.timeout_s, self.opts.timeout_s)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
 def download(url: str, folder: Path, name: str, opts: FetchOptions, *, keep_audio: bool = False,
              section: tuple[float, float] | None = None) -> Path:
     """Download one video into folder/name.<ext>; returns the file path."""
     from yt_dlp.utils import download_range_func
 
+    floor = RateFloor(url, opts)
     o = ydl_options(opts, keep_audio=keep_audio) | {"outtmpl": str(folder / f"{name}.%(ext)s"),
-                                                     "paths": {"home": str(folder)}}
+                                                     "paths": {"home": str(folder)},
+                                                     "progress_hooks": [floor.hook]}
     if section is not None:
         o["download_ranges"] = download_range_func([], [section])
         o["force_keyframes_at_cuts"] = False
-    info = _extract(url, o, download=True)
+    with floor.watching():
+        info = _extract(url, o, download=True)
     downloads = info.get("requested_downloads") or []
     path = Path(downloads[0]["filepath"]) if downloads and downloads[0].get("filepath") else None
     if path is None or not path.is_file():

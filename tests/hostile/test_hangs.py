@@ -42,3 +42,14 @@ def test_training_on_shards_none_of_which_can_be_read_stops_with_a_message(tmp_p
     assert done.returncode == 2, done.stderr[-2000:]
     assert "none of the 3 shards this loader worker reads gave a sample" in done.stderr
     assert len(done.stderr.splitlines()) < 60, f"{len(done.stderr.splitlines())} lines of log"
+
+
+@pytest.mark.timeout(60)
+def test_a_trickling_server_behind_yt_dlp_is_cut_off_too(tmp_path, server):
+    (tmp_path / "urls.txt").write_text(f"{server}/trickle/a.mp4\n{server}/b.mp4\n")
+    start = time.monotonic()
+    build_corpus(tmp_path / "y", "youtube", [tmp_path / "urls.txt"], fetch={"timeout_s": 1, "min_rate": 5000})
+    took = time.monotonic() - start
+    rows = pd.read_parquet(tmp_path / "y" / "videos").sort_values("row")
+    assert list(rows.status) == ["failed", "ok"] and list(rows.error_kind)[0] == "timeout"
+    assert took < 30, f"the trickle held the build for {took:.0f} s"
