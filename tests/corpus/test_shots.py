@@ -103,7 +103,7 @@ def test_min_motion_refuses_corpora_without_motion_scores(tmp_path, film):
         (old / table).mkdir(parents=True)
     table = read_table(d / "corpus", "clips").select(old_schema.names)
     pq.write_table(table.cast(with_version(old_schema, "clips")), old / "clips" / "part-0.parquet")
-    (old / "build.json").write_text("{}")
+    (old / "build.json").write_text('{"state": "complete"}')
     assert read_table(old, "clips").column("motion").null_count == len(clips)  # read as before: nulls
     recipe = tmp_path / "r.yaml"
     recipe.write_text("sources:\n  films: {quota: 5, min_motion: 1.0}\n")
