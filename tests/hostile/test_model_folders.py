@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 from trainer import checkpoint
 from trainer.checkpoint import hf
 from trainer.errors import CheckpointError
-from trainer.models import create_classifier
+from trainer.models import create_classifier, create_model
 
 TINY = {"frames": 4, "img_size": 32}
 CONFIG = {"model_type": "videomae", "image_size": 32, "patch_size": 16, "num_frames": 4, "hidden_size": 64,
@@ -121,6 +121,8 @@ STATED = {  # what a crafted config.json, card or record states, and the one-lin
     "card: img_size 1,000,000": ("card", {"img_size": 1_000_000}, "position tables over"),
     "card: an unknown argument": ("card", {"layers_of_code": 1}, "unknown model argument(s) ['layers_of_code']"),
     "record: 128 wide, weights 64": ("record", {"dim": 128}, "weight patch_embed.proj.weight is (64, 3, 2, 16, 16)"),
+    "record: a 16384-wide decoder it lacks": ("record-encoder", {"decoder_depth": 256, "decoder_dim": 16384,
+                                                                 "decoder_heads": 16}, "has weights the file lacks"),
 }
 
 
@@ -134,8 +136,10 @@ def crafted(tmp_path, form: str, change: dict):
     if form == "hf":
         return transformers_folder(tmp_path / "m", model, CONFIG | change)
     tmp_path.mkdir()
+    if form == "record-encoder":  # a UMT student: an encoder without a pixel decoder
+        model = create_model("vit_test", decoder_depth=0, **TINY)
     torch.save(checkpoint.model_record(model, "vit_test"), tmp_path / "c.pt")
-    if form == "record":
+    if form.startswith("record"):
         record = torch.load(tmp_path / "c.pt", weights_only=True)
         record["model_args"] |= change
         torch.save(record, tmp_path / "crafted.pt")
@@ -158,7 +162,8 @@ from trainer import checkpoint
 from trainer.errors import CheckpointError
 for case, path in {paths!r}.items():
     try:
-        checkpoint.classifier(checkpoint.read(path))
+        ckpt = checkpoint.read(path)
+        checkpoint.classifier(ckpt) if ckpt.kind == "classifier" else checkpoint.build("pretrain", ckpt.vit_args())
         print(case, "| built")
     except CheckpointError as e:
         print(case, "| refused:", str(e).replace(chr(10), " ") if len(str(e).splitlines()) == 1 else "MANY LINES")

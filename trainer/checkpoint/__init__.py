@@ -31,10 +31,11 @@ import torch
 
 from trainer.checkpoint import hf, sharded
 from trainer.checkpoint.disk import save_torch
+from trainer.checkpoint.stated import check_stated
 from trainer.data.config import GEOMETRY_FIELDS
 from trainer.data.stream import StreamState
 from trainer.errors import CheckpointError, TrainingError
-from trainer.models import build, check_args, model_config, size_of
+from trainer.models import build, model_config, size_of
 from trainer.models.classifier import ALIGNMENT_KEYS, VideoClassifier, encoder_state
 from trainer.models.pretrain import PretrainViT
 
@@ -344,7 +345,7 @@ def read(path: str | Path, lazy: bool = False) -> Checkpoint:
     config = raw.get("config") or {}
     args = raw.get("model_args") if ours else None
     if args is not None:
-        _check_stated(path, kind, args, state)
+        check_stated(path, kind, args, state)
     return Checkpoint(path, state, kind, config, raw.get("labels"), name, args)
 
 
@@ -362,40 +363,11 @@ def _read_transformers(folder: Path, lazy: bool) -> Checkpoint:
         args = hf.vit_args(config) | ({} if _has_decoder(state) else {"decoder_depth": 0})
     except CheckpointError as e:
         raise CheckpointError(f"{folder}: {e}") from e
-    _check_stated(folder, kind, args, state)
+    check_stated(folder, kind, args, state)
     card = _parse_card((folder / CARD).read_text(), folder) if (folder / CARD).is_file() else None
     card = card or {}  # what vmae wrote beside transformers' files: the size's name, stride, sampling
     name = card.get("model_name") or size_of(args["dim"], args["depth"], args["patch"])
     return Checkpoint(folder, state, kind, {"data": card.get("data") or {}}, hf.labels_of(config), name, args)
-
-
-def _check_stated(path: Path, kind: str, args, state: dict) -> None:
-    """The model a file states (its arguments, config.json or card) must be one vmae builds and fit
-    the weights the file holds: depths counted, every shape compared on the meta device, before
-    anything is allocated. A few crafted bytes of config otherwise had vmae build a 51 GB model."""
-    try:
-        if not isinstance(args, dict):
-            raise ValueError(f"the model arguments are a {type(args).__name__}, not a mapping")
-        cfg = check_args(args)
-    except ValueError as e:
-        raise CheckpointError(f"{path}: the model it states is not one vmae builds: {e}") from e
-    prefix = "encoder." if kind == "pretrain" else ""
-    for stated, found, what in ((cfg.depth, _count(state, f"{prefix}blocks."), "blocks"),
-                                (cfg.decoder_depth, _count(state, "decoder.blocks."), "decoder blocks")):
-        if found and stated != found:
-            raise CheckpointError(f"{path} states {stated} {what} but its weights have {found}")
-    head = state.get("head.weight")
-    classes = int(head.shape[0]) if kind == "classifier" and head is not None else 0
-    with torch.device("meta"):
-        expected = build(kind, args, classes).state_dict()
-    for key, value in state.items():
-        if key in expected and tuple(value.shape) != tuple(expected[key].shape):
-            raise CheckpointError(f"{path}: weight {key} is {tuple(value.shape)}, the model it states needs "
-                                  f"{tuple(expected[key].shape)}; the file's config does not describe its weights")
-
-
-def _count(state: dict, prefix: str) -> int:
-    return len({k[len(prefix):].split(".")[0] for k in state if k.startswith(prefix)})
 
 
 def _infer_size(state: dict, kind: str) -> str | None:
