@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import subprocess
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import decord
 import pandas as pd
+import pytest
 
 from corpus.build import build
 from corpus.localserve import serve_folder
@@ -67,3 +71,18 @@ def motion_corpus(root, name, classes, per_class, seed):
             w.writerows((p.stem, f"{base}/{p.name}", label) for p, label in rows)
         build_corpus(root / name, "web", [root / f"{name}.csv"], clip={"short_side": 48}, workers=2)
     return root / name
+
+
+@contextlib.contextmanager
+def tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of `size` (e.g. 2m) mounted at `mount` for the block; the test is skipped with
+    the reason where mounting is not allowed (it needs root)."""
+    mount.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'}); needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)

@@ -16,6 +16,7 @@ import pytest
 from corpus.localserve import serve_folder
 from corpus.synthetic import make_video
 from manifests.validate import validate
+from tests.helpers import tmpfs as mounted
 
 VMAE = [sys.executable, "-m", "cli.main"]
 
@@ -44,14 +45,8 @@ def clips_of(root: Path) -> list[tuple]:
 
 @pytest.fixture()
 def tmpfs(tmp_path):
-    mount = tmp_path / "mnt"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'}); needs root")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    with mounted(tmp_path / "mnt", "2m") as mount:
+        yield mount
 
 
 def remount(mount: Path, options: str) -> None:

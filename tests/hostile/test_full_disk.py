@@ -3,7 +3,6 @@ what and where, with the room left there, and exit status 3; nothing half-writte
 same command completes once there is room. Real tmpfs mounts, filled to the brim with a file."""
 
 import shutil
-import subprocess
 
 import pandas as pd
 import pytest
@@ -12,6 +11,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from manifests.validate import validate
+from tests.helpers import tmpfs
 from trainer.checkpoint import model_record
 from trainer.models import create_classifier
 
@@ -20,14 +20,8 @@ runner = CliRunner()
 
 @pytest.fixture()
 def disk(tmp_path):
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'}); needs root")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    with tmpfs(tmp_path / "disk", "16m") as mount:
+        yield mount
 
 
 def fill(mount, room: int):
