@@ -120,7 +120,15 @@ class Video:
         size = _decoded_size(self._reader.metadata.width, self._reader.metadata.height, limits)
         if size is not None:  # opened again, scaling inside the decoder
             self._args["transforms"] = [Resize(size)]
-            self._reader = VideoDecoder(src, seek_mode="approximate", **self._args)
+            try:
+                self._reader = VideoDecoder(src, seek_mode="approximate", **self._args)
+            except (RuntimeError, ValueError):
+                if device == "cpu":
+                    raise
+                # not verified on a GPU yet: a GPU decoder that cannot scale hands over to the CPU's
+                FALLBACKS.add("the GPU decoder could not scale these frames inside the decoder")
+                self.device = self._args["device"] = "cpu"
+                self._reader = VideoDecoder(src, seek_mode="approximate", **self._args)
         self._src = src
         self.frames = int(self._reader.metadata.num_frames or 0)
 
