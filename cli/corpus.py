@@ -88,6 +88,17 @@ def build(
                                                    rich_help_panel=FETCH)] = None,
     download_sections: Annotated[bool, typer.Option(help="yt-dlp: fetch only the annotated time range.",
                                                     rich_help_panel=FETCH)] = False,
+    sleep_requests: Annotated[float, typer.Option(help="yt-dlp: seconds between the requests of one video's "
+                                                       "extraction (pace one site).", rich_help_panel=FETCH)] = 0.0,
+    cookies_from_browser: Annotated[str | None, typer.Option(
+        help="yt-dlp: cookies of a signed-in browser, BROWSER[+KEYRING][:PROFILE] (e.g. firefox).",
+        rich_help_panel=FETCH)] = None,
+    extractor_args: Annotated[list[str] | None, typer.Option(
+        help="yt-dlp: extractor arguments as on yt-dlp's command line, e.g. 'youtube:player_client=web' "
+             "(player clients, PO-token providers); repeat.", rich_help_panel=FETCH)] = None,
+    setup_fault_rows: Annotated[int, typer.Option(
+        help="Stop the build when this many rows of one site fail in a row for one set-up cause (formats missing, "
+             "bot check, rate limit); they stay pending.", rich_help_panel=FETCH)] = 20,
     url_column: Annotated[str | None, typer.Option(help="web: name of the URL column.",
                                                    rich_help_panel=SRC)] = None,
     url_template: Annotated[str | None, typer.Option(help="kinetics: URL of a video, with {youtube_id} (default: "
@@ -121,7 +132,9 @@ def build(
         fetch=FetchOptions(timeout_s=timeout, max_bytes=parse_size(max_bytes), min_rate=parse_size(min_rate),
                            retries=retries, format=format,
                            cookies=str(cookies) if cookies else None, proxy=proxy, sleep_interval_s=sleep_interval,
-                           rate_limit=rate_limit, download_sections=download_sections),
+                           rate_limit=rate_limit, download_sections=download_sections,
+                           sleep_requests_s=sleep_requests, cookies_from_browser=cookies_from_browser,
+                           extractor_args=tuple(extractor_args or ()), setup_fault_rows=setup_fault_rows),
         clip=ClipOptions(short_side=short_side, fps=fps, crf=crf, preset=preset, keep_audio=keep_audio,
                          min_seconds=min_seconds, max_duration_s=max_duration, max_pixels=max_pixels,
                          clip_seconds=clip_seconds, window_frames=window_frames,
@@ -162,6 +175,10 @@ def print_summary(s: dict) -> None:
     for step, counts in s.get("steps", {}).items():
         outcomes = "  ".join(f"{k}={v}" for k, v in counts.items() if k != "seconds")
         typer.echo(f"step        {step:<6} {outcomes}  ({counts.get('seconds', 0):.1f} s)")
+    for text, count in s.get("tool_warnings", {}).items():
+        typer.echo(f"warning     (yt-dlp, {count} files) {text}")
+    if s.get("stopped"):
+        typer.echo(f"stopped     {s['stopped']}")
     for key, value in s["report"].items():
         if key != "files" and value:
             shown = len(value) if isinstance(value, dict) else value

@@ -27,10 +27,12 @@ from corpus.status import summarize
 from corpus.units import (
     assign_units,
     pending_units,
+    requeue_rows,
     requeue_transient,
     unit_tasks,
     write_plan,
 )
+from corpus.watch import SetupFault, TaskWatch
 from manifests.layout import CorpusLayout
 from manifests.schemas import SCHEMA_VERSION
 from manifests.tables import write_atomic_bytes
@@ -104,6 +106,15 @@ def _stopped(fault: MachineFault, layout: CorpusLayout, bar: BuildProgress | Non
                         "finished units; no row was failed for this")
 
 
+def _holds_clips(layout: CorpusLayout) -> bool:
+    """Whether a finished unit made clips: units that made none (a build stopped by a set-up fault
+    after its first units failed) leave nothing that other options would contradict."""
+    for marker in layout.done.glob("*.json"):
+        if marker.name != PLAN_MARKER and json.loads(marker.read_text()).get("clips", 1):
+            return True
+    return False
+
+
 def _check_same_build(layout: CorpusLayout, options: BuildOptions) -> None:
     """A rerun resumes only what the same inputs and options would have made."""
     recorded = layout.build_doc().get("fingerprint", {})
@@ -111,8 +122,7 @@ def _check_same_build(layout: CorpusLayout, options: BuildOptions) -> None:
     if recorded.get("plan") != now["plan"]:
         raise InputError(f"{layout.root} was planned from other inputs or source options. Rerun with the same "
                          "--source, --input files and source options to resume, or build into a new --out folder.")
-    any_done = any(p.name != PLAN_MARKER for p in layout.done.glob("*.json"))
-    if recorded.get("work") != now["work"] and any_done:
+    if recorded.get("work") != now["work"] and _holds_clips(layout):
         raise InputError(f"{layout.root} already holds clips made with other clip, fetch or shard options; rerun "
                          "with the options it was built with, or build into a new --out folder.")
 
@@ -157,9 +167,21 @@ def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progre
     _write_build_json(layout, options, state="building")
     executor = EXECUTORS[options.executor](options.workers, address=options.ray_address)
     run_steps: dict[str, dict] = {}
+    watch = TaskWatch(options.fetch.setup_fault_rows, options.fetch.backoff_s)
+
+    def on_task(task) -> None:
+        bar.task_done(task)
+        watch(task)
+
     try:
         executor.run(works, Pipeline(options), UnitFinisher(str(layout.root), options.shard_bytes, labeled),
-                     bar.task_done, lambda work, marker: add_stats(run_steps, marker["steps"]))
+                     on_task, lambda work, marker: add_stats(run_steps, marker["steps"]))
+    except SetupFault as fault:  # rows of the streak that finished units failed go back to pending
+        bar.close()
+        shutil.rmtree(layout.work, ignore_errors=True)
+        requeue_rows(layout, watch.stopped_rows, options.unit_size)
+        _write_build_json(layout, options, state="stopped", stopped=str(fault), tool_warnings=dict(watch.warnings))
+        raise
     except MachineFault as fault:
         bar.close()
         raise _stopped(fault, layout, bar) from fault
@@ -167,5 +189,6 @@ def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progre
     compact(layout)
     summary = summarize(layout.root)
     _write_build_json(layout, options, state="complete", finished_at=time.time(), last_run=run_stats,
+                      tool_warnings=dict(watch.warnings), stopped=None,
                       counts={k: summary[k] for k in ("rows", "status", "error_kinds", "clips", "shards",
                                                        "hours", "shard_bytes", "steps")})

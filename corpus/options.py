@@ -20,6 +20,12 @@ class FetchOptions:
     sleep_interval_s: float = 0.0
     rate_limit: str | None = None  # e.g. "4M" bytes/s
     download_sections: bool = False  # fetch only the annotated time range where the site allows
+    sleep_requests_s: float = 0.0  # yt-dlp: seconds between the requests of one extraction (per-site pacing)
+    cookies_from_browser: str | None = None  # yt-dlp: BROWSER[+KEYRING][:PROFILE][::CONTAINER]
+    extractor_args: tuple[str, ...] = ()
+    # this many rows of one site failing in a row for one set-up cause (formats, bot check, rate limit)
+    # stop the build, leaving them pending
+    setup_fault_rows: int = 20  # yt-dlp: "IE_KEY:ARGS" each, e.g. "youtube:player_client=web"
 
 
 @dataclass(frozen=True)

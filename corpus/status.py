@@ -40,6 +40,8 @@ def summarize(root: str | Path) -> dict:
         "shard_bytes": pc.sum(shards["bytes"]).as_py() or 0,
         "build": build.get("state"),
         "steps": steps,  # per step, summed over finished units: outcome counts and seconds
+        "tool_warnings": build.get("tool_warnings") or {},  # yt-dlp's, each once: text -> files it was seen on
+        "stopped": build.get("stopped"),  # why the last run stopped early (a set-up fault), if it did
         # the plan's findings (renames, conflicts, unknown classes), without long lists
         "report": {k: v for k, v in (build.get("report") or {}).items() if not k.endswith("_list")},
     }

@@ -80,12 +80,26 @@ def update_rows(layout: CorpusLayout, changed: list[dict]) -> None:
 
 def requeue_transient(layout: CorpusLayout, unit_size: int) -> int:
     """Move rows that failed for a transient reason in finished units into new units of a new
-    retry round; finished shards are not touched. Returns the number of rows moved. One
-    generation switch: a crash leaves the table as it was, and running this again redoes it."""
+    retry round; finished shards are not touched. Returns the number of rows moved."""
     videos = read_table(layout.root, "videos")
     failed = videos.filter(pc.and_(pc.equal(videos["status"], "failed"),
                                    pc.is_in(videos["error_kind"], value_set=pa.array(sorted(TRANSIENT_KINDS)))))
-    moved = [r for r in failed.to_pylist() if is_done(layout, r["unit"])]
+    return requeue(layout, videos, failed.to_pylist(), unit_size)
+
+
+def requeue_rows(layout: CorpusLayout, numbers: list[int], unit_size: int) -> int:
+    """Put the rows `numbers` that finished units failed back to pending, in new units (a set-up
+    fault, not the rows, failed them). Returns the number of rows moved."""
+    videos = read_table(layout.root, "videos")
+    chosen = videos.filter(pc.and_(pc.is_in(videos["row"], value_set=pa.array(numbers, pa.int64())),
+                                   pc.equal(videos["status"], "failed")))
+    return requeue(layout, videos, chosen.to_pylist(), unit_size)
+
+
+def requeue(layout: CorpusLayout, videos: pa.Table, rows: list[dict], unit_size: int) -> int:
+    """Rows of finished units back to pending, in new units of a new retry round. One generation
+    switch: a crash leaves the table as it was, and running this again redoes it."""
+    moved = [r for r in rows if is_done(layout, r["unit"])]
     if not moved:
         return 0
     units = pc.unique(videos["unit"]).to_pylist()

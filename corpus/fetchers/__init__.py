@@ -32,7 +32,8 @@ def fetch_http(req: FetchRequest, options: BuildOptions, on_try: OnTry) -> Fetch
 def fetch_ytdlp(req: FetchRequest, options: BuildOptions, on_try: OnTry) -> Fetched:
     f = options.fetch
     path = with_retries(lambda: ytdlp.download(req.url, req.workdir, req.stem, f, keep_audio=options.clip.keep_audio,
-                                               section=req.section), f.retries, f.backoff_s, on_try)
+                                               section=req.section, warnings=req.warnings),
+                        f.retries, f.backoff_s, on_try)
     return Fetched(path, path.stat().st_size, file_sha256(path), downloaded=True,
                    offset_s=req.section[0] if req.section else None)
 

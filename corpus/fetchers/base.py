@@ -6,7 +6,7 @@ import hashlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,6 +22,7 @@ class FetchRequest:
     stem: str  # file name (without extension) for a download
     workdir: Path
     section: tuple[float, float] | None = None  # fetch only this range, where the site allows
+    warnings: list[str] = field(default_factory=list)  # the fetcher's tool adds its warnings here
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from corpus.errors import MachineFault, StepError, fault_in_message
+from corpus.errors import InputError, MachineFault, StepError, fault_in_message
+from corpus.fetchers.jsruntime import js_runtimes
 from corpus.options import FetchOptions
 
 # yt_dlp is imported inside the functions: it is slow to import (~0.15 s), and worker processes
@@ -49,22 +50,32 @@ def _clean(message: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", message).removeprefix("ERROR: ").strip()
 
 
-class _Silent:
-    """yt-dlp prints errors even when quiet; ours go to the manifest instead."""
+class Warnings:
+    """yt-dlp's logger: errors go to the manifest (yt-dlp prints them even when quiet), and each
+    distinct warning is kept, because that is where yt-dlp says what is wrong with the set-up
+    ("No supported JavaScript runtime could be found", "n challenge solving failed", ...)."""
+
+    def __init__(self, into: list[str] | None = None):
+        self.seen: list[str] = into if into is not None else []
+
+    def warning(self, msg: str) -> None:
+        text = _clean(msg).removeprefix("WARNING: ").strip()
+        if text and text not in self.seen:
+            self.seen.append(text)
 
     def debug(self, msg: str) -> None:
         pass
 
-    warning = info = error = debug
+    info = error = debug
 
 
-def ydl_options(opts: FetchOptions, *, keep_audio: bool = False) -> dict:
+def ydl_options(opts: FetchOptions, *, keep_audio: bool = False, warnings: list[str] | None = None) -> dict:
     import yt_dlp
 
     o = {
-        "logger": _Silent(),
+        "logger": Warnings(warnings),
         "quiet": True,
-        "no_warnings": True,
+        "js_runtimes": js_runtimes(),
         "noprogress": True,
         "noplaylist": True,
         "format": opts.format or (FORMAT_WITH_AUDIO if keep_audio else FORMAT_VIDEO_ONLY),
@@ -83,7 +94,26 @@ def ydl_options(opts: FetchOptions, *, keep_audio: bool = False) -> dict:
         o["sleep_interval"] = opts.sleep_interval_s
     if opts.rate_limit:
         o["ratelimit"] = yt_dlp.parse_options(["--limit-rate", opts.rate_limit]).ydl_opts["ratelimit"]
-    return o
+    if opts.sleep_requests_s:
+        o["sleep_interval_requests"] = opts.sleep_requests_s
+    return o | _parsed_passthrough(opts)
+
+
+def _parsed_passthrough(opts: FetchOptions) -> dict:
+    """--cookies-from-browser and --extractor-args, read by yt-dlp's own parser so that they mean
+    exactly what they mean on yt-dlp's command line (PO-token providers, player clients, ...)."""
+    import yt_dlp
+
+    argv = [a for arg in opts.extractor_args for a in ("--extractor-args", arg)]
+    if opts.cookies_from_browser:
+        argv += ["--cookies-from-browser", opts.cookies_from_browser]
+    if not argv:
+        return {}
+    try:
+        parsed = yt_dlp.parse_options(argv).ydl_opts
+    except (SystemExit, ValueError) as e:  # yt-dlp's parser exits on a bad value
+        raise InputError(f"yt-dlp refused {' '.join(argv)}: {e}") from None
+    return {k: parsed[k] for k in ("extractor_args", "cookiesfrombrowser") if parsed.get(k)}
 
 
 def _extract(url: str, options: dict, download: bool) -> dict:
@@ -104,10 +134,11 @@ def _extract(url: str, options: dict, download: bool) -> dict:
         raise StepError(classify(msg), msg) from e
 
 
-def expand(url: str, opts: FetchOptions) -> list[dict]:
+def expand(url: str, opts: FetchOptions, warnings: list[str] | None = None) -> list[dict]:
     """The videos behind a URL: one entry for a video, one per item for a playlist or channel
     (flat: nothing is downloaded). Each entry has 'id', 'url' and 'title' when known."""
-    o = ydl_options(opts) | {"extract_flat": "in_playlist", "noplaylist": False, "skip_download": True}
+    flat = {"extract_flat": "in_playlist", "noplaylist": False, "skip_download": True}
+    o = ydl_options(opts, warnings=warnings) | flat
     info = _extract(url, o, download=False)
     if info.get("_type") in ("playlist", "multi_video"):
         entries = [e for e in info.get("entries") or [] if e]
@@ -171,12 +202,13 @@ class RateFloor:
 
 
 def download(url: str, folder: Path, name: str, opts: FetchOptions, *, keep_audio: bool = False,
-             section: tuple[float, float] | None = None) -> Path:
-    """Download one video into folder/name.<ext>; returns the file path."""
+             section: tuple[float, float] | None = None, warnings: list[str] | None = None) -> Path:
+    """Download one video into folder/name.<ext>; returns the file path. yt-dlp's warnings are
+    added to `warnings` (each once)."""
     from yt_dlp.utils import download_range_func
 
     floor = RateFloor(url, opts)
-    o = ydl_options(opts, keep_audio=keep_audio) | {"outtmpl": str(folder / f"{name}.%(ext)s"),
+    o = ydl_options(opts, keep_audio=keep_audio, warnings=warnings) | {"outtmpl": f"{name}.%(ext)s",
                                                      "paths": {"home": str(folder)},
                                                      "progress_hooks": [floor.hook]}
     if section is not None:

@@ -43,7 +43,7 @@ class YouTubeSource(Source):
             vid = m.group(1) if m else item
             return [plan_row(self.name, vid, url=item, meta=meta_json(meta))]
         try:
-            entries = expand(item, self.options.fetch)
+            entries = expand(item, self.options.fetch, self.warnings)
         except StepError as e:
             return [fail(plan_row(self.name, f"line{line}", url=item, meta=meta_json(meta)), e.kind,
                          f"{path}:{line}: could not expand {item}: {e.message}")]
@@ -52,8 +52,9 @@ class YouTubeSource(Source):
                 for k, e in enumerate(entries)]
 
     def plan(self) -> Plan:
+        self.warnings: list[str] = []  # yt-dlp's, while expanding playlists
         rows = []
         for path in self.options.inputs:
             for line, item in read_lines(path):
                 rows.extend(self._rows_for(path, line, item))
-        return Plan(list(mark_duplicates(rows)))
+        return Plan(list(mark_duplicates(rows)), report={"tool_warnings": self.warnings} if self.warnings else {})

@@ -23,7 +23,10 @@ class Fetch(Step):
         workdir = Path(task.workdir) if task.fetcher == "local" else task.make_workdir()
         req = FetchRequest(url=row["url"], path=row["path"], stem=safe_id(row["video_id"]), workdir=workdir,
                            section=self._section(task))
-        got = FETCHERS[task.fetcher](req, self.options, count_try)
+        try:
+            got = FETCHERS[task.fetcher](req, self.options, count_try)
+        finally:  # a failed fetch's warnings say most about why
+            task.warnings += [w for w in req.warnings if w not in task.warnings]
         task.file, task.downloaded = str(got.path), got.downloaded
         for r in task.rows:
             r.update(bytes=got.bytes, sha256=got.sha256)
