@@ -1,8 +1,10 @@
 """The sample format inside a WebDataset shard (DESIGN.md §3).
 
     {clip_key}.mp4    H.264 yuv420p, +faststart
-    {clip_key}.json   the clip's manifest row
+    {clip_key}.jpg    instead of .mp4 when the sample is an image (an image-text pair)
+    {clip_key}.json   the clip's manifest row (every caption in "captions")
     {clip_key}.cls    label id as text; only in labeled corpora
+    {clip_key}.txt    the first caption, UTF-8; only when the clip has one
 
 WebDataset splits a member name into key and extension at the first dot of the base name,
 so keys never contain dots or slashes; and a key fits a plain tar member name with its extension
@@ -18,8 +20,10 @@ import re
 from collections.abc import Mapping
 
 VIDEO_EXT = "mp4"
+IMAGE_EXT = "jpg"
 META_EXT = "json"
 LABEL_EXT = "cls"
+TEXT_EXT = "txt"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _MAX_ID_CHARS = 64
@@ -58,9 +62,19 @@ def is_valid_key(key: str) -> bool:
     return bool(key) and "." not in key and "/" not in key and "\\" not in key
 
 
-def member_names(key: str, labeled: bool) -> list[str]:
-    exts = [VIDEO_EXT, META_EXT] + ([LABEL_EXT] if labeled else [])
+def media_ext(media: str | None) -> str:
+    """The member extension of a clip's media: .jpg for an image, .mp4 for a video (and for rows
+    of version-1 corpora, which have no media column)."""
+    return IMAGE_EXT if media == "image" else VIDEO_EXT
+
+
+def member_names(key: str, labeled: bool, captioned: bool = False, media: str | None = None) -> list[str]:
+    exts = [media_ext(media), META_EXT] + ([LABEL_EXT] if labeled else []) + ([TEXT_EXT] if captioned else [])
     return [f"{key}.{ext}" for ext in exts]
+
+
+def caption_text(caption: str) -> bytes:
+    return caption.encode("utf-8")
 
 
 def _jsonable(value):

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+# 2: captions (every caption of a row, `caption` keeps the first) and media (video or image)
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # a version-1 part reads with the added columns as nulls
 VERSION_KEY = b"vmae.schema"
+
+MEDIA = ("video", "image")  # a clip's media: an .mp4 sample, or a one-frame .jpg sample
 
 # Number of 64-bit perceptual hashes, spread evenly over a clip, that make its signature.
 SIGNATURE_HASHES = 8
@@ -30,7 +34,8 @@ VIDEOS = pa.schema(
         ("label", pa.string()),
         ("label_id", pa.int32()),
         ("split", pa.string()),
-        ("caption", pa.string()),
+        ("caption", pa.string()),  # the first caption
+        ("captions", pa.list_(pa.string())),  # every caption of the row (MSR-VTT: 20), in input order
         ("meta", pa.string()),  # JSON object of input columns carried through as they were
         ("status", pa.string()),
         ("error_kind", pa.string()),
@@ -68,6 +73,7 @@ CLIPS = pa.schema(
         ("label_id", pa.int32()),
         ("split", pa.string()),
         ("caption", pa.string()),
+        ("captions", pa.list_(pa.string())),
         ("meta", pa.string()),
         ("shard", pa.string()),  # path of the tar relative to the corpus folder
         ("unit", pa.string()),
@@ -79,11 +85,13 @@ CLIPS = pa.schema(
         # --split shots: the shot the clip lies in (after merging short shots), seconds in the video
         ("shot_start_s", pa.float64()),
         ("shot_end_s", pa.float64()),
+        ("media", pa.string()),  # video | image; null (a version-1 corpus) is video
     ]
 )
 
 # Columns added after version 1 was first written: a part without them reads them as nulls.
-ADDED_COLUMNS: dict[str, set[str]] = {"clips": {"motion", "shot_start_s", "shot_end_s"}}
+ADDED_COLUMNS: dict[str, set[str]] = {"clips": {"motion", "shot_start_s", "shot_end_s", "captions", "media"},
+                                      "videos": {"captions"}}
 
 SHARDS = pa.schema(
     [

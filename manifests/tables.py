@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from manifests.atomic import atomic_path
 from manifests.errors import ManifestError
 from manifests.generations import current, ensure
-from manifests.schemas import ADDED_COLUMNS, SCHEMA_VERSION, TABLES, VERSION_KEY, with_version
+from manifests.schemas import ADDED_COLUMNS, READABLE_VERSIONS, TABLES, VERSION_KEY, with_version
 
 
 def to_table(name: str, rows: Iterable[Mapping]) -> pa.Table:
@@ -49,8 +49,9 @@ def write_part(path: Path, name: str, rows: Iterable[Mapping]) -> int:
 def _check_part_schema(file: Path, name: str) -> None:
     schema = pq.read_schema(file)
     tag = (schema.metadata or {}).get(VERSION_KEY, b"").decode()
-    expected = f"{name}/{SCHEMA_VERSION}"
-    if tag != expected:
+    readable = [f"{name}/{v}" for v in READABLE_VERSIONS]
+    expected = "' or '".join(readable)
+    if tag not in readable:
         found = tag or "no vmae schema tag"
         raise ManifestError(
             f"{file}: table schema is '{found}', this vmae reads '{expected}'. "

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from manifests.layout import CorpusLayout
-from manifests.sample import MAX_KEY_BYTES, VIDEO_EXT, is_valid_key, member_names
+from manifests.sample import MAX_KEY_BYTES, is_valid_key, media_ext, member_names
 from manifests.schemas import STATUSES
 from manifests.tables import ManifestError, read_table
 from manifests.tars import MIN_MEMBER_CAP, TarError, members
@@ -111,13 +111,19 @@ def _check_shards(layout: CorpusLayout, rep: Report, labeled: bool) -> None:
             rep.add("shards whose bytes or sha256 differ from shards/", [s["shard"]])
         listed.update(name for name, _ in names_data)
         keys = clips.loc[clips["shard"] == s["shard"]]
-        expected = {name for k, lid in zip(keys["clip_key"], keys["label_id"], strict=True)
-                    for name in member_names(k, labeled=labeled and pd.notna(lid))}
+        media = [m if isinstance(m, str) else None for m in keys["media"]] if "media" in keys else [None] * len(keys)
+        captioned = [isinstance(c, str) for c in keys["caption"]]
+        expected = {name for k, lid, cap, med in zip(keys["clip_key"], keys["label_id"], captioned, media, strict=True)
+                    for name in member_names(k, labeled=labeled and pd.notna(lid), captioned=cap and med is not None,
+                                             media=med)}
+        # a version-1 corpus (no media column) wrote no .txt members; a newer one may hold them
+        expected |= {f"{k}.txt" for k, cap, med in zip(keys["clip_key"], captioned, media, strict=True)
+                     if cap and med is None and f"{k}.txt" in found}
         rep.add(f"{s['shard']}: members not listed in clips/", sorted(set(found) - expected))
         rep.add(f"{s['shard']}: clips/ members missing from the tar", sorted(expected - set(found)))
         rep.add(f"{s['shard']}: videos whose bytes or sha256 differ from their clips/ row",
-                [k for k, n, h in zip(keys["clip_key"], keys["bytes"], keys["sha256"], strict=True)
-                 if (data := found.get(f"{k}.{VIDEO_EXT}")) is not None
+                [k for k, n, h, med in zip(keys["clip_key"], keys["bytes"], keys["sha256"], media, strict=True)
+                 if (data := found.get(f"{k}.{media_ext(med)}")) is not None
                  and (len(data) != n or hashlib.sha256(data).hexdigest() != h)])
         if len(keys) != s["clips"]:
             rep.add("shards whose clip count differs from shards/", [s["shard"]])

@@ -15,11 +15,11 @@ from corpus.errors import InputError
 from corpus.steps.shard import group_by_bytes
 from manifests.layout import CorpusLayout
 from manifests.recipe import Recipe
-from manifests.sample import VIDEO_EXT, fit_key, is_valid_key
+from manifests.sample import fit_key, is_valid_key, media_ext
 from manifests.tables import read_table
 
 COPIED = ("video_id", "start_s", "end_s", "duration_s", "fps", "frames", "width", "height", "bytes", "sha256",
-          "signature", "split", "caption", "meta", "motion", "shot_start_s", "shot_end_s")
+          "signature", "split", "caption", "captions", "meta", "motion", "shot_start_s", "shot_end_s")
 
 
 @dataclass
@@ -139,7 +139,7 @@ def output_clips(order: list[tuple[str, int]], pool: dict[str, Candidates], labe
         row.update(clip_key=key, source=name, row=len(clips), origin_corpus=pool[name].corpus,
                    origin_key=src["clip_key"], label=src["label"] if labeled else None,
                    label_id=src["label_id"] if labeled else None, src_tar=tars[name][src["shard"]],
-                   src_member=f"{src['clip_key']}.{VIDEO_EXT}")
+                   media=src.get("media") or "video", src_member=f"{src['clip_key']}.{media_ext(src.get('media'))}")
         clips.append(row)
     units = []
     for k, group in enumerate(group_by_bytes(clips, shard_bytes)):

@@ -20,20 +20,33 @@ FETCH_HTTP, FETCH_YTDLP, FETCH_LOCAL = "http", "ytdlp", "local"
 
 
 def plan_row(source: str, video_id: str, **fields) -> dict:
-    """A videos/ row as planned: every contract column present, status pending."""
+    """A videos/ row as planned: every contract column present, status pending. Give `caption`
+    (one) or `captions` (all, in order): the row keeps both, `caption` being the first."""
     row = {
         "video_id": video_id, "source": source, "url": None, "path": None, "offset_s": 0.0,
         "start_s": None, "end_s": None, "label": None, "label_id": None, "split": None,
-        "caption": None, "meta": None, "status": "pending", "error_kind": None, "error": None,
+        "caption": None, "captions": None, "meta": None, "status": "pending", "error_kind": None, "error": None,
         "attempts": 0,
     }
     row.update(fields)
+    if row["captions"]:
+        row["caption"] = row["captions"][0]
+    elif row["caption"] is not None:
+        row["captions"] = [row["caption"]]
+    else:
+        row["captions"] = None
     return row
 
 
 def fail(row: dict, kind: str, message: str, *, skipped: bool = False) -> dict:
     row.update(status="skipped" if skipped else "failed", error_kind=kind, error=message)
     return row
+
+
+def unreadable(source: str, path: str, line: int, error: str | None) -> dict:
+    """The plan row of an input line that could not be parsed: a bad_row naming file and line."""
+    return fail(plan_row(source, f"line{line}", meta=meta_json({"input": path, "line": line})), "bad_row",
+                f"{path}:{line}: {error}")
 
 
 def meta_json(values: dict) -> str | None:

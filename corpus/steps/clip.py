@@ -82,6 +82,7 @@ class Clip(Step):
                 "fps": enc.fps, "frames": enc.frames, "width": enc.width, "height": enc.height,
                 "bytes": enc.bytes, "sha256": enc.sha256, "signature": enc.signature, "label": row["label"],
                 "label_id": row["label_id"], "split": row["split"], "caption": row["caption"],
+                "captions": row.get("captions"), "media": "video",
                 "meta": row["meta"], "unit": task.unit, "motion": enc.motion,
                 "shot_start_s": None if shot_lo is None else shot_lo + offset,
                 "shot_end_s": None if shot_hi is None else shot_hi + offset,

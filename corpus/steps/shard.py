@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from manifests.atomic import atomic_path
-from manifests.sample import LABEL_EXT, META_EXT, VIDEO_EXT, label_text, meta_json
+from manifests.sample import LABEL_EXT, META_EXT, TEXT_EXT, caption_text, label_text, media_ext, meta_json
 
 _TAR_OVERHEAD = 3 * 1024  # headers and padding of one sample's members, for size planning
 
@@ -75,17 +75,21 @@ def encoded_file(clip: dict) -> tuple[BinaryIO, int]:
 
 
 def write_tar(path: Path, clips: list[dict], labeled: bool, open_video: OpenVideo = encoded_file) -> dict:
-    """One shard: each clip's video, its row as JSON, and its label when labeled; written under a
-    temporary name and renamed into place. Returns its bytes and sha256."""
+    """One shard: each clip's video (or image), its row as JSON, its label when labeled and its
+    first caption when it has one; written under a temporary name and renamed into place. Returns
+    its bytes and sha256."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         tar = _TarOut(f)
         for c in clips:
-            tar.add(f"{c['clip_key']}.{VIDEO_EXT}", *open_video(c))
+            tar.add(f"{c['clip_key']}.{media_ext(c.get('media'))}", *open_video(c))
             meta = meta_json({k: v for k, v in c.items() if k not in KEEP_OUT_OF_META})
             tar.add(f"{c['clip_key']}.{META_EXT}", io.BytesIO(meta), len(meta))
             if labeled and c["label_id"] is not None:
                 label = label_text(c["label_id"])
                 tar.add(f"{c['clip_key']}.{LABEL_EXT}", io.BytesIO(label), len(label))
+            if c.get("caption") is not None:
+                text = caption_text(c["caption"])
+                tar.add(f"{c['clip_key']}.{TEXT_EXT}", io.BytesIO(text), len(text))
         tar.close()
         f.flush()
         os.fsync(f.fileno())

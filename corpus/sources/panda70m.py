@@ -1,0 +1,98 @@
+"""panda70m: Panda-70M's CSV, one row per YouTube video with a list of spans (`timestamp`) and
+a list of captions (`caption`), one per span; each span becomes a clip with its caption. The
+video is fetched once (through yt-dlp, from the row's `url` or --url-template) and cut per span."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from corpus.errors import InputError
+from corpus.sources.base import (
+    FETCH_YTDLP,
+    Plan,
+    Source,
+    check_range,
+    fail,
+    mark_duplicates,
+    meta_json,
+    plan_row,
+    unreadable,
+)
+from corpus.sources.tabular import bad_utf8_columns, cell_text, find_column, read_rows
+from corpus.sources.timestamps import parse_list, parse_timestamp
+
+WATCH_URL = "https://www.youtube.com/watch?v={youtube_id}"
+COLUMNS = {"id": ("videoID", "video_id", "youtube_id"), "spans": ("timestamp", "timestamps"),
+           "captions": ("caption", "captions"), "url": ("url",)}
+
+
+@dataclass(frozen=True)
+class Panda70mOptions:
+    url_template: str = WATCH_URL  # a video's URL from its id, for rows without a url
+
+
+class Panda70mSource(Source):
+    name = "panda70m"
+    fetcher = FETCH_YTDLP
+    Options = Panda70mOptions
+
+    def _rows(self, path: str, line: int, values: dict, cols: dict) -> list[dict]:
+        vid = cell_text(values.get(cols["id"]))
+        url = cell_text(values.get(cols["url"])) if cols["url"] else ""
+        meta = {"input": path, "line": line}
+        broken = plan_row(self.name, vid or f"line{line}", meta=meta_json(meta))
+        if bad_utf8_columns(values):
+            return [fail(broken, "bad_row", f"{path}:{line}: text that is not valid UTF-8")]
+        if not vid:
+            return [fail(broken, "bad_row", f"{path}:{line}: empty {cols['id']}")]
+        try:
+            spans = parse_list(values.get(cols["spans"]), cols["spans"])
+            captions = parse_list(values.get(cols["captions"]), cols["captions"])
+        except ValueError as e:
+            return [fail(broken, "bad_row", f"{path}:{line}: {e}")]
+        if len(spans) != len(captions):
+            return [fail(broken, "bad_row", f"{path}:{line}: {len(spans)} spans but {len(captions)} captions")]
+        scores = _optional_list(values.get("matching_score"), len(spans))
+        rows = []
+        for i, (span, caption) in enumerate(zip(spans, captions, strict=True)):
+            start, end = _span(span)
+            row = plan_row(self.name, vid, url=url or self.opts.url_template.format(youtube_id=vid), start_s=start,
+                           end_s=end, caption=cell_text(caption) or None,
+                           meta=meta_json({**meta, "span": i, "matching_score": scores[i]}))
+            if start is None or end is None:
+                fail(row, "bad_row", f"{path}:{line}: span {i} is not [start, end] timestamps: {span!r:.60}")
+            elif check_range(row)["status"] != "pending":
+                row["error"] = f"{path}:{line}: span {i}: {row['error']}"
+            rows.append(row)
+        return rows
+
+    def plan(self) -> Plan:
+        rows: list[dict] = []
+        for path in self.options.inputs:
+            columns, records = read_rows(path)
+            cols = {k: find_column(columns, names) for k, names in COLUMNS.items()}
+            missing = [COLUMNS[k][0] for k in ("id", "spans", "captions") if cols[k] is None]
+            if missing:
+                raise InputError(f"{path}: no column {missing}; Panda-70M's CSV has videoID, url, timestamp, caption "
+                                 f"(found {columns})")
+            for rec in records:
+                if rec.values is None:
+                    rows.append(unreadable(self.name, path, rec.line, rec.error))
+                else:
+                    rows.extend(self._rows(path, rec.line, rec.values, cols))
+        return Plan(list(mark_duplicates(rows)))
+
+
+def _span(span) -> tuple[float | None, float | None]:
+    if isinstance(span, list | tuple) and len(span) == 2:
+        return parse_timestamp(span[0]), parse_timestamp(span[1])
+    return None, None
+
+
+def _optional_list(value, length: int) -> list:
+    """A per-span list that may be missing or malformed (it is only carried along)."""
+    try:
+        items = parse_list(value, "matching_score") if value is not None else []
+    except ValueError:
+        items = []
+    return items if len(items) == length else [None] * length

@@ -1,0 +1,105 @@
+"""retrieval: the annotation files of the text-to-video retrieval benchmarks in the layout UMT and
+VINDLU use, `[{"video": "relative/path.mp4", "caption": "..." or ["...", ...]}, ...]`, over a local
+folder of videos: MSR-VTT, DiDeMo, MSVD, ActivityNet, LSMDC. Every caption of an entry is kept
+(MSR-VTT lists 20 per video); for paragraph retrieval (DiDeMo, ActivityNet) a list is the
+sentences of one paragraph and is joined into one caption, as those benchmarks are scored. The
+benchmark and split come from the file name (msrvtt_test1k.json → msrvtt, test) unless given."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.errors import InputError
+from corpus.sources.base import FETCH_LOCAL, Plan, Source, fail, mark_duplicates, meta_json, plan_row
+
+BENCHMARKS = {"msrvtt": r"msr.?vtt", "didemo": r"didemo", "msvd": r"msvd", "activitynet": r"anet|activitynet",
+              "lsmdc": r"lsmdc"}
+PARAGRAPH = ("didemo", "activitynet")  # scored on whole paragraphs, not single sentences
+SPLITS = (("train", r"train"), ("val", r"val"), ("test", r"test"))
+MAX_FILE_BYTES = 256 * 1024**2  # the largest public one (MSR-VTT train, 20 captions each) is ~10 MB
+
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    videos: str | None = None  # folder the "video" paths are relative to; default: the annotation file's folder
+    benchmark: str | None = None  # default: from the file name
+    split: str | None = None  # default: from the file name (train, val, test)
+    paragraph: bool | None = None  # join a caption list into one paragraph; default: DiDeMo and ActivityNet
+
+
+def from_name(name: str, table) -> str | None:
+    return next((key for key, pattern in table if re.search(pattern, name, re.IGNORECASE)), None)
+
+
+def read_entries(path: Path) -> list:
+    if not path.is_file():
+        raise InputError(f"{path}: annotation file not found")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(f"{path}: {path.stat().st_size:,} bytes, over the {MAX_FILE_BYTES:,} an annotation file "
+                         "may have")
+    try:
+        entries = json.loads(path.read_bytes().decode("utf-8", "replace"))
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply") from None
+    except ValueError as e:
+        raise InputError(f"{path}: not JSON ({str(e).split(';')[0]}); expected a list of "
+                         '{"video": ..., "caption": ...} objects') from None
+    if not isinstance(entries, list):
+        raise InputError(f'{path}: expected a JSON list of {{"video": ..., "caption": ...}} objects, '
+                         f"found a {type(entries).__name__}")
+    return entries
+
+
+class RetrievalSource(Source):
+    name = "retrieval"
+    fetcher = FETCH_LOCAL
+    Options = RetrievalOptions
+
+    def _row(self, path: Path, n: int, entry, folder: Path, benchmark: str | None, split: str | None,
+             paragraph: bool) -> dict:
+        where = f"{path}[{n}]"
+        video = entry.get("video") if isinstance(entry, dict) else None
+        video = video.strip() if isinstance(video, str) else ""
+        captions = _captions(entry.get("caption")) if isinstance(entry, dict) else None
+        if paragraph and captions and len(captions) > 1:
+            captions = [" ".join(captions)]
+        row = plan_row(self.name, str(Path(video).with_suffix("")) if video else f"entry{n}", split=split,
+                       captions=captions, meta=meta_json({"input": str(path), "entry": n, "benchmark": benchmark}))
+        if not isinstance(entry, dict):
+            return fail(row, "bad_row", f"{where}: an entry must be an object, found {type(entry).__name__}")
+        if not video:
+            return fail(row, "bad_row", f'{where}: no "video" path')
+        if captions is None:
+            return fail(row, "bad_row", f'{where}: "caption" must be text or a list of texts')
+        file = (folder / video).resolve()
+        if not file.is_relative_to(folder.resolve()):
+            return fail(row, "bad_row", f"{where}: {video!r} lies outside the videos folder {folder}")
+        row["path"] = str(file)
+        return row
+
+    def plan(self) -> Plan:
+        rows: list[dict] = []
+        report: dict = {"files": {}}
+        for name in self.options.inputs:
+            path = Path(name)
+            folder = Path(self.opts.videos) if self.opts.videos else path.parent
+            benchmark = self.opts.benchmark or from_name(path.name, BENCHMARKS.items())
+            split = self.opts.split or from_name(path.stem, SPLITS)
+            paragraph = self.opts.paragraph if self.opts.paragraph is not None else benchmark in PARAGRAPH
+            entries = read_entries(path)
+            report["files"][name] = {"benchmark": benchmark, "split": split, "entries": len(entries),
+                                     "paragraph": paragraph}
+            rows += [self._row(path, n, e, folder, benchmark, split, paragraph) for n, e in enumerate(entries)]
+        return Plan(list(mark_duplicates(rows)), report=report)
+
+
+def _captions(value) -> list[str] | None:
+    """Every caption of an entry, in order; None when the value is neither text nor texts."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(c, str) for c in items):
+        return None
+    kept = [c.strip() for c in items if c.strip()]
+    return kept or None
