@@ -33,6 +33,7 @@ from corpus.units import (
     write_plan,
 )
 from corpus.watch import SetupFault, TaskWatch
+from manifests.atomic import remove_leftovers
 from manifests.layout import CorpusLayout
 from manifests.schemas import SCHEMA_VERSION
 from manifests.tables import write_atomic_bytes
@@ -158,6 +159,7 @@ def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progre
         requeue_transient(layout, options.unit_size)
     skip_deduplicated(layout)
     shutil.rmtree(layout.work, ignore_errors=True)  # scratch of units a killed run left unfinished
+    remove_leftovers(layout.tars)  # and the tars it was writing
     labeled = bool(layout.build_doc().get("labeled"))
     pending = pending_units(layout)
     split_units(layout, set(pending))  # each unit replaces its own rows when it finishes

@@ -19,6 +19,7 @@ from corpus.lock import check_finished, reading, writing
 from corpus.mix.copy import MixUnit, UnitCopier
 from corpus.mix.plan import MixPlan, candidates, plan_mix
 from corpus.status import summarize
+from manifests.atomic import remove_leftovers
 from manifests.layout import CorpusLayout
 from manifests.recipe import Recipe, RecipeError, load_recipe
 from manifests.schemas import SCHEMA_VERSION
@@ -119,6 +120,7 @@ def mix(opts: MixOptions, progress: bool = True) -> dict:
         plan = plan_mix(recipe, pool, opts.scale, opts.seed, bool(labels), opts.shard_bytes)
         if resuming:
             _resume_check(layout, plan)
+            remove_leftovers(layout.tars)  # tars a killed run was writing
         else:
             _start(layout, plan, recipe, opts, labels)
         by_unit: dict[str, list[dict]] = {u: [] for u in plan.units}
