@@ -54,8 +54,13 @@ def build(
                                                rich_help_panel=CLIP)] = 0.5,
     max_duration: Annotated[float, typer.Option(help="Videos whose header claims more seconds fail as too_long.",
                                                 rich_help_panel=CLIP)] = 24 * 3600.0,
-    max_pixels: Annotated[int, typer.Option(help="Videos with larger frames (width x height) fail as too_large.",
+    max_pixels: Annotated[int, typer.Option(help="Videos with larger frames (width x height), and larger images, "
+                                                 "fail as too_large (images before they are decoded).",
                                             rich_help_panel=CLIP)] = 8192 * 8192,
+    min_side: Annotated[int, typer.Option(help="images: smaller images (short side, px) fail as too_small.",
+                                          rich_help_panel=CLIP)] = 64,
+    jpeg_quality: Annotated[int, typer.Option(help="images: JPEG quality of stored images.",
+                                              rich_help_panel=CLIP)] = 90,
     clip_seconds: Annotated[float | None, typer.Option(help="Cut fixed windows of this many seconds.",
                                                        rich_help_panel=CLIP)] = None,
     window_frames: Annotated[int | None, typer.Option(help="Cut fixed windows of this many frames (AVA: 300).",
@@ -118,7 +123,7 @@ def build(
 ) -> None:
     """Build a corpus: plan → fetch → probe → clip → shard. Rerun the same command to resume."""
     from corpus.build import build as run_build
-    from corpus.options import BuildOptions, ClipOptions, FetchOptions
+    from corpus.options import BuildOptions, ClipOptions, FetchOptions, ImageOptions
 
     if source not in SOURCES:
         raise typer.BadParameter(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}",
@@ -139,6 +144,7 @@ def build(
                          min_seconds=min_seconds, max_duration_s=max_duration, max_pixels=max_pixels,
                          clip_seconds=clip_seconds, window_frames=window_frames,
                          stride_s=stride, split=split, max_seconds=max_seconds, shot_threshold=shot_threshold),
+        image=ImageOptions(min_side=min_side, max_pixels=max_pixels, quality=jpeg_quality),
         label_map=str(label_map) if label_map else None,
         source_options=_source_options(source_option, url_column=url_column, url_template=url_template,
                                        mirror=str(mirror) if mirror else None,

@@ -18,7 +18,7 @@ from corpus.executors import EXECUTORS, UnitWork
 from corpus.finish import UnitFinisher
 from corpus.lock import writing
 from corpus.options import BuildOptions
-from corpus.pipeline import Pipeline
+from corpus.pipeline import STEPS, Pipeline
 from corpus.progress import BuildProgress
 from corpus.sources import get_source
 from corpus.sources.base import apply_labels
@@ -176,7 +176,8 @@ def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progre
         watch(task)
 
     try:
-        executor.run(works, Pipeline(options), UnitFinisher(str(layout.root), options.shard_bytes, labeled),
+        pipeline = Pipeline(options, STEPS[get_source(options.source).media])
+        executor.run(works, pipeline, UnitFinisher(str(layout.root), options.shard_bytes, labeled),
                      on_task, lambda work, marker: add_stats(run_steps, marker["steps"]))
     except SetupFault as fault:  # rows of the streak that finished units failed go back to pending
         bar.close()

@@ -50,12 +50,22 @@ class ClipOptions:
 
 
 @dataclass(frozen=True)
+class ImageOptions:
+    """How images (the images source) are kept: the short side comes from ClipOptions."""
+
+    min_side: int = 64  # smaller images fail as too_small
+    max_pixels: int = 8192 * 8192  # larger ones fail as too_large, before they are decoded
+    quality: int = 90  # JPEG quality of the stored image
+
+
+@dataclass(frozen=True)
 class BuildOptions:
     source: str
     inputs: tuple[str, ...]
     out: str
     fetch: FetchOptions = field(default_factory=FetchOptions)
     clip: ClipOptions = field(default_factory=ClipOptions)
+    image: ImageOptions = field(default_factory=ImageOptions)
     shard_bytes: int = 1024**3
     unit_size: int = 64  # input rows per unit of work (resume and retry granularity)
     workers: int = 1  # local: processes; ray: units in flight at once
@@ -73,4 +83,5 @@ class BuildOptions:
         """What decides the clips and shards: may change only while no unit has finished."""
         fetch = {"format": self.fetch.format, "max_bytes": self.fetch.max_bytes,
                  "download_sections": self.fetch.download_sections}
-        return {"clip": asdict(self.clip), "fetch": fetch, "shard_bytes": self.shard_bytes}
+        return {"clip": asdict(self.clip), "image": asdict(self.image), "fetch": fetch,
+                "shard_bytes": self.shard_bytes}

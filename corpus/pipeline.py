@@ -13,13 +13,17 @@ from corpus.options import BuildOptions
 from corpus.steps.base import Step, Task
 from corpus.steps.clip import Clip
 from corpus.steps.fetch import Fetch
+from corpus.steps.image import StoreImage
 from corpus.steps.probe import Probe
+
+# The steps for each kind of media a source yields (Source.media).
+STEPS: dict[str, tuple[type[Step], ...]] = {"video": (Fetch, Probe, Clip), "image": (Fetch, StoreImage)}
 
 
 @dataclass(frozen=True)
 class Pipeline:
     options: BuildOptions
-    steps: tuple[type[Step], ...] = (Fetch, Probe, Clip)
+    steps: tuple[type[Step], ...] = STEPS["video"]
 
     def build(self) -> list[Step]:
         return [step(self.options) for step in self.steps]

@@ -13,26 +13,28 @@ from pathlib import Path
 import decord
 import pandas as pd
 import pytest
+from PIL import Image
 
 from corpus.build import build
 from corpus.localserve import serve_folder
-from corpus.options import BuildOptions, ClipOptions, FetchOptions
+from corpus.options import BuildOptions, ClipOptions, FetchOptions, ImageOptions
 from corpus.synthetic import DIRECTIONS, make_video
 from manifests.validate import validate
 
 
 def build_corpus(out: Path, source: str, inputs, *, clip: dict | None = None, fetch: dict | None = None,
-                 retry_failed: bool = False, plan_only: bool = False, **options) -> dict:
+                 image: dict | None = None, retry_failed: bool = False, plan_only: bool = False, **options) -> dict:
     opts = BuildOptions(source=source, inputs=tuple(str(i) for i in inputs), out=str(out),
                         clip=ClipOptions(**({"short_side": 96, "preset": "ultrafast"} | (clip or {}))),
                         fetch=FetchOptions(**({"timeout_s": 3, "retries": 0, "backoff_s": 0.05} | (fetch or {}))),
+                        image=ImageOptions(**(image or {})),
                         **({"workers": 1, "shard_bytes": 400_000} | options))
     return build(opts, progress=False, retry_failed=retry_failed, plan_only=plan_only)
 
 
 def check_corpus(root: Path) -> pd.DataFrame:
-    """Validate the corpus, then decode every clip in every tar with decord and compare it with
-    its clips/ row. Returns the clips table."""
+    """Validate the corpus, then decode every clip in every tar with decord (every image with
+    Pillow) and compare it with its clips/ row. Returns the clips table."""
     report = validate(root)
     assert report.ok, report.problems
     clips = pd.read_parquet(root / "clips").set_index("clip_key")
@@ -40,6 +42,11 @@ def check_corpus(root: Path) -> pd.DataFrame:
     for tar_path in sorted((root / "tars").glob("*.tar")):
         with tarfile.open(tar_path) as tar:
             for m in tar.getmembers():
+                if m.name.endswith(".jpg"):  # an image sample
+                    with Image.open(io.BytesIO(tar.extractfile(m).read())) as img:
+                        row = clips.loc[m.name[: -len(".jpg")]]
+                        assert img.format == "JPEG" and img.size == (row.width, row.height)
+                    seen += 1
                 if not m.name.endswith(".mp4"):
                     continue
                 row = clips.loc[m.name[: -len(".mp4")]]

@@ -10,7 +10,8 @@ Order of reasons (the first that applies):
              from the same video are never compared with each other
 
 Keep rule inside a cluster of copies, deterministic: labeled before unlabeled, then more
-pixels, then the corpus given first, then the smaller key. Exactly one copy is kept.
+pixels of the source (the larger original), then the corpus given first, then the smaller key.
+Exactly one copy is kept.
 """
 
 from __future__ import annotations

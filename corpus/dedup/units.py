@@ -38,7 +38,7 @@ def load_items(root: str | Path) -> CorpusItems:
         frame = pd.DataFrame({
             "key": clips["clip_key"].to_pylist(), "video_id": clips["video_id"].to_pylist(),
             "sha256": clips["sha256"].to_pylist(), "labeled": pc.is_valid(clips["label_id"]).to_pylist(),
-            "pixels": pc.multiply(clips["width"], clips["height"]).to_pylist(),
+            "pixels": _source_pixels(layout, clips),
         })
         return CorpusItems(layout.root, frame, sig.reshape(-1, SIGNATURE_HASHES).astype(np.uint64))
     videos = read_table(layout.root, "videos").to_pandas()
@@ -47,3 +47,14 @@ def load_items(root: str | Path) -> CorpusItems:
                           "sha256": None, "labeled": live["label"].notna(), "pixels": 0})
     frame = frame.drop_duplicates("key").reset_index(drop=True)  # one item per video
     return CorpusItems(layout.root, frame, None)
+
+
+def _source_pixels(layout: CorpusLayout, clips) -> list[int]:
+    """Each clip's source resolution (width x height of the file it was cut from), so that of two
+    copies stored at the same short side the one from the larger original is kept; a clip whose
+    row lacks it counts its own pixels."""
+    videos = read_table(layout.root, "videos").select(["row", "width", "height"]).to_pandas()
+    source = (videos["width"].astype("float64") * videos["height"].astype("float64")).set_axis(videos["row"])
+    own = pc.multiply(clips["width"], clips["height"]).to_numpy(zero_copy_only=False).astype("float64")
+    found = source.reindex(clips["row"].to_numpy(zero_copy_only=False)).to_numpy()
+    return np.where(np.isnan(found), own, found).astype(np.int64).tolist()

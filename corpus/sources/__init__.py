@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from corpus.sources.base import Plan, Source
+from corpus.sources.images import ImagesSource
 from corpus.sources.instagram import InstagramSource
 from corpus.sources.internvid import InternVidSource
 from corpus.sources.kinetics import KineticsSource
@@ -15,7 +16,7 @@ from corpus.sources.youtube import YouTubeSource
 
 SOURCES: dict[str, type[Source]] = {
     s.name: s for s in (KineticsSource, WebSource, YouTubeSource, InstagramSource, MoviesSource, SSv2Source,
-                        Panda70mSource, InternVidSource, RetrievalSource)
+                        Panda70mSource, InternVidSource, RetrievalSource, ImagesSource)
 }
 
 

@@ -161,6 +161,7 @@ class Source:
     fetcher: ClassVar[str]
     Options: ClassVar[type] = NoOptions
     splits_shots: ClassVar[bool] = False  # rows are whole videos, so --split shots may cut them
+    media: ClassVar[str] = "video"  # what its rows become: video clips, or images (corpus/pipeline.py's STEPS)
 
     def __init__(self, options: BuildOptions):
         self.options = options

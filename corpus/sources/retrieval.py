@@ -7,13 +7,13 @@ benchmark and split come from the file name (msrvtt_test1k.json → msrvtt, test
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.errors import InputError
 from corpus.sources.base import FETCH_LOCAL, Plan, Source, fail, mark_duplicates, meta_json, plan_row
+from corpus.sources.tabular import read_json
 
 BENCHMARKS = {"msrvtt": r"msr.?vtt", "didemo": r"didemo", "msvd": r"msvd", "activitynet": r"anet|activitynet",
               "lsmdc": r"lsmdc"}
@@ -35,18 +35,7 @@ def from_name(name: str, table) -> str | None:
 
 
 def read_entries(path: Path) -> list:
-    if not path.is_file():
-        raise InputError(f"{path}: annotation file not found")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(f"{path}: {path.stat().st_size:,} bytes, over the {MAX_FILE_BYTES:,} an annotation file "
-                         "may have")
-    try:
-        entries = json.loads(path.read_bytes().decode("utf-8", "replace"))
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply") from None
-    except ValueError as e:
-        raise InputError(f"{path}: not JSON ({str(e).split(';')[0]}); expected a list of "
-                         '{"video": ..., "caption": ...} objects') from None
+    entries = read_json(path, MAX_FILE_BYTES)
     if not isinstance(entries, list):
         raise InputError(f'{path}: expected a JSON list of {{"video": ..., "caption": ...}} objects, '
                          f"found a {type(entries).__name__}")

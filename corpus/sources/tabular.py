@@ -46,17 +46,26 @@ def repaired(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _read_delimited(path: Path, delimiter: str) -> tuple[list[str], Iterator[InputRow]]:
+def _read_delimited(path: Path, delimiter: str,
+                    quoting: int = csv.QUOTE_MINIMAL) -> tuple[list[str], Iterator[InputRow]]:
     f = open(path, newline="", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
-    reader = csv.reader(f, delimiter=delimiter)
+    reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
     header = next(reader, None)
     if not header:
         f.close()
         raise InputError(f"{path}: the file is empty; expected a header row naming the columns")
-    header = [h.strip().lstrip("\ufeff") for h in header]
+    cells = [h.strip().lstrip("\ufeff") for h in header]
+    first: InputRow | None = None
+    if any(c.lower().startswith(("http://", "https://")) for c in cells):  # no header row: CC3M, CC12M
+        header = _positional_names(cells)
+        first = InputRow(1, dict(zip(header, cells, strict=True)))
+    else:
+        header = cells
 
     def rows() -> Iterator[InputRow]:
         with f:
+            if first is not None:
+                yield first
             while True:
                 line = reader.line_num + 1
                 try:
@@ -74,6 +83,13 @@ def _read_delimited(path: Path, delimiter: str) -> tuple[list[str], Iterator[Inp
                 yield InputRow(line, dict(zip(header, fields, strict=True)))
 
     return header, rows()
+
+
+def _positional_names(cells: list[str]) -> list[str]:
+    """Column names of a file without a header, from its first row: the first URL cell is 'url';
+    beside it, the one other column of a two-column file (CC3M's and CC12M's TSVs) is 'caption'."""
+    url = next(i for i, c in enumerate(cells) if c.lower().startswith(("http://", "https://")))
+    return ["url" if i == url else "caption" if len(cells) == 2 else f"column{i}" for i in range(len(cells))]
 
 
 def _read_jsonl(path: Path) -> tuple[list[str], Iterator[InputRow]]:
@@ -120,7 +136,7 @@ def read_rows(path: str | Path) -> tuple[list[str], Iterator[InputRow]]:
     if suffix in (".csv", ".txt"):
         return _read_delimited(path, ",")
     if suffix == ".tsv":
-        return _read_delimited(path, "\t")
+        return _read_delimited(path, "\t", csv.QUOTE_NONE)  # TSV lists (CC3M, CC12M) quote nothing
     if suffix in (".jsonl", ".ndjson"):
         return _read_jsonl(path)
     if suffix in (".parquet", ".pq"):
@@ -135,3 +151,19 @@ def find_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
         if cand.lower() in by_lower:
             return by_lower[cand.lower()]
     return None
+
+
+def read_json(path: Path, max_bytes: int):
+    """A whole JSON annotation file (a list or an object), at most `max_bytes`; a one-line
+    InputError naming the file when it is missing, too large, malformed or nested too deeply."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: annotation file not found")
+    if path.stat().st_size > max_bytes:
+        raise InputError(f"{path}: {path.stat().st_size:,} bytes, over the {max_bytes:,} an annotation file may have")
+    try:
+        return json.loads(path.read_bytes().decode("utf-8", "replace"))
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply") from None
+    except ValueError as e:
+        raise InputError(f"{path}: not JSON ({str(e).split(';')[0]})") from None

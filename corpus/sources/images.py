@@ -1,0 +1,134 @@
+"""images: image-text pairs, one image sample per image with all its captions.
+
+- Lists of URLs: CSV, TSV (with a header, or without one as CC3M ships `caption<TAB>url` and
+  CC12M `url<TAB>caption`), JSONL, Parquet; the url and caption columns are found by name
+  (url, image_url, URL; caption, text, TEXT) or given with url_column / caption_column.
+- Local annotation files (.json) over a folder of images: COCO captions
+  (`{"images": [{"id", "file_name"}], "annotations": [{"image_id", "caption"}]}`) and the layout
+  UMT and VINDLU use (`[{"image": "path", "caption": "..." or [...]}]`, an image listed once or
+  once per caption). Captions of one image are gathered into one row.
+Images are fetched over HTTP with the web source's limits and retries, or read where they lie."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from corpus.errors import InputError
+from corpus.sources.base import FETCH_HTTP, Plan, Source, fail, mark_duplicates, meta_json, plan_row, unreadable
+from corpus.sources.retrieval import SPLITS, from_name
+from corpus.sources.tabular import bad_utf8_columns, cell_text, find_column, read_json, read_rows, repaired
+from corpus.sources.web import url_video_id
+
+URL_COLUMNS = ("url", "image_url", "URL", "img_url")
+CAPTION_COLUMNS = ("caption", "text", "TEXT", "alt_text", "title")
+ID_COLUMNS = ("id", "image_id", "key")
+MAX_FILE_BYTES = 1024**3  # COCO's largest captions file is ~90 MB
+
+
+@dataclass(frozen=True)
+class ImagesOptions:
+    url_column: str | None = None  # default: url, image_url, URL or img_url
+    caption_column: str | None = None  # default: caption, text, TEXT, alt_text or title
+    images: str | None = None  # folder of an annotation file's images; default: the file's own folder
+    split: str | None = None  # default: from an annotation file's name (train, val, test)
+
+
+class ImagesSource(Source):
+    name = "images"
+    fetcher = FETCH_HTTP
+    media = "image"
+    Options = ImagesOptions
+
+    def plan(self) -> Plan:
+        rows: list[dict] = []
+        for name in self.options.inputs:
+            rows += self._annotations(Path(name)) if name.lower().endswith(".json") else self._list(name)
+        return Plan(list(mark_duplicates(rows)))
+
+    # --- URL lists ---
+
+    def _list(self, path: str) -> list[dict]:
+        columns, records = read_rows(path)
+        url_col = find_column(columns, (self.opts.url_column,) if self.opts.url_column else URL_COLUMNS)
+        if url_col is None:
+            raise InputError(f"{path}: no URL column; expected {self.opts.url_column or ' or '.join(URL_COLUMNS)}, "
+                             f"found {columns}. Name it with --source-option url_column=NAME")
+        cap_col = find_column(columns, (self.opts.caption_column,) if self.opts.caption_column else CAPTION_COLUMNS)
+        id_col = find_column(columns, ID_COLUMNS)
+        return [unreadable(self.name, path, rec.line, rec.error) if rec.values is None else
+                self._url_row(path, rec.line, rec.values, url_col, cap_col, id_col) for rec in records]
+
+    def _url_row(self, path: str, line: int, values: dict, url_col: str, cap_col: str | None,
+                 id_col: str | None) -> dict:
+        url = repaired(cell_text(values.get(url_col)))
+        caption = values.get(cap_col) if cap_col else None
+        image_id = cell_text(values.get(id_col)) if id_col else ""
+        carried = {k: v for k, v in values.items() if k not in (url_col, cap_col, id_col)}
+        row = plan_row(self.name, image_id or (url_video_id(url) if url else f"line{line}"), url=url or None,
+                       caption=repaired(caption).strip() or None if isinstance(caption, str) else None,
+                       meta=meta_json({"input": path, "line": line, **carried}))
+        if bad_utf8_columns(values):
+            return fail(row, "bad_row", f"{path}:{line}: text that is not valid UTF-8")
+        if caption is not None and not isinstance(caption, str | int | float):
+            return fail(row, "bad_row", f"{path}:{line}: the caption is a {type(caption).__name__}, not text")
+        if not url:
+            return fail(row, "bad_row", f"{path}:{line}: empty URL in column '{url_col}'")
+        if urlparse(url).scheme.lower() not in ("http", "https"):
+            return fail(row, "unsupported_scheme", f"{path}:{line}: only http:// and https:// URLs are fetched")
+        return row
+
+    # --- annotation files over a local folder ---
+
+    def _annotations(self, path: Path) -> list[dict]:
+        folder = Path(self.opts.images) if self.opts.images else path.parent
+        split = self.opts.split or from_name(path.stem, SPLITS)
+        entries = read_json(path, MAX_FILE_BYTES)
+        gathered: dict[str, list] = {}  # image path -> [first entry number, captions, problem]
+        for n, (image, captions, problem) in enumerate(_entries(entries, path)):
+            slot = gathered.setdefault(image or f"entry{n}", [n, [], None])
+            slot[1] += captions
+            slot[2] = slot[2] or problem
+        rows = []
+        for image, (n, captions, problem) in gathered.items():
+            row = plan_row(self.name, re.sub(r"\.[A-Za-z0-9]+$", "", image), split=split, captions=captions or None,
+                           meta=meta_json({"input": str(path), "entry": n}))
+            file = (folder / image).resolve()
+            if problem:
+                fail(row, "bad_row", f"{path}[{n}]: {problem}")
+            elif not file.is_relative_to(folder.resolve()):
+                fail(row, "bad_row", f"{path}[{n}]: {image!r} lies outside the images folder {folder}")
+            else:
+                row["path"] = str(file)
+            rows.append(row)
+        return rows
+
+
+def _entries(doc, path: Path):
+    """(image path, captions, problem) per entry of a COCO-captions or image/caption list file."""
+    if isinstance(doc, dict) and isinstance(doc.get("images"), list) and isinstance(doc.get("annotations"), list):
+        names = {im.get("id"): im.get("file_name") for im in doc["images"] if isinstance(im, dict)}
+        by_image: dict = {i: [] for i in names}
+        for a in doc["annotations"]:
+            if isinstance(a, dict) and a.get("image_id") in by_image and isinstance(a.get("caption"), str):
+                by_image[a["image_id"]].append(a["caption"].strip())
+        for image_id, file_name in names.items():
+            ok = isinstance(file_name, str) and file_name.strip()
+            yield (file_name.strip() if ok else None, [c for c in by_image[image_id] if c],
+                   None if ok else f"image {image_id!r} has no file_name")
+        return
+    if not isinstance(doc, list):
+        raise InputError(f'{path}: expected COCO captions ({{"images", "annotations"}}) or a list of '
+                         f'{{"image": ..., "caption": ...}} objects, found a {type(doc).__name__}')
+    for entry in doc:
+        image = entry.get("image") if isinstance(entry, dict) else None
+        caption = entry.get("caption") if isinstance(entry, dict) else None
+        texts = [caption] if isinstance(caption, str) else caption
+        if not isinstance(image, str) or not image.strip():
+            yield None, [], 'no "image" path'
+        elif not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            yield image.strip(), [], '"caption" must be text or a list of texts'
+        else:
+            yield image.strip(), [t.strip() for t in texts if t.strip()], None

@@ -1,0 +1,33 @@
+"""image: decode a fetched image, check it, store it resized as JPEG with its signature; each
+pending row of the task (one per caption list of that image) becomes a one-frame sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from corpus.media.images import store_image
+from corpus.steps.base import Step, Task
+from manifests.sample import clip_key
+
+
+class StoreImage(Step):
+    name = "image"
+
+    def process(self, task: Task) -> None:
+        task.make_workdir()
+        first = task.pending[0]
+        key = clip_key(first["source"], first["video_id"], 0.0, 0.0)
+        got = store_image(task.file, Path(task.workdir) / f"{key}.jpg", self.options.image,
+                          self.options.clip.short_side)
+        for row in task.pending:
+            row.update(status="ok", clips=1, width=got.source_width, height=got.source_height,
+                       codec=got.format.lower(), duration_s=None, fps=None)
+            task.clips.append({
+                "file": str(got.path), "clip_key": clip_key(row["source"], row["video_id"], 0.0, 0.0),
+                "video_id": row["video_id"], "source": row["source"], "row": row["row"], "start_s": 0.0,
+                "end_s": 0.0, "duration_s": 0.0, "fps": None, "frames": 1, "width": got.width, "height": got.height,
+                "bytes": got.bytes, "sha256": got.sha256, "signature": got.signature, "label": row["label"],
+                "label_id": row["label_id"], "split": row["split"], "caption": row["caption"],
+                "captions": row["captions"], "meta": row["meta"], "unit": task.unit, "media": "image",
+                "motion": None, "shot_start_s": None, "shot_end_s": None,
+            })

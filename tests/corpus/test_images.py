@@ -1,0 +1,168 @@
+"""The images source: image-text lists and annotation folders become one-frame .jpg samples. The
+images are made with Pillow and served on 127.0.0.1; what is wrong with one fails its row with a
+clear kind, and dedup finds exact and resized copies among images."""
+
+import io
+import json
+import struct
+import tarfile
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from corpus.dedup.run import dedup
+from corpus.localserve import serve_folder
+from tests.helpers import build_corpus, check_corpus
+from tests.hostile.limits import run_limited
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A valid PNG start claiming width x height, with a few kilobytes of (all-zero) rows."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = zlib.compress(b"\x00" * (1 + 3 * width) * 4)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
+def photo(width=400, height=300) -> Image.Image:
+    """A picture with structure at several scales (gradients, a disc, stripes)."""
+    y, x = np.mgrid[0:height, 0:width]
+    r = (x * 255 // width).astype(np.uint8)
+    g = (((x // 25 + y // 25) % 2) * 180 + 40).astype(np.uint8)
+    b = np.where((x - width * 0.6) ** 2 + (y - height * 0.4) ** 2 < (height * 0.25) ** 2, 230, 60).astype(np.uint8)
+    return Image.fromarray(np.stack([r, g, b], -1))
+
+
+@pytest.fixture(scope="module")
+def image_server(tmp_path_factory):
+    d = tmp_path_factory.mktemp("images")
+    photo().save(d / "photo.jpg", quality=92)
+    (d / "copy.jpg").write_bytes((d / "photo.jpg").read_bytes())  # the same file under another URL
+    photo().resize((200, 150), Image.Resampling.LANCZOS).save(d / "small_copy.jpg", quality=80)
+    alpha = Image.new("RGBA", (200, 160), (0, 0, 0, 0))
+    alpha.paste((20, 120, 20, 255), (50, 40, 150, 120))
+    alpha.save(d / "alpha.png")
+    frames = [Image.new("P", (160, 120), c) for c in (0, 1)]
+    frames[0].putpalette([220, 0, 0, 0, 0, 220] + [0] * 762)
+    frames[1].putpalette([220, 0, 0, 0, 0, 220] + [0] * 762)
+    frames[0].save(d / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    photo(320, 240).convert("CMYK").save(d / "cmyk.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display: stored landscape, shown portrait
+    photo(400, 200).save(d / "rotated.jpg", exif=exif.tobytes())
+    Image.fromarray((np.arange(200 * 150).reshape(150, 200) * 2).astype(np.uint16)).save(d / "gray16.png")
+    (d / "page.jpg").write_text("<!DOCTYPE html><html><body>Image not found</body></html>")
+    data = (d / "photo.jpg").read_bytes()
+    (d / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    Image.new("RGB", (20, 20), "white").save(d / "tiny.png")
+    (d / "bomb.png").write_bytes(png_header_only(8500, 8500))  # 72M pixels: 217 MB once decoded
+    with serve_folder(d) as base:
+        yield base, d
+
+
+ROWS = [("photo.jpg", "a photo"), ("copy.jpg", "the same photo"), ("small_copy.jpg", "a smaller copy"),
+        ("alpha.png", "a green box"), ("anim.gif", "a red frame"), ("cmyk.jpg", "printed colours"),
+        ("rotated.jpg", "a portrait"), ("gray16.png", "a 16-bit ramp"), ("page.jpg", "an error page"),
+        ("truncated.jpg", "half a photo"), ("tiny.png", "an icon"), ("missing.jpg", "gone"), ("bomb.png", "a bomb")]
+
+
+def cc3m_list(tmp_path, base) -> str:
+    tsv = tmp_path / "Train_GCC-training.tsv"  # CC3M's layout: caption<TAB>url, no header
+    tsv.write_text("".join(f"{caption}\t{base}/{name}\n" for name, caption in ROWS))
+    return tsv
+
+
+def samples(root) -> dict[str, dict[str, bytes]]:
+    out: dict[str, dict[str, bytes]] = {}
+    for tar in sorted((root / "tars").glob("*.tar")):
+        with tarfile.open(tar) as t:
+            for m in t.getmembers():
+                key, ext = m.name.split(".", 1)
+                out.setdefault(key, {})[ext] = t.extractfile(m).read()
+    return out
+
+
+def test_image_text_list_every_row_accounted_for(tmp_path, image_server):
+    base, _ = image_server
+    build_corpus(tmp_path / "cc", "images", [cc3m_list(tmp_path, base)], clip={"short_side": 96},
+                 image={"max_pixels": 50_000_000})
+    videos = pd.read_parquet(tmp_path / "cc" / "videos").set_index("caption")
+    kinds = videos["error_kind"].fillna("ok").to_dict()
+    assert kinds == {"a photo": "ok", "the same photo": "ok", "a smaller copy": "ok", "a green box": "ok",
+                     "a red frame": "ok", "printed colours": "ok", "a portrait": "ok", "a 16-bit ramp": "ok",
+                     "an error page": "not_image", "half a photo": "corrupt", "an icon": "too_small",
+                     "gone": "not_found", "a bomb": "too_large"}
+    assert "HTML" in videos.loc["an error page", "error"] and "before decoding" in videos.loc["a bomb", "error"]
+    clips = check_corpus(tmp_path / "cc").set_index("caption")
+    assert (clips["media"] == "image").all() and (clips["frames"] == 1).all()
+    got = samples(tmp_path / "cc")
+    pictures = {}
+    for caption, key in clips["clip_key"].items():
+        s = got[key]
+        assert set(s) == {"jpg", "json", "txt"} and s["txt"].decode() == caption
+        assert json.loads(s["json"])["media"] == "image"
+        pictures[caption] = Image.open(io.BytesIO(s["jpg"]))
+        assert pictures[caption].mode == "RGB" and min(pictures[caption].size) == 96
+    assert pictures["a portrait"].size == (96, 192)  # EXIF orientation applied
+    assert pictures["a photo"].size == (128, 96)
+    corner = np.asarray(pictures["a green box"])[2, 2]
+    assert (corner > 240).all()  # transparency onto white
+    red = np.asarray(pictures["a red frame"]).reshape(-1, 3).mean(0)
+    assert red[0] > 180 and red[2] < 60  # the first frame of the animation
+    ramp = np.asarray(pictures["a 16-bit ramp"].convert("L"))
+    assert ramp.max() > 150 and ramp.min() < 20  # scaled to 8 bits, not clipped to white
+
+
+def test_dedup_finds_exact_and_resized_copies_of_an_image(tmp_path, image_server):
+    base, _ = image_server
+    tsv = tmp_path / "cc12m.tsv"  # CC12M's layout: url<TAB>caption
+    tsv.write_text("".join(f"{base}/{n}\t{c}\n" for n, c in ROWS[:3] + ROWS[3:8]))
+    build_corpus(tmp_path / "c", "images", [tsv], clip={"short_side": 96})
+    (result,) = dedup([tmp_path / "c"])
+    d = pd.read_parquet(tmp_path / "c" / "dedup")
+    clips = pd.read_parquet(tmp_path / "c" / "clips").set_index("clip_key")
+    d["caption"] = clips.loc[d["clip_key"], "caption"].to_numpy()
+    dropped = d[~d["keep"]].set_index("caption")["reason"].to_dict()
+    # one of the two identical files is kept (over the smaller copy: its original is larger)
+    assert dropped.pop("a smaller copy") == "near" and list(dropped.values()) == ["exact"]
+    assert set(dropped) < {"a photo", "the same photo"} and result.dropped == {"exact": 1, "near": 1}
+
+
+def test_coco_captions_folder_gathers_captions_per_image(tmp_path, image_server):
+    _, folder = image_server
+    coco = {"images": [{"id": 1, "file_name": "photo.jpg"}, {"id": 2, "file_name": "alpha.png"},
+                       {"id": 3, "file_name": "../../etc/passwd"}],
+            "annotations": [{"image_id": 1, "caption": f"photo caption {k}"} for k in range(5)]
+            + [{"image_id": 2, "caption": "a box"}, {"image_id": 9, "caption": "no such image"}]}
+    ann = tmp_path / "captions_val2017.json"
+    ann.write_text(json.dumps(coco))
+    build_corpus(tmp_path / "coco", "images", [ann], source_options={"images": str(folder)}, clip={"short_side": 96})
+    videos = pd.read_parquet(tmp_path / "coco" / "videos").sort_values("row")
+    assert list(videos["status"]) == ["ok", "ok", "failed"] and "outside the images folder" in videos["error"].iloc[2]
+    clips = check_corpus(tmp_path / "coco").set_index("video_id")
+    assert list(clips.loc["photo", "captions"]) == [f"photo caption {k}" for k in range(5)]
+    assert (clips["split"] == "val").all()
+
+
+def test_a_pixel_bomb_is_refused_before_it_is_decoded(tmp_path, image_server):
+    base, _ = image_server
+    for name, row in (("warm", f"a photo\t{base}/photo.jpg\n"), ("bomb", f"a bomb\t{base}/bomb.png\n")):
+        (tmp_path / f"{name}.tsv").write_text(row)
+    # In a child: a one-photo build first (imports, buffers), then the bomb; decoding the bomb would
+    # raise the peak by 217 MB. The address-space limit keeps a regression from hurting the machine.
+    code = ("import resource\nfrom tests.helpers import build_corpus\nimport pandas as pd\n"
+            "peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024\n"
+            f"build_corpus({str(tmp_path / 'w')!r}, 'images', [{str(tmp_path / 'warm.tsv')!r}])\n"
+            "before = peak()\n"
+            f"build_corpus({str(tmp_path / 'b')!r}, 'images', [{str(tmp_path / 'bomb.tsv')!r}], "
+            "image={'max_pixels': 50_000_000})\n"
+            f"kind = pd.read_parquet({str(tmp_path / 'b' / 'videos')!r})['error_kind'].iloc[0]\n"
+            "print(kind, peak() - before)")
+    run = run_limited(code, limit_gb=3)
+    assert run.returncode == 0, run.stderr[-2000:]
+    kind, grown_mb = run.stdout.split()
+    assert kind == "too_large" and int(grown_mb) < 50
