@@ -89,7 +89,7 @@ def test_a_version_1_corpus_still_reads_and_validates(tmp_path, server):
     build_corpus(tmp_path / "c", "web", [urls])
     for name in ("videos", "clips"):
         _as_version_1(tmp_path / "c", name)
-    clips = read_frame(tmp_path / "c", "clips").sort_values("video_id")
+    clips = read_frame(tmp_path / "c", "clips").sort_values("row")
     assert clips["captions"].isna().all() and clips["media"].isna().all()
     assert list(clips["caption"].fillna("-")) == ["colour bars", "-"]
     assert validate(tmp_path / "c").ok
