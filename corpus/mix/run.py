@@ -26,7 +26,9 @@ from manifests.schemas import SCHEMA_VERSION
 from manifests.tables import read_table, to_table, write_atomic_bytes
 
 PLAN_MARKER = "plan.json"
-MAX_MIX_CLIPS = 20_000_000  # the plan holds every output clip's row in memory
+# The plan holds every output clip's row in memory (about 1 KB each): UMT's 25M recipe, the largest
+# built-in one, fits on a 32 GB machine.
+MAX_MIX_CLIPS = 30_000_000
 
 
 @dataclass(frozen=True)

@@ -166,3 +166,27 @@ def test_a_pixel_bomb_is_refused_before_it_is_decoded(tmp_path, image_server):
     assert run.returncode == 0, run.stderr[-2000:]
     kind, grown_mb = run.stdout.split()
     assert kind == "too_large" and int(grown_mb) < 50
+
+
+def test_umt_recipe_mixes_captioned_videos_and_images(tmp_path, image_server, server):
+    from corpus.mix.run import MixOptions, mix
+    from manifests.validate import validate
+
+    base, _ = image_server
+    urls = tmp_path / "webvid.csv"  # WebVid's own columns
+    urls.write_text(f"videoid,contentUrl,name\n1,{server}/a.mp4,colour bars\n2,{server}/c.mp4,a game of life\n")
+    build_corpus(tmp_path / "webvid", "web", [urls])
+    tsv = tmp_path / "cc3m.tsv"
+    tsv.write_text("".join(f"{c}\t{base}/{n}\n" for n, c in ROWS[:2] + ROWS[3:5]))
+    build_corpus(tmp_path / "cc3m", "images", [tsv], clip={"short_side": 96})
+    summary = mix(MixOptions(recipe="umt_5m", inputs={"webvid2m": str(tmp_path / "webvid"),
+                                                      "cc3m": str(tmp_path / "cc3m")},
+                             out=str(tmp_path / "umt"), scale=1e-6), progress=False)
+    assert summary["mix"]["webvid2m"]["selected"] == 2 and summary["mix"]["cc3m"]["selected"] == 3
+    assert validate(tmp_path / "umt").ok
+    clips = pd.read_parquet(tmp_path / "umt" / "clips").set_index("clip_key")
+    got = samples(tmp_path / "umt")
+    for key, s in got.items():  # the trainer tells images from videos by the member alone
+        media = "image" if "jpg" in s else "video"
+        assert clips.loc[key, "media"] == media and s["txt"].decode() == clips.loc[key, "caption"]
+    assert sorted(clips["media"]) == ["image"] * 3 + ["video"] * 2

@@ -56,6 +56,8 @@ def test_builtin_recipes():
     assert u.quotas == {"k710": 658000, "ssv2": 169000, "ava": 21000, "webvid": 250000, "instagram": 250000}
     assert sum(u.quotas.values()) == 1_348_000 and not u.keep_labels
     assert load_recipe("labeled_hybrid").keep_labels
+    umt = {n: sum(load_recipe(f"umt_{n}").quotas.values()) / 1e6 for n in ("5m", "17m", "25m")}
+    assert umt == pytest.approx({"5m": 5, "17m": 17, "25m": 25}, rel=0.1)
 
 
 def test_recipe_errors(tmp_path):
