@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import corpus, demo, evaluate, export, manifests, train
+from cli import corpus, demo, doctor, evaluate, export, manifests, train
 
 app = typer.Typer(help="vmae: build video corpora and train VideoMAE V2 / UMT models on them.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -16,6 +16,7 @@ app.command(name="predict")(evaluate.predict)
 app.command(name="embed")(evaluate.embed)
 app.command(name="export")(export.export)
 app.command(name="demo")(demo.demo)
+app.command(name="doctor")(doctor.doctor)
 
 if __name__ == "__main__":
     app()
