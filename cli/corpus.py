@@ -176,7 +176,9 @@ def print_summary(s: dict) -> None:
     typer.echo(f"input rows  {s['rows']}  " + "  ".join(f"{k}={v}" for k, v in s["status"].items()))
     if s["error_kinds"]:
         typer.echo("errors      " + "  ".join(f"{k}={v}" for k, v in s["error_kinds"].items()))
-    typer.echo(f"clips       {s['clips']}  ({s['hours'] * 60:.1f} min of video, {s['labeled_clips']} labeled)")
+    extra = "".join(f", {s[k]} {word}" for k, word in (("images", "images"), ("captioned_clips", "captioned"))
+                    if s.get(k))
+    typer.echo(f"clips       {s['clips']}  ({s['hours'] * 60:.1f} min of video, {s['labeled_clips']} labeled{extra})")
     typer.echo(f"shards      {s['shards']}  ({s['shard_bytes'] / 1e6:.1f} MB)")
     for step, counts in s.get("steps", {}).items():
         outcomes = "  ".join(f"{k}={v}" for k, v in counts.items() if k != "seconds")

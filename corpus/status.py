@@ -35,6 +35,8 @@ def summarize(root: str | Path) -> dict:
         "error_kinds": {r["error_kind"]: r["row_count"] for r in sorted(kinds, key=lambda r: -r["row_count"])},
         "clips": clips.num_rows,
         "labeled_clips": clips.num_rows - clips["label_id"].null_count,
+        "images": pc.sum(pc.equal(clips["media"], "image")).as_py() or 0,  # one-frame image samples among the clips
+        "captioned_clips": clips.num_rows - clips["caption"].null_count,
         "hours": round(seconds / 3600, 4),
         "shards": shards.num_rows,
         "shard_bytes": pc.sum(shards["bytes"]).as_py() or 0,

@@ -4,8 +4,13 @@ clear kind, and dedup finds exact and resized copies among images."""
 
 import io
 import json
+import os
+import signal
 import struct
+import subprocess
+import sys
 import tarfile
+import time
 import zlib
 
 import numpy as np
@@ -15,6 +20,8 @@ from PIL import Image
 
 from corpus.dedup.run import dedup
 from corpus.localserve import serve_folder
+from corpus.mix.run import MixOptions, mix
+from manifests.validate import validate
 from tests.helpers import build_corpus, check_corpus
 from tests.hostile.limits import run_limited
 
@@ -118,7 +125,7 @@ def test_image_text_list_every_row_accounted_for(tmp_path, image_server):
 
 
 def test_dedup_finds_exact_and_resized_copies_of_an_image(tmp_path, image_server):
-    base, _ = image_server
+    base, folder = image_server
     tsv = tmp_path / "cc12m.tsv"  # CC12M's layout: url<TAB>caption
     tsv.write_text("".join(f"{base}/{n}\t{c}\n" for n, c in ROWS[:3] + ROWS[3:8]))
     build_corpus(tmp_path / "c", "images", [tsv], clip={"short_side": 96})
@@ -130,6 +137,16 @@ def test_dedup_finds_exact_and_resized_copies_of_an_image(tmp_path, image_server
     # one of the two identical files is kept (over the smaller copy: its original is larger)
     assert dropped.pop("a smaller copy") == "near" and list(dropped.values()) == ["exact"]
     assert set(dropped) < {"a photo", "the same photo"} and result.dropped == {"exact": 1, "near": 1}
+    # an evaluation set holding a rotated picture's resized copy: the training copy is a leak
+    small = tmp_path / "rotated_small.jpg"
+    with Image.open(folder / "rotated.jpg") as original:
+        original.resize((200, 100)).save(small, exif=original.getexif())
+    (tmp_path / "eval.json").write_text(json.dumps([{"image": small.name, "caption": "held out"}]))
+    build_corpus(tmp_path / "eval", "images", [tmp_path / "eval.json"], clip={"short_side": 96})
+    dedup([tmp_path / "c"], against=[tmp_path / "eval"])
+    d = pd.read_parquet(tmp_path / "c" / "dedup")
+    leaked = clips.loc[d.loc[d["reason"] == "leak_near", "clip_key"], "caption"]
+    assert list(leaked) == ["a portrait"]
 
 
 def test_coco_captions_folder_gathers_captions_per_image(tmp_path, image_server):
@@ -169,9 +186,6 @@ def test_a_pixel_bomb_is_refused_before_it_is_decoded(tmp_path, image_server):
 
 
 def test_umt_recipe_mixes_captioned_videos_and_images(tmp_path, image_server, server):
-    from corpus.mix.run import MixOptions, mix
-    from manifests.validate import validate
-
     base, _ = image_server
     urls = tmp_path / "webvid.csv"  # WebVid's own columns
     urls.write_text(f"videoid,contentUrl,name\n1,{server}/a.mp4,colour bars\n2,{server}/c.mp4,a game of life\n")
@@ -190,3 +204,32 @@ def test_umt_recipe_mixes_captioned_videos_and_images(tmp_path, image_server, se
         media = "image" if "jpg" in s else "video"
         assert clips.loc[key, "media"] == media and s["txt"].decode() == clips.loc[key, "caption"]
     assert sorted(clips["media"]) == ["image"] * 3 + ["video"] * 2
+
+
+def test_an_image_build_killed_resumes_and_ray_builds_the_same(tmp_path, image_server):
+    pytest.importorskip("ray", reason="Ray is an extra: pip install 'vmae[ray]' (make test installs it)")
+    from tests.corpus.test_ray import snapshot  # here: that module skips itself without Ray
+
+    base, _ = image_server
+    tsv = tmp_path / "list.tsv"  # 48 distinct URLs, a few of them bad
+    tsv.write_text("".join(f"{c} {k}\t{base}/{n}?copy={k}\n" for k in range(4) for n, c in ROWS[:12]))
+
+    def command(out: str, executor: str = "local") -> list[str]:
+        return [sys.executable, "-m", "cli.main", "corpus", "build", "--source", "images", "--input", str(tsv),
+                "--out", str(tmp_path / out), "--workers", "2", "--executor", executor, "--unit-size", "3",
+                "--short-side", "96", "--shard-bytes", "100KB", "--retries", "0", "--no-progress"]
+
+    subprocess.run(command("reference"), check=True, capture_output=True)
+    for delay in (1.5, 2.5):  # killed at several moments, then resumed
+        proc = subprocess.Popen(command("killed"), start_new_session=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    subprocess.run(command("killed"), check=True, capture_output=True)
+    reference = snapshot(tmp_path / "reference")
+    assert snapshot(tmp_path / "killed") == reference and validate(tmp_path / "killed").ok
+    assert len(reference["clips"]) == 4 * 8 and len(reference["videos"]) == 48
+    ray = subprocess.run(command("ray", "ray"), capture_output=True, text=True)
+    assert ray.returncode == 0, ray.stderr[-2000:]
+    assert snapshot(tmp_path / "ray") == reference

@@ -41,9 +41,10 @@ def test_two_fsdp_ranks_take_the_same_steps_as_one_process_with_the_same_global_
     script = Path(__file__).with_name("fsdp_steps.py")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     subprocess.run([sys.executable, str(script), str(tmp_path / "one.json")], check=True, env=env, timeout=120)
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                    str(script), str(tmp_path / "two.json")], check=True, env=env, timeout=180,
-                   capture_output=True)
+    two_ranks = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+                                "2", str(script), str(tmp_path / "two.json")], env=env, timeout=180,
+                               capture_output=True, text=True)
+    assert two_ranks.returncode == 0, two_ranks.stderr[-3000:]  # what torchrun and the ranks said
     one, two = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("one", "two"))
     assert (one["world"], one["sharded"], two["world"], two["sharded"]) == (1, False, 2, True)
     assert one["losses"][0] != one["losses"][-1]  # the steps changed the weights
