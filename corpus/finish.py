@@ -9,6 +9,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from corpus.errors import MachineFault, machine_fault
 from corpus.executors.base import UnitWork
 from corpus.stats import unit_stats
@@ -41,6 +43,8 @@ def finish_unit(layout: CorpusLayout, shard_bytes: int, labeled: bool, work: Uni
         raise MachineFault("the corpus folder vanished while the build wrote to it", str(layout.root))
     updated = {r["row"]: r for t in tasks for r in t.rows}
     rows = [updated.get(r["row"], r) for r in work.rows]
+    if not tasks and not any(r["status"] == "pending" for r in rows):
+        return _mark_done(layout, work.unit, rows)
     clips = [c for t in tasks for c in t.clips]
     for stale in layout.tars.glob(f"{work.unit}-*.tar"):  # left by a killed run of this unit
         stale.unlink()
@@ -51,4 +55,15 @@ def finish_unit(layout: CorpusLayout, shard_bytes: int, labeled: bool, work: Uni
     stats = {"rows": len(rows), "clips": len(clips), "shards": len(shard_rows), "steps": unit_stats(tasks)}
     write_atomic_bytes(layout.marker(f"{work.unit}.json"), json.dumps(stats, sort_keys=True).encode())
     shutil.rmtree(layout.work / work.unit, ignore_errors=True)
+    return stats
+
+
+def _mark_done(layout: CorpusLayout, unit: str, rows: list[dict]) -> dict:
+    """A unit with nothing to run: its rows failed at plan time, or a killed run wrote all of it
+    but its marker (tars, clips, shards and then videos parts, in that order: videos rows in their
+    final state mean the rest is whole). What is there is kept; only the marker is written."""
+    shards = layout.part("shards", unit)
+    stats = {"rows": len(rows), "clips": sum(r.get("clips") or 0 for r in rows if r["status"] == "ok"),
+             "shards": pq.read_metadata(shards).num_rows if shards.is_file() else 0, "steps": {}}
+    write_atomic_bytes(layout.marker(f"{unit}.json"), json.dumps(stats, sort_keys=True).encode())
     return stats

@@ -59,6 +59,18 @@ def test_kill_9_at_any_moment_then_rerun_gives_the_same_clips(tmp_path, server):
     assert not (out / ".work").exists() or not any((out / ".work").iterdir())
 
 
+def test_a_unit_killed_just_before_its_marker_keeps_its_clips(tmp_path, server):
+    # its tars, clips, shards and videos parts were written, then the kill came: the rerun must keep
+    # them (it once rewrote the unit as if it had made nothing, losing its clips and tars)
+    lst = write_list(tmp_path / "list.csv", [f"{server}/{n}.mp4" for n in ("a", "b", "c")])
+    build_corpus(tmp_path / "c", "web", [lst], unit_size=1)
+    reference = snapshot(tmp_path / "c")
+    (tmp_path / "c" / "done" / "u000001.json").unlink()
+    build_corpus(tmp_path / "c", "web", [lst], unit_size=1)
+    assert snapshot(tmp_path / "c") == reference and len(reference) == 3
+    check_corpus(tmp_path / "c")
+
+
 def test_rerun_of_a_finished_build_changes_nothing(tmp_path, server):
     lst = write_list(tmp_path / "list.csv", [f"{server}/a.mp4", f"{server}/b.mp4"])
     build_corpus(tmp_path / "c", "web", [lst], unit_size=1)
