@@ -7,12 +7,13 @@ import json
 import math
 import types
 import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from corpus.errors import InputError
 from corpus.options import BuildOptions
+from corpus.sources.tabular import find_column, read_rows
 from manifests.labels.label_list import read_label_list
 
 # How a source's rows are fetched: over HTTP, through yt-dlp, or read where they lie.
@@ -203,3 +204,21 @@ class Source:
     def extra_files(self, rows: list[dict], labels: list[str] | None) -> dict[str, bytes]:
         """Files the source adds to the corpus folder once labels are final (path → content)."""
         return {}
+
+    def rows_of_lines(self, wanted: dict[str, tuple[str, ...]], required: tuple[str, ...], layout: str,
+                      make: Callable[[str, int, dict, dict], list[dict]]) -> list[dict]:
+        """Plan rows of every input file read line by line (CSV, TSV, JSONL, Parquet): its columns
+        found by name (`wanted`: role -> candidate names, the first one the documented name), a
+        file lacking a `required` one refused naming `layout`, and make(path, line, values, cols)
+        the rows of each parsed line; a line that cannot be parsed is one bad_row."""
+        rows: list[dict] = []
+        for path in self.options.inputs:
+            columns, records = read_rows(path)
+            cols = {role: find_column(columns, names) for role, names in wanted.items()}
+            missing = [wanted[role][0] for role in required if cols[role] is None]
+            if missing:
+                raise InputError(f"{path}: no column {missing}; {layout} (found {columns})")
+            for rec in records:
+                rows += [unreadable(self.name, path, rec.line, rec.error)] if rec.values is None else \
+                    make(path, rec.line, rec.values, cols)
+        return rows

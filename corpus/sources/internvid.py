@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from corpus.errors import InputError
 from corpus.sources.base import (
     FETCH_YTDLP,
     Plan,
@@ -16,10 +15,9 @@ from corpus.sources.base import (
     mark_duplicates,
     meta_json,
     plan_row,
-    unreadable,
 )
 from corpus.sources.panda70m import WATCH_URL
-from corpus.sources.tabular import bad_utf8_columns, cell_text, find_column, read_rows
+from corpus.sources.tabular import bad_utf8_columns, cell_text
 from corpus.sources.timestamps import parse_timestamp
 
 COLUMNS = {"id": ("YoutubeID", "youtube_id", "videoID", "video_id"),
@@ -62,17 +60,6 @@ class InternVidSource(Source):
         return row
 
     def plan(self) -> Plan:
-        rows: list[dict] = []
-        for path in self.options.inputs:
-            columns, records = read_rows(path)
-            cols = {k: find_column(columns, names) for k, names in COLUMNS.items()}
-            missing = [COLUMNS[k][0] for k, c in cols.items() if c is None]
-            if missing:
-                raise InputError(f"{path}: no column {missing}; InternVid's lines have YoutubeID, Start_timestamp, "
-                                 f"End_timestamp, Caption (found {columns})")
-            for rec in records:
-                if rec.values is None:
-                    rows.append(unreadable(self.name, path, rec.line, rec.error))
-                else:
-                    rows.append(self._row(path, rec.line, rec.values, cols))
-        return Plan(list(mark_duplicates(rows)))
+        layout = "InternVid's lines have YoutubeID, Start_timestamp, End_timestamp, Caption"
+        return Plan(list(mark_duplicates(self.rows_of_lines(
+            COLUMNS, tuple(COLUMNS), layout, lambda *line: [self._row(*line)]))))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from corpus.errors import InputError
 from corpus.sources.base import (
     FETCH_YTDLP,
     Plan,
@@ -16,9 +15,8 @@ from corpus.sources.base import (
     mark_duplicates,
     meta_json,
     plan_row,
-    unreadable,
 )
-from corpus.sources.tabular import bad_utf8_columns, cell_text, find_column, read_rows
+from corpus.sources.tabular import bad_utf8_columns, cell_text
 from corpus.sources.timestamps import parse_list, parse_timestamp
 
 WATCH_URL = "https://www.youtube.com/watch?v={youtube_id}"
@@ -67,20 +65,8 @@ class Panda70mSource(Source):
         return rows
 
     def plan(self) -> Plan:
-        rows: list[dict] = []
-        for path in self.options.inputs:
-            columns, records = read_rows(path)
-            cols = {k: find_column(columns, names) for k, names in COLUMNS.items()}
-            missing = [COLUMNS[k][0] for k in ("id", "spans", "captions") if cols[k] is None]
-            if missing:
-                raise InputError(f"{path}: no column {missing}; Panda-70M's CSV has videoID, url, timestamp, caption "
-                                 f"(found {columns})")
-            for rec in records:
-                if rec.values is None:
-                    rows.append(unreadable(self.name, path, rec.line, rec.error))
-                else:
-                    rows.extend(self._rows(path, rec.line, rec.values, cols))
-        return Plan(list(mark_duplicates(rows)))
+        return Plan(list(mark_duplicates(self.rows_of_lines(
+            COLUMNS, ("id", "spans", "captions"), "Panda-70M's CSV has videoID, url, timestamp, caption", self._rows))))
 
 
 def _span(span) -> tuple[float | None, float | None]:
