@@ -104,7 +104,7 @@ def build(
     setup_fault_rows: Annotated[int, typer.Option(
         help="Stop the build when this many rows of one site fail in a row for one set-up cause (formats missing, "
              "bot check, rate limit); they stay pending.", rich_help_panel=FETCH)] = 20,
-    url_column: Annotated[str | None, typer.Option(help="web: name of the URL column.",
+    url_column: Annotated[str | None, typer.Option(help="web, images: name of the URL column.",
                                                    rich_help_panel=SRC)] = None,
     url_template: Annotated[str | None, typer.Option(help="kinetics: URL of a video, with {youtube_id} (default: "
                                                      "YouTube's watch URL).", rich_help_panel=SRC)] = None,

@@ -52,7 +52,7 @@ def site_of(task: Task) -> str | None:
 
 @dataclass
 class _Streak:
-    cause: str | None = None
+    cause: str
     rows: list[int] = field(default_factory=list)
 
 
@@ -78,13 +78,14 @@ class TaskWatch:
             self._follow(site, task)
 
     def _follow(self, site: str, task: Task) -> None:
-        streak = self.streaks.setdefault(site, _Streak())
         failed = [r for r in task.rows if r["status"] == "failed"]
         found = setup_cause(failed[0]["error"]) if failed and len(failed) == len(task.rows) else None
-        if found is None or (streak.cause is not None and found[0] != streak.cause):
-            self.streaks[site] = _Streak(found[0], [r["row"] for r in failed]) if found else _Streak()
+        if found is None:  # the site served this task, or failed it for a reason of its own
+            self.streaks.pop(site, None)
             return
-        streak.cause = found[0]
+        streak = self.streaks.get(site)
+        if streak is None or streak.cause != found[0]:
+            streak = self.streaks[site] = _Streak(found[0])
         streak.rows += [r["row"] for r in failed]
         if len(streak.rows) >= self.limit:
             self.stopped_rows = list(streak.rows)

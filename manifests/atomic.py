@@ -25,11 +25,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def remove_leftovers(folder: Path) -> int:
+def remove_leftovers(folder: Path) -> None:
     """Delete the temporary files of writes a killed process left in `folder` (a kill -9 skips the
     cleanup above). Only for a writer holding the corpus' lock: no other write can be in flight."""
-    removed = 0
     for tmp in Path(folder).glob(".*.tmp") if Path(folder).is_dir() else []:
         tmp.unlink(missing_ok=True)
-        removed += 1
-    return removed

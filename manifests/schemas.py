@@ -14,8 +14,6 @@ SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # a version-1 part reads with the added columns as nulls
 VERSION_KEY = b"vmae.schema"
 
-MEDIA = ("video", "image")  # a clip's media: an .mp4 sample, or a one-frame .jpg sample
-
 # Number of 64-bit perceptual hashes, spread evenly over a clip, that make its signature.
 SIGNATURE_HASHES = 8
 

@@ -111,7 +111,7 @@ def _check_shards(layout: CorpusLayout, rep: Report, labeled: bool) -> None:
             rep.add("shards whose bytes or sha256 differ from shards/", [s["shard"]])
         listed.update(name for name, _ in names_data)
         keys = clips.loc[clips["shard"] == s["shard"]]
-        media = [m if isinstance(m, str) else None for m in keys["media"]] if "media" in keys else [None] * len(keys)
+        media = [m if isinstance(m, str) else None for m in keys["media"]]
         captioned = [isinstance(c, str) for c in keys["caption"]]
         expected = {name for k, lid, cap, med in zip(keys["clip_key"], keys["label_id"], captioned, media, strict=True)
                     for name in member_names(k, labeled=labeled and pd.notna(lid), captioned=cap and med is not None,

@@ -14,71 +14,38 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from corpus.errors import InputError
-from corpus.sources.base import FETCH_HTTP, Plan, Source, fail, mark_duplicates, meta_json, plan_row, unreadable
+from corpus.sources.base import Plan, fail, mark_duplicates, meta_json, plan_row
 from corpus.sources.retrieval import SPLITS, from_name
-from corpus.sources.tabular import bad_utf8_columns, cell_text, find_column, read_json, read_rows, repaired
-from corpus.sources.web import url_video_id
+from corpus.sources.tabular import read_json
+from corpus.sources.web import WebOptions, WebSource
 
-URL_COLUMNS = ("url", "image_url", "URL", "img_url")
-CAPTION_COLUMNS = ("caption", "text", "TEXT", "alt_text", "title")
-ID_COLUMNS = ("id", "image_id", "key")
 MAX_FILE_BYTES = 1024**3  # COCO's largest captions file is ~90 MB
 
 
 @dataclass(frozen=True)
-class ImagesOptions:
-    url_column: str | None = None  # default: url, image_url, URL or img_url
-    caption_column: str | None = None  # default: caption, text, TEXT, alt_text or title
+class ImagesOptions(WebOptions):
     images: str | None = None  # folder of an annotation file's images; default: the file's own folder
     split: str | None = None  # default: from an annotation file's name (train, val, test)
 
 
-class ImagesSource(Source):
+class ImagesSource(WebSource):
+    """URL lists are read as the web source reads them, under the column names image lists use."""
+
     name = "images"
-    fetcher = FETCH_HTTP
     media = "image"
+    splits_shots = False
     Options = ImagesOptions
+    URL_COLUMNS = ("url", "image_url", "URL", "img_url")
+    ID_COLUMNS = ("id", "image_id", "key")
+    CAPTION_COLUMNS = ("caption", "text", "TEXT", "alt_text", "title")
 
     def plan(self) -> Plan:
         rows: list[dict] = []
         for name in self.options.inputs:
-            rows += self._annotations(Path(name)) if name.lower().endswith(".json") else self._list(name)
+            rows += self._annotations(Path(name)) if name.lower().endswith(".json") else self.list_rows(name)
         return Plan(list(mark_duplicates(rows)))
-
-    # --- URL lists ---
-
-    def _list(self, path: str) -> list[dict]:
-        columns, records = read_rows(path)
-        url_col = find_column(columns, (self.opts.url_column,) if self.opts.url_column else URL_COLUMNS)
-        if url_col is None:
-            raise InputError(f"{path}: no URL column; expected {self.opts.url_column or ' or '.join(URL_COLUMNS)}, "
-                             f"found {columns}. Name it with --source-option url_column=NAME")
-        cap_col = find_column(columns, (self.opts.caption_column,) if self.opts.caption_column else CAPTION_COLUMNS)
-        id_col = find_column(columns, ID_COLUMNS)
-        return [unreadable(self.name, path, rec.line, rec.error) if rec.values is None else
-                self._url_row(path, rec.line, rec.values, url_col, cap_col, id_col) for rec in records]
-
-    def _url_row(self, path: str, line: int, values: dict, url_col: str, cap_col: str | None,
-                 id_col: str | None) -> dict:
-        url = repaired(cell_text(values.get(url_col)))
-        caption = values.get(cap_col) if cap_col else None
-        image_id = cell_text(values.get(id_col)) if id_col else ""
-        carried = {k: v for k, v in values.items() if k not in (url_col, cap_col, id_col)}
-        row = plan_row(self.name, image_id or (url_video_id(url) if url else f"line{line}"), url=url or None,
-                       caption=repaired(caption).strip() or None if isinstance(caption, str) else None,
-                       meta=meta_json({"input": path, "line": line, **carried}))
-        if bad_utf8_columns(values):
-            return fail(row, "bad_row", f"{path}:{line}: text that is not valid UTF-8")
-        if caption is not None and not isinstance(caption, str | int | float):
-            return fail(row, "bad_row", f"{path}:{line}: the caption is a {type(caption).__name__}, not text")
-        if not url:
-            return fail(row, "bad_row", f"{path}:{line}: empty URL in column '{url_col}'")
-        if urlparse(url).scheme.lower() not in ("http", "https"):
-            return fail(row, "unsupported_scheme", f"{path}:{line}: only http:// and https:// URLs are fetched")
-        return row
 
     # --- annotation files over a local folder ---
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from corpus.errors import InputError
-from corpus.sources.base import FETCH_HTTP, Plan, Source, fail, mark_duplicates, meta_json, plan_row
+from corpus.sources.base import FETCH_HTTP, Plan, Source, fail, mark_duplicates, meta_json, plan_row, unreadable
 from corpus.sources.tabular import bad_utf8_columns, find_column, read_rows, repaired
 
 URL_COLUMNS = ("url", "contentUrl", "video_url")
@@ -24,28 +24,32 @@ def url_video_id(url: str) -> str:
 
 @dataclass(frozen=True)
 class WebOptions:
-    url_column: str | None = None  # the URL column's name; default: url, contentUrl or video_url
+    url_column: str | None = None  # the URL column's name; default: one of the source's URL_COLUMNS
+    caption_column: str | None = None  # the caption column's name; default: one of its CAPTION_COLUMNS
 
 
 class WebSource(Source):
+    """Also the base of sources whose lists are URLs with the same columns under other names."""
+
     name = "web"
     fetcher = FETCH_HTTP
     splits_shots = True
     Options = WebOptions
+    URL_COLUMNS, ID_COLUMNS, CAPTION_COLUMNS = URL_COLUMNS, ID_COLUMNS, CAPTION_COLUMNS
 
     def _columns(self, path: str, columns: list[str]) -> dict[str, str | None]:
-        wanted = self.opts.url_column
-        url_col = find_column(columns, (wanted,) if wanted else URL_COLUMNS)
+        wanted, caption = self.opts.url_column, self.opts.caption_column
+        url_col = find_column(columns, (wanted,) if wanted else self.URL_COLUMNS)
         if url_col is None:
-            expected = f"'{wanted}' (from --url-column)" if wanted else " or ".join(URL_COLUMNS)
+            expected = f"'{wanted}' (from --url-column)" if wanted else " or ".join(self.URL_COLUMNS)
             raise InputError(
                 f"{path}: no URL column; expected a column named {expected}, found {columns}. "
                 "Name the URL column with --url-column."
             )
         return {
             "url": url_col,
-            "id": find_column(columns, ID_COLUMNS),
-            "caption": find_column(columns, CAPTION_COLUMNS),
+            "id": find_column(columns, self.ID_COLUMNS),
+            "caption": find_column(columns, (caption,) if caption else self.CAPTION_COLUMNS),
             "label": find_column(columns, LABEL_COLUMNS),
             "split": find_column(columns, SPLIT_COLUMNS),
         }
@@ -86,16 +90,12 @@ class WebSource(Source):
                         "the web source fetches http:// and https:// URLs only")
         return row
 
+    def list_rows(self, path: str) -> list[dict]:
+        """The plan rows of one URL list."""
+        columns, records = read_rows(path)
+        cols = self._columns(path, columns)
+        return [unreadable(self.name, path, rec.line, rec.error) if rec.values is None else
+                self._row(path, rec.line, rec.values, cols) for rec in records]
+
     def plan(self) -> Plan:
-        rows = []
-        for path in self.options.inputs:
-            columns, records = read_rows(path)
-            cols = self._columns(path, columns)
-            for rec in records:
-                if rec.values is None:
-                    rows.append(fail(plan_row(self.name, f"line{rec.line}",
-                                              meta=meta_json({"input": path, "line": rec.line})),
-                                     "bad_row", f"{path}:{rec.line}: {rec.error}"))
-                else:
-                    rows.append(self._row(path, rec.line, rec.values, cols))
-        return Plan(list(mark_duplicates(rows)))
+        return Plan(list(mark_duplicates([r for path in self.options.inputs for r in self.list_rows(path)])))

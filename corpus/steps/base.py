@@ -40,6 +40,12 @@ class Task:
         workdir.mkdir(parents=True, exist_ok=True)
         return workdir
 
+    def clip_of(self, row: dict, **made) -> dict:
+        """A clip row of `row`: what the clip inherits from its input row, and what was `made`."""
+        inherited = {k: row.get(k) for k in ("video_id", "source", "row", "label", "label_id", "split", "caption",
+                                              "captions", "meta")}
+        return {**inherited, "unit": self.unit, **made}
+
     @property
     def pending(self) -> list[dict]:
         return [r for r in self.rows if r["status"] == "pending"]

@@ -76,16 +76,12 @@ class Clip(Step):
             if enc.duration_s < MIN_DECODED_SHARE * (hi - lo):
                 raise StepError("corrupt", f"decoded only {enc.duration_s:.2f} s of the {hi - lo:.2f} s cut "
                                 f"at {lo:.2f} s: the file is truncated or damaged")
-            task.clips.append({
-                "file": str(enc.path), "clip_key": key, "video_id": row["video_id"], "source": row["source"],
-                "row": row["row"], "start_s": lo + offset, "end_s": hi + offset, "duration_s": enc.duration_s,
-                "fps": enc.fps, "frames": enc.frames, "width": enc.width, "height": enc.height,
-                "bytes": enc.bytes, "sha256": enc.sha256, "signature": enc.signature, "label": row["label"],
-                "label_id": row["label_id"], "split": row["split"], "caption": row["caption"],
-                "captions": row.get("captions"), "media": "video",
-                "meta": row["meta"], "unit": task.unit, "motion": enc.motion,
-                "shot_start_s": None if shot_lo is None else shot_lo + offset,
-                "shot_end_s": None if shot_hi is None else shot_hi + offset,
-            })
+            task.clips.append(task.clip_of(
+                row, file=str(enc.path), clip_key=key, start_s=lo + offset, end_s=hi + offset,
+                duration_s=enc.duration_s, fps=enc.fps, frames=enc.frames, width=enc.width, height=enc.height,
+                bytes=enc.bytes, sha256=enc.sha256, signature=enc.signature, media="video", motion=enc.motion,
+                shot_start_s=None if shot_lo is None else shot_lo + offset,
+                shot_end_s=None if shot_hi is None else shot_hi + offset,
+            ))
             made += 1
         return made

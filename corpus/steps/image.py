@@ -22,12 +22,8 @@ class StoreImage(Step):
         for row in task.pending:
             row.update(status="ok", clips=1, width=got.source_width, height=got.source_height,
                        codec=got.format.lower(), duration_s=None, fps=None)
-            task.clips.append({
-                "file": str(got.path), "clip_key": clip_key(row["source"], row["video_id"], 0.0, 0.0),
-                "video_id": row["video_id"], "source": row["source"], "row": row["row"], "start_s": 0.0,
-                "end_s": 0.0, "duration_s": 0.0, "fps": None, "frames": 1, "width": got.width, "height": got.height,
-                "bytes": got.bytes, "sha256": got.sha256, "signature": got.signature, "label": row["label"],
-                "label_id": row["label_id"], "split": row["split"], "caption": row["caption"],
-                "captions": row["captions"], "meta": row["meta"], "unit": task.unit, "media": "image",
-                "motion": None, "shot_start_s": None, "shot_end_s": None,
-            })
+            task.clips.append(task.clip_of(
+                row, file=str(got.path), clip_key=clip_key(row["source"], row["video_id"], 0.0, 0.0), start_s=0.0,
+                end_s=0.0, duration_s=0.0, fps=None, frames=1, width=got.width, height=got.height, bytes=got.bytes,
+                sha256=got.sha256, signature=got.signature, media="image", motion=None,
+            ))
