@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 from corpus.executors import UnitWork
 from corpus.executors.local import LocalExecutor
@@ -15,13 +16,14 @@ from corpus.steps.base import Step, Task
 
 
 class Built(Step):
-    """Records, in a file named by the task, which process built the step that ran it."""
+    """Records, in a file named by the task, which construction of the step ran it (a fresh id per
+    construction: a pipeline rebuilt for every task in the same process would show 12 ids)."""
 
     name = "built"
 
     def __init__(self, options):
         super().__init__(options)
-        self.built_in = os.getpid()
+        self.built_in = f"{os.getpid()}-{uuid.uuid4().hex}"
 
     def process(self, task: Task) -> None:
         with open(task.workdir, "a") as f:
