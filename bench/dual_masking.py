@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trainer.data.config import Geometry  # noqa: E402
 from trainer.data.masking import dual_mask  # noqa: E402
-from trainer.models import create_model  # noqa: E402
+from trainer.models.registry import create_model  # noqa: E402
 from trainer.objectives.mae import patch_targets, reconstruction_loss  # noqa: E402
 
 TARGET = 1.3

@@ -44,9 +44,7 @@ def export(
         raise fail(e) from e
     what = f"{source.kind} {source.model_name or model or ''}".strip()
     if format == "transformers":
-        from trainer.checkpoint import hf
-
-        cls = hf.architecture(source.kind, source.has_decoder)
+        cls = source.family.hf_architecture(source.has_decoder)
         typer.echo(f"{what} → {written}/ (load it with transformers: {cls}.from_pretrained('{written}'))")
     else:
         typer.echo(f"{what} → {written} and {written.with_suffix('.json')}")

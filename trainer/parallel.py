@@ -1,5 +1,6 @@
 """How a trainee is spread over the ranks: DDP (a whole copy per rank, gradients averaged) or, with
---fsdp, FSDP2 (`fully_shard` on every transformer block, then on the whole trainee: each rank keeps
+--fsdp, FSDP2 (`fully_shard` on every unit its model family names, its transformer blocks, then on
+the whole trainee: each rank keeps
 a shard of the weights, gradients and optimizer state and gathers a block's weights only while it
 runs). Mixed precision under FSDP is its policy: bf16 weights in the forward and backward pass,
 fp32 gradients reduced and fp32 master weights."""
@@ -15,7 +16,7 @@ from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel
 
 from trainer.distributed import Dist
-from trainer.models.layers import Block
+from trainer.models.families import family_of
 
 
 def shard(trainee: nn.Module, env: Dist, precision: str) -> None:
@@ -28,8 +29,9 @@ def shard(trainee: nn.Module, env: Dist, precision: str) -> None:
 
     policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) \
         if precision == "bf16" else MixedPrecisionPolicy()
+    units = family_of(trainee.model).shard_units
     for module in trainee.modules():
-        if isinstance(module, Block):
+        if isinstance(module, units):
             fully_shard(module, mp_policy=policy)
     fully_shard(trainee, mp_policy=policy)  # the rest: embeddings, norms, heads, the decoder's own parameters
 

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from trainer.checkpoint import model_record
-from trainer.models import create_classifier
+from trainer.models.registry import create_classifier
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from cli.main import app
 from manifests.validate import validate
 from tests.helpers import tmpfs
 from trainer.checkpoint import model_record
-from trainer.models import create_classifier
+from trainer.models.registry import create_classifier
 
 runner = CliRunner()
 

@@ -59,7 +59,7 @@ from trainer.checkpoint import model_record
 from trainer.data.config import DataConfig
 from trainer.data.stream import PretrainStream
 from trainer.eval.predict import predict_files
-from trainer.models import create_classifier
+from trainer.models.registry import create_classifier
 
 torch.save(model_record(create_classifier("vit_test", 3, frames=4, img_size=32), "vit_test"), "{tmp_path}/c.pt")
 files = [Path("{huge}"), Path("{small}"), Path("{videos / 'a.mp4'}")]

@@ -10,7 +10,8 @@ from safetensors.torch import save_file
 from trainer import checkpoint
 from trainer.checkpoint import hf
 from trainer.errors import CheckpointError
-from trainer.models import create_classifier, create_model
+from trainer.models.families import CLASSIFIER
+from trainer.models.registry import create_classifier, create_model
 
 TINY = {"frames": 4, "img_size": 32}
 CONFIG = {"model_type": "videomae", "image_size": 32, "patch_size": 16, "num_frames": 4, "hidden_size": 64,
@@ -24,7 +25,7 @@ def transformers_folder(folder, model=None, config=None):
     folder.mkdir(parents=True)
     model = model or create_classifier("vit_test", 2, **TINY)
     (folder / "config.json").write_text(json.dumps(config or CONFIG))
-    save_file(hf.to_transformers(model.state_dict(), "classifier"), folder / "model.safetensors")
+    save_file(hf.to_transformers(model.state_dict(), CLASSIFIER), folder / "model.safetensors")
     return folder
 
 
@@ -38,7 +39,7 @@ def with_index(folder, weight_map):
 @pytest.mark.parametrize("where", ["relative", "absolute"])
 def test_an_index_that_points_outside_its_folder_is_refused(tmp_path, where):
     victim = transformers_folder(tmp_path / "someone_elses_model")
-    names = list(hf.to_transformers(create_classifier("vit_test", 2, **TINY).state_dict(), "classifier"))
+    names = list(hf.to_transformers(create_classifier("vit_test", 2, **TINY).state_dict(), CLASSIFIER))
     target = "../someone_elses_model/model.safetensors" if where == "relative" else \
         str(victim / "model.safetensors")
     crafted = with_index(tmp_path / "downloaded", dict.fromkeys(names, target))

@@ -13,7 +13,7 @@ from manifests.tables import write_part
 from trainer.checkpoint import model_record
 from trainer.data.shards import resolve_shards
 from trainer.errors import DataError
-from trainer.models import create_classifier, create_model
+from trainer.models.registry import create_classifier, create_model
 
 runner = CliRunner()
 

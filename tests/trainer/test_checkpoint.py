@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from trainer import checkpoint
 from trainer.errors import CheckpointError
-from trainer.models import create_classifier, create_model
+from trainer.models.registry import create_classifier, create_model
 
 
 class RunsCode:

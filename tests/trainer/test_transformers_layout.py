@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 pytest.importorskip("transformers", reason="the hf extra is not installed (pip install -e '.[hf]'; make test does)")
+import transformers  # noqa: E402
 from transformers import (  # noqa: E402
     AutoImageProcessor,
     AutoVideoProcessor,
@@ -26,7 +27,9 @@ from trainer.checkpoint.export import export_safetensors, export_transformers
 from trainer.data.augment import to_model_input
 from trainer.data.views import crop_views
 from trainer.errors import CheckpointError
-from trainer.models import SIZES, build, create_classifier, create_model
+from trainer.models.families import FAMILIES
+from trainer.models.registry import build, create_classifier, create_model
+from trainer.models.sizes import SIZES, ViTConfig
 
 LABELS = ["moving up", "moving down", "standing still"]
 TINY = {"frames": 4, "img_size": 32}
@@ -116,7 +119,7 @@ def test_a_pretraining_model_loads_in_transformers_with_its_decoder_and_rebuilds
         got = theirs(pixel_values=frames_first(x), bool_masked_pos=hidden).logits
         torch.testing.assert_close(got, ours(x, hidden, not_decoded=~hidden), rtol=1e-4, atol=1e-5)
     back = create_model("vit_test", **geometry)
-    checkpoint.load_pretrain_weights(back, checkpoint.read(folder))
+    checkpoint.load_weights(back, checkpoint.read(folder))
     for key, value in ours.state_dict().items():
         assert torch.equal(back.state_dict()[key], value), key
 
@@ -135,7 +138,7 @@ def test_a_umt_student_loads_in_transformers_as_the_encoder_alone(tmp_path):
     back = checkpoint.read(folder)
     assert back.kind == "pretrain" and not back.has_decoder and back.geometry()["tubelet"] == 1
     with_decoder = create_model("vit_test", **{**UMT_PATCH14, "patch": 16, "img_size": 32})
-    assert checkpoint.load_pretrain_weights(with_decoder, back) == "encoder; new decoder"
+    assert checkpoint.load_weights(with_decoder, back) == "encoder; new decoder"
     assert torch.equal(with_decoder.encoder.blocks[1].mlp.fc2.weight, ours.encoder.blocks[1].mlp.fc2.weight)
 
 
@@ -156,15 +159,16 @@ def test_every_registered_size_maps_name_for_name_and_shape_for_shape(name):
     for tubelet in (2, 1):
         small = {"tubelet": tubelet, "frames": 2, "img_size": SIZES[name].patch * 2}
         with torch.device("meta"):  # no memory for the weights of a giant
-            for kind, cls in (("pretrain", VideoMAEForPreTraining), ("classifier", VideoMAEForVideoClassification)):
-                ours = build(kind, {**SIZES[name].__dict__, **small}, num_classes=7)
+            for spec in (f for f in FAMILIES.values() if f.hf_architectures):  # every family transformers has
+                cls = getattr(transformers, spec.hf_architecture(has_decoder=True))
+                ours = spec.build(ViTConfig(**{**SIZES[name].__dict__, **small}), 7)
                 args = ours.cfg.__dict__
-                theirs = cls(VideoMAEConfig(**hf.config_fields(args, kind, None, 7)))
-                exported = hf.to_transformers(ours.state_dict(), kind)
-                assert shapes(exported) == shapes(theirs.state_dict()), (kind, tubelet)
+                theirs = cls(VideoMAEConfig(**hf.config_fields(args, spec, None, 7)))
+                exported = hf.to_transformers(ours.state_dict(), spec)
+                assert shapes(exported) == shapes(theirs.state_dict()), (spec.name, tubelet)
                 back_kind, back = hf.from_transformers(theirs.state_dict())
-                assert back_kind == kind and shapes(back) == shapes(ours.state_dict())
-                config = json.loads(VideoMAEConfig(**hf.config_fields(args, kind, None, 7)).to_json_string())
+                assert back_kind == spec.name and shapes(back) == shapes(ours.state_dict())
+                config = json.loads(VideoMAEConfig(**hf.config_fields(args, spec, None, 7)).to_json_string())
                 assert {k: v for k, v in hf.vit_args(config).items() if k != "mlp_ratio"} == {
                     k: args[k] for k in hf.vit_args(config) if k != "mlp_ratio"}
                 assert int(args["dim"] * hf.vit_args(config)["mlp_ratio"]) == int(args["dim"] * args["mlp_ratio"])
@@ -205,7 +209,7 @@ def test_a_transformers_pretraining_model_and_encoder_load_in_vmae_with_the_same
     theirs = perturbed(VideoMAEForPreTraining(hf_config(use_mean_pooling=False)))
     theirs.save_pretrained(tmp_path / "pre")
     ours = create_model("vit_test", **TINY)
-    assert "encoder and decoder" in checkpoint.load_pretrain_weights(ours, checkpoint.read(tmp_path / "pre"))
+    assert "encoder and decoder" in checkpoint.load_weights(ours, checkpoint.read(tmp_path / "pre"))
     x, hidden = clip(ours.cfg), hidden_mask(ours.cfg.tokens)
     with torch.no_grad():
         torch.testing.assert_close(ours.eval()(x, hidden, ~hidden),
@@ -215,7 +219,7 @@ def test_a_transformers_pretraining_model_and_encoder_load_in_vmae_with_the_same
     encoder = perturbed(VideoMAEModel(hf_config(use_mean_pooling=False, qv_bias=False)))
     encoder.save_pretrained(tmp_path / "enc")
     student = create_model("vit_test", decoder_depth=0, **TINY)
-    checkpoint.load_pretrain_weights(student, checkpoint.read(tmp_path / "enc" / "model.safetensors"))
+    checkpoint.load_weights(student, checkpoint.read(tmp_path / "enc" / "model.safetensors"))
     with torch.no_grad():
         torch.testing.assert_close(student.eval().encoder(x), encoder(pixel_values=frames_first(x)).last_hidden_state,
                                    rtol=1e-4, atol=1e-5)
@@ -250,8 +254,8 @@ def test_what_cannot_travel_is_refused_with_a_reason(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="'vit' model"):
         checkpoint.read(tmp_path / "vit")
     ckpt = saved(tmp_path, create_classifier("vit_test", 2, **TINY))
-    with pytest.raises(CheckpointError, match="a pretraining checkpoint"):
-        checkpoint.load_pretrain_weights(create_model("vit_test", **TINY), ckpt)
+    with pytest.raises(CheckpointError, match="classifier checkpoint; a pretrain model starts from pretrain"):
+        checkpoint.load_weights(create_model("vit_test", **TINY), ckpt)
     monkeypatch.setitem(sys.modules, "transformers", None)  # as where the hf extra is not installed
     with pytest.raises(CheckpointError, match=r"pip install 'vmae\[hf\]'"):
         export_transformers(ckpt, tmp_path / "out")

@@ -26,7 +26,7 @@ from trainer.checkpoint import CARD, CARD_FORMAT, HEADER_KEY, Checkpoint, hf
 from trainer.checkpoint.disk import save_safetensors
 from trainer.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from trainer.errors import CheckpointError
-from trainer.models.classifier import ALIGNMENT_KEYS
+from trainer.models.families import ALIGNMENT_KEYS
 
 FORMATS = ("transformers", "safetensors")
 INSTALL_HF = "pip install 'vmae[hf]' (or pip install transformers)"
@@ -64,12 +64,15 @@ def export_transformers(ckpt: Checkpoint, out: Path, model: str | None = None, o
         from transformers import VideoMAEConfig, VideoMAEImageProcessor, VideoMAEVideoProcessor
     except ImportError as e:
         raise CheckpointError(f"exporting to transformers needs the transformers package: {INSTALL_HF}") from e
+    if ckpt.family.hf_architectures is None:
+        raise CheckpointError(f"{ckpt.path} is a {ckpt.kind} model, which transformers has no class for; export it "
+                              "with --format safetensors")
     out = Path(out)
     _refuse_existing(out, overwrite)
     meta = card(ckpt, model)
     args = {**meta["model_args"], **({} if ckpt.has_decoder else {"decoder_depth": 0})}
-    config = VideoMAEConfig(**hf.config_fields(args, ckpt.kind, ckpt.labels, ckpt.classes))
-    config.architectures = [hf.architecture(ckpt.kind, ckpt.has_decoder)]
+    config = VideoMAEConfig(**hf.config_fields(args, ckpt.family, ckpt.labels, ckpt.classes))
+    config.architectures = [ckpt.family.hf_architecture(ckpt.has_decoder)]
     size = args["img_size"]
     # vmae's evaluation: short side resized to the input size, centre crop, ImageNet statistics
     pixels = {"size": {"shortest_edge": size}, "crop_size": {"height": size, "width": size},
@@ -82,7 +85,7 @@ def export_transformers(ckpt: Checkpoint, out: Path, model: str | None = None, o
     tmp.mkdir(parents=True)
     try:
         config.save_pretrained(tmp)
-        save_safetensors(hf.to_transformers(weights(ckpt), ckpt.kind), tmp / "model.safetensors",
+        save_safetensors(hf.to_transformers(weights(ckpt), ckpt.family), tmp / "model.safetensors",
                          metadata={"format": "pt"})
         VideoMAEImageProcessor(**pixels).save_pretrained(tmp)
         VideoMAEVideoProcessor(**pixels, num_frames=args["frames"], do_sample_frames=sampled).save_pretrained(tmp)

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from trainer.errors import CheckpointError
+from trainer.models.families import CLASSIFIER, PRETRAIN, Family
 
 CONFIG = "config.json"
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -131,27 +132,21 @@ def _ratio(inner: int, dim: int) -> float:
     return ratio if int(dim * ratio) == inner else (inner + 0.5) / dim
 
 
-def config_fields(args: dict, kind: str, labels: list[str] | None, classes: int) -> dict:
-    """Arguments of a transformers VideoMAEConfig for vmae's model: `kind` is classifier (mean
-    pooling and fc_norm), pretrain (encoder norm; decoder when decoder_depth > 0)."""
+def config_fields(args: dict, found: Family, labels: list[str] | None, classes: int) -> dict:
+    """Arguments of a transformers VideoMAEConfig for a model of family `found`: pooled (mean
+    pooling and fc_norm, a classifier) or not (encoder norm; decoder when decoder_depth > 0)."""
     fields = {"image_size": args["img_size"], "patch_size": args["patch"], "num_channels": args["in_chans"],
               "num_frames": args["frames"], "tubelet_size": args["tubelet"], "hidden_size": args["dim"],
               "num_hidden_layers": args["depth"], "num_attention_heads": args["heads"],
               "intermediate_size": int(args["dim"] * args["mlp_ratio"]), "hidden_act": "gelu", "qv_bias": True,
-              "layer_norm_eps": 1e-6, "use_mean_pooling": kind == "classifier", "norm_pix_loss": True,
+              "layer_norm_eps": 1e-6, "use_mean_pooling": found.hf_pooled, "norm_pix_loss": True,
               "decoder_hidden_size": args["decoder_dim"], "decoder_num_hidden_layers": args["decoder_depth"],
               "decoder_num_attention_heads": args["decoder_heads"],
               "decoder_intermediate_size": int(args["decoder_dim"] * args["mlp_ratio"])}
-    if kind == "classifier":
+    if found.head:
         names = labels or [f"LABEL_{i}" for i in range(classes)]
         fields |= {"id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
     return fields
-
-
-def architecture(kind: str, has_decoder: bool) -> str:
-    if kind == "classifier":
-        return "VideoMAEForVideoClassification"
-    return "VideoMAEForPreTraining" if has_decoder else "VideoMAEModel"
 
 
 def labels_of(config: dict) -> list[str] | None:
@@ -165,10 +160,11 @@ def labels_of(config: dict) -> list[str] | None:
 
 # ---- weights -----------------------------------------------------------------------------------
 
-def to_transformers(state: dict, kind: str) -> dict:
-    """vmae's state dict (released VideoMAE V2 names) -> transformers' names for `kind`."""
+def to_transformers(state: dict, found: Family) -> dict:
+    """vmae's state dict (released VideoMAE V2 names) of a model of family `found` -> transformers'
+    names."""
     src = dict(state)
-    trunk = "" if kind == "classifier" else "encoder."
+    trunk = found.trunk
     out = _rename(src, {ours: theirs for theirs, ours in _TRUNK.items()}, trunk, ENCODER)
     for i in _indices(src, f"{trunk}blocks."):
         out |= _block_out(src, f"{trunk}blocks.{i}", f"{ENCODER}encoder.layer.{i}")
@@ -183,8 +179,8 @@ def from_transformers(state: dict) -> tuple[str, dict]:
     """A transformers VideoMAE state dict -> (kind, vmae's state dict). VideoMAEModel and
     VideoMAEForPreTraining are pretraining checkpoints, VideoMAEForVideoClassification a classifier."""
     src = {k.removeprefix(ENCODER): v for k, v in state.items()}
-    kind = "classifier" if "classifier.weight" in src else "pretrain"
-    trunk = "" if kind == "classifier" else "encoder."
+    found = CLASSIFIER if "classifier.weight" in src else PRETRAIN  # the only families transformers has
+    trunk = found.trunk
     out = _rename(src, _TRUNK, after=trunk)
     for i in _indices(src, "encoder.layer."):
         out |= _block_in(src, f"encoder.layer.{i}", f"{trunk}blocks.{i}")
@@ -196,7 +192,7 @@ def from_transformers(state: dict) -> tuple[str, dict]:
     unknown = sorted(set(src) - known)
     if unknown:
         raise CheckpointError(f"weights that are not part of a VideoMAE model: {unknown[:5]}")
-    return kind, out | src
+    return found.name, out | src
 
 
 def _rename(src: dict, layers: dict[str, str], before: str = "", after: str = "") -> dict:

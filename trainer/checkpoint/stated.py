@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 from trainer.errors import CheckpointError
-from trainer.models import build, check_args
+from trainer.models.families import family
+from trainer.models.registry import build, check_args
 
 
 def check_stated(path: Path, kind: str, args, state: dict) -> None:
@@ -22,13 +23,13 @@ def check_stated(path: Path, kind: str, args, state: dict) -> None:
         cfg = check_args(args)
     except ValueError as e:
         raise CheckpointError(f"{path}: the model it states is not one vmae builds: {e}") from e
-    prefix = "encoder." if kind == "pretrain" else ""
+    spec = family(kind)
+    prefix = spec.trunk
     for stated, found, what in ((cfg.depth, _count(state, f"{prefix}blocks."), "blocks"),
                                 (cfg.decoder_depth, _count(state, "decoder.blocks."), "decoder blocks")):
         if found and stated != found:
             raise CheckpointError(f"{path} states {stated} {what} but its weights have {found}")
-    head = state.get("head.weight")
-    classes = int(head.shape[0]) if kind == "classifier" and head is not None else 0
+    classes = spec.classes(state)
     with torch.device("meta"):
         expected = build(kind, args, classes).state_dict()
     missing = sorted(set(expected) - set(state))

@@ -21,12 +21,10 @@ def embed_corpus(shards: list[str], ckpt_path: str, out: Path, clips: int = 1, c
                  decoder: str | None = None, decode_device: str | None = None) -> Collected:
     ckpt = checkpoint.read(ckpt_path)
     data = data_config_of(ckpt, workers=workers, decoder=decoder, decode_device=decode_device)
-    if ckpt.kind == "classifier":
-        net = checkpoint.classifier(ckpt, model)
-    else:  # the encoder of a pretraining checkpoint, pooled as a classifier pools it
-        net = checkpoint.new_classifier(ckpt, 1, model)
-        checkpoint.load_weights(net, ckpt, None)
-        net.eval()
+    # a classifier's trunk, or the encoder of a pretraining checkpoint, pooled as a classifier pools it
+    net = checkpoint.new_classifier(ckpt, ckpt.classes or 1, model)
+    checkpoint.load_weights(net, ckpt, list(range(ckpt.classes)) if ckpt.classes else None)
+    net.eval()
     urls, _ = resolve_shards(shards)
     with torch.inference_mode():
         result = collect(net.features, urls, data, clips, crops, batch_size, torch.device("cpu"), labeled=False,

@@ -1,5 +1,3 @@
-"""Video ViT models: layers apart, one trunk, sizes registered by name, image teachers."""
-
-from trainer.models.registry import SIZES, build, check_args, create_classifier, create_model, model_config, size_of
-
-__all__ = ["SIZES", "build", "check_args", "create_classifier", "create_model", "model_config", "size_of"]
+"""Video ViT models: layers apart, one trunk, sizes registered by name (sizes.py, torch-free), model
+families as registered specs (families.py), image teachers. Import from the module that holds a
+name: this package imports nothing, so that the CLI reads the sizes without loading torch."""

@@ -10,10 +10,6 @@ from torch import nn
 from trainer.models.layers import init_weights
 from trainer.models.vit import VideoEncoder, ViTConfig
 
-# Keys of a released UMT pretraining file that belong to its alignment heads, not to the encoder:
-# like our own heads, they are dropped when a classifier starts from the encoder.
-ALIGNMENT_KEYS = ("encoder.clip_decoder.", "encoder.clip_pos_embed")
-
 
 class VideoClassifier(VideoEncoder):
     def __init__(self, cfg: ViTConfig, num_classes: int, head_dropout: float = 0.0, head_init_scale: float = 0.001):
@@ -35,9 +31,3 @@ class VideoClassifier(VideoEncoder):
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         return self.head(self.head_dropout(self.features(video)))  # (B, classes)
 
-
-def encoder_state(pretrain_state: dict) -> dict:
-    """The encoder weights of a pretraining state dict, named as the classifier names them
-    (encoder.norm is dropped: the classifier pools and uses fc_norm instead)."""
-    return {k.removeprefix("encoder."): v for k, v in pretrain_state.items()
-            if k.startswith("encoder.") and not k.startswith(("encoder.norm.", *ALIGNMENT_KEYS))}

@@ -1,4 +1,5 @@
-"""Model sizes registered by name (VideoMAE V2's, plus tiny ones for tests and the demo)."""
+"""Building models: a registered size (sizes.py) with overrides, checked, in a registered family
+(families.py); and the checks a stated model (a checkpoint's arguments) passes before it is built."""
 
 from __future__ import annotations
 
@@ -6,24 +7,9 @@ import dataclasses
 import math
 
 from trainer.models.classifier import VideoClassifier
+from trainer.models.families import family
 from trainer.models.pretrain import PretrainViT
-from trainer.models.vit import ViTConfig
-
-_DECODER = {"decoder_depth": 4}
-
-SIZES: dict[str, ViTConfig] = {
-    # for tests and the laptop demo: trains on a CPU in minutes
-    "vit_test": ViTConfig(dim=64, depth=2, heads=2, decoder_dim=32, decoder_depth=1, decoder_heads=2),
-    "vit_tiny": ViTConfig(dim=192, depth=6, heads=3, decoder_dim=96, decoder_depth=2, decoder_heads=3),
-    # VideoMAE V2
-    "vit_small": ViTConfig(dim=384, depth=12, heads=6, decoder_dim=192, decoder_heads=3, **_DECODER),
-    "vit_base": ViTConfig(dim=768, depth=12, heads=12, decoder_dim=384, decoder_heads=6, **_DECODER),
-    "vit_large": ViTConfig(dim=1024, depth=24, heads=16, decoder_dim=512, decoder_heads=8, **_DECODER),
-    "vit_huge": ViTConfig(dim=1280, depth=32, heads=16, decoder_dim=512, decoder_heads=8, **_DECODER),
-    "vit_giant": ViTConfig(patch=14, dim=1408, depth=40, heads=16, mlp_ratio=48 / 11, decoder_dim=512,
-                           decoder_heads=8, **_DECODER),
-}
-
+from trainer.models.sizes import SIZES, ModelError, ViTConfig
 
 # What a stated model (a checkpoint's arguments, a config.json, a card) may ask for before anything is
 # built from it: far above the registered sizes at 32 frames of 448 px, far below what a few crafted
@@ -36,20 +22,20 @@ _WHOLE = ("patch", "tubelet", "frames", "img_size", "in_chans", "dim", "depth", 
 
 def check_args(args: dict) -> ViTConfig:
     """The ViTConfig that `args` state, after checking each value's type and range and that they
-    fit together; ValueError (one line, naming the argument) otherwise."""
+    fit together; ModelError (one line, naming the argument) otherwise."""
     unknown = sorted(set(args) - {f.name for f in dataclasses.fields(ViTConfig)})
     if unknown:
-        raise ValueError(f"unknown model argument(s) {unknown}")
+        raise ModelError(f"unknown model argument(s) {unknown}")
     for name, value in args.items():
         if name in _WHOLE:
             least = 0 if name == "decoder_depth" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"model argument {name} must be a whole number of at least {least}, got {value!r}")
+                raise ModelError(f"model argument {name} must be a whole number of at least {least}, got {value!r}")
         elif name == "grad_checkpointing":
             if not isinstance(value, bool):
-                raise ValueError(f"model argument {name} must be true or false, got {value!r}")
+                raise ModelError(f"model argument {name} must be true or false, got {value!r}")
         elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"model argument {name} must be a number of at least 0, got {value!r}")
+            raise ModelError(f"model argument {name} must be a number of at least 0, got {value!r}")
     cfg = ViTConfig(**args)
     _check_shape(cfg)
     return cfg
@@ -71,15 +57,15 @@ def _check_shape(cfg: ViTConfig) -> None:
                  f"{MAX_TABLE:,} values)")]
     wrong = [text for bad, text in problems if bad]
     if wrong:
-        raise ValueError(f"not a model vmae builds: {'; '.join(wrong)}")
+        raise ModelError(f"not a model vmae builds: {'; '.join(wrong)}")
 
 
 def model_config(name: str, **overrides) -> ViTConfig:
     if name not in SIZES:
-        raise KeyError(f"unknown model '{name}'; choose one of {', '.join(SIZES)}")
+        raise ModelError(f"unknown model '{name}'; choose one of {', '.join(SIZES)}")
     unknown = set(overrides) - {f.name for f in dataclasses.fields(ViTConfig)}
     if unknown:
-        raise TypeError(f"unknown model options {sorted(unknown)}")
+        raise ModelError(f"unknown model options {sorted(unknown)}")
     return check_args(dataclasses.asdict(dataclasses.replace(SIZES[name], **overrides)))
 
 
@@ -100,6 +86,5 @@ def create_classifier(name: str, num_classes: int, head_dropout: float = 0.0, **
 
 
 def build(kind: str, args: dict, num_classes: int = 0, head_dropout: float = 0.0):
-    """The model a checkpoint record describes: its kind and its ViTConfig arguments."""
-    cfg = check_args(args)
-    return PretrainViT(cfg) if kind == "pretrain" else VideoClassifier(cfg, num_classes, head_dropout)
+    """The model a checkpoint record describes: its family (`kind`) and its ViTConfig arguments."""
+    return family(kind).build(check_args(args), num_classes, head_dropout)

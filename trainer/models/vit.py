@@ -7,40 +7,12 @@ Shapes: B batch, C=3 channels, T frames, N = T/tubelet · (H/p) · (W/p) tokens,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.utils.checkpoint as checkpoint
 from torch import nn
 
 from trainer.models.layers import Block, TubeletEmbed, drop_path_rates, sincos_table
-
-
-@dataclass(frozen=True)
-class ViTConfig:
-    patch: int = 16
-    tubelet: int = 2
-    frames: int = 16
-    img_size: int = 224
-    in_chans: int = 3
-    dim: int = 768
-    depth: int = 12
-    heads: int = 12
-    mlp_ratio: float = 4.0
-    decoder_dim: int = 384
-    decoder_depth: int = 4  # 0: no pixel decoder (a UMT student)
-    decoder_heads: int = 6
-    drop_path: float = 0.0
-    init_values: float = 0.0
-    grad_checkpointing: bool = False
-
-    @property
-    def tokens(self) -> int:
-        return (self.frames // self.tubelet) * (self.img_size // self.patch) ** 2
-
-    @property
-    def pixels_per_token(self) -> int:
-        return self.in_chans * self.tubelet * self.patch**2
+from trainer.models.sizes import ViTConfig
 
 
 def run_blocks(blocks: nn.ModuleList, x: torch.Tensor, use_checkpointing: bool,

@@ -21,7 +21,7 @@ from trainer.data.video_augment import ClipAugment
 from trainer.distributed import Dist
 from trainer.errors import CheckpointError
 from trainer.eval.evaluate import classify, score
-from trainer.models import create_classifier
+from trainer.models.registry import create_classifier
 from trainer.objectives import Objective, Supervised
 from trainer.stages.base import Stage, Trainee
 from trainer.stages.heads import head_rows
@@ -62,7 +62,7 @@ class FinetuneStage(Stage):
         if not cfg.init:
             return super().initialize(model)
         ckpt = checkpoint.read(cfg.init)
-        rows = None if ckpt.kind == "pretrain" else head_rows(
+        rows = None if not ckpt.family.head else head_rows(
             ckpt, self.labels, self.classes, cfg.label_map, cfg.label_map_from, cfg.label_map_to, cfg.new_head)
         return f"{checkpoint.load_weights(model, ckpt, rows)} ({ckpt.path})"
 

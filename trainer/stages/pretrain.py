@@ -14,7 +14,7 @@ from trainer.config import PretrainConfig
 from trainer.data.masking import MaskSpec
 from trainer.data.stream import StreamState, make_loader
 from trainer.distributed import Dist
-from trainer.models import create_model
+from trainer.models.registry import create_model
 from trainer.objectives import Objective, pretrain_objective
 from trainer.stages.base import Stage, Trainee
 from trainer.stages.loop import run_stage
@@ -51,7 +51,7 @@ class PretrainStage(Stage):
         ckpt = self.init_checkpoint
         if ckpt is None:
             return super().initialize(model)
-        return f"{checkpoint.load_pretrain_weights(model, ckpt)} from a pretraining checkpoint ({ckpt.path})"
+        return f"{checkpoint.load_weights(model, ckpt)} from a pretraining checkpoint ({ckpt.path})"
 
     def build_objective(self, model: nn.Module, env: Dist) -> Objective:
         return pretrain_objective(self.cfg, model, env.device)

@@ -6,8 +6,8 @@ import json
 import torch
 
 from trainer import checkpoint
-from trainer.models import create_classifier, create_model
-from trainer.models.classifier import encoder_state
+from trainer.models.families import CLASSIFIER, PRETRAIN
+from trainer.models.registry import create_classifier, create_model
 
 
 def test_names_follow_the_released_fine_tuned_checkpoints():
@@ -20,7 +20,7 @@ def test_names_follow_the_released_fine_tuned_checkpoints():
 def test_encoder_from_a_pretraining_checkpoint_and_other_frames():
     pre = create_model("vit_test", frames=8, img_size=64)
     clf = create_classifier("vit_test", 5, frames=4, img_size=32)  # positions rebuilt, weights shared
-    missing, unexpected = clf.load_state_dict(encoder_state(pre.state_dict()), strict=False)
+    missing, unexpected = clf.load_state_dict(CLASSIFIER.with_trunk(PRETRAIN.trunk_of(pre.state_dict())), strict=False)
     assert sorted(missing) == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"] and not unexpected
     assert torch.equal(clf.blocks[1].attn.qkv.weight, pre.encoder.blocks[1].attn.qkv.weight)
     assert clf(torch.rand(2, 3, 4, 32, 32)).shape == (2, 5)

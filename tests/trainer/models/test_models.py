@@ -7,7 +7,8 @@ import torch
 
 from trainer.data.config import Geometry
 from trainer.data.masking import dual_mask
-from trainer.models import SIZES, create_model
+from trainer.models.registry import create_model
+from trainer.models.sizes import SIZES
 from trainer.objectives.mae import patch_targets, reconstruction_loss
 
 

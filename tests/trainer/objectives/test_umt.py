@@ -5,7 +5,7 @@ import torch
 
 from trainer.config import PretrainConfig, build_config
 from trainer.distributed import Dist
-from trainer.models import create_model
+from trainer.models.registry import create_model
 from trainer.objectives import pretrain_objective
 from trainer.objectives.umt import alignment_loss, semantic_mask
 from trainer.stages.base import Trainee

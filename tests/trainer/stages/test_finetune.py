@@ -14,7 +14,7 @@ from trainer.checkpoint import load_weights
 from trainer.config import FinetuneConfig, PretrainConfig, build_config
 from trainer.data.labeled import corpus_labels
 from trainer.errors import CheckpointError
-from trainer.models import create_classifier
+from trainer.models.registry import create_classifier
 from trainer.objectives.supervised import distill_loss, mix_batch
 from trainer.stages.finetune import finetune
 from trainer.stages.heads import head_rows
