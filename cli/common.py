@@ -5,13 +5,17 @@ they are."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from trainer.models.sizes import SIZES
 
 CorpusDir = Annotated[Path, typer.Argument(help="A corpus folder (made by 'vmae corpus build').")]
 
@@ -30,15 +34,13 @@ RayAddress = Annotated[str | None, typer.Option(help="Ray cluster to join, e.g. 
 DATA = "Data"
 INIT = "Initialization"
 AUG = "Augmentation and regularization"
-UMT = "Unmasked Teacher (--objective umt)"
 
 Init = Annotated[str | None, typer.Option(help="Weights to start from: a checkpoint (or run folder) of ours, a "
                                                 "'vmae export' file, a transformers folder (config.json + weights), "
                                                 "or a released VideoMAE V2 / UMT file.", rich_help_panel=INIT)]
 Shards = Annotated[list[str] | None, typer.Option(help="Corpus folder or WebDataset URL pattern; repeat.")]
 Out = Annotated[Path | None, typer.Option(help="Run folder: checkpoints, metrics, loss.png (rerun to resume).")]
-ModelSize = Annotated[str | None, typer.Option(help="vit_small, vit_base, vit_large, vit_huge, vit_giant, vit_tiny, "
-                                                    "vit_test.")]
+ModelSize = Annotated[str | None, typer.Option(help=f"Registered size: {', '.join(SIZES)}.")]
 ConfigFile = Annotated[Path | None, typer.Option(help="YAML file of settings; options given here win.")]
 Progress = Annotated[bool, typer.Option(help="Show a progress bar.")]
 Steps = Annotated[int | None, typer.Option(help="Optimizer steps.")]
@@ -121,6 +123,8 @@ def _room(where: Path | str | None) -> str:
 
 
 def fail(e: Exception) -> typer.Exit:
-    """Print a user error without a traceback; exit status 2."""
+    """Print a user error without a traceback (with it under VMAE_DEBUG=1); exit status 2."""
+    if os.environ.get("VMAE_DEBUG") == "1":
+        traceback.print_exception(e)
     typer.secho(f"error: {e}", fg="red", err=True)
     return typer.Exit(2)

@@ -1,24 +1,26 @@
 """Training configuration: one tree of frozen dataclasses. TrainConfig holds what every stage has
 (schedule, precision, checkpoints, and the `data` section whose geometry data, model and masks all
-read); PretrainConfig and FinetuneConfig build on it. A run's values come from, lowest first:
-defaults ← size preset ← objective preset ← the --init checkpoint's geometry ← YAML ← command line.
-Option names are field names, so a command passes its options through as they are; derived
-values (total batch, LR, steps) are printed at start and stored in every checkpoint."""
+read); PretrainConfig and FinetuneConfig build on it, with a section per objective (its options
+class, trainer/objectives/options/). A run's values come from, lowest first: defaults ← size preset
+← objective presets ← the --init checkpoint's geometry ← YAML ← command line.
+
+Option names are field names, and a section's fields are named uniquely across the config, so a
+command (or a YAML file) gives them flat: `teacher_weights: x` sets `umt.teacher_weights`.
+Building a config reads no files: the caller hands over the YAML's contents and what the --init
+checkpoint says (trainer/settings.py does both). Derived values (total batch, LR, steps) are
+printed at start and stored in every checkpoint."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
-import yaml
-
-from trainer import checkpoint
 from trainer.data.config import DataConfig
 from trainer.data.masking import ENCODER_MASKS
-from trainer.errors import CheckpointError
-from trainer.objectives import needs_decoder, part_names
+from trainer.errors import ConfigError
+from trainer.objectives.options import PRETRAIN, SUPERVISED, ObjectiveOptions, part_names
+from trainer.objectives.options.supervised import SupervisedOptions
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -56,91 +58,88 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
+            raise ConfigError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
         if self.steps is None and self.epochs is None:
-            raise ValueError("give --steps or --epochs")
+            raise ConfigError("give --steps or --epochs")
         if self.nan not in ("stop", "skip"):
-            raise ValueError(f"nan must be stop or skip, got {self.nan!r}")
+            raise ConfigError(f"nan must be stop or skip, got {self.nan!r}")
         if self.fsdp and self.precision == "fp16":
-            raise ValueError("--fsdp trains in fp32 or bf16 (its mixed-precision policy): use --precision bf16")
+            raise ConfigError("--fsdp trains in fp32 or bf16 (its mixed-precision policy): use --precision bf16")
+        for options in self.chosen():
+            options.check(self)
 
-    @classmethod
-    def presets(cls, doc: dict) -> list[dict]:
-        """Layers of defaults that depend on what the user chose (size, objective, --init). A run
-        started from a checkpoint takes its size and clip geometry unless told otherwise: a UMT
-        student (8 sparse frames, tubelet 1) trains on as it was pretrained."""
-        layers = []
-        if doc.get("init"):
-            try:  # the file is mapped, not read: only its settings are looked at
-                ckpt = checkpoint.read(doc["init"], lazy=True)
-            except CheckpointError:
-                ckpt = None  # the stage reports it with its message
-            if ckpt is not None:
-                layers.append({"data": ckpt.geometry(), **({"model": ckpt.model_name} if ckpt.model_name else {})})
-        model = doc.get("model") or next((x["model"] for x in layers if "model" in x), None) or "vit_base"
-        return [cls.SIZE_PRESETS.get(model, {}), *cls.recipe_presets(doc, model), *layers]
-
-    @classmethod
-    def recipe_presets(cls, doc: dict, model: str) -> list[dict]:
-        """Defaults of the recipe the options choose (UMT's), between the size's and --init's."""
+    def chosen(self) -> list[ObjectiveOptions]:
+        """The options of the objectives this run trains with (their checks and presets apply)."""
         return []
+
+    @classmethod
+    def chosen_classes(cls, doc: dict) -> list[type[ObjectiveOptions]]:
+        """The options classes a (nested) settings document chooses, before the config exists."""
+        return []
+
+    @classmethod
+    def presets(cls, doc: dict, started_from: dict | None = None) -> list[dict]:
+        """Layers of defaults that depend on what the user chose: the size's, the chosen objectives'
+        recipes, and what the --init checkpoint says (`started_from`: its size and clip geometry,
+        so that a UMT student of 8 sparse frames and tubelet 1 trains on as it was pretrained)."""
+        started_from = started_from or {}
+        model = doc.get("model") or started_from.get("model") or "vit_base"
+        recipes = [layer for options in cls.chosen_classes(doc) for layer in options.presets(model)]
+        return [cls.SIZE_PRESETS.get(model, {}), *recipes, started_from]
 
 
 @dataclass(frozen=True)
-class PretrainConfig(TrainConfig):
-    objective: str = "mae"  # mae | umt | mae+umt
+class PretrainSettings(TrainConfig):
+    objective: str = "mae"  # one of PRETRAIN's parts, or several joined by '+'
     objective_weights: dict[str, float] = field(default_factory=dict)  # per part of a sum; 1 when absent
-    mask_type: str = "tube"  # encoder mask: tube | random | semantic (UMT: sampled by the teacher's attention)
+    # the encoder's mask, shared by every part: tube | random | semantic (sampled by a teacher's attention)
+    mask_type: str = "tube"
     encoder_mask: float = 0.9
-    decoder_mask: float = 0.5  # running cell; 0 decodes every hidden token (the original VideoMAE)
-    teacher: str = "vit_base_patch16_clip_224"  # timm architecture of UMT's image teacher
-    teacher_weights: str | None = None  # timm / OpenCLIP / OpenAI CLIP state dict; 'random' for trials
-    teacher_img_size: int | None = None  # default: the student's token grid × the teacher's patch
-    align_layers: int = 6  # UMT: the student's last K blocks aligned to the teacher's last K
-    teacher_precision: str = "auto"  # bf16 | fp32 | auto (bf16 on a GPU or in a bf16 run)
 
     SIZE_PRESETS: ClassVar[dict[str, dict]] = {  # the VideoMAE V2 recipe's per-size settings
         "vit_large": {"drop_path": 0.1},
         "vit_huge": {"drop_path": 0.1, "grad_checkpointing": True},
         "vit_giant": {"drop_path": 0.1, "grad_checkpointing": True, "precision": "bf16", "data": {"patch": 14}},
     }
-    # UMT's official scripts: 8 sparse frames, tubelet 1, semantic mask 0.8, 40 of 201 epochs warm-up
-    UMT_PRESET: ClassVar[dict] = {"mask_type": "semantic", "encoder_mask": 0.8, "warmup_fraction": 0.2,
-                                  "drop_path": 0.1, "data": {"frames": 8, "tubelet": 1, "sampling": "segments"}}
-    UMT_SIZE_PRESETS: ClassVar[dict[str, dict]] = {
-        "vit_large": {"drop_path": 0.2, "teacher": "vit_large_patch14_clip_224"},
-    }
 
     def __post_init__(self):
-        super().__post_init__()
         names = part_names(self.objective)
         if self.mask_type not in ENCODER_MASKS:
-            raise ValueError(f"mask_type must be one of {', '.join(ENCODER_MASKS)}, got {self.mask_type!r}")
-        if self.mask_type == "semantic" and "umt" not in names:
-            raise ValueError("semantic masking samples by a teacher's attention: it needs --objective umt or mae+umt")
-        if "umt" in names and not self.teacher_weights:
-            raise ValueError("UMT needs its teacher's weights: --teacher-weights FILE (a timm, OpenCLIP or OpenAI CLIP "
-                             "state dict of the --teacher architecture; nothing is downloaded), or 'random' for a "
-                             "trial run with a random teacher")
-        if self.teacher_precision not in ("auto", "bf16", "fp32"):
-            raise ValueError(f"teacher_precision must be auto, bf16 or fp32, got {self.teacher_precision!r}")
+            raise ConfigError(f"mask_type must be one of {', '.join(ENCODER_MASKS)}, got {self.mask_type!r}")
+        if self.mask_type == "semantic" and not any(PRETRAIN[n].masks_by_teacher for n in names):
+            teachers = [n for n, o in PRETRAIN.items() if o.masks_by_teacher]
+            raise ConfigError(f"semantic masking samples by a teacher's attention: it needs --objective "
+                              f"{' or '.join(teachers)} (alone or in a sum)")
         unknown = set(self.objective_weights) - set(names)
         if unknown:
-            raise ValueError(f"objective weights for {sorted(unknown)}, which are not in --objective {self.objective}")
+            raise ConfigError(f"objective weights for {sorted(unknown)}, which are not in --objective {self.objective}")
+        super().__post_init__()
+
+    def chosen(self) -> list[ObjectiveOptions]:
+        return [getattr(self, name) for name in part_names(self.objective)]
 
     @classmethod
-    def recipe_presets(cls, doc: dict, model: str) -> list[dict]:
-        if "umt" in part_names(doc.get("objective") or "mae"):
-            return [cls.UMT_PRESET, cls.UMT_SIZE_PRESETS.get(model, {})]
-        return []
+    def chosen_classes(cls, doc: dict) -> list[type[ObjectiveOptions]]:
+        return [PRETRAIN[name] for name in part_names(doc.get("objective") or "mae")]
 
     @property
     def decoder(self) -> bool:
-        return needs_decoder(self.objective)
+        return any(PRETRAIN[name].needs_decoder for name in part_names(self.objective))
+
+
+def with_sections(base: type, registry: dict[str, type[ObjectiveOptions]], name: str) -> type:
+    """`base` with one section per registered objective (named as it), each its options class."""
+    fields = [(key, options, field(default_factory=options)) for key, options in registry.items()]
+    cls = dataclasses.make_dataclass(name, fields, bases=(base,), frozen=True)
+    cls.__module__ = __name__  # so that a config pickles (to loader workers) by its name here
+    return cls
+
+
+PretrainConfig = with_sections(PretrainSettings, PRETRAIN, "PretrainConfig")
 
 
 @dataclass(frozen=True)
-class FinetuneConfig(TrainConfig):
+class FinetuneSettings(TrainConfig):
     val_shards: tuple[str, ...] = ()  # validation corpus, scored single-view every val_every steps
     stage: str = "finetune"  # postpretrain | finetune: names the run, same recipe
     label_map: str | None = None  # index map: JSON list, or a label_maps/kNNN.json with "index"
@@ -158,15 +157,7 @@ class FinetuneConfig(TrainConfig):
     rand_augment: str = "n4-m7"  # "nN-mM": N ops of magnitude M (of 10); "" turns it off
     crop_scale: tuple[float, float] = (0.08, 1.0)
     flip: bool = True  # off for data where left and right differ (Something-Something)
-    erase_prob: float = 0.25
-    mixup: float = 0.8  # Beta(α, α) for mixup, 0 turns it off
-    cutmix: float = 1.0
-    mix_prob: float = 1.0
-    smoothing: float = 0.1
     ema: float | None = None  # decay of an exponential moving average of the weights
-    teacher: str | None = None  # classification checkpoint to distill from (same classes)
-    distill_weight: float = 0.5
-    distill_temperature: float = 1.0
     val_every: int = 0  # 0: at the end only (when val_shards are given)
     data: DataConfig = field(default_factory=lambda: DataConfig(num_views=2))
 
@@ -180,17 +171,22 @@ class FinetuneConfig(TrainConfig):
     def __post_init__(self):
         super().__post_init__()
         if self.stage not in ("postpretrain", "finetune"):
-            raise ValueError(f"stage must be postpretrain or finetune, got {self.stage!r}")
-        if (self.mixup > 0 or self.cutmix > 0) and self.mix_prob > 0 and self.batch_size % 2:
-            raise ValueError(f"mixup/cutmix pair each clip with another in the batch: --batch-size must be even, "
-                             f"got {self.batch_size} (or set --mixup 0 --cutmix 0)")
+            raise ConfigError(f"stage must be postpretrain or finetune, got {self.stage!r}")
         if self.label_map and (self.label_map_from or self.label_map_to):
-            raise ValueError("give --label-map or --label-map-from/--label-map-to, not both")
-        if self.teacher and not 0 <= self.distill_weight <= 1:
-            raise ValueError("--distill-weight must be within [0, 1]")
+            raise ConfigError("give --label-map or --label-map-from/--label-map-to, not both")
         if self.fsdp and self.ema:
-            raise ValueError("--ema keeps a whole copy of the model, which --fsdp is there to avoid: use one or the "
-                             "other")
+            raise ConfigError("--ema keeps a whole copy of the model, which --fsdp is there to avoid: use one or the "
+                              "other")
+
+    def chosen(self) -> list[ObjectiveOptions]:
+        return [self.supervised]
+
+    @classmethod
+    def chosen_classes(cls, doc: dict) -> list[type[ObjectiveOptions]]:
+        return [SupervisedOptions]
+
+
+FinetuneConfig = with_sections(FinetuneSettings, SUPERVISED, "FinetuneConfig")
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -205,49 +201,54 @@ def _defaults(cls: type) -> dict:
             for f in dataclasses.fields(cls)}
 
 
+def sections(cls: type) -> dict[str, type]:
+    """The config's sections (data, and one per objective): field name -> its dataclass."""
+    return {f.name: type(d) for f in dataclasses.fields(cls)
+            if dataclasses.is_dataclass(d := _defaults(cls)[f.name])}
+
+
 def nest(cls: type, options: dict) -> dict:
-    """Flat option names (as a command's parameters are named) -> the config's sections: a name
-    that is a field of the data section goes there. None means not given."""
-    data_fields = set(DataConfig.__dataclass_fields__)
+    """Settings by flat name (as a command's parameters, or a YAML file's top level) -> the
+    config's sections: a name that is a field of a section goes there; a section given as a
+    mapping is taken as it is. None means not given."""
+    owner = {f.name: section for section, kind in sections(cls).items() for f in dataclasses.fields(kind)}
     top = {f.name for f in dataclasses.fields(cls)}
     doc: dict = {}
     for key, value in options.items():
         if value is None:
             continue
-        if key in top:
+        if key in sections(cls) and isinstance(value, dict):
+            doc[key] = _merge(doc.get(key, {}), value)
+        elif key in top and key not in sections(cls):
             doc[key] = value
-        elif key in data_fields:
-            doc.setdefault("data", {})[key] = value
+        elif key in owner:
+            doc.setdefault(owner[key], {})[key] = value
         else:
-            raise ValueError(f"{key!r} is not a setting of {cls.__name__}")
+            raise ConfigError(f"{key!r} is not a setting of {cls.__name__}")
     return doc
 
 
-def build_config(cls: type, options: dict, yaml_file: str | Path | dict | None = None):
-    """A `cls` from command-line options (flat, None = not given) over a YAML file (or an
-    already-read mapping) over the presets over the defaults."""
-    if isinstance(yaml_file, dict):
-        from_file = yaml_file
-    else:
-        from_file = (yaml.safe_load(Path(yaml_file).read_text()) if yaml_file else None) or {}
-    chosen = _merge(from_file, nest(cls, options))
+def build_config(cls: type, options: dict, from_file: dict | None = None, started_from: dict | None = None):
+    """A `cls` from command-line options (flat, None = not given) over a YAML file's contents over
+    the presets (with what the --init checkpoint says, `started_from`) over the defaults."""
+    chosen = _merge(nest(cls, from_file or {}), nest(cls, options))
     doc = chosen
-    for layer in reversed(cls.presets(chosen)):
-        doc = _merge(layer, doc)
+    for layer in reversed(cls.presets(chosen, started_from)):
+        doc = _merge(nest(cls, layer), doc)
     defaults = _defaults(cls)
-    unknown = set(doc) - set(defaults)
-    if unknown:
-        raise ValueError(f"unknown settings {sorted(unknown)}")
-    data_given = doc.pop("data", {}) or {}
-    unknown = set(data_given) - set(DataConfig.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"unknown data settings {sorted(unknown)}")
+    given = {name: doc.pop(name, {}) or {} for name in sections(cls)}
     for key, value in doc.items():  # YAML and repeated options give lists where the config keeps tuples
         if isinstance(defaults[key], tuple) and isinstance(value, list | tuple):
             doc[key] = tuple(value)
     if isinstance(doc.get("objective_weights"), list | tuple):
         doc["objective_weights"] = parse_weights(doc["objective_weights"])
-    return cls(**doc, data=dataclasses.replace(defaults["data"], **data_given))
+    parts = {}
+    for name, values in given.items():
+        try:
+            parts[name] = dataclasses.replace(defaults[name], **values)
+        except ValueError as e:  # the data section's checks
+            raise ConfigError(str(e)) from e
+    return cls(**doc, **parts)
 
 
 def parse_weights(items) -> dict[str, float]:
@@ -258,7 +259,7 @@ def parse_weights(items) -> dict[str, float]:
         try:
             out[name.strip()] = float(value)
         except ValueError:
-            raise ValueError(f"objective weight {item!r}: write NAME=WEIGHT, e.g. mae=0.5") from None
+            raise ConfigError(f"objective weight {item!r}: write NAME=WEIGHT, e.g. mae=0.5") from None
     return out
 
 
@@ -282,7 +283,7 @@ def derive(cfg: TrainConfig, world: int, clips: int | None) -> Derived:
     elif clips:
         steps = max(1, round(cfg.epochs * clips * cfg.data.num_views / total))
     else:
-        raise ValueError("--epochs needs corpus folders (whose clip count is known); give --steps for URL patterns")
+        raise ConfigError("--epochs needs corpus folders (whose clip count is known); give --steps for URL patterns")
     lr = cfg.lr if cfg.lr is not None else cfg.base_lr * total / 256
     return Derived(world, total, lr, steps, int(steps * cfg.warmup_fraction))
 

@@ -1,5 +1,11 @@
 """The trainer's errors: each says what went wrong and what to do about it. The CLI prints them
-without a traceback; anything else is a bug."""
+without a traceback (VMAE_DEBUG=1 shows it); anything else is a bug and keeps its traceback."""
+
+from trainer.models.sizes import ModelError
+
+
+class ConfigError(ValueError):
+    """Settings that do not make a run (a value out of range, options that do not go together)."""
 
 
 class DataError(Exception):
@@ -14,4 +20,5 @@ class CheckpointError(Exception):
     """A checkpoint file that cannot be read, or cannot start this run."""
 
 
-USER_ERRORS = (ValueError, DataError, TrainingError, CheckpointError)
+# vmae's own errors only: a ValueError from torch or numpy inside an objective is a bug with a traceback
+USER_ERRORS = (ConfigError, ModelError, DataError, TrainingError, CheckpointError)

@@ -20,8 +20,9 @@ import torch
 
 from trainer import checkpoint
 from trainer.checkpoint import sharded
-from trainer.config import PretrainConfig, build_config
+from trainer.config import PretrainConfig
 from trainer.errors import TrainingError
+from trainer.settings import configure
 from trainer.stages.loop import run_stage
 from trainer.stages.pretrain import PretrainStage
 
@@ -30,7 +31,7 @@ DATA = {"frames": 8, "stride": 1, "img_size": 32, "workers": 1, "shuffle_buffer"
 
 
 def config(corpus, out, **kw):
-    return build_config(PretrainConfig, {"shards": [str(corpus)], "out": str(out), "model": "vit_test",
+    return configure(PretrainConfig, {"shards": [str(corpus)], "out": str(out), "model": "vit_test",
                                          "batch_size": 2, "lr": 1e-3, "ckpt_every": 2, "encoder_mask": 0.75,
                                          "data": DATA, **kw})
 

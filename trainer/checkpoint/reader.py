@@ -17,6 +17,7 @@ from trainer.data.config import GEOMETRY_FIELDS
 from trainer.errors import CheckpointError
 from trainer.models.families import Family, family, recognize
 from trainer.models.registry import model_config, size_of
+from trainer.models.sizes import ModelError
 
 # the ViTConfig arguments that are the clips' geometry (the rest is the size's)
 _MODEL_GEOMETRY = ("frames", "img_size", "patch", "tubelet")
@@ -116,7 +117,7 @@ def read(path: str | Path, lazy: bool = False) -> Checkpoint:
 def _family_of_record(raw: dict, path: Path) -> Family:
     try:
         return family(str(raw.get("kind")))
-    except ValueError as e:
+    except ModelError as e:
         raise CheckpointError(f"{path}: {e}") from e
 
 

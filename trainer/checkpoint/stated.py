@@ -11,6 +11,7 @@ import torch
 from trainer.errors import CheckpointError
 from trainer.models.families import family
 from trainer.models.registry import build, check_args
+from trainer.models.sizes import ModelError
 
 
 def check_stated(path: Path, kind: str, args, state: dict) -> None:
@@ -19,9 +20,9 @@ def check_stated(path: Path, kind: str, args, state: dict) -> None:
     device, where nothing is allocated."""
     try:
         if not isinstance(args, dict):
-            raise ValueError(f"the model arguments are a {type(args).__name__}, not a mapping")
+            raise ModelError(f"the model arguments are a {type(args).__name__}, not a mapping")
         cfg = check_args(args)
-    except ValueError as e:
+    except ModelError as e:
         raise CheckpointError(f"{path}: the model it states is not one vmae builds: {e}") from e
     spec = family(kind)
     prefix = spec.trunk

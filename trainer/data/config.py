@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.data.decode import FrameLimits, Video, check_decoder
+from trainer.errors import ConfigError
 
 SAMPLINGS = ("dense", "segments")
 
@@ -23,11 +24,11 @@ class Geometry:
 
     def __post_init__(self):
         if self.sampling not in SAMPLINGS:
-            raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}")
+            raise ConfigError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}")
         if self.frames % self.tubelet:
-            raise ValueError(f"frames ({self.frames}) must be a multiple of tubelet ({self.tubelet})")
+            raise ConfigError(f"frames ({self.frames}) must be a multiple of tubelet ({self.tubelet})")
         if self.img_size % self.patch:
-            raise ValueError(f"img_size ({self.img_size}) must be a multiple of patch ({self.patch})")
+            raise ConfigError(f"img_size ({self.img_size}) must be a multiple of patch ({self.patch})")
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -69,7 +70,7 @@ class DataConfig(Geometry):
         for name in ("max_pixels", "max_short_side", "max_member_bytes"):
             value = getattr(self, name)
             if not (value is None and name == "max_member_bytes") and (not isinstance(value, int) or value < 2):
-                raise ValueError(f"data.{name} must be a whole number of at least 2, got {value!r}")
+                raise ConfigError(f"data.{name} must be a whole number of at least 2, got {value!r}")
 
     def open_video(self, source: bytes | Path) -> Video:
         """A clip (a shard member's bytes, or a file) opened with this config's decoder and limits."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from manifests.containers import SNIFF_BYTES, not_a_video
+from trainer.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,11 @@ FALLBACKS = Fallbacks()
 
 def check_decoder(decoder: str, device: str) -> None:
     if decoder not in DECODERS:
-        raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
+        raise ConfigError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
     if device not in DECODE_DEVICES:
-        raise ValueError(f"decode_device must be cpu or cuda, got {device!r}")
+        raise ConfigError(f"decode_device must be cpu or cuda, got {device!r}")
     if device == "cuda" and decoder != "torchcodec":
-        raise ValueError("--decode-device cuda needs --decoder torchcodec (decord decodes on the CPU only)")
+        raise ConfigError("--decode-device cuda needs --decoder torchcodec (decord decodes on the CPU only)")
 
 
 def _cuda_usable() -> str | None:

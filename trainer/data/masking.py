@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainer.data.config import Geometry
+from trainer.errors import ConfigError
 
 ENCODER_MASKS = ("tube", "random", "semantic")
 
@@ -47,9 +48,9 @@ def running_cell_mask(grid: Geometry, ratio: float, rng: np.random.Generator) ->
     if ratio == 0:
         return np.zeros(grid.tokens, bool)
     if ratio not in _CELL_PATTERNS:
-        raise ValueError(f"decoder mask ratio must be 0, 0.25, 0.5 or 0.75, got {ratio}")
+        raise ConfigError(f"decoder mask ratio must be 0, 0.25, 0.5 or 0.75, got {ratio}")
     if h % 2 or w % 2:
-        raise ValueError(f"the running-cell mask needs an even token grid, got {h}x{w}")
+        raise ConfigError(f"the running-cell mask needs an even token grid, got {h}x{w}")
     base = np.array(_CELL_PATTERNS[ratio], bool)
     phase = int(rng.integers(4))
     slices = []
@@ -100,9 +101,9 @@ class MaskSpec:
 
     def __post_init__(self):
         if self.encoder not in ENCODER_MASKS:
-            raise ValueError(f"mask type must be one of {', '.join(ENCODER_MASKS)}, got {self.encoder!r}")
+            raise ConfigError(f"mask type must be one of {', '.join(ENCODER_MASKS)}, got {self.encoder!r}")
         if not 0 <= self.encoder_ratio < 1:
-            raise ValueError(f"encoder mask ratio must be within [0, 1), got {self.encoder_ratio}")
+            raise ConfigError(f"encoder mask ratio must be within [0, 1), got {self.encoder_ratio}")
 
     def make(self, grid: Geometry, rng: np.random.Generator) -> dict[str, np.ndarray]:
         if self.encoder == "tube" and self.decoder_ratio is not None:  # VideoMAE V2: one draw order

@@ -11,6 +11,8 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from trainer.errors import ConfigError
+
 _RAND_AUGMENT = re.compile(r"^n(\d+)-m(\d+)$")
 
 
@@ -20,7 +22,7 @@ def rand_augment(spec: str) -> v2.Transform | None:
         return None
     m = _RAND_AUGMENT.match(spec)
     if not m or int(m.group(2)) > 10:
-        raise ValueError(f"rand_augment '{spec}': write nN-mM with M in 0..10 (e.g. n4-m7), or '' for none")
+        raise ConfigError(f"rand_augment '{spec}': write nN-mM with M in 0..10 (e.g. n4-m7), or '' for none")
     return v2.RandAugment(num_ops=int(m.group(1)), magnitude=int(m.group(2)), num_magnitude_bins=11)
 
 

@@ -24,7 +24,7 @@ from trainer.data.augment import to_model_input
 from trainer.data.config import DataConfig
 from trainer.data.labeled import ViewStream, corpus_labels, stack_views, view_loader
 from trainer.data.shards import resolve_shards
-from trainer.errors import CheckpointError, DataError
+from trainer.errors import CheckpointError, ConfigError, DataError
 from trainer.eval.multiview import scores, video_probabilities
 from trainer.models.classifier import VideoClassifier
 
@@ -86,7 +86,7 @@ def score(result: Collected, classes: int) -> dict:
         return {"top1": float("nan"), "top5": float("nan"), "clips": 0}
     bad = result.labels[(result.labels < 0) | (result.labels >= classes)]
     if len(bad):
-        raise ValueError(f"label ids {sorted(set(bad.tolist()))[:5]} are outside the model's {classes} classes")
+        raise DataError(f"label ids {sorted(set(bad.tolist()))[:5]} are outside the model's {classes} classes")
     return {**scores(result.values, result.labels, classes), "clips": len(result.keys)}
 
 
@@ -156,7 +156,7 @@ def run_eval(ckpt_path: str | Path, shards: list[str], out: Path, clips: int = 5
     """`vmae eval`: the multi-view protocol over a labeled corpus, results written to `out`; the
     summary (None on ranks other than 0 under torchrun)."""
     if (out / "summary.json").exists() and not overwrite:
-        raise ValueError(f"{out} already holds an evaluation; give another --out or --overwrite")
+        raise ConfigError(f"{out} already holds an evaluation; give another --out or --overwrite")
     env = distributed.setup()
     ckpt = checkpoint.read(ckpt_path)
     urls, _ = resolve_shards(shards)

@@ -4,11 +4,26 @@ encoder's mask), then the encoder over the visible tokens, then every part's los
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 from torch import nn
 
 from trainer.data.augment import to_model_input
 from trainer.objectives.base import Encoded, Objective, PretrainPart
+from trainer.objectives.options import PRETRAIN, ObjectiveOptions, part_names
+
+
+def implementation(options: type[ObjectiveOptions]) -> type:
+    """The class an options class names as its objective ("module:Class")."""
+    module, _, name = options.implementation.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def pretrain_objective(cfg, model: nn.Module, device: torch.device) -> PretrainObjective:
+    """Stage 1's objective for a PretrainConfig: its parts, each built from the config."""
+    parts = {name: implementation(PRETRAIN[name]).build(cfg, model, device) for name in part_names(cfg.objective)}
+    return PretrainObjective(parts, dict(cfg.objective_weights))
 
 
 class PretrainObjective(Objective):

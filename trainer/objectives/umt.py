@@ -13,6 +13,7 @@ from torch import nn
 
 from trainer import checkpoint
 from trainer.data.config import Geometry
+from trainer.errors import ConfigError
 from trainer.models.layers import init_weights, sincos_table
 from trainer.models.teacher import ImageTeacher, build_teacher, teacher_patch
 from trainer.objectives.base import Encoded, PretrainPart
@@ -65,7 +66,7 @@ class UMT(PretrainPart):
         super().__init__()
         t, h, w = geometry.grid
         if teacher.grid != (h, w):
-            raise ValueError(f"the teacher gives {teacher.grid[0]}x{teacher.grid[1]} tokens per frame and the student "
+            raise ConfigError(f"the teacher gives {teacher.grid[0]}x{teacher.grid[1]} tokens per frame and the student "
                              f"{h}x{w}: set --teacher-img-size to {h} × the teacher's patch, or change --img-size")
         self.teacher, self.layers, self.tubelet = teacher, teacher.layers, geometry.tubelet
         self.semantic, self.ratio, self.teacher_bf16 = mask == "semantic", ratio, teacher_bf16
@@ -75,13 +76,14 @@ class UMT(PretrainPart):
 
     @classmethod
     def build(cls, cfg, model: nn.Module, device: torch.device) -> UMT:
-        geometry, student = cfg.data.geometry(), model.encoder
-        if cfg.align_layers > len(student.blocks):
-            raise ValueError(f"--align-layers {cfg.align_layers}: {cfg.model} has only {len(student.blocks)} blocks")
-        state = None if cfg.teacher_weights == "random" else checkpoint.load_file(cfg.teacher_weights)
-        size = cfg.teacher_img_size or geometry.grid[1] * teacher_patch(cfg.teacher)
-        teacher = build_teacher(cfg.teacher, cfg.align_layers, size, state)
-        bf16 = cfg.teacher_precision == "bf16" or (cfg.teacher_precision == "auto" and (
+        geometry, student, options = cfg.data.geometry(), model.encoder, cfg.umt
+        if options.align_layers > len(student.blocks):
+            raise ConfigError(f"--align-layers {options.align_layers}: {cfg.model} has only {len(student.blocks)} "
+                              "blocks")
+        state = None if options.teacher_weights == "random" else checkpoint.load_file(options.teacher_weights)
+        size = options.teacher_img_size or geometry.grid[1] * teacher_patch(options.teacher)
+        teacher = build_teacher(options.teacher, options.align_layers, size, state)
+        bf16 = options.teacher_precision == "bf16" or (options.teacher_precision == "auto" and (
             cfg.precision == "bf16" or (device.type == "cuda" and torch.cuda.is_bf16_supported())))
         return cls(teacher, student.cfg.dim, geometry, cfg.mask_type, cfg.encoder_mask, bf16)
 

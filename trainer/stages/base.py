@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from trainer.data.shards import resolve_shards
 from trainer.data.stream import StreamState
 from trainer.distributed import Dist
-from trainer.objectives import Objective
+from trainer.objectives.base import Objective
 
 
 class Trainee(nn.Module):

@@ -22,7 +22,8 @@ from trainer.distributed import Dist
 from trainer.errors import CheckpointError
 from trainer.eval.evaluate import classify, score
 from trainer.models.registry import create_classifier
-from trainer.objectives import Objective, Supervised
+from trainer.objectives.base import Objective
+from trainer.objectives.supervised import Supervised
 from trainer.stages.base import Stage, Trainee
 from trainer.stages.heads import head_rows
 from trainer.stages.loop import run_stage
@@ -67,17 +68,18 @@ class FinetuneStage(Stage):
         return f"{checkpoint.load_weights(model, ckpt, rows)} ({ckpt.path})"
 
     def build_objective(self, model: nn.Module, env: Dist) -> Objective:
-        cfg, teacher = self.cfg, None
-        if cfg.teacher:
-            teacher = checkpoint.classifier(checkpoint.read(cfg.teacher), cfg.model, frames=cfg.data.frames,
+        cfg, options, teacher = self.cfg, self.cfg.supervised, None
+        if options.teacher:
+            teacher = checkpoint.classifier(checkpoint.read(options.teacher), cfg.model, frames=cfg.data.frames,
                                             img_size=cfg.data.img_size)
             if teacher.num_classes != self.classes:
-                raise CheckpointError(f"the teacher {cfg.teacher} has {teacher.num_classes} classes, the corpus "
+                raise CheckpointError(f"the teacher {options.teacher} has {teacher.num_classes} classes, the corpus "
                                       f"{self.classes}")
         if cfg.ema:
             self.ema = ModelEmaV3(model, decay=cfg.ema, device=env.device)
-        return Supervised(self.classes, cfg.smoothing, cfg.mixup, cfg.cutmix, cfg.mix_prob, cfg.erase_prob, teacher,
-                          cfg.distill_weight, cfg.distill_temperature, env.device.type)
+        return Supervised(self.classes, options.smoothing, options.mixup, options.cutmix, options.mix_prob,
+                          options.erase_prob, teacher, options.distill_weight, options.distill_temperature,
+                          env.device.type)
 
     def param_groups(self, trainee: Trainee) -> list[dict]:
         named = [(n.removeprefix("model."), p) for n, p in trainee.named_parameters()]

@@ -6,11 +6,13 @@ decides the model, the objective, the data and what happens after each step."""
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
@@ -71,6 +73,14 @@ class Run:
     skipped_in_a_row: int = 0
 
 
+def seed_everything(seed: int) -> None:
+    """Every generator a step draws from in this process: torch's (weights, dropout, drop path),
+    numpy's and Python's (timm's mixup/cutmix and random erasing), so that a run repeats."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
 def same_ranks(state: dict, env: Dist) -> bool:
     """Whether a checkpoint was written by a run with as many ranks as this one."""
     return state["derived"]["world"] == env.world
@@ -82,7 +92,7 @@ def start(stage: Stage, env: Dist) -> Run:
     cfg = stage.cfg
     urls, clips = stage.shards()
     derived = derive(cfg, env.world, clips)
-    torch.manual_seed(cfg.data.seed)
+    seed_everything(cfg.data.seed)
     model = stage.build_model()
     resume_from = checkpoint.latest(Path(cfg.out))
     started = stage.initialize(model) if resume_from is None else ""

@@ -15,7 +15,8 @@ from trainer.data.masking import MaskSpec
 from trainer.data.stream import StreamState, make_loader
 from trainer.distributed import Dist
 from trainer.models.registry import create_model
-from trainer.objectives import Objective, pretrain_objective
+from trainer.objectives.base import Objective
+from trainer.objectives.pretraining import pretrain_objective
 from trainer.stages.base import Stage, Trainee
 from trainer.stages.loop import run_stage
 from trainer.stages.optim import param_groups
@@ -61,7 +62,7 @@ class PretrainStage(Stage):
 
     def loader(self, urls: list[str], env: Dist, stream: StreamState) -> DataLoader:
         cfg = self.cfg
-        masks = MaskSpec(cfg.mask_type, cfg.encoder_mask, cfg.decoder_mask if cfg.decoder else None)
+        masks = MaskSpec(cfg.mask_type, cfg.encoder_mask, cfg.mae.decoder_mask if cfg.decoder else None)
         return make_loader(urls, cfg.data, cfg.batch_size, masks, env.rank, env.world, stream)
 
     def describe(self, urls: list[str], clips: int | None) -> str:

@@ -25,8 +25,9 @@ from pathlib import Path
 import yaml
 
 from manifests.tables import write_atomic_bytes
-from trainer.config import FinetuneConfig, PretrainConfig, build_config
+from trainer.config import FinetuneConfig, PretrainConfig
 from trainer.eval.evaluate import run_eval
+from trainer.settings import configure
 from trainer.stages.finetune import finetune
 from trainer.stages.pretrain import pretrain
 
@@ -86,12 +87,12 @@ def run_progressive(path: str | Path, progress: bool = True, announce=print) -> 
         announce(f"== {stage}")
         own = dict(plan[stage] or {})
         if stage == "pretrain":
-            cfg = build_config(PretrainConfig, {"out": str(folder)}, _merge(shared, own))
+            cfg = configure(PretrainConfig, {"out": str(folder)}, _merge(shared, own))
             result = pretrain(cfg, progress=progress)
         elif stage in ("postpretrain", "finetune"):
             if previous is not None and "init" not in own:
                 own["init"] = str(previous)
-            cfg = build_config(FinetuneConfig, {"out": str(folder), "stage": stage}, _merge(shared, own))
+            cfg = configure(FinetuneConfig, {"out": str(folder), "stage": stage}, _merge(shared, own))
             result = finetune(cfg, progress=progress)
         else:
             if previous is None and "ckpt" not in own:

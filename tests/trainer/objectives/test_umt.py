@@ -3,11 +3,12 @@ alignment loss, and a step that trains the student and its heads but never the t
 
 import torch
 
-from trainer.config import PretrainConfig, build_config
+from trainer.config import PretrainConfig
 from trainer.distributed import Dist
 from trainer.models.registry import create_model
-from trainer.objectives import pretrain_objective
+from trainer.objectives.pretraining import pretrain_objective
 from trainer.objectives.umt import alignment_loss, semantic_mask
+from trainer.settings import configure
 from trainer.stages.base import Trainee
 
 CPU = Dist(rank=0, world=1, local_rank=0, device=torch.device("cpu"))
@@ -39,7 +40,7 @@ def test_alignment_loss_is_zero_on_the_targets_and_four_on_their_opposite():
 
 
 def umt_trainee(objective="umt", tubelet=1, **extra):
-    cfg = build_config(PretrainConfig, {"model": "vit_test", "objective": objective, "teacher": "clip_test",
+    cfg = configure(PretrainConfig, {"model": "vit_test", "objective": objective, "teacher": "clip_test",
                                         "teacher_weights": "random", "align_layers": 2, "steps": 1, "tubelet": tubelet,
                                         "frames": 4, "img_size": 32, **extra})
     model = create_model("vit_test", **cfg.data.model_args(), **({} if cfg.decoder else {"decoder_depth": 0}))

@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 from trainer import distributed, parallel
-from trainer.config import PretrainConfig, build_config
+from trainer.config import PretrainConfig
 from trainer.data.masking import MaskSpec
+from trainer.settings import configure
 from trainer.stages.base import Trainee
 from trainer.stages.optim import optimizer_step, set_lr
 from trainer.stages.pretrain import PretrainStage
@@ -23,7 +24,7 @@ GLOBAL_BATCH, STEPS = 4, 4
 def batches(cfg) -> list[dict]:
     """The same global batches in every process: clips, and their masks made as the loader makes them."""
     rng = np.random.default_rng(0)
-    masks = MaskSpec(cfg.mask_type, cfg.encoder_mask, cfg.decoder_mask)
+    masks = MaskSpec(cfg.mask_type, cfg.encoder_mask, cfg.mae.decoder_mask)
     out = []
     for _ in range(STEPS):
         video = torch.from_numpy(rng.integers(0, 256, (GLOBAL_BATCH, 3, cfg.data.frames, 32, 32), dtype=np.uint8))
@@ -34,7 +35,7 @@ def batches(cfg) -> list[dict]:
 
 def main(out: str) -> None:
     env = distributed.setup()
-    cfg = build_config(PretrainConfig, {"out": "unused", "model": "vit_test", "steps": STEPS, "lr": 1e-3,
+    cfg = configure(PretrainConfig, {"out": "unused", "model": "vit_test", "steps": STEPS, "lr": 1e-3,
                                         "fsdp": env.world > 1, "encoder_mask": 0.75,
                                         "data": {"frames": 8, "stride": 1, "img_size": 32}})
     stage = PretrainStage(cfg)

@@ -11,11 +11,12 @@ from corpus.synthetic import DIRECTIONS
 from tests.helpers import build_corpus
 from trainer import checkpoint
 from trainer.checkpoint import load_weights
-from trainer.config import FinetuneConfig, PretrainConfig, build_config
+from trainer.config import FinetuneConfig, PretrainConfig
 from trainer.data.labeled import corpus_labels
 from trainer.errors import CheckpointError
 from trainer.models.registry import create_classifier
 from trainer.objectives.supervised import distill_loss, mix_batch
+from trainer.settings import configure
 from trainer.stages.finetune import finetune
 from trainer.stages.heads import head_rows
 from trainer.stages.pretrain import pretrain
@@ -25,7 +26,7 @@ DATA = {"frames": 4, "stride": 2, "img_size": 32, "workers": 1, "shuffle_buffer"
 
 def ft_config(shards, out, **kw):
     data = DATA | kw.pop("data", {})
-    return build_config(FinetuneConfig, {"shards": [str(shards)], "out": str(out), "model": "vit_test", "batch_size": 4,
+    return configure(FinetuneConfig, {"shards": [str(shards)], "out": str(out), "model": "vit_test", "batch_size": 4,
                                   "ckpt_every": 3, "data": data, **kw})
 
 
@@ -33,7 +34,7 @@ def test_default_recipe_runs_validates_and_keeps_the_best(tmp_path, motion_corpo
     # the full VideoMAE V2 recipe: RandAugment, erasing, mixup/cutmix, smoothing, layer decay, 2 views, EMA
     four = motion_corpora["four"]
     cfg = ft_config(four, tmp_path / "run", steps=6, val_shards=[str(four)], val_every=3, ema=0.9)
-    assert cfg.data.num_views == 2 and cfg.mixup > 0 and cfg.rand_augment
+    assert cfg.data.num_views == 2 and cfg.supervised.mixup > 0 and cfg.rand_augment
     result = finetune(cfg, progress=False)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "val_top1" in r] == [3, 6]
@@ -53,7 +54,7 @@ def test_default_recipe_runs_validates_and_keeps_the_best(tmp_path, motion_corpo
 
 
 def test_stage1_to_stage2_to_stage3_slices_the_head_by_class_name(tmp_path, motion_corpora):
-    pre = build_config(PretrainConfig, {"shards": [str(motion_corpora["six"])], "out": str(tmp_path / "s1"),
+    pre = configure(PretrainConfig, {"shards": [str(motion_corpora["six"])], "out": str(tmp_path / "s1"),
                                         "model": "vit_test", "steps": 2, "batch_size": 2, "encoder_mask": 0.75,
                                         "data": DATA})
     pretrain(pre, progress=False)

@@ -4,9 +4,10 @@
 import pytest
 import torch
 
-from trainer.config import FinetuneConfig, PretrainConfig, build_config
+from trainer.config import FinetuneConfig, PretrainConfig
 from trainer.data.stream import StreamState
 from trainer.distributed import Dist
+from trainer.settings import configure
 from trainer.stages.base import Trainee
 from trainer.stages.finetune import FinetuneStage
 from trainer.stages.pretrain import PretrainStage
@@ -25,7 +26,7 @@ STAGES = {
 
 def block_calls(name: str, checkpointing: bool, corpus) -> int:
     cls, stage_cls, extra = STAGES[name]
-    cfg = build_config(cls, {"shards": [str(corpus)], "out": "unused", "model": "vit_test", "steps": 1,
+    cfg = configure(cls, {"shards": [str(corpus)], "out": "unused", "model": "vit_test", "steps": 1,
                              "batch_size": 2, "grad_checkpointing": checkpointing, "data": DATA, **extra})
     stage = stage_cls(cfg)
     model = stage.build_model()

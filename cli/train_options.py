@@ -1,0 +1,138 @@
+"""The train commands' options, each declared once: those every stage has, the data section's, each
+stage's own, and each objective's (made from its options class, with its help text). A command is
+a function of its options by name, given the signature typer reads; the lists of sizes and
+objectives in the help come from the registries."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from cli.common import (
+    AUG,
+    INIT,
+    Accum,
+    BaseLr,
+    BatchSize,
+    CkptEvery,
+    Compile,
+    ConfigFile,
+    DecodeDevice,
+    Decoder,
+    DropPath,
+    Epochs,
+    Frames,
+    Fsdp,
+    GradCheckpointing,
+    ImgSize,
+    Init,
+    Lr,
+    ModelSize,
+    Nan,
+    NumViews,
+    Out,
+    Precision,
+    Progress,
+    Sampling,
+    Seed,
+    Shards,
+    ShuffleBuffer,
+    Steps,
+    StopAfter,
+    Stride,
+    Tubelet,
+    WarmupFraction,
+    WeightDecay,
+    Workers,
+)
+from trainer.objectives.options import PRETRAIN, ObjectiveOptions, described
+
+# every training stage
+SHARED: dict[str, Any] = {
+    "shards": Shards, "out": Out, "model": ModelSize, "config": ConfigFile, "init": Init, "steps": Steps,
+    "epochs": Epochs, "batch_size": BatchSize, "accum": Accum, "lr": Lr, "base_lr": BaseLr,
+    "warmup_fraction": WarmupFraction, "weight_decay": WeightDecay, "drop_path": DropPath, "precision": Precision,
+    "grad_checkpointing": GradCheckpointing, "compile": Compile, "fsdp": Fsdp, "nan": Nan, "ckpt_every": CkptEvery,
+    "stop_after": StopAfter,
+}
+DATA: dict[str, Any] = {
+    "frames": Frames, "stride": Stride, "sampling": Sampling, "img_size": ImgSize, "tubelet": Tubelet,
+    "num_views": NumViews, "workers": Workers, "decoder": Decoder, "decode_device": DecodeDevice,
+    "shuffle_buffer": ShuffleBuffer, "seed": Seed,
+}
+
+PRETRAINING: dict[str, Any] = {
+    "objective": Annotated[str | None, typer.Option(help=f"{described(PRETRAIN)}; or a sum joined by '+' (e.g. "
+                                                         "mae+umt: both losses, one encoder pass).")],
+    "objective_weights": Annotated[list[str] | None, typer.Option(
+        "--objective-weight", help="NAME=WEIGHT of a part of the objective, e.g. mae=0.5; repeat.")],
+    "mask_type": Annotated[str | None, typer.Option(help="Encoder mask: tube (MAE default), random, or semantic "
+                                                         "(UMT default: sampled by the teacher's attention).")],
+    "encoder_mask": Annotated[float | None, typer.Option(help="Share of tokens hidden from the encoder (MAE 0.9, "
+                                                              "UMT 0.8).")],
+}
+
+SUPERVISED_STAGE: dict[str, Any] = {
+    "label_map": Annotated[str | None, typer.Option(help="Head rows for the target's classes: a JSON list "
+                                                         "(label_710to400.json) or a corpus' label_maps/k400.json.",
+                                                    rich_help_panel=INIT)],
+    "label_map_from": Annotated[str | None, typer.Option(help="Class names of the --init head, one per line.",
+                                                         rich_help_panel=INIT)],
+    "label_map_to": Annotated[str | None, typer.Option(help="Class names of the target, one per line.",
+                                                       rich_help_panel=INIT)],
+    "new_head": Annotated[bool | None, typer.Option(help="Start a new head when the --init head does not fit.",
+                                                    rich_help_panel=INIT)],
+    "val_shards": Annotated[list[str] | None, typer.Option(help="Validation corpus (single view); repeat.")],
+    "val_every": Annotated[int | None, typer.Option(help="Steps between validations (0: at the end).")],
+    "layer_decay": Annotated[float | None, typer.Option(help="Layer-wise LR decay (1: off).")],
+    "ema": Annotated[float | None, typer.Option(help="Keep an EMA of the weights with this decay (validated and kept "
+                                                     "as best).", rich_help_panel=AUG)],
+    "rand_augment": Annotated[str | None, typer.Option(help="'n4-m7': RandAugment ops and magnitude; '' none.",
+                                                       rich_help_panel=AUG)],
+    "flip": Annotated[bool | None, typer.Option(help="Random horizontal flips (--no-flip for data where left and "
+                                                     "right differ).", rich_help_panel=AUG)],
+}
+
+
+def objective_options(registry: dict[str, type[ObjectiveOptions]]) -> dict[str, Any]:
+    """Every registered objective's settings as options (not given: None), under its help panel."""
+    out: dict[str, Any] = {}
+    for options in registry.values():
+        hints = typing.get_type_hints(options)
+        for f in dataclasses.fields(options):
+            value = _without_none(hints[f.name])
+            out[f.name] = Annotated[value | None, typer.Option(
+                help=f.metadata["help"], rich_help_panel=f.metadata.get("panel", options.panel))]
+    return out
+
+
+def _without_none(hint: Any) -> Any:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        kept = [a for a in typing.get_args(hint) if a is not type(None)]
+        return kept[0] if len(kept) == 1 else hint
+    return hint
+
+
+def command(run: Callable[[dict], None], doc: str, *groups: dict[str, Any]) -> Callable[..., None]:
+    """A typer command taking the options of `groups` (each None unless given) and --progress, and
+    handing them to `run` as one dict."""
+    names = [name for group in groups for name in group]
+    repeated = {n for n in names if names.count(n) > 1}
+    assert not repeated, f"options declared twice: {sorted(repeated)}"
+    params = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint)
+              for group in groups for name, hint in group.items()]
+    params.append(inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=True, annotation=Progress))
+
+    def train_command(**options: Any) -> None:
+        run(options)
+
+    train_command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    train_command.__annotations__ = {p.name: p.annotation for p in params}
+    train_command.__doc__ = doc
+    return train_command

@@ -1,0 +1,128 @@
+"""Every registered objective and model family at tiny size: each objective trains to finite losses
+and resumes exactly; each family builds, saves, loads strictly, starts from the families it names
+(and from no other), and exports where it applies; the train commands offer every objective's
+options, and only vmae's own errors lose their traceback."""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from cli.main import app
+from tests.trainer.stages.test_pretrain import losses
+from trainer import checkpoint
+from trainer.checkpoint.export import export_safetensors, export_transformers
+from trainer.config import FinetuneConfig, PretrainConfig, sections
+from trainer.errors import USER_ERRORS, CheckpointError
+from trainer.models.families import FAMILIES
+from trainer.models.sizes import SIZES, ViTConfig
+from trainer.objectives.options import PRETRAIN, SUPERVISED
+from trainer.settings import configure
+from trainer.stages.finetune import finetune
+from trainer.stages.pretrain import pretrain
+
+DATA = {"frames": 4, "stride": 2, "img_size": 32, "workers": 1, "shuffle_buffer": 4}
+# what an objective needs besides its defaults to run at tiny size on a CPU
+NEEDS = {"umt": {"teacher": "clip_test", "teacher_weights": "random", "align_layers": 2}}
+STAGE1 = [*PRETRAIN, "+".join(PRETRAIN)]  # each part, and their sum
+
+
+def _settings(name: str, corpus, out, **kw) -> dict:
+    extra = {k: v for part in name.split("+") for k, v in NEEDS.get(part, {}).items()}
+    return {"shards": [str(corpus)], "out": str(out), "model": "vit_test", "batch_size": 2, "lr": 2e-3, "steps": 6,
+            "ckpt_every": 3, "warmup_fraction": 0.2, "data": dict(DATA), **extra, **kw}
+
+
+def _train(objective: str, motion_corpora, out, **kw) -> dict:
+    if objective in SUPERVISED:
+        return finetune(configure(FinetuneConfig, _settings(objective, motion_corpora["four"], out, **kw)),
+                        progress=False)
+    settings = _settings(objective, motion_corpora["six"], out, objective=objective, **kw)
+    return pretrain(configure(PretrainConfig, settings), progress=False)
+
+
+@pytest.mark.parametrize("objective", [*STAGE1, *SUPERVISED])
+def test_every_objective_trains_to_finite_losses_and_resumes_exactly(tmp_path, motion_corpora, objective):
+    _train(objective, motion_corpora, tmp_path / "full")
+    _train(objective, motion_corpora, tmp_path / "split", stop_after=3)
+    assert max(losses(tmp_path / "split")) == 3
+    _train(objective, motion_corpora, tmp_path / "split")
+    full, split = losses(tmp_path / "full"), losses(tmp_path / "split")
+    assert sorted(full) == sorted(split) == list(range(1, 7)) and all(math.isfinite(v) for v in full.values())
+    for step in range(1, 7):  # both seeded alike; the split one restored at step 3
+        assert split[step] == pytest.approx(full[step], rel=1e-5, abs=1e-6), (objective, step)
+
+
+TINY = {**dataclasses.asdict(SIZES["vit_test"]), "frames": 4, "img_size": 32}
+
+
+def _model(spec, seed: int = 0):
+    torch.manual_seed(seed)
+    return spec.build(ViTConfig(**TINY), 3)
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("spec", FAMILIES.values(), ids=list(FAMILIES))
+def test_every_family_builds_saves_loads_and_exports(tmp_path, spec):
+    model = _model(spec)
+    saved = checkpoint.save(tmp_path / "run", 1, checkpoint.model_record(model, "vit_test"), keep=1)
+    back = checkpoint.read(saved)
+    assert back.family is spec and back.model_name == "vit_test" and back.classes == spec.classes(model.state_dict())
+    again = _model(spec, seed=1)
+    checkpoint.load_weights(again, back, list(range(back.classes)) if spec.head else None)
+    assert _same(again.state_dict(), model.state_dict())
+    exported = checkpoint.read(export_safetensors(back, tmp_path / "model"))
+    assert exported.family is spec and _same(exported.state, back.state)
+    if spec.hf_architectures:
+        folder = checkpoint.read(export_transformers(back, tmp_path / "hf"))
+        assert folder.family is spec and all(torch.allclose(folder.state[k], v) for k, v in back.state.items())
+    lacking = {k: v for k, v in back.state.items() if not k.startswith(f"{spec.trunk}blocks.1.")}
+    with pytest.raises(CheckpointError, match="does not fit the model: missing"):
+        # a trunk block the file lacks would otherwise stay random, silently
+        checkpoint.load_weights(_model(spec), dataclasses.replace(back, state=lacking))
+
+
+@pytest.mark.parametrize("target, source", [(t, s) for t in FAMILIES.values() for s in FAMILIES.values()],
+                         ids=[f"{t}-from-{s}" for t in FAMILIES for s in FAMILIES])
+def test_init_takes_the_trunk_of_the_families_a_family_starts_from(tmp_path, target, source):
+    donor = _model(source)
+    back = checkpoint.read(checkpoint.save(tmp_path, 1, checkpoint.model_record(donor, "vit_test"), keep=1))
+    model = _model(target, seed=1)
+    if source is not target and source.name not in target.starts_from:
+        with pytest.raises(CheckpointError, match=f"a {target.name} model starts from"):
+            checkpoint.load_weights(model, back)
+        return
+    said = checkpoint.load_weights(model, back)
+    trunk = target.trunk_of(model.state_dict())
+    expected = target.trunk_of(target.with_trunk(source.trunk_of(donor.state_dict())))
+    assert all(torch.equal(trunk[k], v) for k, v in expected.items()) and expected
+    new = {target.part(k) for k in model.state_dict() if k not in target.with_trunk(source.trunk_of(
+        donor.state_dict())) and source is not target}
+    assert all(f"new {part}" in said for part in new) and new <= set(target.fresh), said
+
+
+def test_the_train_commands_offer_every_objectives_options():
+    commands = get_command(app).commands["train"].commands
+    for name, registry in (("pretrain", PRETRAIN), ("finetune", SUPERVISED), ("postpretrain", SUPERVISED)):
+        offered = {p.name for p in commands[name].params}
+        for options in registry.values():
+            assert {f.name for f in dataclasses.fields(options)} <= offered, (name, options.name)
+    for cls in (PretrainConfig, FinetuneConfig):  # a flat name finds one section only
+        names = [f.name for kind in sections(cls).values() for f in dataclasses.fields(kind)]
+        assert len(names) == len(set(names)) and not set(names) & {f.name for f in dataclasses.fields(cls)}
+
+
+def test_only_vmaes_own_errors_lose_their_traceback(tmp_path, monkeypatch):
+    assert ValueError not in USER_ERRORS
+    args = ["train", "pretrain", "--out", str(tmp_path / "r"), "--steps", "1", "--objective", "mae+nope"]
+    quiet = CliRunner().invoke(app, args)
+    assert quiet.exit_code == 2 and "give one or more of mae, umt" in quiet.output and "Traceback" not in quiet.output
+    monkeypatch.setenv("VMAE_DEBUG", "1")
+    loud = CliRunner().invoke(app, args)
+    assert loud.exit_code == 2 and "Traceback" in loud.output

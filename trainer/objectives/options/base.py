@@ -1,0 +1,40 @@
+"""What an objective's options class is: a frozen dataclass of the settings only that objective
+reads (each field's help text in its metadata, for the CLI), the recipe presets it brings, and the
+checks it makes of the whole run config. Plain data, no torch: the CLI builds its options and help
+from these classes without loading the trainer."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+def option(default: Any, help: str, **extra: Any) -> Any:  # noqa: A002 - named as typer names it
+    """A setting with its help text (and CLI extras such as `flag` or `panel`)."""
+    if isinstance(default, list | dict):  # a fresh copy for every config
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help, **extra})
+    return dataclasses.field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class ObjectiveOptions:
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""  # one line, for the list of objectives in --help
+    panel: ClassVar[str] = ""  # the CLI help panel its options are listed under
+    # "module:Class" of the objective itself, imported when a run builds it (it needs torch)
+    implementation: ClassVar[str] = ""
+    needs_decoder: ClassVar[bool] = False  # the model keeps VideoMAE's pixel decoder
+    masks_by_teacher: ClassVar[bool] = False  # can choose the encoder's mask (semantic masking)
+
+    @classmethod
+    def presets(cls, model: str) -> list[dict]:
+        """Layers of defaults this objective's recipe brings for a model size (lowest first)."""
+        return []
+
+    def check(self, cfg: Any) -> None:
+        """Checks of the run config when this objective is chosen; ConfigError with what to do."""
+
+    @classmethod
+    def fields(cls) -> list[dataclasses.Field]:
+        return list(dataclasses.fields(cls))
