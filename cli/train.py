@@ -10,22 +10,33 @@ from typing import Annotated
 import typer
 
 from cli.common import Progress, fail, machine_faults
-from cli.train_options import DATA, PRETRAINING, SHARED, SUPERVISED_STAGE, command, objective_options
-from trainer.objectives.options import PRETRAIN, SUPERVISED
+from cli.train_options import (
+    DATA,
+    MASKS,
+    PRETRAINING,
+    SHARED,
+    SUPERVISED_STAGE,
+    VALIDATION,
+    VIDEO_LANGUAGE_STAGE,
+    command,
+    objective_options,
+)
+from trainer.objectives.options import PRETRAIN, SUPERVISED, VIDEO_LANGUAGE
 
 app = typer.Typer(help="Train video models on corpus shards.", no_args_is_help=True)
 
 
 def _train(cls_name: str, options: dict, run: Callable[..., dict]) -> dict:
     """Build the config from the command's options (named as its fields) and run the stage."""
-    from trainer.config import FinetuneConfig, PretrainConfig
+    from trainer.config import FinetuneConfig, PretrainConfig, VLConfig
     from trainer.errors import USER_ERRORS, ConfigError
     from trainer.settings import configure
 
     config, progress = options.pop("config"), options.pop("progress")
     options = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
+    classes = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "vlpretrain": VLConfig}
     try:
-        cfg = configure({"pretrain": PretrainConfig, "finetune": FinetuneConfig}[cls_name], options, config)
+        cfg = configure(classes[cls_name], options, config)
         if not cfg.out:
             raise ConfigError("give --out (the run folder)")
         with machine_faults("training", cfg.out):
@@ -44,7 +55,7 @@ def _pretrain(options: dict) -> None:
 app.command("pretrain")(command(_pretrain, """Stage 1: pretrain a video ViT on corpus shards, with dual
 masking (VideoMAE V2, the default) or aligned to an image teacher (UMT); from scratch, or on from a
 pretraining checkpoint (--init). Rerun the same command to resume from the newest checkpoint in --out.""",
-                                SHARED, PRETRAINING, objective_options(PRETRAIN), DATA))
+                                SHARED, PRETRAINING, MASKS, objective_options(PRETRAIN), DATA))
 
 
 def _supervised(stage: str) -> Callable[[dict], None]:
@@ -61,13 +72,28 @@ def _supervised(stage: str) -> Callable[[dict], None]:
     return run_stage
 
 
-SUPERVISED_OPTIONS = (SHARED, SUPERVISED_STAGE, objective_options(SUPERVISED), DATA)
+SUPERVISED_OPTIONS = (SHARED, SUPERVISED_STAGE, VALIDATION, objective_options(SUPERVISED), DATA)
 app.command("postpretrain")(command(_supervised("postpretrain"), """Stage 2: supervised post-pretraining on the
 labeled hybrid (K710), from a stage-1 checkpoint (--init), MAE or UMT. Rerun the same command to resume.""",
                                     *SUPERVISED_OPTIONS))
 app.command("finetune")(command(_supervised("finetune"), """Stage 3: fine-tune on the target corpus from a stage-1
 or stage-2 checkpoint or a released file (--init); a K710 head is sliced to the target's classes by name or
 --label-map. Rerun the same command to resume.""", *SUPERVISED_OPTIONS))
+
+
+def _vlpretrain(options: dict) -> None:
+    from trainer.stages.vlpretrain import vlpretrain as run
+
+    result = _train("vlpretrain", options, run)
+    best = f"; best validation retrieval mean {result['best']['mean']:.1f} at step {result['best']['step']}" \
+        if result["best"] else ""
+    typer.echo(f"at step {result['steps']}, last loss {result['final_loss']:.4f}{best}; run folder {result['out']}")
+
+
+app.command("vlpretrain")(command(_vlpretrain, """UMT stage 2: video-language pretraining from a stage-1
+student (--init, UMT or MAE) and a local BERT folder (--text-weights) on captioned video and image corpora:
+UMA, VTC, VTM and MLM. With --retrieval, retrieval fine-tuning (VTC and VTM). Rerun the same command to
+resume.""", SHARED, VIDEO_LANGUAGE_STAGE, VALIDATION, MASKS, objective_options(VIDEO_LANGUAGE), DATA))
 
 
 @app.command()

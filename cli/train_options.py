@@ -67,15 +67,28 @@ DATA: dict[str, Any] = {
     "shuffle_buffer": ShuffleBuffer, "seed": Seed,
 }
 
+MASKS: dict[str, Any] = {
+    "mask_type": Annotated[str | None, typer.Option(help="Encoder mask: tube (MAE default), random, semantic (UMT "
+                                                         "default: sampled by the teacher's attention), or none "
+                                                         "(vlpretrain: semantic or none).")],
+    "encoder_mask": Annotated[float | None, typer.Option(help="Share of a video's tokens hidden from the encoder "
+                                                              "(MAE 0.9, UMT 0.8).")],
+}
 PRETRAINING: dict[str, Any] = {
     "objective": Annotated[str | None, typer.Option(help=f"{described(PRETRAIN)}; or a sum joined by '+' (e.g. "
                                                          "mae+umt: both losses, one encoder pass).")],
     "objective_weights": Annotated[list[str] | None, typer.Option(
         "--objective-weight", help="NAME=WEIGHT of a part of the objective, e.g. mae=0.5; repeat.")],
-    "mask_type": Annotated[str | None, typer.Option(help="Encoder mask: tube (MAE default), random, or semantic "
-                                                         "(UMT default: sampled by the teacher's attention).")],
-    "encoder_mask": Annotated[float | None, typer.Option(help="Share of tokens hidden from the encoder (MAE 0.9, "
-                                                              "UMT 0.8).")],
+}
+VALIDATION: dict[str, Any] = {
+    "val_shards": Annotated[list[str] | None, typer.Option(help="Validation corpus (single view); repeat.")],
+    "val_every": Annotated[int | None, typer.Option(help="Steps between validations (0: at the end).")],
+}
+VIDEO_LANGUAGE_STAGE: dict[str, Any] = {
+    "image_shards": Annotated[list[str] | None, typer.Option(help="Captioned image corpus (image-text pairs); "
+                                                                  "repeat. Steps of images and videos alternate.")],
+    "retrieval": Annotated[bool | None, typer.Option(help="Retrieval fine-tuning: VTC and VTM only, no mask, no "
+                                                          "teacher; the best checkpoint by validation retrieval.")],
 }
 
 SUPERVISED_STAGE: dict[str, Any] = {
@@ -88,8 +101,6 @@ SUPERVISED_STAGE: dict[str, Any] = {
                                                        rich_help_panel=INIT)],
     "new_head": Annotated[bool | None, typer.Option(help="Start a new head when the --init head does not fit.",
                                                     rich_help_panel=INIT)],
-    "val_shards": Annotated[list[str] | None, typer.Option(help="Validation corpus (single view); repeat.")],
-    "val_every": Annotated[int | None, typer.Option(help="Steps between validations (0: at the end).")],
     "layer_decay": Annotated[float | None, typer.Option(help="Layer-wise LR decay (1: off).")],
     "ema": Annotated[float | None, typer.Option(help="Keep an EMA of the weights with this decay (validated and kept "
                                                      "as best).", rich_help_panel=AUG)],

@@ -19,8 +19,9 @@ from typing import ClassVar
 from trainer.data.config import DataConfig
 from trainer.data.masking import ENCODER_MASKS
 from trainer.errors import ConfigError
-from trainer.objectives.options import PRETRAIN, SUPERVISED, ObjectiveOptions, part_names
+from trainer.objectives.options import PRETRAIN, SUPERVISED, VIDEO_LANGUAGE, ObjectiveOptions, part_names
 from trainer.objectives.options.supervised import SupervisedOptions
+from trainer.objectives.options.vl import VLOptions
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -187,6 +188,47 @@ class FinetuneSettings(TrainConfig):
 
 
 FinetuneConfig = with_sections(FinetuneSettings, SUPERVISED, "FinetuneConfig")
+
+
+VL_MASKS = ("semantic", "none")
+# what a stage-1 student brings to the video-language stage: its token grid (the recipe's 4 frames stay)
+_STUDENT_GEOMETRY = ("patch", "tubelet", "img_size")
+
+
+@dataclass(frozen=True)
+class VLSettings(TrainConfig):
+    image_shards: tuple[str, ...] = ()  # captioned image corpora; steps of images and of videos alternate
+    val_shards: tuple[str, ...] = ()  # a captioned corpus scored by retrieval every val_every steps
+    val_every: int = 0  # 0: at the end only (when val_shards are given)
+    mask_type: str = "semantic"  # semantic (by the teacher's attention) | none
+    encoder_mask: float = 0.8  # of a video's tokens; an image's: vl.image_mask
+    retrieval: bool = False  # retrieval fine-tuning: VTC and VTM only, no mask, no teacher
+
+    def __post_init__(self):
+        if self.mask_type not in VL_MASKS:
+            raise ConfigError(f"mask_type must be semantic or none here, got {self.mask_type!r}")
+        if self.mask_type == "semantic" and not self.vl.uma_weight:
+            raise ConfigError("the semantic mask is the teacher's: it needs --uma-weight above 0 (or --mask-type none)")
+        if not self.shards and not self.image_shards:
+            raise ConfigError("give captioned corpora: --shards (videos) and/or --image-shards (images)")
+        super().__post_init__()
+
+    def chosen(self) -> list[ObjectiveOptions]:
+        return [self.vl, *([self.umt] if self.vl.uma_weight > 0 else [])]
+
+    @classmethod
+    def chosen_classes(cls, doc: dict) -> list[type[ObjectiveOptions]]:
+        return [VLOptions]
+
+    @classmethod
+    def presets(cls, doc: dict, started_from: dict | None = None) -> list[dict]:
+        started_from = dict(started_from or {})
+        started_from["data"] = {k: v for k, v in started_from.get("data", {}).items() if k in _STUDENT_GEOMETRY}
+        *recipes, init = super().presets(doc, started_from)
+        return [*recipes, *([VLOptions.RETRIEVAL] if doc.get("retrieval") else []), init]
+
+
+VLConfig = with_sections(VLSettings, VIDEO_LANGUAGE, "VLConfig")
 
 
 def _merge(base: dict, extra: dict) -> dict:

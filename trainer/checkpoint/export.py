@@ -36,6 +36,7 @@ def card(ckpt: Checkpoint, model: str | None = None) -> dict:
     """What rebuilds the model around the weights, as plain JSON."""
     return {"format": CARD_FORMAT, "version": 1, "kind": ckpt.kind, "model_name": ckpt.model_name or model,
             "model_args": ckpt.vit_args(model), "num_classes": ckpt.classes, "labels": ckpt.labels,
+            "family_args": ckpt.family_args,
             "data": ckpt.geometry(), "exported_from": ckpt.path.name}
 
 

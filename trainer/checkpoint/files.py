@@ -87,6 +87,7 @@ def _load_safetensors(path: Path) -> dict:
     if card is None:
         return tensors
     return {"format": FORMAT, "version": VERSION, **{k: card[k] for k in _CARD_FIELDS},
+            "family_args": card.get("family_args") or {},
             "config": {"data": card.get("data") or {}}, "model": tensors}
 
 

@@ -4,6 +4,8 @@ classifiers that evaluation rebuilds."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 
 from trainer.checkpoint.reader import Checkpoint
@@ -13,12 +15,14 @@ from trainer.models.families import ALIGNMENT_KEYS, CLASSIFIER, family_of
 from trainer.models.registry import build
 
 
-def load_weights(model: torch.nn.Module, ckpt: Checkpoint, rows: list[int] | None = None) -> str:
+def load_weights(model: torch.nn.Module, ckpt: Checkpoint, rows: list[int] | None = None,
+                 loaded: Iterable[str] = ()) -> str:
     """Load `ckpt` into `model` by the rules of the model's family: a checkpoint of the same family
     gives what the model has of it (a classifier's head rows `rows`, None for a new head; a decoder
     only to a model with one); another family's gives its video trunk, where the model's family
-    starts from it. Only the parts the family lets start new may be missing. Returns what was
-    loaded and what starts new, for the run's first line."""
+    starts from it. Only the parts the family lets start new, and the weights `loaded` from
+    elsewhere (a text tower from its BERT folder), may be missing. Returns what was loaded and what
+    starts new, for the run's first line."""
     target, source = family_of(model), ckpt.family
     own = model.state_dict()
     note = ""
@@ -34,10 +38,11 @@ def load_weights(model: torch.nn.Module, ckpt: Checkpoint, rows: list[int] | Non
         raise CheckpointError(f"{ckpt.path} is a {source.name} checkpoint; a {target.name} model starts from "
                               f"{' or '.join((target.name, *target.starts_from))} checkpoints. Fine-tune from it "
                               "instead ('vmae train finetune --init ...')")
-    allowed = {k for k in own if target.part(k) in target.fresh}
+    loaded = set(loaded)
+    allowed = {k for k in own if target.part(k) in target.fresh} | loaded
     _load_into(model, state, ckpt, allowed)
     taken = dict.fromkeys(target.part(k) for k in state)
-    new = dict.fromkeys(target.part(k) for k in own if k not in state)
+    new = dict.fromkeys(target.part(k) for k in own if k not in state and k not in loaded)
     return " and ".join(taken) + note + (f"; new {', '.join(new)}" if new else "")
 
 

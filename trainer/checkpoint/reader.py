@@ -32,6 +32,8 @@ class Checkpoint:
     labels: list[str] | None  # class names of a classifier's head, when known
     model_name: str | None  # registered size; inferred from the weights for released files
     model_args: dict | None  # ViTConfig arguments; None for released files
+    family_args: dict = dataclasses.field(default_factory=dict)  # the family's own (a text tower's)
+    objective: dict = dataclasses.field(default_factory=dict)  # a run's objective state (UMT's alignment heads)
 
     @property
     def family(self) -> Family:
@@ -109,9 +111,10 @@ def read(path: str | Path, lazy: bool = False) -> Checkpoint:
     name = raw.get("model_name") if ours else _infer_size(state, found)
     config = raw.get("config") or {}
     args = raw.get("model_args") if ours else None
+    family_args, objective = (raw.get("family_args") or {}, raw.get("objective") or {}) if ours else ({}, {})
     if args is not None:
-        check_stated(path, kind, args, state)
-    return Checkpoint(path, state, kind, config, raw.get("labels"), name, args)
+        check_stated(path, kind, args, state, family_args)
+    return Checkpoint(path, state, kind, config, raw.get("labels"), name, args, family_args, objective)
 
 
 def _family_of_record(raw: dict, path: Path) -> Family:

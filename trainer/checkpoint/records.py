@@ -22,8 +22,10 @@ from trainer.models.families import family_of
 def model_record(model: torch.nn.Module, name: str, state: dict | None = None) -> dict:
     """What rebuilds and reloads `model`: its family, size name, ViTConfig arguments and weights
     (`state`, when they are not the module's own: gathered from FSDP shards)."""
-    return {"format": FORMAT, "version": VERSION, "kind": family_of(model).name, "model_name": name,
+    spec = family_of(model)
+    return {"format": FORMAT, "version": VERSION, "kind": spec.name, "model_name": name,
             "model_args": dataclasses.asdict(model.cfg), "num_classes": getattr(model, "num_classes", 0),
+            "family_args": spec.args_of(model),
             "model": model.state_dict() if state is None else state}
 
 

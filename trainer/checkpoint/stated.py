@@ -14,7 +14,7 @@ from trainer.models.registry import build, check_args
 from trainer.models.sizes import ModelError
 
 
-def check_stated(path: Path, kind: str, args, state: dict) -> None:
+def check_stated(path: Path, kind: str, args, state: dict, family_args: dict | None = None) -> None:
     """The model a file states must be one vmae builds (models.check_args) and be the weights the
     file holds: depths counted, then every weight present with its shape, compared on the meta
     device, where nothing is allocated."""
@@ -22,9 +22,12 @@ def check_stated(path: Path, kind: str, args, state: dict) -> None:
         if not isinstance(args, dict):
             raise ModelError(f"the model arguments are a {type(args).__name__}, not a mapping")
         cfg = check_args(args)
+        if not isinstance(family_args or {}, dict):
+            raise ModelError(f"the family's arguments are a {type(family_args).__name__}, not a mapping")
+        spec = family(kind)
+        spec.check_args(family_args or {})
     except ModelError as e:
         raise CheckpointError(f"{path}: the model it states is not one vmae builds: {e}") from e
-    spec = family(kind)
     prefix = spec.trunk
     for stated, found, what in ((cfg.depth, _count(state, f"{prefix}blocks."), "blocks"),
                                 (cfg.decoder_depth, _count(state, "decoder.blocks."), "decoder blocks")):
@@ -32,7 +35,7 @@ def check_stated(path: Path, kind: str, args, state: dict) -> None:
             raise CheckpointError(f"{path} states {stated} {what} but its weights have {found}")
     classes = spec.classes(state)
     with torch.device("meta"):
-        expected = build(kind, args, classes).state_dict()
+        expected = build(kind, args, classes, family_args=family_args).state_dict()
     missing = sorted(set(expected) - set(state))
     if missing:  # what the file lacks would be built at the stated size, unchecked
         raise CheckpointError(f"{path}: the model it states has weights the file lacks ({len(missing)}, e.g. "

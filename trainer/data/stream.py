@@ -91,6 +91,10 @@ def _shuffled(samples: Iterator[dict], size: int, rng: np.random.Generator) -> I
 class PretrainStream(IterableDataset):
     """Views of unlabeled clips: {"video": (C, T, S, S) uint8, plus the masks of `masks`}."""
 
+    # logical workers are numbered from here in what the stream yields (streams that feed one run
+    # side by side keep their positions apart); its state's positions are by the stream's own numbers
+    worker_offset = 0
+
     def __init__(self, urls: list[str], cfg: DataConfig, masks: MaskSpec | None = None, rank: int = 0,
                  world: int = 1, state: StreamState | None = None):
         self.urls, self.cfg, self.masks, self.rank, self.world = urls, cfg, masks or MaskSpec(), rank, world
@@ -147,7 +151,7 @@ class PretrainStream(IterableDataset):
             for view, item in enumerate(self._views(sample, frames, rng)):
                 if (index, view) <= (last_index, last_view):
                     continue
-                yield {**item, "worker": worker, "index": index, "view": view, "skipped": skipped,
+                yield {**item, "worker": worker + self.worker_offset, "index": index, "view": view, "skipped": skipped,
                        "bad_shards": bad.count, "decode_fallbacks": FALLBACKS.count}
 
 

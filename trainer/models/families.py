@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from trainer.models import text
 from trainer.models.classifier import VideoClassifier
 from trainer.models.layers import Block
 from trainer.models.pretrain import PretrainViT
 from trainer.models.sizes import ModelError, ViTConfig
+from trainer.models.video_language import VideoLanguageModel
 
 # Keys of a released UMT pretraining file that belong to its alignment heads, not to the encoder: like
 # our own heads (kept with the objective), they never load into a model's trunk.
@@ -28,12 +30,13 @@ ALIGNMENT_KEYS = ("encoder.clip_decoder.", "encoder.clip_pos_embed")
 class Family:
     name: str
     model: type[nn.Module]
-    make: Callable[..., nn.Module]  # (ViTConfig, num_classes, head_dropout) -> the model
+    make: Callable[..., nn.Module]  # (ViTConfig, num_classes, head_dropout, **family_args) -> the model
     trunk: str  # prefix of the video trunk's weights in this family's state dicts
     trunk_lacks: tuple[str, ...] = ()  # trunk weights (without prefix) this family does not have
     # what a person calls each group of weights, by prefix (the longest match wins); groups outside
     # the trunk may start new when the checkpoint lacks them, and are reported as new
     parts: dict[str, str] = field(default_factory=dict)
+    infixes: dict[str, str] = field(default_factory=dict)  # groups named by a part of the key, checked first
     fresh: tuple[str, ...] = ()  # the parts that may start new
     starts_from: tuple[str, ...] = ()  # other families whose trunk this one starts from (--init)
     head: str | None = None  # the classification head's weight: its rows are the classes
@@ -44,15 +47,27 @@ class Family:
     # (use_mean_pooling + fc_norm); None: the family has no transformers form
     hf_architectures: tuple[str, str] | None = None
     hf_pooled: bool = False
+    # what the family's own build arguments (family_args in a record) may state, checked before building
+    check_args: Callable[[dict], None] = lambda args: None
 
-    def build(self, cfg: ViTConfig, num_classes: int = 0, head_dropout: float = 0.0) -> nn.Module:
-        return self.make(cfg, num_classes, head_dropout)
+    def build(self, cfg: ViTConfig, num_classes: int = 0, head_dropout: float = 0.0,
+              family_args: dict | None = None) -> nn.Module:
+        self.check_args(family_args or {})
+        return self.make(cfg, num_classes, head_dropout, **(family_args or {}))
+
+    @staticmethod
+    def args_of(model: nn.Module) -> dict:
+        """A built model's own build arguments besides its ViTConfig (a text tower's, …)."""
+        return model.family_args() if hasattr(model, "family_args") else {}
 
     def classes(self, state: dict) -> int:
         return int(state[self.head].shape[0]) if self.head and self.head in state else 0
 
     def part(self, key: str) -> str:
         """The group a weight belongs to ("other" for a name the family does not have)."""
+        infix = next((name for mark, name in self.infixes.items() if mark in key), None)
+        if infix is not None:
+            return infix
         prefix = max((p for p in self.parts if key.startswith(p)), key=len, default=None)
         return self.parts[prefix] if prefix is not None else "other"
 
@@ -87,12 +102,24 @@ PRETRAIN = Family(
 CLASSIFIER = Family(
     "classifier", VideoClassifier, lambda cfg, classes, dropout: VideoClassifier(cfg, classes, dropout), trunk="",
     trunk_lacks=("norm.",),  # it pools the blocks' output and norms it with fc_norm instead
-    parts={"": "encoder", "fc_norm.": "head", "head.": "head"}, fresh=("head",), starts_from=("pretrain",),
+    parts={"": "encoder", "fc_norm.": "head", "head.": "head"}, fresh=("head",), starts_from=("pretrain", "vl"),
     head="head.weight", recognize=_classifier_weights,
     hf_architectures=("VideoMAEForVideoClassification", "VideoMAEForVideoClassification"), hf_pooled=True)
 
+VIDEO_LANGUAGE = Family(
+    "vl", VideoLanguageModel,
+    lambda cfg, classes, dropout, text_args, embed_dim: VideoLanguageModel(cfg, text.TextConfig(**text_args),
+                                                                           embed_dim),
+    trunk="encoder.",
+    parts={"encoder.": "encoder", "text.": "text tower", "text_mlm.": "MLM head", "vision_norm.": "heads",
+           "vision_proj.": "heads", "text_proj.": "heads", "temp": "heads", "itm_head.": "heads"},
+    infixes={".crossattention.": "cross-attention"},
+    # the text tower comes from a BERT folder (loaded before the stage-1 student); what BERT lacks starts new
+    fresh=("heads", "cross-attention", "MLM head"), starts_from=("pretrain",),
+    shard_units=(Block, text.Layer), check_args=lambda args: text.check_args(args.get("text_args", {})))
+
 # in the order a released file is recognized in
-FAMILIES: dict[str, Family] = {f.name: f for f in (PRETRAIN, CLASSIFIER)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (PRETRAIN, CLASSIFIER, VIDEO_LANGUAGE)}
 
 
 def family(name: str) -> Family:

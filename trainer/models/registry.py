@@ -85,6 +85,7 @@ def create_classifier(name: str, num_classes: int, head_dropout: float = 0.0, **
     return VideoClassifier(model_config(name, **overrides), num_classes, head_dropout)
 
 
-def build(kind: str, args: dict, num_classes: int = 0, head_dropout: float = 0.0):
-    """The model a checkpoint record describes: its family (`kind`) and its ViTConfig arguments."""
-    return family(kind).build(check_args(args), num_classes, head_dropout)
+def build(kind: str, args: dict, num_classes: int = 0, head_dropout: float = 0.0, family_args: dict | None = None):
+    """The model a checkpoint record describes: its family (`kind`), its ViTConfig arguments and the
+    family's own (a text tower's)."""
+    return family(kind).build(check_args(args), num_classes, head_dropout, family_args)

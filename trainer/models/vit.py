@@ -40,11 +40,12 @@ class VideoEncoder(nn.Module):
                                     for r in drop_path_rates(cfg.drop_path, cfg.depth))
         self.norm = nn.LayerNorm(cfg.dim, eps=1e-6) if final_norm else None
 
-    def encode(self, video: torch.Tensor, hidden: torch.Tensor | None = None,
-               keep_last: int = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def encode(self, video: torch.Tensor, hidden: torch.Tensor | None = None, keep_last: int = 0,
+               pos: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(B, C, T, H, W) and optionally hidden (B, N) bool -> (B, N_vis, D) tokens after the
-        blocks (not normed), and the outputs of the last `keep_last` blocks."""
-        x = self.patch_embed(video) + self.pos_embed  # (B, N, D)
+        blocks (not normed), and the outputs of the last `keep_last` blocks. `pos` replaces the
+        position table for inputs of another length (an image: one tubelet)."""
+        x = self.patch_embed(video) + (self.pos_embed if pos is None else pos)  # (B, N, D)
         if hidden is not None:
             b, _, d = x.shape
             x = x[~hidden].reshape(b, -1, d)  # (B, N_vis, D): every sample hides as many tokens

@@ -96,14 +96,16 @@ class UMT(PretrainPart):
             k, b, t, n, c = features.shape
             features = F.normalize(features.view(k, b, t // self.tubelet, self.tubelet, n, c).mean(3), dim=-1)
             attention = attention.view(b, t // self.tubelet, self.tubelet, n).mean(2)
-        if self.semantic:
-            batch["hidden"] = semantic_mask(attention, self.ratio, _draws_for(batch, attention.device))
+        if self.semantic:  # a batch may ask for another ratio (the video-language stage's images)
+            ratio = batch.get("mask_ratio", self.ratio)
+            batch["hidden"] = semantic_mask(attention, ratio, _draws_for(batch, attention.device))
         batch["umt_targets"] = features.flatten(2, 3)  # (K, B, N, C), tokens in the student's order
 
     def loss(self, model: nn.Module, encoded: Encoded, batch: dict) -> torch.Tensor:
         hidden, targets = batch["hidden"], batch["umt_targets"]
-        b, d = hidden.shape[0], self.pos_embed.shape[-1]
-        pos = self.pos_embed.expand(b, -1, -1)[~hidden].reshape(b, -1, d)
+        table = batch.get("umt_pos", self.pos_embed)  # another length's table (an image's), when given
+        b, d = hidden.shape[0], table.shape[-1]
+        pos = table.expand(b, -1, -1)[~hidden].reshape(b, -1, d)
         visible = targets[:, ~hidden].reshape(self.layers, b, -1, targets.shape[-1])  # (K, B, N_vis, C)
         student = encoded.layers[-self.layers:]
         return torch.stack([alignment_loss(head(x + pos), t)

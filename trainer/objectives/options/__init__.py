@@ -3,6 +3,7 @@ help from them). An objective is its options class here and its implementation b
 is those two files and a line in a registry below.
 
 PRETRAIN: stage 1's parts, summable (mae+umt shares one encoder pass). SUPERVISED: stages 2 and 3.
+VIDEO_LANGUAGE: UMT's second stage.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from trainer.objectives.options.base import ObjectiveOptions
 from trainer.objectives.options.mae import MAEOptions
 from trainer.objectives.options.supervised import SupervisedOptions
 from trainer.objectives.options.umt import UMTOptions
+from trainer.objectives.options.vl import VLOptions
 
 PRETRAIN: dict[str, type[ObjectiveOptions]] = {o.name: o for o in (MAEOptions, UMTOptions)}
 SUPERVISED: dict[str, type[ObjectiveOptions]] = {o.name: o for o in (SupervisedOptions,)}
+# the video-language stage: its own losses, and UMT's options for its alignment (UMA) to the teacher
+VIDEO_LANGUAGE: dict[str, type[ObjectiveOptions]] = {o.name: o for o in (VLOptions, UMTOptions)}
 
 
 def part_names(objective: str) -> list[str]:
@@ -32,5 +36,5 @@ def described(registry: dict[str, type[ObjectiveOptions]]) -> str:
     return ", ".join(f"{name} ({o.summary})" for name, o in registry.items())
 
 
-__all__ = ["PRETRAIN", "SUPERVISED", "MAEOptions", "ObjectiveOptions", "SupervisedOptions", "UMTOptions",
-           "described", "part_names"]
+__all__ = ["PRETRAIN", "SUPERVISED", "VIDEO_LANGUAGE", "MAEOptions", "ObjectiveOptions", "SupervisedOptions",
+           "UMTOptions", "VLOptions", "described", "part_names"]

@@ -1,0 +1,95 @@
+"""A local transformers BERT folder as the video-language model's text tower: its config.json
+(BertConfig's fields), its weights (read as data, as every checkpoint is) under the text tower's
+names, and its vocab.txt. Nothing is fetched: the folder is one that save_pretrained wrote, or a
+copy of a downloaded bert-base-uncased."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from trainer.checkpoint import hf
+from trainer.checkpoint.files import load_file, unwrap_state_dict
+from trainer.errors import CheckpointError
+from trainer.models.sizes import ModelError
+from trainer.models.text import TextConfig, check_args
+
+VOCAB = "vocab.txt"
+# BertConfig's field -> the text tower's
+_FIELDS = {"vocab_size": "vocab_size", "hidden_size": "dim", "num_hidden_layers": "depth",
+           "num_attention_heads": "heads", "intermediate_size": "mlp_dim", "max_position_embeddings": "max_positions",
+           "type_vocab_size": "type_vocab", "layer_norm_eps": "eps", "hidden_dropout_prob": "dropout"}
+SPECIAL = {"pad_id": "[PAD]", "cls_id": "[CLS]", "sep_id": "[SEP]", "mask_id": "[MASK]"}
+
+
+@dataclass(frozen=True)
+class BertFolder:
+    path: Path
+    config: TextConfig  # with the vocabulary's special ids; fusion layers and video width as asked
+    state: dict[str, torch.Tensor]  # under the video-language model's names (text.*, text_mlm.*)
+    vocab: Path
+
+
+def read_bert(folder: str | Path, fusion_layers: int, video_dim: int) -> BertFolder:
+    """The text tower a BERT folder describes, its last `fusion_layers` layers cross-attending to
+    video tokens of width `video_dim`; its weights checked against that tower's shapes."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file() or not (folder / VOCAB).is_file():
+        raise CheckpointError(f"{folder} is not a BERT folder: it needs config.json, {VOCAB} and the weights "
+                              "(model.safetensors or pytorch_model.bin), as transformers' save_pretrained writes them")
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{folder / 'config.json'} is not a readable JSON file ({e})") from e
+    if not isinstance(config, dict) or config.get("model_type") != "bert":
+        raise CheckpointError(f"{folder} holds a '{config.get('model_type') if isinstance(config, dict) else '?'}' "
+                              "model; the text tower is BERT (model_type bert)")
+    args = {ours: config[theirs] for theirs, ours in _FIELDS.items() if theirs in config}
+    args |= special_ids(folder / VOCAB) | {"fusion_layers": fusion_layers, "video_dim": video_dim}
+    try:
+        text = check_args(args)
+    except ModelError as e:
+        raise CheckpointError(f"{folder}: {e}") from e
+    state = {}
+    for file in hf.weight_files(folder):
+        state |= unwrap_state_dict(load_file(file))
+    return BertFolder(folder, text, _ours(state, folder), folder / VOCAB)
+
+
+def special_ids(vocab: Path) -> dict[str, int]:
+    """The ids of [PAD], [CLS], [SEP] and [MASK]: their lines in vocab.txt."""
+    lines = {line.rstrip("\n"): i for i, line in enumerate(vocab.read_text(encoding="utf-8").splitlines())}
+    missing = [token for token in SPECIAL.values() if token not in lines]
+    if missing:
+        raise CheckpointError(f"{vocab} lacks the special tokens {missing}; it is not a BERT vocabulary")
+    return {name: lines[token] for name, token in SPECIAL.items()}
+
+
+def _ours(state: dict, folder: Path) -> dict[str, torch.Tensor]:
+    """BERT's names (BertModel, BertForMaskedLM, BertForPreTraining) -> the text tower's; the
+    pooler, next-sentence head and the tied decoder are left out."""
+    out = {}
+    for key, value in state.items():
+        key = key.removeprefix("bert.").replace(".gamma", ".weight").replace(".beta", ".bias")
+        if key.startswith(("embeddings.", "encoder.")) and not key.endswith("position_ids"):
+            out[f"text.{key}"] = value
+        elif key.startswith("cls.predictions.") and not key.startswith("cls.predictions.decoder."):
+            out[f"text_mlm.{key.removeprefix('cls.')}"] = value
+    if not any(k.startswith("text.encoder.layer.") for k in out):
+        raise CheckpointError(f"{folder}'s weights hold no BERT layers (encoder.layer.*); its first keys: "
+                              f"{sorted(state)[:5]}")
+    return out
+
+
+def load_bert(model: torch.nn.Module, bert: BertFolder) -> set[str]:
+    """The BERT weights into the model's text tower; returns the names loaded. Every weight of the
+    folder must fit (a shape that differs is a message naming the folder)."""
+    own = model.state_dict()
+    wrong = [k for k, v in bert.state.items() if k not in own or tuple(own[k].shape) != tuple(v.shape)]
+    if wrong:
+        raise CheckpointError(f"{bert.path}: weights that do not fit its own config.json: {wrong[:5]}")
+    model.load_state_dict(bert.state, strict=False)
+    return set(bert.state)

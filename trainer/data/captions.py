@@ -1,0 +1,40 @@
+"""Captions as the text tower reads them: lower-cased, punctuation stripped (UMT's pre_text), then
+BERT WordPiece tokens from the run's vocab.txt, with [CLS] … [SEP], cut and padded to a fixed
+length (32 by default) so that every batch has one shape."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+_PUNCTUATION = re.compile(r"[^\w\s]")
+_SPACES = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """'A dog, catching a Frisbee!' -> 'a dog catching a frisbee'."""
+    return _SPACES.sub(" ", _PUNCTUATION.sub(" ", text.lower())).strip()
+
+
+class Tokenizer:
+    """Captions -> (ids (B, L) int64, keep (B, L) bool, False at padding)."""
+
+    def __init__(self, vocab: str | Path, max_tokens: int = 32):
+        from tokenizers import BertWordPieceTokenizer
+
+        self.vocab, self.max_tokens = str(vocab), max_tokens
+        self._tok = BertWordPieceTokenizer(self.vocab, lowercase=True)
+        self.pad_id = self._tok.token_to_id("[PAD]")
+        self._tok.enable_truncation(max_tokens)
+        self._tok.enable_padding(length=max_tokens, pad_id=self.pad_id, pad_token="[PAD]")
+
+    def __call__(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        encoded = self._tok.encode_batch([normalize(c) for c in captions])
+        ids = torch.tensor([e.ids for e in encoded], dtype=torch.long)
+        keep = torch.tensor([e.attention_mask for e in encoded], dtype=torch.bool)
+        return ids, keep
+
+    def __reduce__(self):  # loader workers get the vocabulary's path, not the Rust object
+        return Tokenizer, (self.vocab, self.max_tokens)
