@@ -18,8 +18,16 @@ Workers = Annotated[int | None, typer.Option(help="Loader worker processes.")]
 
 
 def eval_command(
-    shards: Annotated[list[str], typer.Option(help="Labeled corpus folder (or URL pattern); repeat.")],
+    shards: Annotated[list[str], typer.Option(help="Labeled corpus folder (or URL pattern); a captioned one for "
+                                                   "--task retrieval; repeat.")],
     ckpt: Ckpt,
+    task: Annotated[str, typer.Option(help="classification (multi-view top-1/top-5) or retrieval (text-to-video "
+                                           "and video-to-text R@1/5/10 of a vlpretrain checkpoint).")
+                    ] = "classification",
+    rerank: Annotated[int, typer.Option(help="Retrieval: re-rank each query's top k by the matching head (0: "
+                                             "contrastive ranking only).")] = 128,
+    paragraph: Annotated[bool, typer.Option(help="Retrieval: join each video's captions into one (DiDeMo, "
+                                                 "ActivityNet).")] = False,
     clips: Annotated[int, typer.Option(help="Temporal views per video, spread evenly.")] = 5,
     crops: Annotated[int, typer.Option(help="Spatial crops per view along the long side.")] = 3,
     out: Annotated[Path | None, typer.Option(help="Folder for the results (default: eval/ beside the "
@@ -32,13 +40,21 @@ def eval_command(
     decode_device: DecodeDevice = None,
     progress: Progress = True,
 ) -> None:
-    """Multi-view evaluation: top-1/top-5, per-class accuracy and the confusion matrix as Parquet,
-    and confusion.png."""
+    """Multi-view classification: top-1/top-5, per-class accuracy and the confusion matrix as
+    Parquet, and confusion.png. Retrieval: R@1/5/10 both ways, by the contrastive similarity and
+    re-ranked by the matching head (both reported), retrieval.json and retrieval.png."""
     from trainer.errors import USER_ERRORS
-    from trainer.eval.evaluate import run_eval
 
     where = Path(ckpt)
-    out = out or (where if where.is_dir() else where.parent) / "eval"
+    out = out or (where if where.is_dir() else where.parent) / ("eval" if task == "classification" else "retrieval")
+    if task not in ("classification", "retrieval"):
+        raise fail(ValueError(f"--task must be classification or retrieval, got {task!r}"))
+    if task == "retrieval":
+        _retrieval(ckpt, shards, out, rerank, paragraph, overwrite, batch_size, workers, progress, decoder,
+                   decode_device)
+        return
+    from trainer.eval.evaluate import run_eval
+
     try:
         with machine_faults("eval", out):
             s = run_eval(ckpt, shards, out, clips, crops, batch_size, workers, model, overwrite, progress, decoder,
@@ -50,6 +66,27 @@ def eval_command(
     typer.echo(f"top-1 {s['top1']:.4f}  top-5 {s['top5']:.4f}  on {s['clips']} clips ({clips} clips × {crops} "
                f"crops each){'; ' + str(s['failed']) + ' could not be decoded' if s['failed'] else ''}")
     typer.echo(f"results: {out}/predictions.parquet, per_class.parquet, confusion.parquet, confusion.png")
+
+
+def _retrieval(ckpt: str, shards: list[str], out: Path, rerank: int, paragraph: bool, overwrite: bool,
+               batch_size: int, workers: int | None, progress: bool, decoder: str | None,
+               decode_device: str | None) -> None:
+    from trainer.errors import USER_ERRORS
+    from trainer.eval.retrieval import run_retrieval
+
+    try:
+        with machine_faults("eval", out):
+            r = run_retrieval(ckpt, shards, out, batch_size, workers, paragraph, rerank, overwrite, progress, decoder,
+                              decode_device)
+    except USER_ERRORS as e:
+        raise fail(e) from e
+    typer.echo(f"{r['videos']} videos, {r['captions']} captions")
+    for how, figures in ((k, r[k]) for k in ("contrastive", "reranked") if k in r):
+        name = how if how == "contrastive" else f"re-ranked (top {rerank} by the matching head)"
+        typer.echo(f"{name}: text-to-video R@1/5/10 {figures['t2v_r1']:.1f} / {figures['t2v_r5']:.1f} / "
+                   f"{figures['t2v_r10']:.1f}; video-to-text {figures['v2t_r1']:.1f} / {figures['v2t_r5']:.1f} / "
+                   f"{figures['v2t_r10']:.1f}; mean {figures['mean']:.1f}")
+    typer.echo(f"results: {out}/retrieval.json, retrieval.png")
 
 
 def predict(

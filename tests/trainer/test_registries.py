@@ -15,14 +15,16 @@ from cli.main import app
 from tests.trainer.stages.test_pretrain import losses
 from trainer import checkpoint
 from trainer.checkpoint.export import export_safetensors, export_transformers
-from trainer.config import FinetuneConfig, PretrainConfig, sections
+from trainer.config import FinetuneConfig, PretrainConfig, VLConfig, sections
 from trainer.errors import USER_ERRORS, CheckpointError
 from trainer.models.families import FAMILIES
 from trainer.models.sizes import SIZES, ViTConfig
-from trainer.objectives.options import PRETRAIN, SUPERVISED
+from trainer.models.text import TextConfig
+from trainer.objectives.options import PRETRAIN, SUPERVISED, VIDEO_LANGUAGE
 from trainer.settings import configure
 from trainer.stages.finetune import finetune
 from trainer.stages.pretrain import pretrain
+from trainer.stages.vlpretrain import vlpretrain
 
 DATA = {"frames": 4, "stride": 2, "img_size": 32, "workers": 1, "shuffle_buffer": 4}
 # what an objective needs besides its defaults to run at tiny size on a CPU
@@ -37,6 +39,10 @@ def _settings(name: str, corpus, out, **kw) -> dict:
 
 
 def _train(objective: str, motion_corpora, out, **kw) -> dict:
+    if objective in VIDEO_LANGUAGE:
+        from tests.trainer.stages.test_vlpretrain import settings
+
+        return vlpretrain(configure(VLConfig, settings(motion_corpora, out, steps=6, **kw)), progress=False)
     if objective in SUPERVISED:
         return finetune(configure(FinetuneConfig, _settings(objective, motion_corpora["four"], out, **kw)),
                         progress=False)
@@ -44,8 +50,10 @@ def _train(objective: str, motion_corpora, out, **kw) -> dict:
     return pretrain(configure(PretrainConfig, settings), progress=False)
 
 
-@pytest.mark.parametrize("objective", [*STAGE1, *SUPERVISED])
-def test_every_objective_trains_to_finite_losses_and_resumes_exactly(tmp_path, motion_corpora, objective):
+@pytest.mark.parametrize("objective", [*STAGE1, *SUPERVISED, "vl"])
+def test_every_objective_trains_to_finite_losses_and_resumes_exactly(tmp_path, request, objective):
+    # the video-language objective trains on captioned corpora from a stage-1 student
+    motion_corpora = request.getfixturevalue("vl_data" if objective in VIDEO_LANGUAGE else "motion_corpora")
     _train(objective, motion_corpora, tmp_path / "full")
     _train(objective, motion_corpora, tmp_path / "split", stop_after=3)
     assert max(losses(tmp_path / "split")) == 3
@@ -57,11 +65,15 @@ def test_every_objective_trains_to_finite_losses_and_resumes_exactly(tmp_path, m
 
 
 TINY = {**dataclasses.asdict(SIZES["vit_test"]), "frames": 4, "img_size": 32}
+_TEXT = TextConfig(vocab_size=12, dim=32, depth=2, heads=2, mlp_dim=64, max_positions=16, fusion_layers=1,
+                   video_dim=64, pad_id=0, cls_id=1, sep_id=2, mask_id=3)
+# what a family builds with besides a size and classes, at tiny size
+FAMILY_ARGS = {"vl": {"text_args": dataclasses.asdict(_TEXT), "embed_dim": 16, "vocab": [f"w{i}" for i in range(12)]}}
 
 
 def _model(spec, seed: int = 0):
     torch.manual_seed(seed)
-    return spec.build(ViTConfig(**TINY), 3)
+    return spec.build(ViTConfig(**TINY), 3, family_args=FAMILY_ARGS.get(spec.name))
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -98,22 +110,31 @@ def test_init_takes_the_trunk_of_the_families_a_family_starts_from(tmp_path, tar
         with pytest.raises(CheckpointError, match=f"a {target.name} model starts from"):
             checkpoint.load_weights(model, back)
         return
-    said = checkpoint.load_weights(model, back)
+    # parts neither in the trunk nor free to start new come from their own files (a text tower from BERT): a
+    # run that did not load them is refused instead of training them from random weights
+    elsewhere = {k for k in model.state_dict() if target.part(k) not in ("encoder", *target.fresh)}
+    if elsewhere and source is not target:
+        with pytest.raises(CheckpointError, match="does not fit the model: missing"):
+            checkpoint.load_weights(model, back)
+    rows = list(range(back.classes)) if source is target and target.head else None  # the same family: all of it
+    said = checkpoint.load_weights(model, back, rows, loaded=elsewhere if source is not target else ())
     trunk = target.trunk_of(model.state_dict())
     expected = target.trunk_of(target.with_trunk(source.trunk_of(donor.state_dict())))
     assert all(torch.equal(trunk[k], v) for k, v in expected.items()) and expected
-    new = {target.part(k) for k in model.state_dict() if k not in target.with_trunk(source.trunk_of(
-        donor.state_dict())) and source is not target}
-    assert all(f"new {part}" in said for part in new) and new <= set(target.fresh), said
+    taken = target.with_trunk(source.trunk_of(donor.state_dict()))
+    new = {target.part(k) for k in model.state_dict() if k not in taken and k not in elsewhere and source is not target}
+    said_new = set(said.split("; new ")[1].split(", ")) if "; new " in said else set()
+    assert said_new == new and new <= set(target.fresh), said
 
 
 def test_the_train_commands_offer_every_objectives_options():
     commands = get_command(app).commands["train"].commands
-    for name, registry in (("pretrain", PRETRAIN), ("finetune", SUPERVISED), ("postpretrain", SUPERVISED)):
+    for name, registry in (("pretrain", PRETRAIN), ("finetune", SUPERVISED), ("postpretrain", SUPERVISED),
+                           ("vlpretrain", VIDEO_LANGUAGE)):
         offered = {p.name for p in commands[name].params}
         for options in registry.values():
             assert {f.name for f in dataclasses.fields(options)} <= offered, (name, options.name)
-    for cls in (PretrainConfig, FinetuneConfig):  # a flat name finds one section only
+    for cls in (PretrainConfig, FinetuneConfig, VLConfig):  # a flat name finds one section only
         names = [f.name for kind in sections(cls).values() for f in dataclasses.fields(kind)]
         assert len(names) == len(set(names)) and not set(names) & {f.name for f in dataclasses.fields(cls)}
 

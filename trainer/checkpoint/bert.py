@@ -13,6 +13,7 @@ import torch
 
 from trainer.checkpoint import hf
 from trainer.checkpoint.files import load_file, unwrap_state_dict
+from trainer.data.captions import read_vocab
 from trainer.errors import CheckpointError
 from trainer.models.sizes import ModelError
 from trainer.models.text import TextConfig, check_args
@@ -30,7 +31,7 @@ class BertFolder:
     path: Path
     config: TextConfig  # with the vocabulary's special ids; fusion layers and video width as asked
     state: dict[str, torch.Tensor]  # under the video-language model's names (text.*, text_mlm.*)
-    vocab: Path
+    vocab: list[str]  # the tokens of vocab.txt, in id order
 
 
 def read_bert(folder: str | Path, fusion_layers: int, video_dim: int) -> BertFolder:
@@ -56,12 +57,16 @@ def read_bert(folder: str | Path, fusion_layers: int, video_dim: int) -> BertFol
     state = {}
     for file in hf.weight_files(folder):
         state |= unwrap_state_dict(load_file(file))
-    return BertFolder(folder, text, _ours(state, folder), folder / VOCAB)
+    vocab = read_vocab(folder / VOCAB)
+    if len(vocab) != text.vocab_size:
+        raise CheckpointError(f"{folder / VOCAB} lists {len(vocab)} tokens and config.json says vocab_size "
+                              f"{text.vocab_size}; they must agree")
+    return BertFolder(folder, text, _ours(state, folder), vocab)
 
 
 def special_ids(vocab: Path) -> dict[str, int]:
     """The ids of [PAD], [CLS], [SEP] and [MASK]: their lines in vocab.txt."""
-    lines = {line.rstrip("\n"): i for i, line in enumerate(vocab.read_text(encoding="utf-8").splitlines())}
+    lines = {token: i for i, token in enumerate(read_vocab(vocab))}
     missing = [token for token in SPECIAL.values() if token not in lines]
     if missing:
         raise CheckpointError(f"{vocab} lacks the special tokens {missing}; it is not a BERT vocabulary")

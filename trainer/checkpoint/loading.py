@@ -72,6 +72,13 @@ def _load_into(model: torch.nn.Module, state: dict, ckpt: Checkpoint, allowed: s
                               f"unexpected {sorted(unexpected)[:5]}. Use the --model it was trained as")
 
 
+def rebuild(ckpt: Checkpoint) -> torch.nn.Module:
+    """The model a checkpoint of ours holds, whole (its family's), in eval mode."""
+    model = build(ckpt.kind, ckpt.vit_args(), ckpt.classes, family_args=ckpt.family_args)
+    load_weights(model, ckpt, list(range(ckpt.classes)) if ckpt.family.head else None)
+    return model.eval()
+
+
 def new_classifier(ckpt: Checkpoint, classes: int, model: str | None = None, **overrides) -> VideoClassifier:
     """A classifier shaped like the checkpoint's model (size, patch, tubelet, frames, input size
     unless overridden), with `classes` classes and untouched weights."""

@@ -18,14 +18,20 @@ def normalize(text: str) -> str:
     return _SPACES.sub(" ", _PUNCTUATION.sub(" ", text.lower())).strip()
 
 
-class Tokenizer:
-    """Captions -> (ids (B, L) int64, keep (B, L) bool, False at padding)."""
+def read_vocab(path: str | Path) -> list[str]:
+    """A BERT vocab.txt: one token per line, its line number its id."""
+    return Path(path).read_text(encoding="utf-8").splitlines()
 
-    def __init__(self, vocab: str | Path, max_tokens: int = 32):
+
+class Tokenizer:
+    """Captions -> (ids (B, L) int64, keep (B, L) bool, False at padding), with a BERT vocabulary
+    (its tokens in id order, as vocab.txt lists them)."""
+
+    def __init__(self, vocab: list[str] | tuple[str, ...], max_tokens: int = 32):
         from tokenizers import BertWordPieceTokenizer
 
-        self.vocab, self.max_tokens = str(vocab), max_tokens
-        self._tok = BertWordPieceTokenizer(self.vocab, lowercase=True)
+        self.vocab, self.max_tokens = list(vocab), max_tokens
+        self._tok = BertWordPieceTokenizer({token: i for i, token in enumerate(self.vocab)}, lowercase=True)
         self.pad_id = self._tok.token_to_id("[PAD]")
         self._tok.enable_truncation(max_tokens)
         self._tok.enable_padding(length=max_tokens, pad_id=self.pad_id, pad_token="[PAD]")

@@ -11,18 +11,26 @@ video's captions into one (DiDeMo, ActivityNet Captions).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from manifests.tables import write_atomic_bytes
+from trainer import checkpoint
 from trainer.data.augment import to_model_input
 from trainer.data.captioned import RetrievalStream, collate_list
 from trainer.data.captions import Tokenizer
 from trainer.data.config import DataConfig
-from trainer.errors import DataError
+from trainer.data.shards import resolve_shards
+from trainer.errors import CheckpointError, ConfigError, DataError
+from trainer.eval.evaluate import data_config_of
+from trainer.eval.retrieval_sheet import query_sheet
+from trainer.models.families import VIDEO_LANGUAGE
 
 KS = (1, 5, 10)
 
@@ -30,6 +38,7 @@ KS = (1, 5, 10)
 @dataclass
 class Embedded:
     keys: list[str]  # one per video
+    thumbs: torch.Tensor  # (V, 3, S, S) uint8: each video's middle frame, for pictures
     video: torch.Tensor  # (V, E) unit length
     tokens: torch.Tensor  # (V, N, D) the videos' tokens, for the matching head (half precision)
     captions: list[str]  # every caption
@@ -46,12 +55,14 @@ def embed(model, urls: list[str], data: DataConfig, tokenizer: Tokenizer, batch_
     model.eval()
     loader = DataLoader(RetrievalStream(urls, data), batch_size=batch_size, num_workers=data.workers,
                         collate_fn=collate_list)
-    keys, video, tokens, captions, owner = [], [], [], [], []
+    keys, thumbs, video, tokens, captions, owner = [], [], [], [], [], []
     for items in tqdm(loader, desc="embed videos", disable=not progress):
         items = [it for it in items if it["video"] is not None and it["captions"]]
         if not items:
             continue
-        inputs, _ = to_model_input(torch.stack([it["video"] for it in items]))
+        clips = torch.stack([it["video"] for it in items])  # (B, 3, T, S, S)
+        thumbs.append(clips[:, :, clips.shape[2] // 2])
+        inputs, _ = to_model_input(clips)
         t, _ = model.encode_video(inputs)
         video.append(model.video_embedding(t))
         tokens.append(t.half())
@@ -70,7 +81,8 @@ def embed(model, urls: list[str], data: DataConfig, tokenizer: Tokenizer, batch_
         text.append(model.text_embedding(f))
         features.append(f.half())
         keeps.append(keep)
-    return Embedded(keys, torch.cat(video), torch.cat(tokens), captions, np.asarray(owner), torch.cat(text),
+    return Embedded(keys, torch.cat(thumbs), torch.cat(video), torch.cat(tokens), captions, np.asarray(owner),
+                    torch.cat(text),
                     torch.cat(features), torch.cat(keeps))
 
 
@@ -138,4 +150,29 @@ def evaluate(model, emb: Embedded, rerank: int) -> dict[str, dict[str, float]]:
     if rerank > 0:
         result["reranked"] = metrics(reranked(t2v, rerank, match_scores(model, emb, caption_query=True)), emb.owner,
                                      reranked(t2v.T, rerank, match_scores(model, emb, caption_query=False)))
+    return result
+
+
+def run_retrieval(ckpt_path: str | Path, shards: list[str], out: Path, batch_size: int = 16,
+                  workers: int | None = None, paragraph: bool = False, rerank: int = 128, overwrite: bool = False,
+                  progress: bool = True, decoder: str | None = None, decode_device: str | None = None) -> dict:
+    """`vmae eval --task retrieval`: zero-shot (or fine-tuned) retrieval of a video-language
+    checkpoint on a captioned corpus; retrieval.json and retrieval.png in `out`."""
+    if (out / "retrieval.json").exists() and not overwrite:
+        raise ConfigError(f"{out} already holds a retrieval evaluation; give another --out or --overwrite")
+    ckpt = checkpoint.read(ckpt_path)
+    if ckpt.family is not VIDEO_LANGUAGE:
+        raise CheckpointError(f"{ckpt.path} is a {ckpt.kind} checkpoint; retrieval needs a video-language one "
+                              "('vmae train vlpretrain')")
+    model = checkpoint.rebuild(ckpt)
+    data = data_config_of(ckpt, workers=workers, decoder=decoder, decode_device=decode_device)
+    tokens = (ckpt.config.get("vl") or {}).get("max_tokens", 32)
+    urls, _ = resolve_shards(shards)
+    emb = embed(model, urls, data, Tokenizer(model.vocab, tokens), batch_size, paragraph, progress)
+    result = {"checkpoint": str(ckpt.path), "shards": list(shards), "videos": len(emb.keys),
+              "captions": len(emb.captions), "paragraph": paragraph, "rerank_top_k": rerank,
+              **evaluate(model, emb, rerank)}
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic_bytes(out / "retrieval.json", json.dumps(result, indent=2).encode())
+    query_sheet(emb, out / "retrieval.png")
     return result

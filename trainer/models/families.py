@@ -108,15 +108,15 @@ CLASSIFIER = Family(
 
 VIDEO_LANGUAGE = Family(
     "vl", VideoLanguageModel,
-    lambda cfg, classes, dropout, text_args, embed_dim: VideoLanguageModel(cfg, text.TextConfig(**text_args),
-                                                                           embed_dim),
+    lambda cfg, classes, dropout, text_args, embed_dim, vocab: VideoLanguageModel(
+        cfg, text.TextConfig(**text_args), embed_dim, tuple(vocab)),
     trunk="encoder.",
     parts={"encoder.": "encoder", "text.": "text tower", "text_mlm.": "MLM head", "vision_norm.": "heads",
            "vision_proj.": "heads", "text_proj.": "heads", "temp": "heads", "itm_head.": "heads"},
     infixes={".crossattention.": "cross-attention"},
     # the text tower comes from a BERT folder (loaded before the stage-1 student); what BERT lacks starts new
     fresh=("heads", "cross-attention", "MLM head"), starts_from=("pretrain",),
-    shard_units=(Block, text.Layer), check_args=lambda args: text.check_args(args.get("text_args", {})))
+    shard_units=(Block, text.Layer), check_args=text.check_family_args)
 
 # in the order a released file is recognized in
 FAMILIES: dict[str, Family] = {f.name: f for f in (PRETRAIN, CLASSIFIER, VIDEO_LANGUAGE)}

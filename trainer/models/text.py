@@ -174,8 +174,22 @@ def check_args(args: dict) -> TextConfig:
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
                 raise ModelError(f"text tower argument {name} must be a whole number within [0, {top}], got {value!r}")
     cfg = TextConfig(**args)
-    if cfg.dim % cfg.heads or not 0 <= cfg.fusion_layers <= cfg.depth or cfg.vocab_size <= max(
+    if cfg.dim % cfg.heads or not 0 <= cfg.fusion_layers < cfg.depth or cfg.vocab_size <= max(
             cfg.pad_id, cfg.cls_id, cfg.sep_id, cfg.mask_id) or not 0 <= cfg.dropout < 1:
         raise ModelError(f"not a text tower vmae builds: width {cfg.dim} / {cfg.heads} heads, {cfg.fusion_layers} "
-                         f"fusion of {cfg.depth} layers, special ids within a {cfg.vocab_size}-token vocabulary")
+                         f"fusion of {cfg.depth} layers (at least one text-only layer), special ids within a "
+                         f"{cfg.vocab_size}-token vocabulary")
     return cfg
+
+
+def check_family_args(args: dict) -> None:
+    """A video-language record's own arguments: its text tower, shared width and vocabulary."""
+    missing = sorted({"text_args", "embed_dim", "vocab"} - set(args))
+    if missing:
+        raise ModelError(f"the video-language model's arguments lack {missing}")
+    cfg = check_args(args["text_args"] if isinstance(args["text_args"], dict) else {"text_args": None})
+    width, vocab = args["embed_dim"], args["vocab"]
+    if isinstance(width, bool) or not isinstance(width, int) or not 0 < width <= _BOUNDS["dim"]:
+        raise ModelError(f"embed_dim must be a whole number within [1, {_BOUNDS['dim']}], got {width!r}")
+    if not isinstance(vocab, list) or len(vocab) != cfg.vocab_size or not all(isinstance(w, str) for w in vocab):
+        raise ModelError(f"the vocabulary must list {cfg.vocab_size} tokens, as the text tower's vocab_size says")

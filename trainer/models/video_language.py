@@ -25,9 +25,11 @@ TEMPERATURE_RANGE = (0.001, 0.5)
 
 
 class VideoLanguageModel(nn.Module):
-    def __init__(self, cfg: ViTConfig, text: TextConfig, embed_dim: int):
+    def __init__(self, cfg: ViTConfig, text: TextConfig, embed_dim: int, vocab: tuple[str, ...] = ()):
         super().__init__()
-        self.cfg, self.text_cfg, self.embed_dim = cfg, text, embed_dim
+        # the tokenizer's vocabulary travels with the weights, so that every checkpoint and export of
+        # the model reads captions as it was trained to
+        self.cfg, self.text_cfg, self.embed_dim, self.vocab = cfg, text, embed_dim, tuple(vocab)
         self.encoder = VideoEncoder(cfg)  # with its final norm: the stage-1 student's names
         side = cfg.img_size // cfg.patch
         self.register_buffer("image_pos", sincos_table(side * side, cfg.dim), persistent=False)
@@ -42,7 +44,7 @@ class VideoLanguageModel(nn.Module):
         self.text_mlm = MLMHead(text, self.text.embeddings.word_embeddings)
 
     def family_args(self) -> dict:
-        return {"text_args": dataclasses.asdict(self.text_cfg), "embed_dim": self.embed_dim}
+        return {"text_args": dataclasses.asdict(self.text_cfg), "embed_dim": self.embed_dim, "vocab": list(self.vocab)}
 
     def video_input(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """A normalized (B, C, T, H, W) batch, and the position table it needs: an image (T = 1)

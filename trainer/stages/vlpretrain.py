@@ -98,12 +98,11 @@ class VLPretrainStage(Stage):
             text = TextConfig(**self.init_checkpoint.family_args["text_args"])
         return TextConfig(**{**text.__dict__, "grad_checkpointing": self.cfg.grad_checkpointing})
 
+    def vocab(self) -> list[str]:
+        return self.bert.vocab if self.bert is not None else self.init_checkpoint.family_args["vocab"]
+
     def tokenizer(self) -> Tokenizer:
-        vocab = self.bert.vocab if self.bert is not None else Path(self.cfg.vl.text_weights or "") / "vocab.txt"
-        if not vocab.is_file():
-            raise ConfigError(f"captions are tokenized with the BERT folder's vocab.txt: give --text-weights FOLDER "
-                              f"(no {vocab})")
-        return Tokenizer(vocab, self.cfg.vl.max_tokens)
+        return Tokenizer(self.vocab(), self.cfg.vl.max_tokens)
 
     def _video_cfg(self):
         cfg = self.cfg
@@ -114,7 +113,7 @@ class VLPretrainStage(Stage):
         ckpt = self.init_checkpoint
         embed_dim = ckpt.family_args["embed_dim"] if ckpt is not None and ckpt.family is VIDEO_LANGUAGE \
             else self.cfg.vl.embed_dim
-        return VideoLanguageModel(self._video_cfg(), self.text_config(), embed_dim)
+        return VideoLanguageModel(self._video_cfg(), self.text_config(), embed_dim, tuple(self.vocab()))
 
     def initialize(self, model: nn.Module) -> str:
         ckpt = self.init_checkpoint
