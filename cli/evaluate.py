@@ -89,6 +89,40 @@ def _retrieval(ckpt: str, shards: list[str], out: Path, rerank: int, paragraph: 
     typer.echo(f"results: {out}/retrieval.json, retrieval.png")
 
 
+def search(
+    ckpt: Annotated[str, typer.Argument(help="A vlpretrain checkpoint file or run folder.")],
+    queries: Annotated[list[str], typer.Argument(help="What to look for, in words; several queries at once.")],
+    shards: Annotated[list[str], typer.Option(help="Corpus folder (or URL pattern) to search; repeat.")],
+    top: Annotated[int, typer.Option(help="Clips to show per query.")] = 10,
+    sheet: Annotated[Path | None, typer.Option(help="Contact sheet PNG of the top clips (default: search.png "
+                                                    "here; '' for none).")] = Path("search.png"),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per query instead of a table.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Clips per batch.")] = 16,
+    workers: Workers = None,
+    progress: Progress = True,
+) -> None:
+    """Text-to-video search with a vlpretrain checkpoint: the clips of a corpus closest to each
+    query in the shared space, with scores, shard, source video and times, and a contact sheet."""
+    from trainer.errors import USER_ERRORS
+    from trainer.eval.search import search as run
+
+    picture = sheet if sheet and str(sheet) else None
+    try:
+        found = run(ckpt, shards, queries, top, picture, batch_size, workers, progress)
+    except USER_ERRORS as e:
+        raise fail(e) from e
+    for query, hits in zip(queries, found, strict=True):
+        if as_json:
+            typer.echo(json.dumps({"query": query, "clips": hits}))
+            continue
+        typer.echo(query)
+        for h in hits:
+            where = f"  {h['shard']}  {h['video_id']} {h['start_s']:.1f}-{h['end_s']:.1f}s" if "shard" in h else ""
+            typer.echo(f"  {h['score']:.3f}  {h['clip_key']}{where}")
+    if picture is not None:
+        typer.echo(f"contact sheet: {picture}", err=as_json)
+
+
 def predict(
     videos: Annotated[list[Path], typer.Argument(help="Video files.")],
     ckpt: Ckpt,
@@ -136,10 +170,13 @@ def embed(
     model: Model = None,
     decoder: Decoder = None,
     decode_device: DecodeDevice = None,
+    text: Annotated[bool, typer.Option("--text", help="A video-language checkpoint: embed the corpus' captions "
+                                                      "(one row per caption) instead of its clips.")] = False,
     progress: Progress = True,
 ) -> None:
-    """One pooled feature vector per clip (mean of the encoder's tokens, normalized; averaged over
-    views), for retrieval, linear probes or dedup. Works with pretraining checkpoints too."""
+    """One feature vector per clip, for retrieval, linear probes or dedup: the encoder's tokens
+    pooled and normalized (averaged over views) for classifiers and pretraining checkpoints; the
+    shared video-text space's embedding for a vlpretrain checkpoint (--text: its captions')."""
     from trainer.errors import USER_ERRORS
     from trainer.eval.embed import embed_corpus
 
@@ -148,7 +185,7 @@ def embed(
     try:
         with machine_faults("embed", out):
             result = embed_corpus(shards, ckpt, out, clips, crops, batch_size, workers, model, progress, decoder,
-                                  decode_device)
+                                  decode_device, text)
     except USER_ERRORS as e:
         raise fail(e) from e
     typer.echo(f"{len(result.keys)} embeddings of {result.values.shape[1]} values → {out}"

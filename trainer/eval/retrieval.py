@@ -50,14 +50,15 @@ class Embedded:
 
 @torch.inference_mode()
 def embed(model, urls: list[str], data: DataConfig, tokenizer: Tokenizer, batch_size: int = 16,
-          paragraph: bool = False, progress: bool = False) -> Embedded:
-    """Every decodable captioned sample of the shards, embedded (rank 0 alone reads them all)."""
+          paragraph: bool = False, progress: bool = False, captioned: bool = True) -> Embedded:
+    """Every decodable captioned sample of the shards (every decodable one, when not `captioned`:
+    a corpus to search), embedded (rank 0 alone reads them all)."""
     model.eval()
     loader = DataLoader(RetrievalStream(urls, data), batch_size=batch_size, num_workers=data.workers,
                         collate_fn=collate_list)
     keys, thumbs, video, tokens, captions, owner = [], [], [], [], [], []
     for items in tqdm(loader, desc="embed videos", disable=not progress):
-        items = [it for it in items if it["video"] is not None and it["captions"]]
+        items = [it for it in items if it["video"] is not None and (it["captions"] or not captioned)]
         if not items:
             continue
         clips = torch.stack([it["video"] for it in items])  # (B, 3, T, S, S)
@@ -72,8 +73,19 @@ def embed(model, urls: list[str], data: DataConfig, tokenizer: Tokenizer, batch_
             owner += [len(keys)] * len(texts)
             keys.append(it["key"])
     if not keys:
-        raise DataError(f"no captioned sample could be read from the {len(urls)} shards: retrieval needs a corpus "
-                        "whose samples have captions (.txt, or captions in .json)")
+        raise DataError(f"no {'captioned ' if captioned else ''}sample could be read from the {len(urls)} shards"
+                        + (": retrieval needs a corpus whose samples have captions (.txt, or captions in .json)"
+                           if captioned else ""))
+    text, features, keeps = embed_text(model, tokenizer, captions, batch_size)
+    return Embedded(keys, torch.cat(thumbs), torch.cat(video), torch.cat(tokens), captions, np.asarray(owner),
+                    text, features, keeps)
+
+
+@torch.inference_mode()
+def embed_text(model, tokenizer: Tokenizer, captions: list[str],
+               batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Captions -> their shared-space embeddings (C, E), text features (C, L, D, half) and keep (C, L)."""
+    model.eval()
     text, features, keeps = [], [], []
     for start in range(0, len(captions), batch_size):
         ids, keep = tokenizer(captions[start:start + batch_size])
@@ -81,9 +93,9 @@ def embed(model, urls: list[str], data: DataConfig, tokenizer: Tokenizer, batch_
         text.append(model.text_embedding(f))
         features.append(f.half())
         keeps.append(keep)
-    return Embedded(keys, torch.cat(thumbs), torch.cat(video), torch.cat(tokens), captions, np.asarray(owner),
-                    torch.cat(text),
-                    torch.cat(features), torch.cat(keeps))
+    if not text:
+        return torch.empty(0, model.embed_dim), torch.empty(0), torch.empty(0, dtype=torch.bool)
+    return torch.cat(text), torch.cat(features), torch.cat(keeps)
 
 
 def best_ranks(sim: np.ndarray, answers: list[np.ndarray]) -> np.ndarray:

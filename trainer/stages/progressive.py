@@ -1,12 +1,14 @@
 """`vmae train progressive`: VideoMAE V2's progressive training from one YAML file — stage 1
 (pretrain) → 2 (postpretrain) → 3 (finetune) → eval, each stage started from the previous one's
-final checkpoint. A stage that finished leaves done.json in its folder and is not redone; one
+final checkpoint; and UMT's second stage (vlpretrain), started from stage 1 beside that chain.
+A stage that finished leaves done.json in its folder and is not redone; one
 that was interrupted resumes from its newest checkpoint.
 
     out: runs/demo
     model: vit_test
     data: {frames: 8, stride: 2, img_size: 64}     # shared by every stage; a stage's own win
     pretrain:     {shards: [corpora/unlabeled], steps: 300}   # objective: umt (+ teacher_weights) for UMT
+    vlpretrain:   {shards: [corpora/captioned], text_weights: bert/, teacher_weights: random, steps: 200}
     postpretrain: {shards: [corpora/labeled], steps: 500}
     finetune:     {shards: [corpora/train], val_shards: [corpora/val], steps: 300, flip: false}
     eval:         {shards: [corpora/test], clips: 2, crops: 3}
@@ -25,13 +27,14 @@ from pathlib import Path
 import yaml
 
 from manifests.tables import write_atomic_bytes
-from trainer.config import FinetuneConfig, PretrainConfig
+from trainer.config import FinetuneConfig, PretrainConfig, VLConfig
 from trainer.eval.evaluate import run_eval
 from trainer.settings import configure
 from trainer.stages.finetune import finetune
 from trainer.stages.pretrain import pretrain
+from trainer.stages.vlpretrain import vlpretrain
 
-STAGES = ("pretrain", "postpretrain", "finetune", "eval")
+STAGES = ("pretrain", "vlpretrain", "postpretrain", "finetune", "eval")
 SHARED = ("model", "data")
 
 
@@ -82,13 +85,18 @@ def run_progressive(path: str | Path, progress: bool = True, announce=print) -> 
         done = _done(folder)
         if done is not None:
             announce(f"== {stage}: finished before ({folder / 'done.json'}), not redone")
-            stages[stage], previous = done, folder if stage != "eval" else previous
+            stages[stage], previous = done, folder if stage not in ("eval", "vlpretrain") else previous
             continue
         announce(f"== {stage}")
         own = dict(plan[stage] or {})
         if stage == "pretrain":
             cfg = configure(PretrainConfig, {"out": str(folder)}, _merge(shared, own))
             result = pretrain(cfg, progress=progress)
+        elif stage == "vlpretrain":  # from stage 1, beside the supervised chain (which goes on from stage 1)
+            if previous is not None and "init" not in own:
+                own["init"] = str(previous)
+            cfg = configure(VLConfig, {"out": str(folder)}, _merge(shared, own))
+            result = vlpretrain(cfg, progress=progress)
         elif stage in ("postpretrain", "finetune"):
             if previous is not None and "init" not in own:
                 own["init"] = str(previous)
@@ -111,6 +119,6 @@ def run_progressive(path: str | Path, progress: bool = True, announce=print) -> 
                 announce(f"== {stage} stopped at step {result['steps']} of {result['total_steps']}; rerun to go on")
                 stages[stage] = result
                 return {"out": str(root), "stages": stages, "finished": False}
-            previous = folder
+            previous = folder if stage != "vlpretrain" else previous  # the supervised chain goes on from stage 1
         stages[stage] = _finish(folder, result)
     return {"out": str(root), "stages": stages, "finished": True}

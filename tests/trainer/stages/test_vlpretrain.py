@@ -4,7 +4,10 @@ line, and what cannot start a run says so."""
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -13,6 +16,7 @@ from trainer.config import VLConfig
 from trainer.errors import CheckpointError, ConfigError
 from trainer.models.families import VIDEO_LANGUAGE
 from trainer.settings import configure
+from trainer.stages.progressive import run_progressive
 from trainer.stages.vlpretrain import vlpretrain
 
 LOSSES = ("loss_uma", "loss_vtc", "loss_vtm", "loss_mlm")
@@ -88,3 +92,41 @@ def test_what_cannot_start_a_run_says_so(tmp_path, vl_data):
     r = CliRunner().invoke(app, ["eval", "--task", "retrieval", "--ckpt", str(vl_data["student"]), "--shards",
                                  str(vl_data["videos"]), "--out", str(tmp_path / "ret")])
     assert r.exit_code == 2 and "retrieval needs a video-language one" in r.output
+
+
+def test_search_embed_and_progressive_from_a_trained_run(tmp_path, vl_data):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({
+        "out": str(tmp_path / "prog"), "model": "vit_test", "data": {"img_size": 32, "workers": 1},
+        "pretrain": {"shards": [str(vl_data["videos"])], "objective": "umt", "teacher": "clip_test",
+                     "teacher_weights": "random", "align_layers": 2, "steps": 2, "batch_size": 2,
+                     "data": {"frames": 4}},
+        "vlpretrain": {"shards": [str(vl_data["videos"])], "text_weights": str(vl_data["bert"]), "fusion_layers": 1,
+                       "teacher": "clip_test", "teacher_weights": "random", "align_layers": 2, "steps": 3,
+                       "batch_size": 4}}))
+    summary = run_progressive(plan, progress=False, announce=lambda _: None)
+    assert summary["finished"] and summary["stages"]["vlpretrain"]["steps"] == 3
+    run = tmp_path / "prog" / "vlpretrain"
+    assert checkpoint.read(run).config["init"].startswith(str(tmp_path / "prog" / "pretrain"))
+
+    videos = str(vl_data["videos"])
+    r = CliRunner().invoke(app, ["search", str(run), "a dark scene moving left", "a light scene moving up",
+                                 "--shards", videos, "--top", "3", "--sheet", str(tmp_path / "s.png"), "--json",
+                                 "--no-progress"])
+    assert r.exit_code == 0, r.output
+    found = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert [f["query"] for f in found] == ["a dark scene moving left", "a light scene moving up"]
+    hits = found[0]["clips"]
+    assert len(hits) == 3 and hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+    assert {"shard", "video_id", "start_s", "end_s"} <= set(hits[0]) and (tmp_path / "s.png").stat().st_size > 3000
+
+    for extra, rows in (([], 8), (["--text"], 8)):
+        out = tmp_path / f"emb{len(extra)}.parquet"
+        r = CliRunner().invoke(app, ["embed", "--shards", videos, "--ckpt", str(run), "--out", str(out),
+                                     "--no-progress", *extra])
+        assert r.exit_code == 0, r.output
+        table = pd.read_parquet(out)
+        width = checkpoint.read(run).family_args["embed_dim"]
+        assert len(table) == rows and len(table["embedding"].iloc[0]) == width
+        assert np.allclose(np.linalg.norm(np.stack(table["embedding"]), axis=1), 1, atol=1e-5)  # the shared space
+    assert "caption" in pd.read_parquet(tmp_path / "emb1.parquet").columns
