@@ -99,3 +99,82 @@ def build_movies(out: Path, videos: Path, workers: int) -> dict:
                     progress=False)
     print_summary(summary)
     return summary
+
+
+# The video-language part: scenes whose captions say what a person sees, their colour and the
+# direction they move in (12 captions); 4 training and 1 held-out scene for each.
+COLOURS = {"red": (0xD03828, 0x801810), "green": (0x38C048, 0x106020), "blue": (0x3858D8, 0x102070)}
+CAPTIONED_SETS = {"captioned_train": 4, "captioned_test": 1}
+
+
+@dataclass(frozen=True)
+class CaptionedClip:
+    name: str
+    seed: int
+    colour: str
+    direction: str
+
+    @property
+    def caption(self) -> str:
+        return f"a {self.colour} scene {self.direction}"
+
+
+def captioned_plan(per_pair: dict[str, int]) -> dict[str, list[CaptionedClip]]:
+    sets, seed = {}, 20_000
+    for name, count in per_pair.items():
+        pairs = [(c, d) for c in COLOURS for d in TARGET_CLASSES] * count
+        sets[name] = [CaptionedClip(f"{name}_{k:04d}", seed + k, c, d) for k, (c, d) in enumerate(pairs)]
+        seed += len(pairs)
+    return sets
+
+
+def make_captioned(root: Path, sets: dict[str, list[CaptionedClip]]) -> None:
+    for clips in sets.values():
+        for c in clips:
+            path = root / "captioned" / f"{c.name}.mp4"
+            if not path.exists():
+                dx, dy = DIRECTIONS[c.direction]
+                make_video(path, pattern=f"scene{c.seed}", seconds=2.0, scroll=(dx * SCROLL, dy * SCROLL),
+                           extra_boxes=6, crf=26, palette=COLOURS[c.colour], **SIZE)
+
+
+def build_captioned(out: Path, name: str, clips: list[CaptionedClip], videos: Path, workers: int) -> dict:
+    """A WebVid-style URL list whose name column is the caption → `vmae corpus build`."""
+    with serve_folder(videos / "captioned") as base:
+        url_list = out.parent / f"{name}.csv"
+        with open(url_list, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["videoid", "contentUrl", "name"])
+            w.writerows([c.name, f"{base}/{c.name}.mp4", c.caption] for c in clips)
+        summary = build(BuildOptions(source="web", inputs=(str(url_list),), out=str(out), workers=workers,
+                                     shard_bytes=1_000_000, unit_size=32, clip=ClipOptions(short_side=64)),
+                        progress=False)
+    print_summary(summary)
+    return summary
+
+
+def write_text_tower(folder: Path, captions: list[str]) -> Path:
+    """A tiny random BERT folder (config.json, model.safetensors, vocab.txt) with the captions'
+    words, as transformers' save_pretrained lays one out; written from vmae's own text tower, so
+    the demo needs no download and no transformers."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from trainer.data.captions import normalize
+    from trainer.models.text import TextConfig, TextTower
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted({w for c in captions for w in normalize(c).split()})]
+    text = TextConfig(vocab_size=len(vocab), dim=64, depth=3, heads=2, mlp_dim=128, max_positions=32,
+                      fusion_layers=1, pad_id=0, cls_id=2, sep_id=3, mask_id=4)
+    tower = TextTower(text)
+    save_file({k: v.contiguous() for k, v in tower.state_dict().items()}, folder / "model.safetensors",
+              metadata={"format": "pt"})
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "bert", "architectures": ["BertModel"], "vocab_size": text.vocab_size, "hidden_size": text.dim,
+        "num_hidden_layers": text.depth, "num_attention_heads": text.heads, "intermediate_size": text.mlp_dim,
+        "max_position_embeddings": text.max_positions, "type_vocab_size": text.type_vocab, "layer_norm_eps": text.eps,
+        "hidden_dropout_prob": text.dropout, "hidden_act": "gelu", "pad_token_id": 0}, indent=2))
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    return folder

@@ -43,7 +43,10 @@ def export(
     except USER_ERRORS as e:
         raise fail(e) from e
     what = f"{source.kind} {source.model_name or model or ''}".strip()
-    if format == "transformers":
+    if format == "transformers" and source.family.hf_export:
+        typer.echo(f"{what} → {written}/ (video/: VideoMAEModel, text/: BertModel, heads.safetensors: the shared "
+                   "space's projections; the README says how to use them)")
+    elif format == "transformers":
         cls = source.family.hf_architecture(source.has_decoder)
         typer.echo(f"{what} → {written}/ (load it with transformers: {cls}.from_pretrained('{written}'))")
     else:

@@ -20,14 +20,17 @@ PATTERNS = {
 
 
 def scene_spec(seed: int, *, vx: float = 40.0, vy: float = 0.0, scroll: tuple[float, float] = (0.0, 0.0),
-               extra_boxes: int = 0) -> str:
+               extra_boxes: int = 0, palette: tuple[int, int] | None = None) -> str:
     """A smooth, real-looking lavfi scene: a slowly drifting seeded colour gradient with two boxes
     (and `extra_boxes` small ones, for texture). Different seeds look different. ffmpeg 5's
     drawbox evaluates its position once, so (vx, vy) only place the boxes; `scroll` moves the
     whole picture by that share of its width and height per frame, wrapping around (positive:
-    right and down)."""
+    right and down). `palette` sets the gradient's two colours (0xRRGGBB), so that a caption can
+    name the scene's colour."""
     rng = np.random.default_rng(seed)
     colors = [f"0x{rng.integers(0, 2**24):06x}" for _ in range(4)]
+    if palette is not None:
+        colors[:2] = [f"0x{c:06x}" for c in palette]
     boxes = []
     for k, (bw, bh) in enumerate(((0.22, 0.3), (0.12, 0.18))):
         x0, y0 = rng.uniform(0, 1, 2)
@@ -67,12 +70,14 @@ def lavfi_template(pattern: str, **scene_args) -> str:
 
 def make_video(path: str | Path, *, pattern: str = "testsrc2", seconds: float = 4.0, width: int = 320,
                height: int = 240, fps: float = 25, audio: bool = False, crf: int = 28,
-               scroll: tuple[float, float] = (0.0, 0.0), extra_boxes: int = 0) -> Path:
+               scroll: tuple[float, float] = (0.0, 0.0), extra_boxes: int = 0,
+               palette: tuple[int, int] | None = None) -> Path:
     """Write an H.264 mp4 of a moving lavfi pattern, or of scene_spec(N, scroll=..., extra_boxes=...)
     for pattern 'sceneN' (with a sine tone when audio=True)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    spec = lavfi_template(pattern, scroll=scroll, extra_boxes=extra_boxes).format(w=width, h=height, r=fps, d=seconds)
+    scene = {"scroll": scroll, "extra_boxes": extra_boxes, **({"palette": palette} if palette else {})}
+    spec = lavfi_template(pattern, **scene).format(w=width, h=height, r=fps, d=seconds)
     video = ffmpeg.input(spec, f="lavfi")
     streams = [video]
     if path.suffix == ".webm":  # as Something-Something v2 ships

@@ -14,6 +14,7 @@ alignment heads) and the run's masking settings stay in the run's checkpoints.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -65,6 +66,9 @@ def export_transformers(ckpt: Checkpoint, out: Path, model: str | None = None, o
         from transformers import VideoMAEConfig, VideoMAEImageProcessor, VideoMAEVideoProcessor
     except ImportError as e:
         raise CheckpointError(f"exporting to transformers needs the transformers package: {INSTALL_HF}") from e
+    if ckpt.family.hf_export:  # a family whose transformers form is more than one model
+        module, _, name = ckpt.family.hf_export.partition(":")
+        return getattr(importlib.import_module(module), name)(ckpt, out, model, overwrite)
     if ckpt.family.hf_architectures is None:
         raise CheckpointError(f"{ckpt.path} is a {ckpt.kind} model, which transformers has no class for; export it "
                               "with --format safetensors")
@@ -91,7 +95,7 @@ def export_transformers(ckpt: Checkpoint, out: Path, model: str | None = None, o
         VideoMAEImageProcessor(**pixels).save_pretrained(tmp)
         VideoMAEVideoProcessor(**pixels, num_frames=args["frames"], do_sample_frames=sampled).save_pretrained(tmp)
         (tmp / CARD).write_text(json.dumps(meta, indent=2) + "\n")
-        _replace_folder(tmp, out)
+        replace_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -102,7 +106,7 @@ def _refuse_existing(out: Path, overwrite: bool) -> None:
         raise CheckpointError(f"{out} exists; give another --out or --overwrite")
 
 
-def _replace_folder(new: Path, out: Path) -> None:
+def replace_folder(new: Path, out: Path) -> None:
     """Move `new` to `out`; an older `out` is moved aside first and removed once `new` is there."""
     old = out.parent / f".{out.name}.old"
     shutil.rmtree(old, ignore_errors=True)

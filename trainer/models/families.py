@@ -47,6 +47,8 @@ class Family:
     # (use_mean_pooling + fc_norm); None: the family has no transformers form
     hf_architectures: tuple[str, str] | None = None
     hf_pooled: bool = False
+    # "module:function" that writes the family's transformers form when it is several models
+    hf_export: str | None = None
     # what the family's own build arguments (family_args in a record) may state, checked before building
     check_args: Callable[[dict], None] = lambda args: None
 
@@ -116,7 +118,8 @@ VIDEO_LANGUAGE = Family(
     infixes={".crossattention.": "cross-attention"},
     # the text tower comes from a BERT folder (loaded before the stage-1 student); what BERT lacks starts new
     fresh=("heads", "cross-attention", "MLM head"), starts_from=("pretrain",),
-    shard_units=(Block, text.Layer), check_args=text.check_family_args)
+    shard_units=(Block, text.Layer), check_args=text.check_family_args,
+    hf_export="trainer.checkpoint.export_vl:export_video_language")
 
 # in the order a released file is recognized in
 FAMILIES: dict[str, Family] = {f.name: f for f in (PRETRAIN, CLASSIFIER, VIDEO_LANGUAGE)}

@@ -130,3 +130,41 @@ def test_search_embed_and_progressive_from_a_trained_run(tmp_path, vl_data):
         assert len(table) == rows and len(table["embedding"].iloc[0]) == width
         assert np.allclose(np.linalg.norm(np.stack(table["embedding"]), axis=1), 1, atol=1e-5)  # the shared space
     assert "caption" in pd.read_parquet(tmp_path / "emb1.parquet").columns
+
+
+def test_exports_give_the_same_embeddings_in_transformers_and_back_in_vmae(tmp_path, vl_data):
+    import torch
+    from safetensors.torch import load_file
+    from transformers import BertModel, VideoMAEModel
+
+    from trainer.checkpoint.export import export_safetensors, export_transformers
+    from trainer.data.augment import to_model_input
+    from trainer.data.captions import Tokenizer
+
+    vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "run", steps=2)), progress=False)
+    ckpt = checkpoint.read(tmp_path / "run")
+    ours = checkpoint.rebuild(ckpt)
+    ids, keep = Tokenizer(ours.vocab, 32)(["a dark scene moving left", "a light scene moving up"])
+    clips = torch.randint(0, 256, (2, 3, 4, 32, 32), dtype=torch.uint8)
+    with torch.inference_mode():
+        text = ours.text_embedding(ours.encode_text(ids, keep))
+        video = ours.video_embedding(ours.encode_video(to_model_input(clips)[0])[0])
+
+    back = checkpoint.rebuild(checkpoint.read(export_safetensors(ckpt, tmp_path / "model")))
+    assert all(torch.equal(a, b) for a, b in zip(back.state_dict().values(), ours.state_dict().values(), strict=True))
+    assert back.vocab == ours.vocab
+
+    folder = export_transformers(ckpt, tmp_path / "hf")
+    heads = load_file(folder / "heads.safetensors")
+    bert, videomae = BertModel.from_pretrained(folder / "text").eval(), VideoMAEModel.from_pretrained(folder / "video")
+    assert (folder / "text" / "vocab.txt").read_text().split("\n")[:len(ours.vocab)] == list(ours.vocab)
+    with torch.inference_mode():
+        cls = bert(input_ids=ids, attention_mask=keep.long()).last_hidden_state[:, 0]
+        their_text = torch.nn.functional.normalize(cls @ heads["text_proj.weight"].T + heads["text_proj.bias"], dim=-1)
+        pixels = to_model_input(clips)[0].permute(0, 2, 1, 3, 4)  # transformers: (B, T, C, H, W)
+        pooled = videomae.eval()(pixel_values=pixels).last_hidden_state.mean(dim=1)
+        normed = torch.nn.functional.layer_norm(pooled, pooled.shape[-1:], heads["vision_norm.weight"],
+                                                heads["vision_norm.bias"], eps=1e-6)
+        their_video = torch.nn.functional.normalize(normed @ heads["vision_proj.weight"].T + heads["vision_proj.bias"],
+                                                    dim=-1)
+    assert torch.allclose(their_text, text, atol=1e-5) and torch.allclose(their_video, video, atol=1e-4)
