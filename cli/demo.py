@@ -93,8 +93,12 @@ def _video_language(out: Path, corpora: Path, runs: Path, workers: int, steps: i
     _heading("UMT stage 2 (vlpretrain) from the stage-1 student: VTC, VTM, MLM")
     cfg = configure(VLConfig, {"shards": [str(corpora / "captioned_train")], "out": str(runs / "vlpretrain"),
                                "init": str(runs / "progressive" / "pretrain"), "text_weights": str(bert),
-                               "uma_weight": 0.0, "mask_type": "none", "steps": steps, "batch_size": 12, "lr": 1e-3,
-                               "data": {"workers": 2, "shuffle_buffer": 100}})
+                               "fusion_layers": 1, "uma_weight": 0.0, "mask_type": "none", "steps": steps,
+                               "flip": False,  # the captions say left and right
+                               "batch_size": 12, "lr": 1e-3,
+                               # the student's clips (8 frames 2 apart): motion at the speed it learned it
+                               "data": {"frames": 8, "sampling": "dense", "stride": 2, "workers": 2,
+                                        "shuffle_buffer": 100}})
     vlpretrain(cfg, progress=True)
     test = len(sets["captioned_test"])
     result = run_retrieval(runs / "vlpretrain", [str(corpora / "captioned_test")], runs / "vlpretrain" / "retrieval",
@@ -114,7 +118,7 @@ def demo(
     postpretrain_steps: Annotated[int, typer.Option(help="Stage-2 steps.")] = 1200,
     finetune_steps: Annotated[int, typer.Option(help="Stage-3 steps (also for the from-scratch run).")] = 200,
     scratch: Annotated[bool, typer.Option(help="Also run stage 3 from scratch, for comparison.")] = True,
-    vl_steps: Annotated[int, typer.Option(help="Video-language (UMT stage 2) steps; 0 skips that part.")] = 300,
+    vl_steps: Annotated[int, typer.Option(help="Video-language (UMT stage 2) steps; 0 skips that part.")] = 600,
 ) -> None:
     """Make synthetic motion videos, serve them on 127.0.0.1, build corpora with the web and movies
     sources, dedup, mix an unlabeled and a labeled hybrid, run stage 1 → 2 → 3 with a tiny model,

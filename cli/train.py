@@ -11,6 +11,7 @@ import typer
 
 from cli.common import Progress, fail, machine_faults
 from cli.train_options import (
+    AUGMENT,
     DATA,
     MASKS,
     PRETRAINING,
@@ -72,7 +73,7 @@ def _supervised(stage: str) -> Callable[[dict], None]:
     return run_stage
 
 
-SUPERVISED_OPTIONS = (SHARED, SUPERVISED_STAGE, VALIDATION, objective_options(SUPERVISED), DATA)
+SUPERVISED_OPTIONS = (SHARED, SUPERVISED_STAGE, AUGMENT, VALIDATION, objective_options(SUPERVISED), DATA)
 app.command("postpretrain")(command(_supervised("postpretrain"), """Stage 2: supervised post-pretraining on the
 labeled hybrid (K710), from a stage-1 checkpoint (--init), MAE or UMT. Rerun the same command to resume.""",
                                     *SUPERVISED_OPTIONS))
@@ -93,7 +94,7 @@ def _vlpretrain(options: dict) -> None:
 app.command("vlpretrain")(command(_vlpretrain, """UMT stage 2: video-language pretraining from a stage-1
 student (--init, UMT or MAE) and a local BERT folder (--text-weights) on captioned video and image corpora:
 UMA, VTC, VTM and MLM. With --retrieval, retrieval fine-tuning (VTC and VTM). Rerun the same command to
-resume.""", SHARED, VIDEO_LANGUAGE_STAGE, VALIDATION, MASKS, objective_options(VIDEO_LANGUAGE), DATA))
+resume.""", SHARED, VIDEO_LANGUAGE_STAGE, AUGMENT, VALIDATION, MASKS, objective_options(VIDEO_LANGUAGE), DATA))
 
 
 @app.command()

@@ -106,8 +106,10 @@ SUPERVISED_STAGE: dict[str, Any] = {
                                                      "as best).", rich_help_panel=AUG)],
     "rand_augment": Annotated[str | None, typer.Option(help="'n4-m7': RandAugment ops and magnitude; '' none.",
                                                        rich_help_panel=AUG)],
-    "flip": Annotated[bool | None, typer.Option(help="Random horizontal flips (--no-flip for data where left and "
-                                                     "right differ).", rich_help_panel=AUG)],
+}
+AUGMENT: dict[str, Any] = {
+    "flip": Annotated[bool | None, typer.Option(help="Random horizontal flips (--no-flip for data, or captions, "
+                                                     "where left and right differ).", rich_help_panel=AUG)],
 }
 
 

@@ -203,6 +203,7 @@ class VLSettings(TrainConfig):
     mask_type: str = "semantic"  # semantic (by the teacher's attention) | none
     encoder_mask: float = 0.8  # of a video's tokens; an image's: vl.image_mask
     retrieval: bool = False  # retrieval fine-tuning: VTC and VTM only, no mask, no teacher
+    flip: bool = True  # off where captions say left or right
 
     def __post_init__(self):
         if self.mask_type not in VL_MASKS:

@@ -1,8 +1,9 @@
 """Captioned samples for the video-language stage: videos (.mp4) or images (.jpg, one-frame clips),
 each with one of its captions tokenized. Training takes the pretraining stream's shuffle, resume
-and per-sample seeds, one random frame per segment, a random resized crop (0.5–1) and flip
-shared by the frames, and one caption drawn from the sample's; evaluation takes every sample once
-in order, the middle frame of each segment, a centre crop and all its captions.
+and per-sample seeds, one random frame per segment (UMT's sampling; dense sampling works too), a
+random resized crop (0.5–1) and flip shared by the frames, and one caption drawn from the
+sample's; evaluation takes every sample once in order, the middle frame of each segment (or the
+middle clip), a centre crop and all its captions.
 
 A caption id says which samples are the same media: samples with the same id (one clip's several
 captions in a batch) are soft positives of each other in the contrastive loss, never negatives.
@@ -23,11 +24,11 @@ from torch.utils.data import IterableDataset, get_worker_info
 from trainer.data.captions import Tokenizer
 from trainer.data.config import DataConfig
 from trainer.data.decode import DecodeError
-from trainer.data.sampling import segment_indices
+from trainer.data.sampling import training_indices
 from trainer.data.stream import BadShards, PretrainStream, StreamState
 from trainer.data.tars import tar_samples
 from trainer.data.video_augment import ClipAugment
-from trainer.data.views import crop_views
+from trainer.data.views import crop_views, view_indices
 
 log = logging.getLogger(__name__)
 CROP_SCALE = (0.5, 1.0)  # UMT's stage-2 random resized crop
@@ -68,9 +69,10 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
         raise DecodeError(f"not a readable image ({e})") from e
 
 
-def media_frames(sample: dict, cfg: DataConfig, rng: np.random.Generator | None) -> np.ndarray:
-    """(T, H, W, C) frames of a video (one per segment: random with `rng`, else the middle) or
-    (1, H, W, C) of an image."""
+def media_frames(sample: dict, cfg: DataConfig, rng: np.random.Generator | None) -> np.ndarray | None:
+    """(T, H, W, C) frames of a video as the run samples them (segments: one per segment, random
+    with `rng`, else the middle; dense: from a random start, else the middle clip) or (1, H, W, C)
+    of an image; None for a video too short for dense sampling."""
     if "jpg" in sample:
         return decode_image(sample["jpg"], cfg.max_pixels)
     if "mp4" not in sample:
@@ -78,7 +80,8 @@ def media_frames(sample: dict, cfg: DataConfig, rng: np.random.Generator | None)
     video = cfg.open_video(sample["mp4"])
     if video.frames < 1:
         raise DecodeError("no frames")
-    return video.get(segment_indices(video.frames, cfg.frames, rng))
+    idx = training_indices(video.frames, cfg, rng) if rng is not None else view_indices(video.frames, cfg, 1)[0]
+    return None if idx is None else video.get(idx)
 
 
 class CaptionedStream(PretrainStream):
@@ -86,10 +89,10 @@ class CaptionedStream(PretrainStream):
     "caption_id", and the stream's position}."""
 
     def __init__(self, urls: list[str], cfg: DataConfig, tokenizer: Tokenizer, rank: int = 0, world: int = 1,
-                 state: StreamState | None = None, worker_offset: int = 0):
+                 state: StreamState | None = None, worker_offset: int = 0, flip: bool = True):
         super().__init__(urls, cfg, None, rank, world, state)
         self.tokenizer, self.worker_offset = tokenizer, worker_offset
-        self.augment = ClipAugment(cfg.img_size, CROP_SCALE, True, "")
+        self.augment = ClipAugment(cfg.img_size, CROP_SCALE, flip, "")
 
     def _decode(self, sample: dict, rng: np.random.Generator) -> np.ndarray | None:
         if not captions_of(sample):
@@ -121,7 +124,8 @@ class RetrievalStream(IterableDataset):
         for sample in tar_samples(self.urls[me::readers], BadShards(), self.cfg.max_member_bytes):
             item = {"key": sample["__key__"], "captions": captions_of(sample), "video": None}
             try:
-                item["video"] = crop_views(media_frames(sample, self.cfg, None)[None], self.cfg.img_size, 1)[0]
+                frames = media_frames(sample, self.cfg, None)
+                item["video"] = None if frames is None else crop_views(frames[None], self.cfg.img_size, 1)[0]
             except DecodeError as e:
                 log.warning("skipping %s: cannot decode (%s)", sample.get("__key__"), e)
             yield item

@@ -151,7 +151,7 @@ class VLPretrainStage(Stage):
                 return None
             mine = StreamState(done, {w - offset: p for w, p in stream.positions.items()
                                       if offset <= w < offset + IMAGE_WORKERS})
-            data = CaptionedStream(kind_urls, cfg.data, tokenizer, env.rank, env.world, mine, worker_offset=offset)
+            data = CaptionedStream(kind_urls, cfg.data, tokenizer, env.rank, env.world, mine, offset, cfg.flip)
             return iter(loader_for(data, cfg.batch_size))
 
         return Alternating(make(self.video_urls, 0, done_videos),

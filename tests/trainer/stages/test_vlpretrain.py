@@ -168,3 +168,21 @@ def test_exports_give_the_same_embeddings_in_transformers_and_back_in_vmae(tmp_p
         their_video = torch.nn.functional.normalize(normed @ heads["vision_proj.weight"].T + heads["vision_proj.bias"],
                                                     dim=-1)
     assert torch.allclose(their_text, text, atol=1e-5) and torch.allclose(their_video, video, atol=1e-4)
+
+
+@pytest.mark.parametrize("sharding", [[], ["--fsdp"]], ids=["ddp", "fsdp"])
+def test_two_ranks_under_torchrun_train_and_resume(tmp_path, vl_data, sharding):
+    from tests.trainer.stages.test_fsdp import run, torchrun
+
+    args = ["train", "vlpretrain", "--shards", str(vl_data["videos"]), "--image-shards", str(vl_data["images"]),
+            "--out", str(tmp_path / "run"), "--init", str(vl_data["student"]), "--text-weights",
+            str(vl_data["bert"]), "--fusion-layers", "1", "--teacher", "clip_test", "--teacher-weights", "random",
+            "--align-layers", "2", "--steps", "4", "--batch-size", "2", "--img-size", "32", "--workers", "1",
+            "--ckpt-every", "2", "--no-progress", *sharding]
+    run(torchrun(2, *args, "--stop-after", "2"))
+    done = run(torchrun(2, *args))
+    assert "resuming at step 2" in done.stdout
+    rows = parts(tmp_path / "run")
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and all(np.isfinite(r["loss_vtc"]) for r in rows)
+    whole = checkpoint.rebuild(checkpoint.read(tmp_path / "run"))  # a sharded checkpoint reads whole too
+    assert whole.vocab and sum(p.numel() for p in whole.parameters()) > 0
