@@ -48,7 +48,11 @@ def _link(folder: Path, target: Path) -> None:
     """Point `folder` at `target` with one rename (replacing an older link atomically)."""
     tmp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.link"
     os.symlink(os.path.relpath(target, folder.parent), tmp)
-    os.replace(tmp, folder)
+    try:
+        os.replace(tmp, folder)
+    except OSError:
+        tmp.unlink()
+        raise
 
 
 def ensure(folder: Path) -> Path:
@@ -63,7 +67,12 @@ def ensure(folder: Path) -> Path:
     found = generations(folder)
     target = found[-1] if found else _store(folder) / "g000000"
     target.mkdir(parents=True, exist_ok=True)
-    _link(folder, target)
+    try:
+        _link(folder, target)
+    except OSError:
+        if not folder.is_dir():
+            raise
+        # another process made the table first (Ray tasks of one build start units at once): theirs stands
     return folder
 
 

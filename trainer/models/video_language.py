@@ -39,7 +39,7 @@ class VideoLanguageModel(nn.Module):
         self.itm_head = nn.Linear(text.dim, 2)
         for head in (self.vision_norm, self.vision_proj, self.text_proj, self.itm_head):
             head.apply(init_weights)
-        self.temp = nn.Parameter(torch.tensor(TEMPERATURE))
+        self.temp = nn.Parameter(torch.full((1,), TEMPERATURE))  # (1,), not a scalar: FSDP2 shards no scalars
         self.text = TextTower(text)  # BERT's own initialization; its weights come from a BERT folder
         self.text_mlm = MLMHead(text, self.text.embeddings.word_embeddings)
 
