@@ -72,9 +72,9 @@ def step_fn(objective: str, precision: str, model: str, batch: int):
     return step, {"frames": cfg.data.frames, "tubelet": cfg.data.tubelet, "student_tokens": visible}
 
 
-def one(objective: str, precision: str, model: str, batch: int, steps: int) -> dict:
-    torch.manual_seed(0)
-    step, info = step_fn(objective, precision, model, batch)
+def timed(step, steps: int) -> tuple[float, float]:
+    """Seconds per step after two warm-up steps, and the process' peak memory in GB (the GPU's
+    where there is one)."""
     step()  # warm-up: allocator and kernels settle over the first steps
     step()
     if DEVICE.device.type == "cuda":
@@ -87,6 +87,13 @@ def one(objective: str, precision: str, model: str, batch: int, steps: int) -> d
     seconds = (time.perf_counter() - start) / steps
     peak = (torch.cuda.max_memory_allocated() / 1024**3 if DEVICE.device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2)
+    return seconds, peak
+
+
+def one(objective: str, precision: str, model: str, batch: int, steps: int) -> dict:
+    torch.manual_seed(0)
+    step, info = step_fn(objective, precision, model, batch)
+    seconds, peak = timed(step, steps)
     return {"objective": objective, "precision": precision, "step_s": seconds, "peak_gb": peak, **info}
 
 

@@ -25,11 +25,9 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -48,6 +46,7 @@ from trainer.stages.optim import param_groups  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from umt_vs_mae import step_fn as stage1_step  # noqa: E402
+from umt_vs_mae import timed  # noqa: E402
 
 TARGET = 0.5
 DEVICE = Dist(rank=0, world=1, local_rank=0, device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
@@ -88,18 +87,8 @@ def one(which: str, model: str, precision: str, batch: int, steps: int, quick: b
         step, info = stage1_step("umt", precision, model, batch)
     else:
         step, info = stage2_step(model, precision, batch, BERT_SMALL if quick else BERT_BASE)
-    step()  # warm-up: allocator and kernels settle over the first steps
-    step()
-    if DEVICE.device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if DEVICE.device.type == "cuda":
-        torch.cuda.synchronize()
-    peak = (torch.cuda.max_memory_allocated() / 1024**3 if DEVICE.device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2)
-    return {"step_s": (time.perf_counter() - start) / steps, "peak_gb": peak, "frames": info["frames"]}
+    seconds, peak = timed(step, steps)
+    return {"step_s": seconds, "peak_gb": peak, "frames": info["frames"]}
 
 
 def main() -> None:

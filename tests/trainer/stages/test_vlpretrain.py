@@ -186,3 +186,21 @@ def test_two_ranks_under_torchrun_train_and_resume(tmp_path, vl_data, sharding):
     assert [r["step"] for r in rows] == [1, 2, 3, 4] and all(np.isfinite(r["loss_vtc"]) for r in rows)
     whole = checkpoint.rebuild(checkpoint.read(tmp_path / "run"))  # a sharded checkpoint reads whole too
     assert whole.vocab and sum(p.numel() for p in whole.parameters()) > 0
+
+
+def test_several_captions_per_video_count_each_or_join_into_a_paragraph(tmp_path, vl_data):
+    from tests.helpers import build_corpus
+    from trainer.eval.retrieval import run_retrieval
+
+    src = vl_data["videos"].parent / "vl_videos_src"
+    entries = [{"video": f"v{k}.mp4", "caption": [f"a scene {k}", f"the same scene {k} again"]} for k in range(4)]
+    (tmp_path / "msrvtt_test1k.json").write_text(json.dumps(entries))
+    build_corpus(tmp_path / "bench", "retrieval", [tmp_path / "msrvtt_test1k.json"], clip={"short_side": 48},
+                 source_options={"videos": str(src)})
+    vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "run", steps=2)), progress=False)
+    each = run_retrieval(tmp_path / "run", [str(tmp_path / "bench")], tmp_path / "each", rerank=2, progress=False)
+    joined = run_retrieval(tmp_path / "run", [str(tmp_path / "bench")], tmp_path / "joined", rerank=2,
+                           paragraph=True, progress=False)
+    assert (each["videos"], each["captions"], joined["videos"], joined["captions"]) == (4, 8, 4, 4)
+    for result in (each, joined):  # 4 videos: every answer within the top 5, both ways, both rankings
+        assert all(result[how][k] == 100 for how in ("contrastive", "reranked") for k in ("t2v_r5", "v2t_r5"))
