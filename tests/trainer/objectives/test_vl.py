@@ -147,3 +147,20 @@ def test_reranking_only_reorders_the_top_k_and_k_1_keeps_the_contrastive_ranking
     flipped = reranked(sim, 3, lambda q, cand: -sim[q, cand])  # the head prefers the contrastive third
     order, before = np.argsort(-flipped, axis=1, kind="stable"), np.argsort(-sim, axis=1, kind="stable")
     assert (order[:, :3] == before[:, 2::-1]).all() and (order[:, 3:] == before[:, 3:]).all()
+
+
+@pytest.mark.parametrize("tubelet", [1, 2])
+def test_an_image_is_one_tubelet_with_its_own_positions_and_a_video_is_not(tubelet):
+    torch.manual_seed(0)
+    cfg = SIZES["vit_test"].__class__(**{**SIZES["vit_test"].__dict__, "frames": 4, "tubelet": tubelet,
+                                         "img_size": 32, "decoder_depth": 0})
+    model = VideoLanguageModel(cfg, TEXT, 16).eval()
+    image, video = torch.randn(2, 3, 1, 32, 32), torch.randn(2, 3, 4, 32, 32)
+    with torch.no_grad():
+        tokens, _ = model.encode_video(image)
+        assert tokens.shape == (2, 4, 64)  # one tubelet of 2×2 patches
+        before = model.encode_video(video)[0]
+        assert before.shape == (2, 4 // tubelet * 4, 64)
+        model.image_pos.add_(1)  # the image's positions are its own table, the video's are not
+        assert not torch.allclose(model.encode_video(image)[0], tokens)
+        assert torch.equal(model.encode_video(video)[0], before)

@@ -178,12 +178,15 @@ def test_two_ranks_under_torchrun_train_and_resume(tmp_path, vl_data, sharding):
             "--out", str(tmp_path / "run"), "--init", str(vl_data["student"]), "--text-weights",
             str(vl_data["bert"]), "--fusion-layers", "1", "--teacher", "clip_test", "--teacher-weights", "random",
             "--align-layers", "2", "--steps", "4", "--batch-size", "2", "--img-size", "32", "--workers", "1",
-            "--ckpt-every", "2", "--no-progress", *sharding]
+            "--ckpt-every", "2", "--val-shards", str(vl_data["videos"]), "--val-every", "2", "--rerank", "2",
+            "--no-progress", *sharding]
     run(torchrun(2, *args, "--stop-after", "2"))
     done = run(torchrun(2, *args))
     assert "resuming at step 2" in done.stdout
     rows = parts(tmp_path / "run")
     assert [r["step"] for r in rows] == [1, 2, 3, 4] and all(np.isfinite(r["loss_vtc"]) for r in rows)
+    assert all("val_contrastive_mean" in r for r in rows if r["step"] % 2 == 0)  # validated on every rank alike
+    assert (tmp_path / "run" / "best.pt").is_file()
     whole = checkpoint.rebuild(checkpoint.read(tmp_path / "run"))  # a sharded checkpoint reads whole too
     assert whole.vocab and sum(p.numel() for p in whole.parameters()) > 0
 
