@@ -246,23 +246,23 @@ def _defaults(cls: type) -> dict:
 
 def sections(cls: type) -> dict[str, type]:
     """The config's sections (data, and one per objective): field name -> its dataclass."""
-    return {f.name: type(d) for f in dataclasses.fields(cls)
-            if dataclasses.is_dataclass(d := _defaults(cls)[f.name])}
+    return {name: type(value) for name, value in _defaults(cls).items() if dataclasses.is_dataclass(value)}
 
 
 def nest(cls: type, options: dict) -> dict:
     """Settings by flat name (as a command's parameters, or a YAML file's top level) -> the
     config's sections: a name that is a field of a section goes there; a section given as a
     mapping is taken as it is. None means not given."""
-    owner = {f.name: section for section, kind in sections(cls).items() for f in dataclasses.fields(kind)}
+    parts = sections(cls)
+    owner = {f.name: section for section, kind in parts.items() for f in dataclasses.fields(kind)}
     top = {f.name for f in dataclasses.fields(cls)}
     doc: dict = {}
     for key, value in options.items():
         if value is None:
             continue
-        if key in sections(cls) and isinstance(value, dict):
+        if key in parts and isinstance(value, dict):
             doc[key] = _merge(doc.get(key, {}), value)
-        elif key in top and key not in sections(cls):
+        elif key in top and key not in parts:
             doc[key] = value
         elif key in owner:
             doc.setdefault(owner[key], {})[key] = value

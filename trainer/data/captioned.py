@@ -18,12 +18,12 @@ import logging
 from collections.abc import Iterator
 
 import numpy as np
-import torch
-from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data import IterableDataset
 
 from trainer.data.captions import Tokenizer
 from trainer.data.config import DataConfig
 from trainer.data.decode import DecodeError
+from trainer.data.labeled import my_shards
 from trainer.data.sampling import training_indices
 from trainer.data.stream import BadShards, PretrainStream, StreamState
 from trainer.data.tars import tar_samples
@@ -118,10 +118,7 @@ class RetrievalStream(IterableDataset):
         self.urls, self.cfg, self.rank, self.world = urls, cfg, rank, world
 
     def __iter__(self) -> Iterator[dict]:
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        readers, me = self.world * workers, self.rank * workers + worker
-        for sample in tar_samples(self.urls[me::readers], BadShards(), self.cfg.max_member_bytes):
+        for sample in tar_samples(my_shards(self.urls, self.rank, self.world), BadShards(), self.cfg.max_member_bytes):
             item = {"key": sample["__key__"], "captions": captions_of(sample), "video": None}
             try:
                 frames = media_frames(sample, self.cfg, None)
@@ -129,11 +126,3 @@ class RetrievalStream(IterableDataset):
             except DecodeError as e:
                 log.warning("skipping %s: cannot decode (%s)", sample.get("__key__"), e)
             yield item
-
-
-def collate_list(items: list[dict]) -> list[dict]:
-    return items
-
-
-def stack(items: list[dict]) -> torch.Tensor:
-    return torch.stack([it["video"] for it in items])

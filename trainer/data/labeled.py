@@ -80,11 +80,7 @@ class ViewStream(IterableDataset):
         self.rank, self.world, self.labeled = rank, world, labeled
 
     def __iter__(self) -> Iterator[dict]:
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        readers, me = self.world * workers, self.rank * workers + worker
-        mine = self.urls[me::readers]
-        for sample in tar_samples(mine, BadShards(), self.cfg.max_member_bytes):
+        for sample in tar_samples(my_shards(self.urls, self.rank, self.world), BadShards(), self.cfg.max_member_bytes):
             label = label_of(sample) if self.labeled else -1
             try:
                 if "mp4" not in sample:
@@ -98,13 +94,20 @@ class ViewStream(IterableDataset):
             yield {"key": sample["__key__"], "label": label, "views": crop_views(frames, self.cfg.img_size, self.crops)}
 
 
-def _collate(items: list[dict]) -> list[dict]:
+def my_shards(urls: list[str], rank: int, world: int) -> list[str]:
+    """This rank's and loader worker's share of the shards in a one-pass read (none read twice)."""
+    info = get_worker_info()
+    worker, workers = (info.id, info.num_workers) if info else (0, 1)
+    return urls[rank * workers + worker::world * workers]
+
+
+def collate_list(items: list[dict]) -> list[dict]:
     return items  # clips may fail to decode (views None): the consumer counts them
 
 
 def view_loader(stream: ViewStream, batch_size: int) -> DataLoader:
     workers = stream.cfg.workers
-    return DataLoader(stream, batch_size=batch_size, num_workers=workers, collate_fn=_collate,
+    return DataLoader(stream, batch_size=batch_size, num_workers=workers, collate_fn=collate_list,
                       prefetch_factor=4 if workers else None, multiprocessing_context=worker_context(stream.cfg))
 
 

@@ -23,9 +23,10 @@ from tqdm import tqdm
 from manifests.tables import write_atomic_bytes
 from trainer import checkpoint
 from trainer.data.augment import to_model_input
-from trainer.data.captioned import RetrievalStream, collate_list
+from trainer.data.captioned import RetrievalStream
 from trainer.data.captions import Tokenizer
 from trainer.data.config import DataConfig
+from trainer.data.labeled import collate_list
 from trainer.data.shards import resolve_shards
 from trainer.errors import CheckpointError, ConfigError, DataError
 from trainer.eval.evaluate import data_config_of

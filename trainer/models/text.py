@@ -187,7 +187,9 @@ def check_family_args(args: dict) -> None:
     missing = sorted({"text_args", "embed_dim", "vocab"} - set(args))
     if missing:
         raise ModelError(f"the video-language model's arguments lack {missing}")
-    cfg = check_args(args["text_args"] if isinstance(args["text_args"], dict) else {"text_args": None})
+    if not isinstance(args["text_args"], dict):
+        raise ModelError(f"text_args must be a mapping, got {type(args['text_args']).__name__}")
+    cfg = check_args(args["text_args"])
     width, vocab = args["embed_dim"], args["vocab"]
     if isinstance(width, bool) or not isinstance(width, int) or not 0 < width <= _BOUNDS["dim"]:
         raise ModelError(f"embed_dim must be a whole number within [1, {_BOUNDS['dim']}], got {width!r}")

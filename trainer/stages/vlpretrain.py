@@ -43,6 +43,14 @@ def schedule(seed: int, batch: int, video_share: float) -> bool:
     return bool(np.random.default_rng([seed, 11, batch]).random() < video_share)
 
 
+def video_share(videos: bool, images: bool, video_clips: int | None, clips: int | None) -> float:
+    """The share of steps that are video steps: the videos' share of the samples (half and half
+    when URL patterns leave the counts unknown); all of them, or none, with one kind only."""
+    if not images or not videos:
+        return 1.0 if videos else 0.0
+    return video_clips / clips if clips else 0.5
+
+
 class Alternating:
     """Batches of the video and image loaders in the schedule's order."""
 
@@ -67,9 +75,7 @@ class VLPretrainStage(Stage):
         self.image_urls, image_clips = resolve_shards(list(cfg.image_shards)) if cfg.image_shards else ([], 0)
         known = video_clips is not None and image_clips is not None
         self.clips = video_clips + image_clips if known else None
-        self.video_share = (video_clips / self.clips if self.clips else 0.5) if self.video_urls else 0.0
-        if not self.image_urls:
-            self.video_share = 1.0
+        self.video_share = video_share(bool(self.video_urls), bool(self.image_urls), video_clips, self.clips)
         self.val_urls = resolve_shards(list(cfg.val_shards))[0] if cfg.val_shards else None
         self.best: dict | None = None
 

@@ -12,8 +12,6 @@ from typing import Any, ClassVar
 
 def option(default: Any, help: str, **extra: Any) -> Any:  # noqa: A002 - named as typer names it
     """A setting with its help text (and CLI extras such as `flag` or `panel`)."""
-    if isinstance(default, list | dict):  # a fresh copy for every config
-        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help, **extra})
     return dataclasses.field(default=default, metadata={"help": help, **extra})
 
 
@@ -34,7 +32,3 @@ class ObjectiveOptions:
 
     def check(self, cfg: Any) -> None:
         """Checks of the run config when this objective is chosen; ConfigError with what to do."""
-
-    @classmethod
-    def fields(cls) -> list[dataclasses.Field]:
-        return list(dataclasses.fields(cls))
