@@ -126,7 +126,7 @@ def demo(
     line RESULT demo top1=<accuracy> minutes=<wall time>."""
     import yaml
 
-    from cli.demo_data import TARGET_CLASSES, build_movies, build_web, make_videos, plan
+    from cli.demo_data import PLANTED, TARGET_CLASSES, build_movies, build_web, make_videos, plan, planted_found
     from corpus.dedup.run import dedup
     from corpus.mix.run import MixOptions, mix
     from corpus.report import report
@@ -143,7 +143,7 @@ def demo(
     make_videos(videos, sets)
     for name, clips in sets.items():
         _heading(f"web source: {name} ({len(clips)} URLs on 127.0.0.1)")
-        extra = ["unlabeled_copy", "unlabeled_reencoded"] if name == "unlabeled" else []
+        extra = list(PLANTED) if name == "unlabeled" else []
         build_web(corpora / ("web" if name == "unlabeled" else name), name, clips, videos, workers, extra)
     _heading("movies source: long films cut into 3 s windows")
     build_movies(corpora / "movies", videos, workers)
@@ -152,6 +152,8 @@ def demo(
              "evaluation sets held out")
     for r in dedup(training, against=[corpora / "target_val", corpora / "target_test"]):
         typer.echo(f"{Path(r.corpus).name:<8} {r.items} clips, dropped {r.dropped or 'none'}")
+    for line in planted_found(corpora / "web", sets["pool_a"][0].name):
+        typer.echo(line)
     counts = {p.name: int(validate(p).checked.get("clips", 0)) for p in training}
     for kind, inputs in (("unlabeled", training), ("labeled", training[2:])):
         recipe = out / f"demo_{kind}.yaml"

@@ -55,6 +55,24 @@ def plan(per_class: dict[str, int]) -> dict[str, list[Clip]]:
     return sets
 
 
+# The copies planted in the unlabeled list, and the dedup reason each should be dropped for.
+PLANTED = {"unlabeled_copy": "exact", "unlabeled_reencoded": "near"}
+
+
+def planted_found(web: Path, original: str) -> list[str]:
+    """What dedup decided for each planted copy, against what was planted."""
+    import pandas as pd
+
+    decided = pd.read_parquet(web / "dedup").set_index("video_id")
+    lines = []
+    for name, reason in PLANTED.items():
+        row = decided.loc[name]
+        found = not row.keep and row.reason == reason and f"_{original}_" in str(row.duplicate_of)
+        what = f"dropped as {row.reason}, copy of {row.duplicate_of} ({row.distance} bits)" if not row.keep else "kept"
+        lines.append(f"planted {name} ({reason} copy of {original}): {what} -> {'FOUND' if found else 'MISSED'}")
+    return lines
+
+
 def make_videos(root: Path, sets: dict[str, list[Clip]]) -> None:
     for clips in sets.values():
         for c in clips:
@@ -62,7 +80,7 @@ def make_videos(root: Path, sets: dict[str, list[Clip]]) -> None:
     # planted duplicates for dedup to find: an exact copy and a re-encoded copy of a labeled video
     # inside the unlabeled list
     original = root / "web" / f"{sets['pool_a'][0].name}.mp4"
-    exact, small = root / "web" / "unlabeled_copy.mp4", root / "web" / "unlabeled_reencoded.mp4"
+    exact, small = (root / "web" / f"{name}.mp4" for name in PLANTED)
     if not exact.exists():
         shutil.copy(original, exact)
     if not small.exists():

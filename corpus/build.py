@@ -17,6 +17,7 @@ from corpus.errors import InputError, MachineFault, machine_fault
 from corpus.executors import EXECUTORS, UnitWork
 from corpus.finish import UnitFinisher
 from corpus.lock import writing
+from corpus.media.signature import SIGNATURE_VERSION
 from corpus.options import BuildOptions
 from corpus.pipeline import STEPS, Pipeline
 from corpus.progress import BuildProgress
@@ -60,7 +61,7 @@ def _tool_version() -> str:
 def _write_build_json(layout: CorpusLayout, options: BuildOptions, **fields) -> None:
     old = layout.build_doc()
     doc = {**old, "tool": "vmae", "tool_version": _tool_version(), "schema_version": SCHEMA_VERSION,
-           "source": options.source, "options": dataclasses.asdict(options),
+           "source": options.source, "options": dataclasses.asdict(options), "signature_version": SIGNATURE_VERSION,
            "fingerprint": _fingerprints(options), **fields}
     write_atomic_bytes(layout.build_json, json.dumps(doc, indent=2, sort_keys=True, default=str).encode())
 

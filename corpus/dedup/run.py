@@ -29,7 +29,7 @@ from scipy.sparse.csgraph import connected_components
 
 from corpus.dedup import DEFAULT_THRESHOLD
 from corpus.dedup.mih import chunk_bounds, near_pairs
-from corpus.dedup.units import CorpusItems, load_items
+from corpus.dedup.units import CorpusItems, check_signature_versions, load_items
 from corpus.errors import InputError
 from corpus.executors import EXECUTORS
 from corpus.lock import check_finished, reading, writing
@@ -177,6 +177,7 @@ def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: 
     for root in [*corpora, *against]:
         if CorpusLayout.at(root).is_corpus():
             check_finished(root, ("complete", "planned"), allow_unfinished)
+    check_signature_versions([*corpora, *against])
     written = {Path(c).resolve() for c in corpora}
     with contextlib.ExitStack() as held:
         for root in sorted(written):

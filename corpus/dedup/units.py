@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
+from corpus.errors import InputError
 from manifests.layout import CorpusLayout
 from manifests.schemas import SIGNATURE_HASHES
 from manifests.tables import ManifestError, read_table
@@ -26,6 +27,23 @@ class CorpusItems:
     @property
     def plan_only(self) -> bool:
         return self.signatures is None
+
+
+def signature_version(layout: CorpusLayout) -> int | None:
+    """How the corpus' signatures were computed (corpus/media/signature.py); corpora built before
+    versions were recorded hold version 1. None: a mix of corpora of different versions."""
+    return layout.build_doc().get("signature_version", 1)
+
+
+def check_signature_versions(roots: list[str | Path]) -> None:
+    """Signatures of two versions are not comparable: their distances would mean nothing."""
+    layouts = [CorpusLayout.at(r) for r in roots]
+    versions = {str(lay.root): signature_version(lay) for lay in layouts
+                if lay.is_corpus() and any(lay.table("clips").glob("*.parquet"))}  # plan-only ones have none
+    if len(set(versions.values())) > 1:
+        told = ", ".join(f"{r}: {'mixed' if v is None else f'version {v}'}" for r, v in versions.items())
+        raise InputError(f"these corpora hold signatures computed in different ways ({told}), which cannot be "
+                         f"compared; rebuild the older ones with this vmae (into a new --out) and dedup again")
 
 
 def load_items(root: str | Path) -> CorpusItems:

@@ -1,11 +1,19 @@
 """Perceptual clip signatures: a fixed number of 64-bit DCT hashes (pHash) over time
 (DESIGN.md §4). Dedup compares signatures alone, without decoding video again.
 
-ffmpeg hands over small grayscale frames sampled a few times a second. Before hashing:
+ffmpeg hands over small grayscale frames sampled a few times a second. Before hashing (each
+choice measured in bench/near_dup_quality.py; see the README):
 - dark uniform borders (letterbox, pillarbox) are trimmed, so a letterboxed re-upload hashes
   like the original;
 - frames are averaged over overlapping windows around each of the K hash points, so the same
-  video cut a fraction of a second earlier or later gives nearly the same hashes.
+  video cut a fraction of a second earlier or later gives nearly the same hashes;
+- the frame is weighted by a sine window that fades its edges, where crops cut and logos sit
+  (a corner logo made two different videos hash 38 bits apart without it, 106 with it);
+- the 64 bits are the lowest frequencies in zigzag order (those move least under a crop or a
+  rescale) rather than an 8x8 square.
+
+Version 2 (SIGNATURE_VERSION): a corpus records it in build.json, and dedup refuses to compare
+signatures of two versions.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from manifests.schemas import SIGNATURE_HASHES
 SAMPLE_SIDE = 64  # ffmpeg scales sampled frames to 64x64 gray (enough to find borders)
 SAMPLE_FPS = 4.0  # frames per second handed to the signature (at least 3 per window)
 HASH_SIDE = 32  # pHash works on 32x32
-_LOW = 8  # the 8x8 lowest-frequency DCT coefficients make the 64 bits
+SIGNATURE_VERSION = 2
 _DARK = 24  # border rows/columns darker than this (0-255), and nearly uniform, are trimmed
 _MAX_TRIM = 0.3  # never trim more than this share of a side
 
@@ -30,18 +38,31 @@ def _dct_matrix(n: int) -> np.ndarray:
     return m
 
 
+def _zigzag(n: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of the `count` lowest-frequency DCT coefficients after DC, by kx + ky."""
+    order = sorted(((i, j) for i in range(n) for j in range(n)), key=lambda p: (p[0] + p[1], p[0]))[1 : count + 1]
+    return np.array([p[0] for p in order]), np.array([p[1] for p in order])
+
+
+def _edge_window(n: int) -> np.ndarray:
+    w = np.sin(np.pi * (np.arange(n) + 0.5) / n)
+    return np.outer(w, w)
+
+
 _D = _dct_matrix(HASH_SIDE)
+_LOW_ROWS, _LOW_COLS = _zigzag(HASH_SIDE, 64)
+_WINDOW = _edge_window(HASH_SIDE)
 _BIT_WEIGHTS = (1 << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
 
 
 def phash(frames: np.ndarray) -> np.ndarray:
-    """(K, 32, 32) grayscale frames -> (K,) uint64 hashes. A bit is set where the coefficient
-    is above the median of the block (DC excluded from the median: it only encodes brightness)."""
+    """(K, 32, 32) grayscale frames -> (K,) uint64 hashes. A bit is set where its coefficient is
+    above the median of the 64 (DC is left out: it only encodes brightness)."""
     x = frames.astype(np.float64)
+    x = (x - x.mean(axis=(1, 2), keepdims=True)) * _WINDOW
     coeffs = _D @ x @ _D.T  # (K, 32, 32) 2-D DCT-II
-    low = coeffs[:, :_LOW, :_LOW].reshape(len(frames), -1)
-    median = np.median(low[:, 1:], axis=1, keepdims=True)
-    bits = (low > median).astype(np.uint64)
+    low = coeffs[:, _LOW_ROWS, _LOW_COLS]
+    bits = (low > np.median(low, axis=1, keepdims=True)).astype(np.uint64)
     return (bits * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
 
 

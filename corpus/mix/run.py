@@ -15,6 +15,7 @@ from tqdm import tqdm
 from corpus.compact import compact, write_table
 from corpus.errors import InputError
 from corpus.executors import EXECUTORS
+from corpus.dedup.units import signature_version
 from corpus.lock import check_finished, reading, writing
 from corpus.mix.copy import MixUnit, UnitCopier
 from corpus.mix.plan import MixPlan, candidates, plan_mix
@@ -72,6 +73,13 @@ def _labels(recipe: Recipe, inputs: dict[str, str]) -> list[str] | None:
     return next(iter(texts.values())).splitlines()
 
 
+def _shared_signature_version(inputs) -> int | None:
+    """The signature version of the mixed clips: that of the inputs, or None where they differ
+    (dedup then refuses the mix, as it would refuse its inputs side by side)."""
+    versions = {signature_version(CorpusLayout.at(d)) for d in inputs}
+    return versions.pop() if len(versions) == 1 else None
+
+
 def _start(layout: CorpusLayout, plan: MixPlan, recipe: Recipe, opts: MixOptions, labels: list[str] | None) -> None:
     """A new mix's folder: labels, every candidate's videos/ row, build.json, then the plan marker."""
     if labels:
@@ -79,7 +87,8 @@ def _start(layout: CorpusLayout, plan: MixPlan, recipe: Recipe, opts: MixOptions
     write_table(layout, "videos", to_table("videos", plan.accounting))
     doc = {"tool": "vmae", "schema_version": SCHEMA_VERSION, "source": "mix", "recipe": recipe.name,
            "inputs": opts.inputs, "scale": opts.scale, "seed": opts.seed, "labeled": bool(labels),
-           "rows": len(plan.accounting), "state": "mixing", "plan_digest": plan.digest, "mix": plan.report}
+           "rows": len(plan.accounting), "state": "mixing", "plan_digest": plan.digest, "mix": plan.report,
+           "signature_version": _shared_signature_version(opts.inputs.values())}
     write_atomic_bytes(layout.build_json, json.dumps(doc, indent=2, default=str).encode())
     write_atomic_bytes(layout.marker(PLAN_MARKER), json.dumps({"units": len(plan.units)}).encode())
 

@@ -2,6 +2,8 @@
 (re-encodes, rescales, brightness, letterbox, time shifts), leaks against evaluation corpora,
 plan-only corpora, and the keep rule."""
 
+import json
+
 import ffmpeg
 import numpy as np
 import pandas as pd
@@ -162,3 +164,15 @@ def _empty_list(tmp_path):
     f = tmp_path / "l.csv"
     f.write_text("url\nftp://127.0.0.1/x.mp4\n")  # one row, failed at plan time
     return f
+
+
+def test_signatures_of_another_version_are_refused(tmp_path, near_set):
+    """A corpus built before signatures were versioned holds version 1: its distances to this
+    version's signatures mean nothing, so dedup says so instead of deciding on them."""
+    old = tmp_path / "old"
+    build_corpus(old, "movies", [next((near_set / "..").glob("src/s0.mp4"))], clip={"clip_seconds": 3})
+    doc = json.loads((old / "build.json").read_text())
+    del doc["signature_version"]
+    (old / "build.json").write_text(json.dumps(doc))
+    with pytest.raises(InputError, match=r"different ways \(.*c: version 2, .*old: version 1\)"):
+        dedup([near_set], against=[old])
