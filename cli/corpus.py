@@ -119,9 +119,14 @@ def build(
     source_option: Annotated[list[str] | None, typer.Option(
         help="KEY=VALUE: any option of the source's own (the flags above are the common ones); repeat.",
         rich_help_panel=SRC)] = None,
+    filter: Annotated[list[str] | None, typer.Option(
+        "--filter", help="Turn a filter on, with its defaults or NAME:KEY=VALUE,...: caption (rows, before download: "
+                         "min_words), motion (min_motion), sharpness (min_sharpness), frozen (max_frozen), bars "
+                         "(max_bars), overlay (max_overlay). What a filter keeps out is in DIR/rejects/ with its "
+                         "reason; repeat for several.", rich_help_panel="Filters")] = None,
     progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
 ) -> None:
-    """Build a corpus: plan → fetch → probe → clip → shard. Rerun the same command to resume."""
+    """Build a corpus: plan → fetch → probe → clip → filters → shard. Rerun the same command to resume."""
     from corpus.build import build as run_build
     from corpus.options import BuildOptions, ClipOptions, FetchOptions, ImageOptions
 
@@ -130,8 +135,14 @@ def build(
                                  param_hint="--source")
     if clip_seconds is not None and window_frames is not None:
         raise typer.BadParameter("give --clip-seconds or --window-frames, not both")
+    from corpus.steps.filters import parse_filter
+
+    try:
+        filters = tuple(parse_filter(spec) for spec in filter or ())
+    except InputError as e:
+        raise fail(e) from e
     options = BuildOptions(
-        source=source, inputs=tuple(str(p) for p in input), out=str(out), workers=workers, executor=executor,
+        filters=filters, source=source, inputs=tuple(str(p) for p in input), out=str(out), workers=workers, executor=executor,
         ray_address=ray_address,
         shard_bytes=parse_size(shard_bytes), unit_size=unit_size,
         fetch=FetchOptions(timeout_s=timeout, max_bytes=parse_size(max_bytes), min_rate=parse_size(min_rate),
@@ -298,7 +309,7 @@ def mix(
         raise fail(e) from e
     for name, r in summary["mix"].items():
         short = f", SHORT by {r['shortfall']}" if r["shortfall"] else ""
-        still = f", {r['too_still']} below min_motion" if r["too_still"] else ""
+        still = "".join(f", {n} {reason}" for reason, n in r["kept_out"].items())
         typer.echo(f"{name:<12} quota {r['quota']:>8}  selected {r['selected']:>8}  of {r['available']} "
                    f"({r['dropped_by_dedup']} dropped by dedup{still}){short}")
     print_summary(summary)

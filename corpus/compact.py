@@ -21,7 +21,7 @@ from manifests.schemas import TABLES, with_version
 from manifests.tables import part_files, read_table
 
 ROWS_PER_FILE = 1_000_000  # a 650k-row K400 plan reads as one file
-SORT_KEYS = {"videos": "row", "clips": "clip_key", "shards": "shard"}
+SORT_KEYS = {"videos": "row", "clips": "clip_key", "shards": "shard", "rejects": "row"}
 
 
 def _write_chunks(folder: Path, table: pa.Table) -> None:
@@ -80,7 +80,7 @@ def compact(layout: CorpusLayout) -> dict[str, tuple[int, int]]:
     (files before, files after)} for the tables rewritten; a table already compact is left."""
     unfinished = pa.array(sorted(unfinished_units(layout)), pa.string())
     changed = {}
-    for name in ("videos", "clips", "shards"):
+    for name in ("videos", "clips", "shards", "rejects"):
         if not layout.table(name).exists():
             continue
         files = part_files(layout.table(name))

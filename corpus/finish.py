@@ -51,6 +51,9 @@ def finish_unit(layout: CorpusLayout, shard_bytes: int, labeled: bool, work: Uni
     shard_rows = write_shards(layout.root, work.unit, clips, shard_bytes, labeled)
     write_part(layout.part("clips", work.unit), "clips", [{k: v for k, v in c.items() if k != "file"} for c in clips])
     write_part(layout.part("shards", work.unit), "shards", shard_rows)
+    rejects = [r for t in tasks for r in t.rejects]
+    if rejects or layout.part("rejects", work.unit).is_file():  # a rerun replaces what a killed run wrote
+        write_part(layout.part("rejects", work.unit), "rejects", rejects)
     write_part(layout.part("videos", work.unit), "videos", rows)
     stats = {"rows": len(rows), "clips": len(clips), "shards": len(shard_rows), "steps": unit_stats(tasks)}
     write_atomic_bytes(layout.marker(f"{work.unit}.json"), json.dumps(stats, sort_keys=True).encode())

@@ -73,6 +73,8 @@ class BuildOptions:
     ray_address: str | None = None  # an existing Ray cluster ("auto", "ray://host:10001"); None starts one
     label_map: str | None = None  # one class name per line: fixes label ids (e.g. the K710 order)
     source_options: dict = field(default_factory=dict)  # the source's own options (its Options class)
+    # filter steps in order, each (name, its options as a dict): corpus/steps/filters
+    filters: tuple[tuple[str, dict], ...] = ()
 
     def plan_fields(self) -> dict:
         """What decides the plan (rows and units): a rerun must match these to resume."""
@@ -84,4 +86,4 @@ class BuildOptions:
         fetch = {"format": self.fetch.format, "max_bytes": self.fetch.max_bytes,
                  "download_sections": self.fetch.download_sections}
         return {"clip": asdict(self.clip), "image": asdict(self.image), "fetch": fetch,
-                "shard_bytes": self.shard_bytes}
+                "shard_bytes": self.shard_bytes, "filters": [list(f) for f in self.filters]}

@@ -13,6 +13,8 @@ from corpus.options import BuildOptions
 from corpus.steps.base import Step, Task
 from corpus.steps.clip import Clip
 from corpus.steps.fetch import Fetch
+from corpus.steps.filters import build_filters
+from corpus.steps.filters.base import Filter
 from corpus.steps.image import StoreImage
 from corpus.steps.probe import Probe
 
@@ -25,11 +27,15 @@ class Pipeline:
     options: BuildOptions
     steps: tuple[type[Step], ...] = STEPS["video"]
 
-    def build(self) -> list[Step]:
-        return [step(self.options) for step in self.steps]
+    def build(self) -> list[Step | Filter]:
+        """Filters on rows first (nothing is fetched for a row they drop), then the media steps,
+        then filters on clips."""
+        filters = build_filters(self.options.filters)
+        return ([f for f in filters if f.on == "rows"] + [step(self.options) for step in self.steps]
+                + [f for f in filters if f.on == "clips"])
 
 
-def run_task(steps: list[Step], task: Task) -> Task:
+def run_task(steps: list[Step | Filter], task: Task) -> Task:
     """Raises only MachineFault (a full disk, a vanished folder, ...): the build stops and no row
     fails. Any other unexpected error fails the task's rows with error_kind internal, and the
     build goes on. The fetched file is deleted when it was a download."""

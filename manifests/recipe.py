@@ -6,10 +6,12 @@ A recipe is YAML:
     keep_labels: false      # true keeps label ids and writes .cls members
     repeat: false           # true fills a short source by repeating its clips
     total: 100000           # only needed when sources give weights
-    min_motion: 1.0         # optional: clips that move less (title cards, slides) stay out
+    min_motion: 1.0         # optional quality thresholds (manifests/quality.py): min_motion,
+    max_frozen: 0.8         # min_sharpness, max_frozen, max_bars, max_overlay; a clip on the wrong
+                            # side stays out, accounted for with the signal's reason (too_still, ...)
     sources:
       k710:   {quota: 60000}   # a number of clips ...
-      webvid: {weight: 0.4, min_motion: 2.0}   # ... or a share of `total`; a floor of its own
+      webvid: {weight: 0.4, min_motion: 2.0}   # ... or a share of `total`; thresholds of its own
 
 Built-in recipes live beside this file (unlabeled_hybrid, labeled_hybrid).
 """
@@ -21,6 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from manifests.quality import SIGNALS
+
+THRESHOLD_KEYS = {s.key: s for s in SIGNALS.values()}  # min_motion, min_sharpness, max_frozen, ...
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
@@ -36,14 +42,15 @@ class Recipe:
     keep_labels: bool
     repeat: bool
     description: str = ""
-    min_motion: float | None = None  # clips whose motion score is lower are left out
-    source_min_motion: dict[str, float] = field(default_factory=dict)  # per source, over min_motion
+    thresholds: dict[str, float] = field(default_factory=dict)  # quality thresholds for every source
+    source_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # per source, over those
 
     def scaled(self, scale: float) -> dict[str, int]:
         return {k: max(0, round(v * scale)) for k, v in self.quotas.items()}
 
-    def motion_floor(self, source: str) -> float | None:
-        return self.source_min_motion.get(source, self.min_motion)
+    def thresholds_of(self, source: str) -> dict[str, float]:
+        """The quality thresholds that hold for one source: its own over the recipe's."""
+        return self.thresholds | self.source_thresholds.get(source, {})
 
 
 def builtin_names() -> list[str]:
@@ -76,8 +83,7 @@ def parse_recipe(doc: dict, where: str) -> Recipe:
             quotas[name] = round(_number(f"{where}: source '{name}'", "quota", spec["quota"]))
         else:
             weights[name] = _number(f"{where}: source '{name}'", "weight", spec["weight"])
-        if spec.get("min_motion") is not None:
-            floors[name] = _number(f"{where}: source '{name}'", "min_motion", spec["min_motion"])
+        floors[name] = _thresholds(spec, f"{where}: source '{name}'")
     if weights:
         total = _number(where, "total", doc.get("total"))
         wsum = sum(weights.values())
@@ -87,8 +93,11 @@ def parse_recipe(doc: dict, where: str) -> Recipe:
     return Recipe(name=str(doc.get("name") or Path(where).stem), quotas=quotas,
                   keep_labels=bool(doc.get("keep_labels", False)), repeat=bool(doc.get("repeat", False)),
                   description=str(doc.get("description", "")),
-                  min_motion=None if doc.get("min_motion") is None else _number(where, "min_motion", doc["min_motion"]),
-                  source_min_motion=floors)
+                  thresholds=_thresholds(doc, where), source_thresholds={k: v for k, v in floors.items() if v})
+
+
+def _thresholds(spec: dict, where: str) -> dict[str, float]:
+    return {key: _number(where, key, spec[key]) for key in THRESHOLD_KEYS if spec.get(key) is not None}
 
 
 def load_recipe(name_or_path: str | Path) -> Recipe:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pyarrow as pa
 
 # 2: captions (every caption of a row, `caption` keeps the first) and media (video or image)
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # a version-1 part reads with the added columns as nulls
+# 3: quality signals of clips (sharpness, frozen, bars, overlay) and the rejects table
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # an older part reads with the added columns as nulls
 VERSION_KEY = b"vmae.schema"
 
 # Number of 64-bit perceptual hashes, spread evenly over a clip, that make its signature.
@@ -84,11 +85,17 @@ CLIPS = pa.schema(
         ("shot_start_s", pa.float64()),
         ("shot_end_s", pa.float64()),
         ("media", pa.string()),  # video | image; null (a version-1 corpus) is video
+        # quality signals (manifests/quality.py says what each means and its scale)
+        ("sharpness", pa.float32()),
+        ("frozen", pa.float32()),
+        ("bars", pa.float32()),
+        ("overlay", pa.float32()),
     ]
 )
 
 # Columns added after version 1 was first written: a part without them reads them as nulls.
-ADDED_COLUMNS: dict[str, set[str]] = {"clips": {"motion", "shot_start_s", "shot_end_s", "captions", "media"},
+ADDED_COLUMNS: dict[str, set[str]] = {"clips": {"motion", "shot_start_s", "shot_end_s", "captions", "media",
+                                                "sharpness", "frozen", "bars", "overlay"},
                                       "videos": {"captions"}}
 
 SHARDS = pa.schema(
@@ -113,7 +120,25 @@ DEDUP = pa.schema(
     ]
 )
 
-TABLES: dict[str, pa.Schema] = {"videos": VIDEOS, "clips": CLIPS, "shards": SHARDS, "dedup": DEDUP}
+# What a build's filters kept out: one row per clip (or per input row, for filters on rows before
+# download), with the filter's reason; a row whose every clip was kept out is `skipped` in videos/.
+REJECTS = pa.schema(
+    [
+        ("clip_key", pa.string()),  # null for a row dropped before download
+        ("video_id", pa.string()),
+        ("row", pa.int64()),
+        ("source", pa.string()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("filter", pa.string()),  # the filter step's name
+        ("reason", pa.string()),  # a short stable word: blurry, frozen, letterboxed, overlaid, too_still, ...
+        ("detail", pa.string()),  # the measured value against the threshold
+        ("unit", pa.string()),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {"videos": VIDEOS, "clips": CLIPS, "shards": SHARDS, "dedup": DEDUP,
+                                "rejects": REJECTS}
 
 
 def with_version(schema: pa.Schema, table: str) -> pa.Schema:

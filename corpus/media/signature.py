@@ -77,12 +77,18 @@ def _border(profile_mean: np.ndarray, profile_std: np.ndarray) -> tuple[int, int
     return min(lead, limit), min(trail, limit)
 
 
-def trim_borders(frames: np.ndarray) -> np.ndarray:
-    """Cut away letterbox/pillarbox bars found in the mean frame."""
+def border_sizes(frames: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) rows and columns of letterbox/pillarbox bars in the mean frame."""
     mean = frames.mean(axis=0)
     top, bottom = _border(mean.mean(axis=1), mean.std(axis=1))
     left, right = _border(mean.mean(axis=0), mean.std(axis=0))
-    h, w = mean.shape
+    return top, bottom, left, right
+
+
+def trim_borders(frames: np.ndarray) -> np.ndarray:
+    """Cut away letterbox/pillarbox bars found in the mean frame."""
+    top, bottom, left, right = border_sizes(frames)
+    h, w = frames.shape[1:]
     return frames[:, top : h - bottom, left : w - right]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 from corpus.errors import InputError
 from corpus.steps.shard import group_by_bytes
 from manifests.layout import CorpusLayout
-from manifests.recipe import Recipe
+from manifests.recipe import THRESHOLD_KEYS, Recipe
 from manifests.sample import fit_key, is_valid_key, media_ext
 from manifests.tables import read_table
 
@@ -39,7 +40,6 @@ class Candidates:
     rows: list[dict]
     keep: np.ndarray  # bool: dedup kept it (or dedup never ran)
     reason: list[str | None]  # dedup's reason for dropping it
-    motion: np.ndarray  # float: the clip's motion score; nan where the corpus has none
 
 
 def candidates(name: str, root: Path, allow_unfinished: bool = False) -> Candidates:
@@ -55,30 +55,36 @@ def candidates(name: str, root: Path, allow_unfinished: bool = False) -> Candida
                          "build finished); the others would all count as kept. Rerun 'vmae corpus dedup' on it, or "
                          "pass --allow-unfinished")
     found = [verdict.get(r["clip_key"], (True, None)) for r in rows]
-    motion = np.array([np.nan if r["motion"] is None else r["motion"] for r in rows], float)
-    return Candidates(str(root), rows, np.array([k for k, _ in found], bool), [why for _, why in found], motion)
+    return Candidates(str(root), rows, np.array([k for k, _ in found], bool), [why for _, why in found])
 
 
-def too_still(recipe: Recipe, pool: dict[str, Candidates]) -> dict[str, np.ndarray]:
-    """Per source: which clips move less than the recipe's min_motion (all False without one)."""
-    out = {}
+Verdicts = dict[str, list[tuple[str, str] | None]]  # per source, per clip: None, or (reason, detail)
+
+
+def kept_out(recipe: Recipe, pool: dict[str, Candidates]) -> Verdicts:
+    """Per source: which clips the recipe's quality thresholds keep out, and why (the first
+    threshold a clip fails). A corpus that lacks a signal the recipe asks for is refused."""
+    out: Verdicts = {}
     for name, clips in pool.items():
-        floor = recipe.motion_floor(name)
-        if floor is not None and np.isnan(clips.motion).any():
-            raise InputError(f"recipe '{recipe.name}' sets min_motion for '{name}', but {clips.corpus} has "
-                             f"{int(np.isnan(clips.motion).sum())} clips without a motion score (built before vmae "
-                             "scored motion): rebuild that corpus, or drop min_motion for it")
-        out[name] = clips.motion < floor if floor is not None else np.zeros(len(clips.rows), bool)
+        limits = [(THRESHOLD_KEYS[k], v) for k, v in recipe.thresholds_of(name).items()]
+        for signal, _ in limits:
+            missing = sum(r.get(signal.column) is None for r in clips.rows)
+            if missing:
+                raise InputError(f"recipe '{recipe.name}' sets {signal.key} for '{name}', but {clips.corpus} has "
+                                 f"{missing} clips without a {signal.column} score (built before vmae measured it): "
+                                 f"rebuild that corpus, or drop {signal.key} for it")
+        out[name] = [next(((s.reason, s.detail(r[s.column], v)) for s, v in limits if s.fails(r[s.column], v)), None)
+                     for r in clips.rows]
     return out
 
 
-def select(recipe: Recipe, pool: dict[str, Candidates], still: dict[str, np.ndarray], scale: float, rng
-           ) -> tuple[list, dict]:
+def select(recipe: Recipe, pool: dict[str, Candidates], out: Verdicts, scale: float, rng) -> tuple[list, dict]:
     """Per source: indices of chosen clips (repeats allowed only when the recipe says so)."""
     chosen, report = [], {}
     for name, quota in recipe.scaled(scale).items():
         clips = pool[name]
-        usable = np.flatnonzero(clips.keep & ~still[name])
+        low = np.array([v is not None for v in out[name]], bool)
+        usable = np.flatnonzero(clips.keep & ~low)
         if len(usable) >= quota:
             pick = rng.choice(usable, quota, replace=False)
         elif recipe.repeat and len(usable):
@@ -88,7 +94,8 @@ def select(recipe: Recipe, pool: dict[str, Candidates], still: dict[str, np.ndar
         rng.shuffle(pick)
         chosen.append((name, pick))
         report[name] = {"quota": quota, "available": len(clips.rows), "dropped_by_dedup": int((~clips.keep).sum()),
-                        "too_still": int((clips.keep & still[name]).sum()),
+                        "kept_out": dict(Counter(v[0] for v, k in zip(out[name], clips.keep, strict=True)
+                                                 if v is not None and k)),
                         "selected": int(len(pick)), "shortfall": int(max(0, quota - len(pick)))}
     return chosen, report
 
@@ -149,8 +156,8 @@ def output_clips(order: list[tuple[str, int]], pool: dict[str, Candidates], labe
     return clips, units, uses
 
 
-def accounting(pool: dict[str, Candidates], uses: dict, recipe: Recipe, still: dict[str, np.ndarray],
-               first_unit: dict) -> list[dict]:
+def accounting(pool: dict[str, Candidates], uses: dict, recipe: Recipe, out: Verdicts, first_unit: dict
+               ) -> list[dict]:
     """One videos/ row per candidate clip: pending until its unit is written, or why it was not used."""
     rows = []
     for name, clips in pool.items():
@@ -163,9 +170,9 @@ def accounting(pool: dict[str, Candidates], uses: dict, recipe: Recipe, still: d
                    "meta": json.dumps({"origin_source": c["source"], "origin_video_id": c["video_id"]})}
             if not used and not clips.keep[i]:
                 row.update(error_kind="duplicate", error=f"dropped by dedup ({clips.reason[i]})")
-            elif not used and still[name][i]:
-                row.update(error_kind="too_still", error=f"motion score {clips.motion[i]:.2f} is below the recipe's "
-                                                         f"min_motion of {recipe.motion_floor(name):g}")
+            elif not used and out[name][i] is not None:
+                reason, detail = out[name][i]
+                row.update(error_kind=reason, error=f"kept out by the recipe: {detail}")
             elif not used:
                 row.update(error_kind="over_quota", error=f"not sampled: source '{name}' is over its quota of "
                                                           f"{recipe.quotas[name]} (before --scale)")
@@ -176,8 +183,8 @@ def accounting(pool: dict[str, Candidates], uses: dict, recipe: Recipe, still: d
 def plan_mix(recipe: Recipe, pool: dict[str, Candidates], scale: float, seed: int, labeled: bool,
              shard_bytes: int) -> MixPlan:
     rng = np.random.default_rng(seed)
-    still = too_still(recipe, pool)
-    chosen, report = select(recipe, pool, still, scale, rng)
+    out = kept_out(recipe, pool)
+    chosen, report = select(recipe, pool, out, scale, rng)
     order = interleave(chosen, rng)
     clips, units, uses = output_clips(order, pool, labeled, shard_bytes)
     first_unit: dict = {}
@@ -185,4 +192,4 @@ def plan_mix(recipe: Recipe, pool: dict[str, Candidates], scale: float, seed: in
         first_unit.setdefault((name, i), c["unit"])
     digest = hashlib.sha256("\n".join(f"{c['clip_key']} {c['source']} {c['origin_key']} {c['unit']}"
                                       for c in clips).encode()).hexdigest()[:16]
-    return MixPlan(clips, units, accounting(pool, uses, recipe, still, first_unit), report, digest)
+    return MixPlan(clips, units, accounting(pool, uses, recipe, out, first_unit), report, digest)

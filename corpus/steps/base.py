@@ -29,6 +29,7 @@ class Task:
     clips: list[dict] = field(default_factory=list)  # clip rows; "file" holds the encoded clip
     stats: dict[str, Counter] = field(default_factory=dict)  # step name -> outcome counts and seconds
     warnings: list[str] = field(default_factory=list)  # distinct warnings of the tools (yt-dlp) on this task
+    rejects: list[dict] = field(default_factory=list)  # rows and clips the filters kept out, with reasons
 
     def make_workdir(self) -> Path:
         """The unit's scratch folder (DIR/.work/UNIT), made only inside a corpus that still exists:

@@ -77,7 +77,7 @@ def test_unlabeled_mix_round_trip(tmp_path, corpora):
     recipe = recipe_file(tmp_path / "r.yaml", "sources:\n  films: {quota: 10}\n  kin: {quota: 6}\n")
     s = mix(MixOptions(recipe=recipe, inputs={"films": str(corpora / "movies"), "kin": str(corpora / "kin")},
                        out=str(tmp_path / "out"), shard_bytes=_third_of(corpora)), progress=False)
-    assert s["mix"]["films"] == {"quota": 10, "available": 12, "dropped_by_dedup": 6, "too_still": 0,
+    assert s["mix"]["films"] == {"quota": 10, "available": 12, "dropped_by_dedup": 6, "kept_out": {},
                                  "selected": 6, "shortfall": 4}
     assert s["mix"]["kin"]["selected"] == 6 and s["mix"]["kin"]["shortfall"] == 0
     clips = check_corpus(tmp_path / "out")

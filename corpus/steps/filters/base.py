@@ -1,0 +1,84 @@
+"""Filter steps: a filter answers, for each input row (before download) or each clip (after
+encoding), keep or a reason to drop it. The base does the rest, so that what a filter drops is
+never lost: a rejects/ row with the reason and the measured value, a count per reason in the
+step's stats (the unit's marker, build.json, `vmae corpus status`), and a row whose every clip
+was dropped becomes `skipped` in videos/ with the reason as its error_kind."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from corpus.steps.base import Task
+
+Verdict = tuple[str, str] | None  # None: keep; else (reason, detail)
+
+
+class Filter:
+    """One filter with its own options (a frozen dataclass named Options, with defaults)."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type]
+    on: ClassVar[str]  # "rows": before download; "clips": after encoding
+
+    def __init__(self, options):
+        self.options = options
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[Task]:
+        for task in tasks:
+            if task.pending or task.clips:
+                stats = task.stats.setdefault(self.name, Counter())
+                start = time.perf_counter()
+                if self.on == "rows":
+                    self._filter_rows(task, stats)
+                else:
+                    self._filter_clips(task, stats)
+                stats["seconds"] += time.perf_counter() - start
+            yield task
+
+    def check(self, item: dict) -> Verdict:
+        """Keep (None) or drop (reason, detail) one row or clip."""
+        raise NotImplementedError
+
+    def _filter_rows(self, task: Task, stats: Counter) -> None:
+        for row in task.pending:
+            verdict = self.check(row)
+            if verdict is None:
+                stats["kept"] += 1
+                continue
+            reason, detail = verdict
+            stats[reason] += 1
+            row.update(status="skipped", error_kind=reason, error=f"kept out by the {self.name} filter: {detail}")
+            task.rejects.append(_reject(self.name, row, None, reason, detail, task.unit))
+
+    def _filter_clips(self, task: Task, stats: Counter) -> None:
+        kept = []
+        for clip in task.clips:
+            verdict = self.check(clip)
+            if verdict is None:
+                stats["kept"] += 1
+                kept.append(clip)
+                continue
+            reason, detail = verdict
+            stats[reason] += 1
+            task.rejects.append(_reject(self.name, clip, clip["clip_key"], reason, detail, task.unit))
+            if clip.get("file"):
+                Path(clip["file"]).unlink(missing_ok=True)
+        dropped = Counter(c["row"] for c in task.clips) - Counter(c["row"] for c in kept)
+        task.clips = kept
+        for row in task.rows:
+            if row["status"] == "ok" and dropped[row["row"]]:
+                row["clips"] -= dropped[row["row"]]
+                if not row["clips"]:
+                    why = next(r for r in reversed(task.rejects) if r["row"] == row["row"])
+                    row.update(status="skipped", error_kind=why["reason"],
+                               error=f"every clip kept out by filters, the last by {why['filter']}: {why['detail']}")
+
+
+def _reject(name: str, item: dict, key: str | None, reason: str, detail: str, unit: str) -> dict:
+    return {"clip_key": key, "video_id": item.get("video_id"), "row": item["row"], "source": item.get("source"),
+            "start_s": item.get("start_s"), "end_s": item.get("end_s"), "filter": name, "reason": reason,
+            "detail": detail, "unit": unit}
