@@ -142,8 +142,8 @@ def build(
     except InputError as e:
         raise fail(e) from e
     options = BuildOptions(
-        filters=filters, source=source, inputs=tuple(str(p) for p in input), out=str(out), workers=workers, executor=executor,
-        ray_address=ray_address,
+        source=source, inputs=tuple(str(p) for p in input), out=str(out), workers=workers, executor=executor,
+        ray_address=ray_address, filters=filters,
         shard_bytes=parse_size(shard_bytes), unit_size=unit_size,
         fetch=FetchOptions(timeout_s=timeout, max_bytes=parse_size(max_bytes), min_rate=parse_size(min_rate),
                            retries=retries, format=format,

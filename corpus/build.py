@@ -125,8 +125,8 @@ def _check_same_build(layout: CorpusLayout, options: BuildOptions) -> None:
         raise InputError(f"{layout.root} was planned from other inputs or source options. Rerun with the same "
                          "--source, --input files and source options to resume, or build into a new --out folder.")
     if recorded.get("work") != now["work"] and _holds_clips(layout):
-        raise InputError(f"{layout.root} already holds clips made with other clip, fetch, shard or filter options; rerun "
-                         "with the options it was built with, or build into a new --out folder.")
+        raise InputError(f"{layout.root} already holds clips made with other clip, fetch, shard or filter options; "
+                         "rerun with the options it was built with, or build into a new --out folder.")
 
 
 def build(options: BuildOptions, *, plan_only: bool = False, retry_failed: bool = False,

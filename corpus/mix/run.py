@@ -13,9 +13,9 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from corpus.compact import compact, write_table
+from corpus.dedup.units import signature_version
 from corpus.errors import InputError
 from corpus.executors import EXECUTORS
-from corpus.dedup.units import signature_version
 from corpus.lock import check_finished, reading, writing
 from corpus.mix.copy import MixUnit, UnitCopier
 from corpus.mix.plan import MixPlan, candidates, plan_mix
