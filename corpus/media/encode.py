@@ -13,9 +13,8 @@ import ffmpeg
 from corpus.errors import MachineFault, StepError, fault_in_message
 from corpus.media.motion import motion_score
 from corpus.media.probe import SAFE_INPUT
-from corpus.media.quality import DETAIL_FPS, DETAIL_MIN_FRAMES, detail_size, quality_signals
-from corpus.media.quality import frames_from_raw as detail_from_raw
-from corpus.media.signature import SAMPLE_FPS, SAMPLE_SIDE, frames_from_raw, signature_from_frames
+from corpus.media.quality import detail_size, quality_signals
+from corpus.media.signature import SAMPLE_FPS, SAMPLE_SIDE, area_resize, frames_from_raw, signature_from_frames
 from corpus.options import ClipOptions
 from manifests.schemas import SIGNATURE_HASHES
 
@@ -53,16 +52,14 @@ def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, o
     video = inp.video
     if opts.fps:
         video = video.filter("fps", fps=opts.fps)
-    split = video.filter_multi_output("split", 3)
+    split = video.filter_multi_output("split")
     main = split[0].filter("scale", width, height).filter("setsar", 1)
+    # The sampled frames come 144 px high (quality signals); the signature's 64x64 ones are
+    # scaled down from them here. One pipe: a second output file failed silently on a full disk.
     detail_w, detail_h = detail_size(info["width"], info["height"])
-    detail_rate = max(DETAIL_FPS, DETAIL_MIN_FRAMES / max(length, 1e-3))
-    detail = (split[2].filter("fps", fps=f"{detail_rate:.6f}").filter("scale", detail_w, detail_h, flags="area")
-              .filter("format", "gray"))
-    detail_file = dest.with_name(f"{dest.stem}.detail.gray")
     # At least three frames per hash window, whatever the clip's length.
     sig_rate = max(SAMPLE_FPS, 3 * SIGNATURE_HASHES / max(length, 1e-3))
-    sig = (split[1].filter("fps", fps=f"{sig_rate:.6f}").filter("scale", SAMPLE_SIDE, SAMPLE_SIDE, flags="area")
+    sig = (split[1].filter("fps", fps=f"{sig_rate:.6f}").filter("scale", detail_w, detail_h, flags="area")
            .filter("format", "gray"))
     streams = [main]
     audio_args = {"an": None}
@@ -74,13 +71,11 @@ def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, o
     clip_out = ffmpeg.output(*streams, str(dest), vcodec="libx264", pix_fmt="yuv420p", preset=opts.preset,
                              crf=opts.crf, movflags="+faststart", fps_mode="passthrough", threads=1, **audio_args)
     sig_out = ffmpeg.output(sig, "pipe:", format="rawvideo", pix_fmt="gray")
-    detail_out = ffmpeg.output(detail, str(detail_file), format="rawvideo", pix_fmt="gray")
     # -progress reports the frames written to the first output (the clip), which saves probing it.
-    cmd = ffmpeg.merge_outputs(clip_out, sig_out, detail_out).global_args(
+    cmd = ffmpeg.merge_outputs(clip_out, sig_out).global_args(
         "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:2").overwrite_output()
     try:
         raw, report = cmd.run(capture_stdout=True, capture_stderr=True)
-        detail_raw = detail_file.read_bytes()
     except ffmpeg.Error as e:
         message = (e.stderr or b"").decode("utf-8", "replace")
         fault = fault_in_message(message, str(dest.parent))
@@ -90,20 +85,16 @@ def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, o
             raise fault from e
         tail = message.strip().splitlines()[-1:] or ["ffmpeg failed"]
         raise StepError("corrupt", f"ffmpeg could not cut [{start:.3f}, {start + length:.3f}]: {tail[0]}") from e
-    finally:
-        detail_file.unlink(missing_ok=True)
     if not dest.is_file() or dest.stat().st_size == 0 or not raw:
         raise StepError("corrupt", f"ffmpeg produced no frames for [{start:.3f}, {start + length:.3f}]")
     frames = _frames_written(report)
     fps = opts.fps or info["fps"]
     data = dest.read_bytes()
-    sampled = frames_from_raw(raw)  # the signature's frames also tell how much the clip moves
-    detail_frames = detail_from_raw(detail_raw, detail_w, detail_h)
-    if not len(detail_frames):
-        raise StepError("corrupt", f"ffmpeg produced no frames for [{start:.3f}, {start + length:.3f}]")
+    detail = frames_from_raw(raw, detail_w, detail_h)
+    sampled = area_resize(detail, SAMPLE_SIDE, SAMPLE_SIDE)  # the signature's frames also tell the motion
     return EncodedClip(dest, signature_from_frames(sampled), frames / fps, fps, frames, width, height, len(data),
                        hashlib.sha256(data).hexdigest(), motion_score(sampled, sig_rate),
-                       quality_signals(sampled, detail_frames))
+                       quality_signals(sampled, detail))
 
 
 def _frames_written(progress: bytes) -> int:

@@ -1,6 +1,7 @@
-"""Quality signals of a clip (manifests/quality.py says what each means), computed on frames the
-clip's one ffmpeg pass already decodes: the small gray frames of its signature (frozen, bars)
-and a few gray frames 144 px high from the same decode (sharpness, overlay). No second decode."""
+"""Quality signals of a clip (manifests/quality.py says what each means), computed on the frames
+the clip's one ffmpeg pass already samples for its signature (4 or more a second, gray, 144 px
+high; the signature's 64x64 frames are scaled down from them): frozen and bars on the small
+ones, sharpness and overlay on the 144 px ones. No second decode."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import numpy as np
 from corpus.media.signature import border_sizes
 
 DETAIL_HEIGHT = 144  # rows of the frames sharpness and overlay are measured on
-DETAIL_FPS = 2.0  # frames per second handed over for them (at least DETAIL_MIN_FRAMES a clip)
-DETAIL_MIN_FRAMES = 4
 _FROZEN_LEVEL = 0.5  # mean gray-level change below which two sampled frames are the same picture
 _EDGE_LEVEL = 48.0  # gray levels across one pixel that make a strong edge at 144 px
 _STAYS = 0.9  # an edge present in this share of the frames stays put
@@ -72,8 +71,3 @@ def quality_signals(sampled: np.ndarray, detail: np.ndarray) -> dict[str, float]
     return {"frozen": frozen_share(sampled), "bars": bars, "sharpness": sharpness(inner),
             "overlay": overlay_share(inner)}
 
-
-def frames_from_raw(raw: bytes, width: int, height: int) -> np.ndarray:
-    size = width * height
-    n = len(raw) // size
-    return np.frombuffer(raw[: n * size], dtype=np.uint8).reshape(n, height, width)

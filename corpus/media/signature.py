@@ -126,11 +126,28 @@ def signature_from_frames(frames: np.ndarray, count: int = SIGNATURE_HASHES) -> 
     return [int(h) for h in phash(resize(windowed_means(f, count)))]
 
 
-def frames_from_raw(raw: bytes) -> np.ndarray:
-    """The (n, 64, 64) uint8 gray frames ffmpeg wrote as raw bytes."""
-    size = SAMPLE_SIDE * SAMPLE_SIDE
+def frames_from_raw(raw: bytes, width: int = SAMPLE_SIDE, height: int = SAMPLE_SIDE) -> np.ndarray:
+    """The (n, height, width) uint8 gray frames ffmpeg wrote as raw bytes."""
+    size = width * height
     n = len(raw) // size
     if n == 0:
         raise ValueError("no frames to hash")
-    return np.frombuffer(raw[: n * size], dtype=np.uint8).reshape(n, SAMPLE_SIDE, SAMPLE_SIDE)
+    return np.frombuffer(raw[: n * size], dtype=np.uint8).reshape(n, height, width)
+
+
+def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights: each output cell is the mean of the input it covers (partial
+    pixels by their share), as ffmpeg's area scaling does."""
+    edges = np.arange(n_out + 1) * n_in / n_out
+    lo, hi = edges[:-1, None], edges[1:, None]
+    pixel = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(hi, pixel + 1) - np.maximum(lo, pixel), 0, None)
+    return overlap / overlap.sum(axis=1, keepdims=True)
+
+
+def area_resize(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(n, h, w) frames scaled to (n, height, width) by area averaging, as uint8."""
+    rows, cols = _area_matrix(frames.shape[1], height), _area_matrix(frames.shape[2], width)
+    out = np.einsum("ih,nhw,jw->nij", rows, frames.astype(np.float32), cols, optimize=True)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 

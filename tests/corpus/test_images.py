@@ -57,7 +57,7 @@ def image_server(tmp_path_factory):
     frames[0].putpalette([220, 0, 0, 0, 0, 220] + [0] * 762)
     frames[1].putpalette([220, 0, 0, 0, 0, 220] + [0] * 762)
     frames[0].save(d / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
-    photo(320, 240).convert("CMYK").save(d / "cmyk.jpg")
+    photo(320, 240).rotate(180).convert("CMYK").save(d / "cmyk.jpg")  # turned: not a copy of the photo
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise to display: stored landscape, shown portrait
     photo(400, 200).save(d / "rotated.jpg", exif=exif.tobytes())
