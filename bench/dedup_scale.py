@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.dedup.mih import brute_force_pairs, near_pairs  # noqa: E402
 from corpus.dedup.run import DEFAULT_THRESHOLD, dedup  # noqa: E402
-from manifests.schemas import CLIPS, SIGNATURE_HASHES, with_version  # noqa: E402
+from manifests.schemas import CLIPS, SIGNATURE_HASHES, VIDEOS, with_version  # noqa: E402
 from manifests.tables import read_frame  # noqa: E402
 
 TARGET_SECONDS, TARGET_GB = 300, 4.0
@@ -62,6 +62,13 @@ def write_corpus(root: Path, sig: np.ndarray) -> None:
     table = pa.table({f.name: columns.get(f.name, pa.nulls(n, f.type)) for f in schema}, schema=schema)
     (root / "clips").mkdir(parents=True)
     pq.write_table(table, root / "clips" / "part-0.parquet")
+    # videos/: one row per clip (dedup reads each source's resolution from it)
+    videos = {"row": columns["row"], "video_id": keys, "status": pa.array(["ok"] * n), "width": columns["width"],
+              "height": columns["height"], "clips": pa.array(np.ones(n, np.int32))}
+    schema = with_version(VIDEOS, "videos")
+    (root / "videos").mkdir()
+    pq.write_table(pa.table({f.name: videos.get(f.name, pa.nulls(n, f.type)) for f in schema}, schema=schema),
+                   root / "videos" / "part-0.parquet")
     (root / "build.json").write_text(json.dumps({"rows": n, "state": "complete"}))
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from cli.common import CorpusDir, Executor, RayAddress, fail, machine_faults, parse_size
-from corpus.dedup import DEFAULT_THRESHOLD
+from corpus.dedup import DEFAULT_SIMILARITY, DEFAULT_THRESHOLD
 from corpus.errors import InputError, MachineFault
 from corpus.sources import SOURCES
 from manifests.errors import ManifestError
@@ -254,22 +254,42 @@ def dedup(
     executor: Executor = "local",
     ray_address: RayAddress = None,
     allow_unfinished: AllowUnfinished = False,
+    embeddings: Annotated[list[Path] | None, typer.Option(
+        help="Parquet of clip embeddings ('vmae embed': clip_key, embedding) of the corpora and the --against "
+             "ones; turns on semantic dedup (K-means, then cosine within clusters). Repeat for several files.",
+        rich_help_panel="Semantic")] = None,
+    similarity: Annotated[float, typer.Option(
+        help="Cosine at or above which two clips of different videos are semantic duplicates; choose it from "
+             "the picture the command draws.", rich_help_panel="Semantic")] = DEFAULT_SIMILARITY,
+    clusters: Annotated[int | None, typer.Option(help="K-means clusters (default: about the square root of the "
+                                                      "clips).", rich_help_panel="Semantic")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Where to draw the similarity distribution (default: "
+                                                   "DIR/dedup_similarity.png of the first corpus).",
+                                              rich_help_panel="Semantic")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Find exact and near duplicates across corpora, and leaks of evaluation videos; writes
     DIR/dedup/ for each corpus. Works on plan-only corpora too (by video id), so that duplicates
-    and leaks are dropped before anything is downloaded."""
+    and leaks are dropped before anything is downloaded. With --embeddings, also semantic
+    duplicates and leaks by embedding."""
+    from corpus.dedup.by_embedding import SemanticOptions
     from corpus.dedup.run import dedup as run_dedup
 
+    semantic = SemanticOptions(tuple(str(e) for e in embeddings), similarity, clusters, str(plot) if plot else None
+                               ) if embeddings else None
     try:
         with machine_faults("dedup", corpora[0]):
             results = run_dedup(corpora, against or [], threshold, workers=workers, executor=executor,
-                                ray_address=ray_address, progress=progress, allow_unfinished=allow_unfinished)
+                                ray_address=ray_address, progress=progress, allow_unfinished=allow_unfinished,
+                                semantic=semantic)
     except (InputError, ManifestError) as e:
         raise fail(e) from e
     for r in results:
         dropped = "  ".join(f"{k}={v}" for k, v in sorted(r.dropped.items())) or "none"
         typer.echo(f"{r.corpus}: {r.items} items, kept {r.items - sum(r.dropped.values())}, dropped: {dropped}")
+    if results and results[0].plot:
+        typer.echo(f"semantic: {results[0].embedded} clips had an embedding; similarity distribution: "
+                   f"{results[0].plot}")
 
 
 @app.command()

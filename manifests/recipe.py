@@ -9,6 +9,8 @@ A recipe is YAML:
     min_motion: 1.0         # optional quality thresholds (manifests/quality.py): min_motion,
     max_frozen: 0.8         # min_sharpness, max_frozen, max_bars, max_overlay; a clip on the wrong
                             # side stays out, accounted for with the signal's reason (too_still, ...)
+    max_per_cluster: 500    # optional: at most this many clips of a source from one semantic
+                            # cluster (`vmae corpus dedup --embeddings`); the rest are cluster_cap
     sources:
       k710:   {quota: 60000}   # a number of clips ...
       webvid: {weight: 0.4, min_motion: 2.0}   # ... or a share of `total`; thresholds of its own
@@ -44,6 +46,7 @@ class Recipe:
     description: str = ""
     thresholds: dict[str, float] = field(default_factory=dict)  # quality thresholds for every source
     source_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # per source, over those
+    max_per_cluster: int | None = None  # clips of one source from one semantic cluster
 
     def scaled(self, scale: float) -> dict[str, int]:
         return {k: max(0, round(v * scale)) for k, v in self.quotas.items()}
@@ -93,7 +96,9 @@ def parse_recipe(doc: dict, where: str) -> Recipe:
     return Recipe(name=str(doc.get("name") or Path(where).stem), quotas=quotas,
                   keep_labels=bool(doc.get("keep_labels", False)), repeat=bool(doc.get("repeat", False)),
                   description=str(doc.get("description", "")),
-                  thresholds=_thresholds(doc, where), source_thresholds={k: v for k, v in floors.items() if v})
+                  thresholds=_thresholds(doc, where), source_thresholds={k: v for k, v in floors.items() if v},
+                  max_per_cluster=None if doc.get("max_per_cluster") is None
+                  else max(1, round(_number(where, "max_per_cluster", doc["max_per_cluster"]))))
 
 
 def _thresholds(spec: dict, where: str) -> dict[str, float]:

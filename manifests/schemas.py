@@ -96,7 +96,7 @@ CLIPS = pa.schema(
 # Columns added after version 1 was first written: a part without them reads them as nulls.
 ADDED_COLUMNS: dict[str, set[str]] = {"clips": {"motion", "shot_start_s", "shot_end_s", "captions", "media",
                                                 "sharpness", "frozen", "bars", "overlay"},
-                                      "videos": {"captions"}}
+                                      "videos": {"captions"}, "dedup": {"cluster", "similarity"}}
 
 SHARDS = pa.schema(
     [
@@ -113,10 +113,12 @@ DEDUP = pa.schema(
         ("clip_key", pa.string()),  # the video_id on a plan-only corpus
         ("video_id", pa.string()),
         ("keep", pa.bool_()),
-        ("reason", pa.string()),  # exact | near | exact_id | leak_id | leak_near; null when kept
+        ("reason", pa.string()),  # exact | near | exact_id | leak_id | leak_near | semantic | leak_semantic
         ("duplicate_of", pa.string()),  # the kept clip (or evaluation clip / video id of a leak)
         ("duplicate_corpus", pa.string()),  # the corpus folder holding duplicate_of
-        ("distance", pa.int32()),
+        ("distance", pa.int32()),  # bits between signatures (exact, near, leak_near)
+        ("cluster", pa.int32()),  # --embeddings: the clip's K-means cluster (recipes may cap clips per cluster)
+        ("similarity", pa.float32()),  # --embeddings: cosine to duplicate_of (semantic, leak_semantic)
     ]
 )
 

@@ -2,3 +2,4 @@
 multi-index hashing), and leakage against evaluation corpora (by video id and signature)."""
 
 DEFAULT_THRESHOLD = 40  # bits of 512; chosen from measurements, see README
+DEFAULT_SIMILARITY = 0.95  # cosine of embeddings (--embeddings); chosen from the distribution's picture, see README

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from corpus.dedup import DEFAULT_THRESHOLD
+from corpus.dedup.by_embedding import SemanticOptions, semantic_pass
 from corpus.dedup.mih import chunk_bounds, near_pairs
 from corpus.dedup.units import CorpusItems, check_signature_versions, load_items
+from corpus.dedup.verdicts import keepers, mark, preference
 from corpus.errors import InputError
 from corpus.executors import EXECUTORS
 from corpus.lock import check_finished, reading, writing
@@ -42,6 +42,8 @@ class DedupResult:
     corpus: Path
     items: int
     dropped: dict[str, int]
+    embedded: int = 0  # items that had an embedding (--embeddings)
+    plot: Path | None = None  # the similarity distribution's picture (--embeddings)
 
 
 def _eval_index(against: list[CorpusItems]) -> tuple[set[str], np.ndarray, list[tuple[str, str]]]:
@@ -60,37 +62,18 @@ def _all_items(corpora: list[CorpusItems]) -> pd.DataFrame:
     items = pd.concat(frames, ignore_index=True)
     items["keep"], items["reason"], items["duplicate_of"], items["duplicate_corpus"] = True, None, None, None
     items["distance"] = pd.array([None] * len(items), dtype="Int32")
+    items["cluster"] = pd.array([None] * len(items), dtype="Int32")
+    items["similarity"] = np.nan
     return items
-
-
-def _mark(items: pd.DataFrame, idx, reason: str, of_key, of_corpus, distance) -> None:
-    """Drop the items at idx (index labels, a mask, or one label) for `reason`."""
-    if np.ndim(idx) and not len(items.loc[idx]):
-        return
-    items.loc[idx, "keep"] = False
-    items.loc[idx, "reason"] = reason
-    items.loc[idx, "duplicate_of"] = of_key
-    items.loc[idx, "duplicate_corpus"] = of_corpus
-    items.loc[idx, "distance"] = distance
-
-
-def _preference(items: pd.DataFrame) -> np.ndarray:
-    """Rank of each item under the keep rule (0 = most preferred)."""
-    ordered = items.sort_values(["labeled", "pixels", "corpus_order", "key"], ascending=[False, False, True, True])
-    rank = np.empty(len(items), np.int64)
-    rank[ordered.index.to_numpy()] = np.arange(len(items))
-    return rank
 
 
 Search = Callable[[np.ndarray, str], tuple[np.ndarray, np.ndarray, np.ndarray]]  # (signatures, what) -> pairs
 
 
-def _searcher(threshold: int, workers: int, executor: str, ray_address: str | None, progress: bool) -> Search:
+def _searcher(pool, threshold: int, progress: bool) -> Search:
     """The near-pair search of one dedup run: its chunks in worker processes or as Ray tasks
     (the heavy pass: every chunk sorts and probes every signature), with a progress bar."""
     from tqdm import tqdm
-
-    pool = EXECUTORS[executor](workers, address=ray_address)  # local with one worker: in this process
 
     def search(sigs: np.ndarray, what: str):
         chunks = len(chunk_bounds(sigs.shape[1] * 64, threshold))
@@ -102,7 +85,7 @@ def _searcher(threshold: int, workers: int, executor: str, ray_address: str | No
 
 def _leaks(items, sig_index, sigs, eval_ids, eval_sigs, eval_names, search: Search) -> None:
     leak_id = items["video_id"].isin(eval_ids) & items["keep"]
-    _mark(items, leak_id, "leak_id", items.loc[leak_id, "video_id"], None, None)
+    mark(items, leak_id, "leak_id", items.loc[leak_id, "video_id"], None, None)
     if not len(eval_sigs) or not len(sigs):
         return
     a, b, d = search(np.concatenate([sigs, eval_sigs]), "leak search")
@@ -114,7 +97,7 @@ def _leaks(items, sig_index, sigs, eval_ids, eval_sigs, eval_names, search: Sear
     rows = sig_index[a[first]]
     alive = items.loc[rows, "keep"].to_numpy(bool)
     rows, first = rows[alive], first[alive]
-    _mark(items, rows, "leak_near", [eval_names[k][1] for k in j[first]], [eval_names[k][0] for k in j[first]],
+    mark(items, rows, "leak_near", [eval_names[k][1] for k in j[first]], [eval_names[k][0] for k in j[first]],
           d[first].astype(int))
 
 
@@ -132,18 +115,13 @@ def _clusters(items, sig_index, sigs, search: Search) -> None:
     extra = np.flatnonzero((same != np.arange(len(sig_index))) & alive)
     a, b = np.r_[a, same[extra]], np.r_[b, extra]
     n = len(sig_index)
-    _, label = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
-    rank = _preference(items)[sig_index]
-    order = np.lexsort((rank, label))
-    first = np.r_[True, label[order][1:] != label[order][:-1]]
-    keeper = np.empty(n, np.int64)
-    keeper[order] = np.repeat(order[first], np.diff(np.r_[np.flatnonzero(first), n]))
+    keeper = keepers(a, b, n, preference(items)[sig_index])
     drop = np.flatnonzero((keeper != np.arange(n)) & alive)
     rows, krows = sig_index[drop], sig_index[keeper[drop]]
     same_file = items.loc[rows, "sha256"].to_numpy() == items.loc[krows, "sha256"].to_numpy()
     distance = np.bitwise_count(sigs[drop] ^ sigs[keeper[drop]]).sum(axis=1)
     for reason, sel in (("exact", same_file), ("near", ~same_file)):
-        _mark(items, rows[sel], reason, items.loc[krows[sel], "key"].to_numpy(),
+        mark(items, rows[sel], reason, items.loc[krows[sel], "key"].to_numpy(),
               items.loc[krows[sel], "corpus"].to_numpy(), distance[sel].astype(int))
 
 
@@ -156,18 +134,19 @@ def _ids(items: pd.DataFrame) -> None:
     live = live[live.groupby("video_id")["key"].transform("size") > 1]
     if live.empty:
         return
-    rank = _preference(items)
+    rank = preference(items)
     for _, group in live.groupby("video_id"):
         best = group.index[np.argmin(rank[group.index])]
         for row in group.index[(group.index != best) & group["plan_only"].to_numpy()]:
-            _mark(items, row, "exact_id", items.at[best, "key"], items.at[best, "corpus"], 0)
+            mark(items, row, "exact_id", items.at[best, "key"], items.at[best, "corpus"], 0)
 
 
 def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: int = DEFAULT_THRESHOLD, *,
           workers: int = 1, executor: str = "local", ray_address: str | None = None, progress: bool = False,
-          allow_unfinished: bool = False) -> list[DedupResult]:
-    """workers, executor, ray_address: where the near-pair search runs (workers=1 and local: in
-    this process); every other step is light and runs here. The corpora are held as their writer
+          allow_unfinished: bool = False, semantic: SemanticOptions | None = None) -> list[DedupResult]:
+    """workers, executor, ray_address: where the near-pair search and the semantic pass's
+    within-cluster search run (workers=1 and local: in this process); every other step is light
+    and runs here. semantic: also drop by embedding (corpus/dedup/by_embedding.py). The corpora are held as their writer
     (dedup writes their dedup/), the --against corpora as readers; a corpus whose build stopped
     half-way is refused unless allow_unfinished (a plan-only corpus is finished as planned)."""
     if not corpora:
@@ -184,15 +163,18 @@ def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: 
             if CorpusLayout.at(root).is_corpus():
                 held.enter_context(writing(root))
         held.enter_context(reading(a for a in against if Path(a).resolve() not in written))
-        return _dedup(corpora, against, _searcher(threshold, workers, executor, ray_address, progress))
+        pool = EXECUTORS[executor](workers, address=ray_address)  # local with one worker: in this process
+        return _dedup(corpora, against, _searcher(pool, threshold, progress), pool.map, semantic)
 
 
-def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search) -> list[DedupResult]:
+def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search, map_fn,
+           semantic: SemanticOptions | None) -> list[DedupResult]:
     loaded = [load_items(c) for c in corpora]
     empty = [str(c.root) for c in loaded if c.frame.empty]
     if empty:
         raise InputError(f"nothing to deduplicate in {', '.join(empty)} (no clips and no planned videos)")
-    eval_ids, eval_sigs, eval_names = _eval_index([load_items(a) for a in against])
+    held_out = [load_items(a) for a in against]
+    eval_ids, eval_sigs, eval_names = _eval_index(held_out)
     items = _all_items(loaded)
     sig_index = np.flatnonzero(~items["plan_only"].to_numpy())
     sigs = np.concatenate([c.signatures for c in loaded if not c.plan_only]) if len(sig_index) else \
@@ -201,13 +183,20 @@ def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search)
     _ids(items)
     if len(sig_index):
         _clusters(items, sig_index, sigs, search)
-    return [_write(c, items[items["corpus"] == str(c.root)]) for c in loaded]
+    embedded, plot = 0, None
+    if semantic is not None:
+        evaluation = pd.DataFrame([(k, str(a.root)) for a in held_out if not a.plan_only for k in a.frame["key"]],
+                                  columns=["key", "corpus"])
+        embedded, plot = semantic_pass(items, evaluation, semantic, map_fn)
+    return [_write(c, items[items["corpus"] == str(c.root)], embedded, plot) for c in loaded]
 
 
-def _write(corpus: CorpusItems, items: pd.DataFrame) -> DedupResult:
+def _write(corpus: CorpusItems, items: pd.DataFrame, embedded: int, plot: Path | None) -> DedupResult:
     rows = [{"clip_key": r.key, "video_id": r.video_id, "keep": bool(r.keep), "reason": r.reason,
              "duplicate_of": r.duplicate_of, "duplicate_corpus": r.duplicate_corpus,
-             "distance": None if pd.isna(r.distance) else int(r.distance)} for r in items.itertuples()]
+             "distance": None if pd.isna(r.distance) else int(r.distance),
+             "cluster": None if pd.isna(r.cluster) else int(r.cluster),
+             "similarity": None if pd.isna(r.similarity) else float(r.similarity)} for r in items.itertuples()]
     write_part(CorpusLayout.at(corpus.root).part("dedup", "all"), "dedup", rows)
     dropped = items.loc[~items["keep"], "reason"].value_counts().to_dict()
-    return DedupResult(corpus.root, len(items), dropped)
+    return DedupResult(corpus.root, len(items), dropped, embedded, plot)

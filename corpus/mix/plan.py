@@ -40,6 +40,7 @@ class Candidates:
     rows: list[dict]
     keep: np.ndarray  # bool: dedup kept it (or dedup never ran)
     reason: list[str | None]  # dedup's reason for dropping it
+    cluster: np.ndarray  # int: the clip's semantic cluster (dedup --embeddings); -1 where it has none
 
 
 def candidates(name: str, root: Path, allow_unfinished: bool = False) -> Candidates:
@@ -49,13 +50,30 @@ def candidates(name: str, root: Path, allow_unfinished: bool = False) -> Candida
     rows = read_table(root, "clips", required=False).to_pylist()
     dedup = read_table(root, "dedup", required=False).to_pylist()
     verdict = {d["clip_key"]: (d["keep"], d["reason"]) for d in dedup}
+    cluster_of = {d["clip_key"]: d.get("cluster") for d in dedup}
     judged = sum(r["clip_key"] in verdict for r in rows)
     if 0 < judged < len(rows) and not allow_unfinished:  # dedup ran before the rest of the clips were built
         raise InputError(f"--input {name}={root}: dedup judged {judged} of its {len(rows)} clips (it ran before the "
                          "build finished); the others would all count as kept. Rerun 'vmae corpus dedup' on it, or "
                          "pass --allow-unfinished")
     found = [verdict.get(r["clip_key"], (True, None)) for r in rows]
-    return Candidates(str(root), rows, np.array([k for k, _ in found], bool), [why for _, why in found])
+    cluster = np.array([-1 if cluster_of.get(r["clip_key"]) is None else cluster_of[r["clip_key"]] for r in rows],
+                       np.int64)
+    return Candidates(str(root), rows, np.array([k for k, _ in found], bool), [why for _, why in found], cluster)
+
+
+def capped(usable: np.ndarray, cluster: np.ndarray, cap: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The usable clips (in their shuffled order) with at most `cap` from one cluster, and those
+    the cap left out; clips without a cluster are never capped."""
+    if cap is None:
+        return usable, np.empty(0, np.int64)
+    c = cluster[usable]
+    rank = np.zeros(len(usable), np.int64)  # each clip's place among the usable clips of its cluster
+    order = np.argsort(c, kind="stable")
+    starts = np.flatnonzero(np.r_[True, c[order][1:] != c[order][:-1]])
+    rank[order] = np.arange(len(usable)) - np.repeat(starts, np.diff(np.r_[starts, len(usable)]))
+    keep = (c < 0) | (rank < cap)
+    return usable[keep], usable[~keep]
 
 
 Verdicts = dict[str, list[tuple[str, str] | None]]  # per source, per clip: None, or (reason, detail)
@@ -79,12 +97,18 @@ def kept_out(recipe: Recipe, pool: dict[str, Candidates]) -> Verdicts:
 
 
 def select(recipe: Recipe, pool: dict[str, Candidates], out: Verdicts, scale: float, rng) -> tuple[list, dict]:
-    """Per source: indices of chosen clips (repeats allowed only when the recipe says so)."""
+    """Per source: indices of chosen clips (repeats allowed only when the recipe says so). Clips
+    the recipe's max_per_cluster leaves out are added to `out` as cluster_cap."""
     chosen, report = [], {}
     for name, quota in recipe.scaled(scale).items():
         clips = pool[name]
         low = np.array([v is not None for v in out[name]], bool)
         usable = np.flatnonzero(clips.keep & ~low)
+        if recipe.max_per_cluster is not None:  # which clips of a large cluster stay is chosen at random
+            usable, left_out = capped(rng.permutation(usable), clips.cluster, recipe.max_per_cluster)
+            for i in left_out:
+                out[name][i] = ("cluster_cap", f"semantic cluster {clips.cluster[i]} already gives this source "
+                                               f"{recipe.max_per_cluster} clips (max_per_cluster)")
         if len(usable) >= quota:
             pick = rng.choice(usable, quota, replace=False)
         elif recipe.repeat and len(usable):

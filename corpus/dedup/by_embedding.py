@@ -1,0 +1,76 @@
+"""The semantic pass of `vmae corpus dedup --embeddings`: on the items still kept after the exact,
+near and signature-leak passes, leaks against evaluation clips by embedding (leak_semantic),
+then semantic duplicates (semantic), with the same keep rule; every embedded item gets its
+K-means cluster (the dedup table's `cluster`, which recipes may cap)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from corpus.dedup import DEFAULT_SIMILARITY
+from corpus.dedup.semantic import (
+    assign,
+    draw_distribution,
+    kmeans,
+    leaks,
+    read_embeddings,
+    similar_pairs,
+)
+from corpus.dedup.verdicts import keepers, mark, preference
+from corpus.errors import InputError
+
+
+@dataclass(frozen=True)
+class SemanticOptions:
+    embeddings: tuple[str, ...]  # Parquet files of clip_key, embedding ('vmae embed')
+    similarity: float = DEFAULT_SIMILARITY  # cosine at or above which two clips are duplicates
+    clusters: int | None = None  # K-means clusters; None: about the square root of the clips
+    plot: str | None = None  # the distribution's picture; None: DIR/dedup_similarity.png of the first corpus
+
+
+def semantic_pass(items: pd.DataFrame, against: pd.DataFrame, opts: SemanticOptions, map_fn: Callable | None
+                  ) -> tuple[int, Path]:
+    """Marks items in place; returns how many items had an embedding, and the picture's path.
+    `against`: the evaluation items (key, corpus)."""
+    if not 0 < opts.similarity <= 1:
+        raise InputError(f"--similarity {opts.similarity}: a cosine between 0 and 1")
+    keys, emb = read_embeddings(list(opts.embeddings))
+    where = pd.Series(np.arange(len(keys)), index=keys)
+    live = items.index[items["keep"].to_numpy(bool) & items["key"].isin(where.index).to_numpy()]
+    if not len(live):
+        raise InputError(f"none of the clips still kept has an embedding in {', '.join(opts.embeddings)} (matched "
+                         "by clip_key); embed the corpora with 'vmae embed --shards DIR' first")
+    x = emb[where[items.loc[live, "key"]].to_numpy()]
+    k = opts.clusters or max(1, round(np.sqrt(len(live))))
+    centroids = kmeans(x, k)
+    label = assign(x, centroids)
+    items.loc[live, "cluster"] = label
+    _leaks(items, live, x, against, where, emb, centroids, label, opts.similarity)
+    alive = items.loc[live, "keep"].to_numpy(bool)
+    video = (items.loc[live, "corpus"] + "\0" + items.loc[live, "video_id"]).to_numpy()
+    pairs, best = similar_pairs(x, video, label, opts.similarity, map_fn)
+    a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    ok = alive[a] & alive[b]
+    keeper = keepers(a[ok], b[ok], len(live), preference(items)[live])
+    drop = np.flatnonzero((keeper != np.arange(len(live))) & alive)
+    rows, krows = live[drop], live[keeper[drop]]
+    mark(items, rows, "semantic", items.loc[krows, "key"].to_numpy(), items.loc[krows, "corpus"].to_numpy(), None)
+    items.loc[rows, "similarity"] = np.einsum("ij,ij->i", x[drop], x[keeper[drop]])
+    plot = Path(opts.plot) if opts.plot else Path(items["corpus"].iloc[0]) / "dedup_similarity.png"
+    return len(live), draw_distribution(best, opts.similarity, plot)
+
+
+def _leaks(items, live, x, against: pd.DataFrame, where: pd.Series, emb, centroids, label, similarity) -> None:
+    held = against[against["key"].isin(where.index)]
+    if held.empty:
+        return
+    nearest, sim = leaks(x, emb[where[held["key"]].to_numpy()], centroids, label, similarity)
+    hit = np.flatnonzero(sim >= similarity)
+    mark(items, live[hit], "leak_semantic", held["key"].to_numpy()[nearest[hit]],
+         held["corpus"].to_numpy()[nearest[hit]], None)
+    items.loc[live[hit], "similarity"] = sim[hit]
