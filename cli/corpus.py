@@ -9,9 +9,10 @@ from typing import Annotated
 
 import typer
 
-from cli.common import CorpusDir, Executor, RayAddress, fail, machine_faults, parse_size
+from cli.common import CorpusDir, Executor, RayAddress, fail, format_size, machine_faults, parse_size
 from corpus.dedup import DEFAULT_SIMILARITY, DEFAULT_THRESHOLD
 from corpus.errors import InputError, MachineFault
+from corpus.options import SHARD_BYTES, BuildOptions, ClipOptions, FetchOptions, ImageOptions
 from corpus.sources import SOURCES
 from manifests.errors import ManifestError
 from manifests.recipe import builtin_names
@@ -25,6 +26,11 @@ AllowUnfinished = Annotated[bool, typer.Option(
     help="Use input corpora whose build did not finish (or whose dedup is older than their clips) as they are, "
          "with a warning; by default they are refused.")]
 
+# The defaults of the options are the dataclasses' (plain dataclasses: cheap to import); the one
+# the CLI changes is --workers (every core, where the library's default is one process).
+BUILD = BuildOptions(source="", inputs=(), out="")
+CLIP_, FETCH_, IMAGE_ = ClipOptions(), FetchOptions(), ImageOptions()
+
 FETCH = "Fetching"
 CLIP = "Clipping and encoding"
 SRC = "Source-specific"
@@ -37,30 +43,30 @@ def build(
     out: Annotated[Path, typer.Option(help="Corpus folder to write (created; rerun to resume).")],
     workers: Annotated[int, typer.Option(help="Parallel worker processes (local), or units in flight (ray).")
                        ] = os.cpu_count() or 1,
-    executor: Executor = "local",
+    executor: Executor = BUILD.executor,
     ray_address: RayAddress = None,
-    shard_bytes: Annotated[str, typer.Option(help="Target tar size, e.g. 1GB, 200MB.")] = "1GB",
-    unit_size: Annotated[int, typer.Option(help="Input rows per unit of work (resume granularity).")] = 64,
+    shard_bytes: Annotated[str, typer.Option(help="Target tar size, e.g. 1GiB, 200MB.")] = format_size(SHARD_BYTES),
+    unit_size: Annotated[int, typer.Option(help="Input rows per unit of work (resume granularity).")] = BUILD.unit_size,
     plan_only: Annotated[bool, typer.Option(help="Write videos/ with every row planned, then stop.")] = False,
     retry_failed: Annotated[bool, typer.Option(help="Re-queue transient failures into new units.")] = False,
     short_side: Annotated[int, typer.Option(help="Short side of clips in pixels (never upscaled).",
-                                            rich_help_panel=CLIP)] = 320,
+                                            rich_help_panel=CLIP)] = CLIP_.short_side,
     fps: Annotated[float | None, typer.Option(help="Output frame rate; default keeps the source's.",
                                               rich_help_panel=CLIP)] = None,
-    crf: Annotated[int, typer.Option(help="x264 quality (lower is better).", rich_help_panel=CLIP)] = 23,
-    preset: Annotated[str, typer.Option(help="x264 speed preset.", rich_help_panel=CLIP)] = "veryfast",
+    crf: Annotated[int, typer.Option(help="x264 quality (lower is better).", rich_help_panel=CLIP)] = CLIP_.crf,
+    preset: Annotated[str, typer.Option(help="x264 speed preset.", rich_help_panel=CLIP)] = CLIP_.preset,
     keep_audio: Annotated[bool, typer.Option(help="Keep the audio track (AAC).", rich_help_panel=CLIP)] = False,
     min_seconds: Annotated[float, typer.Option(help="Shorter clips fail as too_short.",
-                                               rich_help_panel=CLIP)] = 0.5,
+                                               rich_help_panel=CLIP)] = CLIP_.min_seconds,
     max_duration: Annotated[float, typer.Option(help="Videos whose header claims more seconds fail as too_long.",
-                                                rich_help_panel=CLIP)] = 24 * 3600.0,
+                                                rich_help_panel=CLIP)] = CLIP_.max_duration_s,
     max_pixels: Annotated[int, typer.Option(help="Videos with larger frames (width x height), and larger images, "
                                                  "fail as too_large (images before they are decoded).",
-                                            rich_help_panel=CLIP)] = 8192 * 8192,
+                                            rich_help_panel=CLIP)] = CLIP_.max_pixels,
     min_side: Annotated[int, typer.Option(help="images: smaller images (short side, px) fail as too_small.",
-                                          rich_help_panel=CLIP)] = 64,
+                                          rich_help_panel=CLIP)] = IMAGE_.min_side,
     jpeg_quality: Annotated[int, typer.Option(help="images: JPEG quality of stored images.",
-                                              rich_help_panel=CLIP)] = 90,
+                                              rich_help_panel=CLIP)] = IMAGE_.quality,
     clip_seconds: Annotated[float | None, typer.Option(help="Cut fixed windows of this many seconds.",
                                                        rich_help_panel=CLIP)] = None,
     window_frames: Annotated[int | None, typer.Option(help="Cut fixed windows of this many frames (AVA: 300).",
@@ -68,33 +74,35 @@ def build(
     stride: Annotated[float | None, typer.Option(help="Seconds between window starts (default: window length).",
                                                  rich_help_panel=CLIP)] = None,
     split: Annotated[str, typer.Option(help="range: the row's range (or windows of it); shots: clips follow shot "
-                                            "boundaries (movies, web, youtube).", rich_help_panel=CLIP)] = "range",
+                                            "boundaries (movies, web, youtube).", rich_help_panel=CLIP)] = CLIP_.split,
     max_seconds: Annotated[float | None, typer.Option(help="--split shots: cut longer shots into equal pieces.",
                                                       rich_help_panel=CLIP)] = None,
     shot_threshold: Annotated[float, typer.Option(help="--split shots: how far above its rolling average a "
                                                        "frame's change must jump to cut (lower finds more cuts).",
-                                                  rich_help_panel=CLIP)] = 3.0,
+                                                  rich_help_panel=CLIP)] = CLIP_.shot_threshold,
     timeout: Annotated[float, typer.Option(help="Seconds without data before a download fails.",
-                                           rich_help_panel=FETCH)] = 30.0,
-    max_bytes: Annotated[str, typer.Option(help="Size cap of one download.", rich_help_panel=FETCH)] = "2GB",
+                                           rich_help_panel=FETCH)] = FETCH_.timeout_s,
+    max_bytes: Annotated[str, typer.Option(help="Size cap of one download.", rich_help_panel=FETCH)
+                         ] = format_size(FETCH_.max_bytes),
     min_rate: Annotated[str, typer.Option(help="Bytes per second a download must average once --timeout has "
                                                "passed (with --max-bytes, a total time budget).",
-                                          rich_help_panel=FETCH)] = "20KB",
+                                          rich_help_panel=FETCH)] = format_size(FETCH_.min_rate),
     retries: Annotated[int, typer.Option(help="Retries of transient errors (exponential backoff + jitter).",
-                                         rich_help_panel=FETCH)] = 3,
+                                         rich_help_panel=FETCH)] = FETCH_.retries,
     format: Annotated[str | None, typer.Option(help="yt-dlp format (default: best ≤360p).",
                                                rich_help_panel=FETCH)] = None,
     cookies: Annotated[Path | None, typer.Option(help="Cookies file for yt-dlp (Instagram needs one).",
                                                  rich_help_panel=FETCH)] = None,
     proxy: Annotated[str | None, typer.Option(help="Proxy URL for yt-dlp.", rich_help_panel=FETCH)] = None,
     sleep_interval: Annotated[float, typer.Option(help="yt-dlp: seconds to sleep before each download.",
-                                                  rich_help_panel=FETCH)] = 0.0,
+                                                  rich_help_panel=FETCH)] = FETCH_.sleep_interval_s,
     rate_limit: Annotated[str | None, typer.Option(help="yt-dlp: max download rate, e.g. 4M.",
                                                    rich_help_panel=FETCH)] = None,
     download_sections: Annotated[bool, typer.Option(help="yt-dlp: fetch only the annotated time range.",
-                                                    rich_help_panel=FETCH)] = False,
+                                                    rich_help_panel=FETCH)] = FETCH_.download_sections,
     sleep_requests: Annotated[float, typer.Option(help="yt-dlp: seconds between the requests of one video's "
-                                                       "extraction (pace one site).", rich_help_panel=FETCH)] = 0.0,
+                                                       "extraction (pace one site).", rich_help_panel=FETCH)
+                            ] = FETCH_.sleep_requests_s,
     cookies_from_browser: Annotated[str | None, typer.Option(
         help="yt-dlp: cookies of a signed-in browser, BROWSER[+KEYRING][:PROFILE] (e.g. firefox).",
         rich_help_panel=FETCH)] = None,
@@ -103,7 +111,7 @@ def build(
              "(player clients, PO-token providers); repeat.", rich_help_panel=FETCH)] = None,
     setup_fault_rows: Annotated[int, typer.Option(
         help="Stop the build when this many rows of one site fail in a row for one set-up cause (formats missing, "
-             "bot check, rate limit); they stay pending.", rich_help_panel=FETCH)] = 20,
+             "bot check, rate limit); they stay pending.", rich_help_panel=FETCH)] = FETCH_.setup_fault_rows,
     url_column: Annotated[str | None, typer.Option(help="web, images: name of the URL column.",
                                                    rich_help_panel=SRC)] = None,
     url_template: Annotated[str | None, typer.Option(help="kinetics: URL of a video, with {youtube_id} (default: "
@@ -128,7 +136,6 @@ def build(
 ) -> None:
     """Build a corpus: plan → fetch → probe → clip → filters → shard. Rerun the same command to resume."""
     from corpus.build import build as run_build
-    from corpus.options import BuildOptions, ClipOptions, FetchOptions, ImageOptions
 
     if source not in SOURCES:
         raise typer.BadParameter(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}",
@@ -251,7 +258,7 @@ def dedup(
     workers: Annotated[int, typer.Option(help="Processes (or Ray tasks) searching for near pairs at once; each "
                                               "holds a copy of the signatures (64 bytes per clip).")
                        ] = os.cpu_count() or 1,
-    executor: Executor = "local",
+    executor: Executor = BUILD.executor,
     ray_address: RayAddress = None,
     allow_unfinished: AllowUnfinished = False,
     embeddings: Annotated[list[Path] | None, typer.Option(
@@ -299,10 +306,10 @@ def mix(
     out: Annotated[Path, typer.Option(help="New corpus folder to write (must not exist or be empty).")],
     scale: Annotated[float, typer.Option(help="Multiply every quota, e.g. 0.001 for a small trial mix.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the sampling and interleaving.")] = 0,
-    shard_bytes: Annotated[str, typer.Option(help="Target tar size, e.g. 1GB.")] = "1GB",
+    shard_bytes: Annotated[str, typer.Option(help="Target tar size, e.g. 1GiB, 200MB.")] = format_size(SHARD_BYTES),
     workers: Annotated[int, typer.Option(help="Shards written at once (processes, or Ray tasks).")
                    ] = os.cpu_count() or 1,
-    executor: Executor = "local",
+    executor: Executor = BUILD.executor,
     ray_address: RayAddress = None,
     allow_unfinished: AllowUnfinished = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,

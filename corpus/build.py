@@ -14,7 +14,8 @@ from pathlib import Path
 from corpus.compact import compact, split_units
 from corpus.dedup.apply import skip_deduplicated
 from corpus.errors import InputError, MachineFault, machine_fault
-from corpus.executors import EXECUTORS, UnitWork
+from corpus.executors import get_executor
+from corpus.executors.base import UnitWork
 from corpus.finish import UnitFinisher
 from corpus.lock import writing
 from corpus.media.signature import SIGNATURE_VERSION
@@ -168,7 +169,7 @@ def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progre
     works = [UnitWork(u, *unit_tasks(layout, u, fetcher)) for u in pending]
     bar = BuildProgress(sum(len(t.rows) for w in works for t in w.tasks), enabled=progress)
     _write_build_json(layout, options, state="building")
-    executor = EXECUTORS[options.executor](options.workers, address=options.ray_address)
+    executor = get_executor(options.executor)(options.workers, address=options.ray_address)
     run_steps: dict[str, dict] = {}
     watch = TaskWatch(options.fetch.setup_fault_rows, options.fetch.backoff_s)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+SHARD_BYTES = 1024**3  # default size of a tar (of a build and of a mix): 1 GiB
+
 
 @dataclass(frozen=True)
 class FetchOptions:
@@ -66,7 +68,7 @@ class BuildOptions:
     fetch: FetchOptions = field(default_factory=FetchOptions)
     clip: ClipOptions = field(default_factory=ClipOptions)
     image: ImageOptions = field(default_factory=ImageOptions)
-    shard_bytes: int = 1024**3
+    shard_bytes: int = SHARD_BYTES
     unit_size: int = 64  # input rows per unit of work (resume and retry granularity)
     workers: int = 1  # local: processes; ray: units in flight at once
     executor: str = "local"  # local | ray

@@ -31,7 +31,7 @@ from corpus.dedup.mih import chunk_bounds, near_pairs
 from corpus.dedup.units import CorpusItems, check_signature_versions, load_items
 from corpus.dedup.verdicts import keepers, mark, preference
 from corpus.errors import InputError
-from corpus.executors import EXECUTORS
+from corpus.executors import get_executor
 from corpus.lock import check_finished, reading, writing
 from manifests.layout import CorpusLayout
 from manifests.tables import write_part
@@ -163,7 +163,7 @@ def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: 
             if CorpusLayout.at(root).is_corpus():
                 held.enter_context(writing(root))
         held.enter_context(reading(a for a in against if Path(a).resolve() not in written))
-        pool = EXECUTORS[executor](workers, address=ray_address)  # local with one worker: in this process
+        pool = get_executor(executor)(workers, address=ray_address)  # local with one worker: in this process
         return _dedup(corpora, against, _searcher(pool, threshold, progress), pool.map, semantic)
 
 

@@ -1,9 +1,14 @@
-"""Executors: they take units and a pipeline and own parallelism; a new one is a file and a line."""
+"""Registered executors: a new one is a file and a line here. Named by module and class so that
+listing them (the CLI's choices) imports neither multiprocessing pools nor Ray."""
 
-from corpus.executors.base import UnitWork
-from corpus.executors.local import LocalExecutor
-from corpus.executors.ray import RayExecutor
+from __future__ import annotations
 
-EXECUTORS = {"local": LocalExecutor, "ray": RayExecutor}
+import importlib
 
-__all__ = ["EXECUTORS", "UnitWork"]
+EXECUTORS: dict[str, str] = {"local": "corpus.executors.local:LocalExecutor", "ray": "corpus.executors.ray:RayExecutor"}
+
+
+def get_executor(name: str):
+    """The executor class registered as `name`."""
+    module, _, cls = EXECUTORS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)

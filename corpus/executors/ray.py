@@ -8,31 +8,16 @@ local executor's, so a build can move between executors and resume either way.""
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Iterable
 
 from corpus.errors import InputError, MachineFault
-from corpus.executors.base import Finish, OnDone, OnTask, OnUnit, UnitWork
-from corpus.pipeline import Pipeline, run_task
-from corpus.steps.base import Step, Task
+from corpus.executors.base import Executor, OnDone
 
 # One more try for a task whose worker or node was lost (a unit rewrites all it writes, so running
 # it again is safe); a unit whose worker dies twice, or is killed twice by Ray's memory monitor, is
 # reported rather than run over and over (Ray's defaults are 3 and 15 more tries).
 MAX_RETRIES = 1
-_STEPS: dict[str, list[Step]] = {}  # per worker process: steps built once per pipeline
-
-
-def _run_unit(pipeline: Pipeline, finish: Finish, work: UnitWork) -> tuple[list[Task], dict]:
-    """On a worker: the unit's tasks through the pipeline, then the unit finished there."""
-    key = repr(pipeline)
-    if key not in _STEPS:
-        _STEPS[key] = pipeline.build()
-    tasks = [run_task(_STEPS[key], task) for task in work.tasks]
-    return tasks, finish(work, tasks)
-
-
 def _vmae_task(fn: Callable, item):
     """The one remote function of every map; Ray titles its worker processes 'ray::_vmae_task'."""
     return fn(item)
@@ -50,9 +35,13 @@ def _result(ray, ref, item):
                            "logs of that node") from e
 
 
-class RayExecutor:
+class RayExecutor(Executor):
+    name = "ray"
+    finishes_units_on_workers = True
+
     def __init__(self, workers: int = 2, address: str | None = None, cpus: float = 1.0, **_):
-        self.workers, self.address, self.cpus = max(1, workers), address, cpus
+        super().__init__(workers)
+        self.address, self.cpus = address, cpus
 
     def _connect(self):
         try:
@@ -67,16 +56,6 @@ class RayExecutor:
                 ray.init(num_cpus=self.workers, include_dashboard=False, logging_level=logging.WARNING,
                          _system_config={"task_oom_retries": MAX_RETRIES})
         return ray, started
-
-    def run(self, units: Iterable[UnitWork], pipeline: Pipeline, finish: Finish, on_task: OnTask,
-            on_unit: OnUnit) -> None:
-        def done(work: UnitWork, result: tuple[list[Task], dict]) -> None:
-            tasks, marker = result
-            for task in tasks:
-                on_task(task)
-            on_unit(work, marker)
-
-        self.map(functools.partial(_run_unit, pipeline, finish), units, done)
 
     def map(self, fn: Callable, items: Iterable, on_done: OnDone) -> None:
         """fn(item) for every item as Ray tasks (at most `workers` in flight); on_done(item,

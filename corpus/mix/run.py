@@ -15,10 +15,11 @@ from tqdm import tqdm
 from corpus.compact import compact, write_table
 from corpus.dedup.units import signature_version
 from corpus.errors import InputError
-from corpus.executors import EXECUTORS
+from corpus.executors import get_executor
 from corpus.lock import check_finished, reading, writing
 from corpus.mix.copy import MixUnit, UnitCopier
 from corpus.mix.plan import MixPlan, candidates, plan_mix
+from corpus.options import SHARD_BYTES
 from corpus.status import summarize
 from manifests.atomic import remove_leftovers
 from manifests.layout import CorpusLayout
@@ -39,7 +40,7 @@ class MixOptions:
     out: str
     scale: float = 1.0
     seed: int = 0
-    shard_bytes: int = 1024**3
+    shard_bytes: int = SHARD_BYTES
     workers: int = 1  # local: processes; ray: units in flight
     executor: str = "local"
     ray_address: str | None = None
@@ -140,7 +141,7 @@ def mix(opts: MixOptions, progress: bool = True) -> dict:
         todo = [MixUnit(u, by_unit[u]) for u in plan.units if not layout.marker(f"{u}.json").is_file()]
         bar = tqdm(total=len(plan.clips), initial=len(plan.clips) - sum(len(w.clips) for w in todo), desc="mix",
                    unit="clip", disable=not progress)
-        executor = EXECUTORS[opts.executor](opts.workers, address=opts.ray_address)
+        executor = get_executor(opts.executor)(opts.workers, address=opts.ray_address)
         executor.map(UnitCopier(str(out), bool(labels)), todo, lambda work, _: bar.update(len(work.clips)))
         bar.close()
         if layout.build_doc().get("state") != "complete":

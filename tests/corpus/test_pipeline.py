@@ -7,8 +7,10 @@ import subprocess
 import sys
 import uuid
 
-from corpus.executors import UnitWork
-from corpus.executors.local import LocalExecutor
+import pytest
+
+from corpus.executors import EXECUTORS, get_executor
+from corpus.executors.base import UnitWork
 from corpus.options import BuildOptions
 from corpus.pipeline import Pipeline
 from corpus.stats import unit_stats
@@ -32,16 +34,18 @@ class Built(Step):
             r["status"] = "ok"
 
 
-def test_each_worker_builds_the_pipeline_once_and_stats_travel_with_tasks(tmp_path):
+@pytest.mark.parametrize("name", sorted(EXECUTORS))
+def test_each_worker_builds_the_pipeline_once_and_stats_travel_with_tasks(tmp_path, name):
     log = tmp_path / "built.txt"
     units = [UnitWork(f"u{k}", [], [Task(f"u{k}", [{"row": k * 3 + i, "status": "pending"}], str(log))
                                     for i in range(3)]) for k in range(4)]
     finished = {}
-    LocalExecutor(workers=2).run(units, Pipeline(BuildOptions("web", (), "-"), steps=(Built,)),
+    get_executor(name)(workers=2).run(units, Pipeline(BuildOptions("web", (), "-"), steps=(Built,)),
                                  lambda work, tasks: unit_stats(tasks), lambda t: None,
                                  lambda work, marker: finished.__setitem__(work.unit, marker))
     builders = log.read_text().split()
-    assert len(builders) == 12 and len(set(builders)) <= 2  # 12 tasks, steps built by 2 workers at most
+    # 12 tasks; steps built once per worker process: 2 local workers, or (Ray) at most one per unit
+    assert len(builders) == 12 and len(set(builders)) <= (2 if name == "local" else len(units))
     assert set(finished) == {"u0", "u1", "u2", "u3"} and all(s["built"]["ok"] == 3 for s in finished.values())
 
 
