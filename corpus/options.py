@@ -87,5 +87,7 @@ class BuildOptions:
         """What decides the clips and shards: may change only while no unit has finished."""
         fetch = {"format": self.fetch.format, "max_bytes": self.fetch.max_bytes,
                  "download_sections": self.fetch.download_sections}
-        return {"clip": asdict(self.clip), "image": asdict(self.image), "fetch": fetch,
-                "shard_bytes": self.shard_bytes, "filters": [list(f) for f in self.filters]}
+        work = {"clip": asdict(self.clip), "image": asdict(self.image), "fetch": fetch, "shard_bytes": self.shard_bytes}
+        if self.filters:  # only then: corpora built before filters existed keep their fingerprint and resume
+            work["filters"] = [list(f) for f in self.filters]
+        return work
