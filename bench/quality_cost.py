@@ -29,7 +29,7 @@ from corpus.media import quality  # noqa: E402
 from corpus.media.encode import encode_clip, target_size  # noqa: E402
 from corpus.media.motion import motion_score  # noqa: E402
 from corpus.media.probe import probe_file  # noqa: E402
-from corpus.media.signature import SAMPLE_FPS, SAMPLE_SIDE, area_resize, signature_from_frames  # noqa: E402
+from corpus.media.signature import SAMPLE_FPS, SAMPLE_SIDE, area_resize, signatures  # noqa: E402
 from corpus.options import ClipOptions  # noqa: E402
 from corpus.synthetic import make_video  # noqa: E402
 
@@ -86,7 +86,7 @@ def main() -> None:
                     timed(encode_clip, src, 0.5, CLIP_S, tmp / "v.mp4", info, opts))
                 detail = frames_of(src, 0.5, info)
                 sampled = area_resize(detail, SAMPLE_SIDE, SAMPLE_SIDE)
-                for name, fn, arg in (("signature (64x64 frames, 8 hashes)", signature_from_frames, sampled),
+                for name, fn, arg in (("signatures (64x64 frames; 8 hashes, and 8 per crop)", signatures, sampled),
                                       ("motion", lambda f: motion_score(f, SAMPLE_FPS), sampled),
                                       ("frozen", quality.frozen_share, sampled), ("bars", quality.bars_share, sampled),
                                       ("sharpness", quality.sharpness, detail),

@@ -17,6 +17,8 @@ VERSION_KEY = b"vmae.schema"
 
 # Number of 64-bit perceptual hashes, spread evenly over a clip, that make its signature.
 SIGNATURE_HASHES = 8
+# The centre crops (share of each side) whose signatures a clip also keeps (signature_crops).
+CROP_SCALES = (0.92, 0.85)
 
 STATUSES = ("pending", "ok", "failed", "skipped")
 
@@ -68,6 +70,8 @@ CLIPS = pa.schema(
         ("bytes", pa.int64()),
         ("sha256", pa.string()),
         ("signature", pa.list_(pa.uint64(), SIGNATURE_HASHES)),
+        # the signatures of the clip's centre at each of CROP_SCALES, one after the other
+        ("signature_crops", pa.list_(pa.uint64(), SIGNATURE_HASHES * len(CROP_SCALES))),
         ("label", pa.string()),
         ("label_id", pa.int32()),
         ("split", pa.string()),
@@ -95,7 +99,7 @@ CLIPS = pa.schema(
 
 # Columns added after version 1 was first written: a part without them reads them as nulls.
 ADDED_COLUMNS: dict[str, set[str]] = {"clips": {"motion", "shot_start_s", "shot_end_s", "captions", "media",
-                                                "sharpness", "frozen", "bars", "overlay"},
+                                                "sharpness", "frozen", "bars", "overlay", "signature_crops"},
                                       "videos": {"captions"}, "dedup": {"cluster", "similarity"}}
 
 SHARDS = pa.schema(

@@ -139,6 +139,58 @@ def near_pairs(signatures: np.ndarray, threshold: int, executor=None, on_chunk: 
     return pairs[:, 0], pairs[:, 1], pairs[:, 2]
 
 
+@dataclass(frozen=True, eq=False)
+class CrossChunkSearch:
+    """The (index, query) pairs within the threshold found through one chunk: every query's chunk
+    key looked up among the index's sorted keys, as it is and with each bit flipped."""
+
+    index: np.ndarray  # (N, W) uint64, contiguous
+    queries: np.ndarray  # (M, W) uint64, contiguous
+    threshold: int
+
+    def __call__(self, bounds: tuple[int, int]) -> np.ndarray:
+        """(k, 3) rows (index row, query row, distance), verified on the whole signature."""
+        start, end = bounds
+        keys = extract_bits(self.index, start, end)
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        asked = extract_bits(self.queries, start, end)
+        found = []
+        for flip in [0] + [1 << b for b in range(end - start)]:
+            q = asked ^ np.uint64(flip)
+            lo, hi = np.searchsorted(sorted_keys, q, "left"), np.searchsorted(sorted_keys, q, "right")
+            queries, index = _expand(np.arange(len(q)), lo, hi, order)
+            for s in range(0, len(queries), _VERIFY_BATCH):
+                a, b = index[s : s + _VERIFY_BATCH], queries[s : s + _VERIFY_BATCH]
+                dist = np.bitwise_count(self.index[a] ^ self.queries[b]).sum(axis=1).astype(np.int64)
+                ok = dist <= self.threshold
+                found.append(np.stack([a[ok], b[ok], dist[ok]], axis=1))
+        return np.concatenate(found) if found else np.empty((0, 3), np.int64)
+
+
+def cross_pairs(index: np.ndarray, queries: np.ndarray, threshold: int, executor=None,
+                on_chunk: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All (index row, query row) pairs within `threshold` bits, with their distances; exact, as
+    near_pairs, between two sets of signatures instead of within one."""
+    search = CrossChunkSearch(np.ascontiguousarray(index, np.uint64), np.ascontiguousarray(queries, np.uint64),
+                              threshold)
+    bounds = chunk_bounds(search.index.shape[1] * 64, threshold) if len(index) and len(queries) else []
+    found: list[np.ndarray] = []
+
+    def done(_, pairs: np.ndarray) -> None:
+        found.append(pairs)
+        if on_chunk:
+            on_chunk()
+
+    if executor is None:
+        for b in bounds:
+            done(b, search(b))
+    else:
+        executor.map(search, bounds, done)
+    pairs = np.unique(np.concatenate(found), axis=0) if found else np.empty((0, 3), np.int64)
+    return pairs[:, 0], pairs[:, 1], pairs[:, 2]
+
+
 def brute_force_pairs(signatures: np.ndarray, threshold: int) -> set[tuple[int, int]]:
     """All pairs within threshold by comparing every pair (for checking; O(N²))."""
     sig = np.ascontiguousarray(signatures, dtype=np.uint64)

@@ -18,22 +18,23 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from corpus.dedup import DEFAULT_THRESHOLD
+from corpus.dedup import DEFAULT_THRESHOLD, pairs
 from corpus.dedup.by_embedding import SemanticOptions, semantic_pass
-from corpus.dedup.mih import chunk_bounds, near_pairs
+from corpus.dedup.mih import chunk_bounds, cross_pairs, near_pairs
+from corpus.dedup.pairs import Search
 from corpus.dedup.units import CorpusItems, check_signature_versions, load_items
 from corpus.dedup.verdicts import keepers, mark, preference
 from corpus.errors import InputError
 from corpus.executors import get_executor
 from corpus.lock import check_finished, reading, writing
 from manifests.layout import CorpusLayout
+from manifests.schemas import CROP_SCALES, SIGNATURE_HASHES
 from manifests.tables import write_part
 
 
@@ -46,11 +47,27 @@ class DedupResult:
     plot: Path | None = None  # the similarity distribution's picture (--embeddings)
 
 
-def _eval_index(against: list[CorpusItems]) -> tuple[set[str], np.ndarray, list[tuple[str, str]]]:
+@dataclass
+class Signed:
+    """Items with signatures: their rows in the items frame, whole-frame and crop signatures."""
+
+    rows: np.ndarray
+    mains: np.ndarray  # (N, 8)
+    crops: np.ndarray  # (N, len(CROP_SCALES), 8)
+
+
+def _signed(corpora: list[CorpusItems], rows: np.ndarray) -> Signed:
+    built = [c for c in corpora if not c.plan_only]
+    if not built:
+        return Signed(rows, np.empty((0, SIGNATURE_HASHES), np.uint64),
+                      np.empty((0, len(CROP_SCALES), SIGNATURE_HASHES), np.uint64))
+    return Signed(rows, np.concatenate([c.signatures for c in built]), np.concatenate([c.crops for c in built]))
+
+
+def _eval_index(against: list[CorpusItems]) -> tuple[set[str], Signed, list[tuple[str, str]]]:
     ids = {v for a in against for v in a.frame["video_id"]}
-    sigs = [a.signatures for a in against if not a.plan_only]
     names = [(str(a.root), k) for a in against if not a.plan_only for k in a.frame["key"]]
-    return ids, (np.concatenate(sigs) if sigs else np.empty((0, 8), np.uint64)), names
+    return ids, _signed(against, np.arange(len(names))), names
 
 
 def _all_items(corpora: list[CorpusItems]) -> pd.DataFrame:
@@ -67,43 +84,40 @@ def _all_items(corpora: list[CorpusItems]) -> pd.DataFrame:
     return items
 
 
-Search = Callable[[np.ndarray, str], tuple[np.ndarray, np.ndarray, np.ndarray]]  # (signatures, what) -> pairs
-
-
 def _searcher(pool, threshold: int, progress: bool) -> Search:
     """The near-pair search of one dedup run: its chunks in worker processes or as Ray tasks
     (the heavy pass: every chunk sorts and probes every signature), with a progress bar."""
     from tqdm import tqdm
 
-    def search(sigs: np.ndarray, what: str):
+    def search(sigs: np.ndarray, what: str, queries: np.ndarray | None = None):
         chunks = len(chunk_bounds(sigs.shape[1] * 64, threshold))
         with tqdm(total=chunks, desc=what, unit="chunk", disable=not progress, file=sys.stderr) as bar:
-            return near_pairs(sigs, threshold, pool, on_chunk=bar.update)
+            if queries is None:
+                return near_pairs(sigs, threshold, pool, on_chunk=bar.update)
+            return cross_pairs(sigs, queries, threshold, pool, on_chunk=bar.update)
 
     return search
 
 
-def _leaks(items, sig_index, sigs, eval_ids, eval_sigs, eval_names, search: Search) -> None:
+def _leaks(items, signed: Signed, eval_ids, held: Signed, eval_names, search: Search) -> None:
     leak_id = items["video_id"].isin(eval_ids) & items["keep"]
     mark(items, leak_id, "leak_id", items.loc[leak_id, "video_id"], None, None)
-    if not len(eval_sigs) or not len(sigs):
+    if not len(held.mains) or not len(signed.mains):
         return
-    a, b, d = search(np.concatenate([sigs, eval_sigs]), "leak search")
-    n = len(sigs)
-    cross = (a < n) & (b >= n)  # a training item next to an evaluation clip
-    a, j, d = a[cross], b[cross] - n, d[cross]
+    a, j, d = pairs.between(search, signed.mains, signed.crops, held.mains, held.crops, "leak search")
     nearest = np.lexsort((d, a))  # per training item, its closest evaluation clip first
     first = nearest[np.r_[True, a[nearest][1:] != a[nearest][:-1]]] if len(a) else nearest
-    rows = sig_index[a[first]]
+    rows = signed.rows[a[first]]
     alive = items.loc[rows, "keep"].to_numpy(bool)
     rows, first = rows[alive], first[alive]
     mark(items, rows, "leak_near", [eval_names[k][1] for k in j[first]], [eval_names[k][0] for k in j[first]],
           d[first].astype(int))
 
 
-def _clusters(items, sig_index, sigs, search: Search) -> None:
+def _clusters(items, signed: Signed, search: Search) -> None:
+    sig_index = signed.rows
     alive = items.loc[sig_index, "keep"].to_numpy(bool)
-    a, b, d = search(sigs, "near-duplicate search")
+    a, b, d = pairs.within(search, signed.mains, signed.crops, "near-duplicate search")
     # Windows of one video are distinct samples by design (a static shot looks alike for
     # minutes); dedup is about copies across videos.
     video = (items.loc[sig_index, "corpus"] + "\0" + items.loc[sig_index, "video_id"]).to_numpy()
@@ -119,7 +133,7 @@ def _clusters(items, sig_index, sigs, search: Search) -> None:
     drop = np.flatnonzero((keeper != np.arange(n)) & alive)
     rows, krows = sig_index[drop], sig_index[keeper[drop]]
     same_file = items.loc[rows, "sha256"].to_numpy() == items.loc[krows, "sha256"].to_numpy()
-    distance = np.bitwise_count(sigs[drop] ^ sigs[keeper[drop]]).sum(axis=1)
+    distance = pairs.distance(signed.mains, signed.crops, drop, keeper[drop])
     for reason, sel in (("exact", same_file), ("near", ~same_file)):
         mark(items, rows[sel], reason, items.loc[krows[sel], "key"].to_numpy(),
               items.loc[krows[sel], "corpus"].to_numpy(), distance[sel].astype(int))
@@ -174,15 +188,13 @@ def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search,
     if empty:
         raise InputError(f"nothing to deduplicate in {', '.join(empty)} (no clips and no planned videos)")
     held_out = [load_items(a) for a in against]
-    eval_ids, eval_sigs, eval_names = _eval_index(held_out)
+    eval_ids, held, eval_names = _eval_index(held_out)
     items = _all_items(loaded)
-    sig_index = np.flatnonzero(~items["plan_only"].to_numpy())
-    sigs = np.concatenate([c.signatures for c in loaded if not c.plan_only]) if len(sig_index) else \
-        np.empty((0, 8), np.uint64)
-    _leaks(items, sig_index, sigs, eval_ids, eval_sigs, eval_names, search)
+    signed = _signed(loaded, np.flatnonzero(~items["plan_only"].to_numpy()))
+    _leaks(items, signed, eval_ids, held, eval_names, search)
     _ids(items)
-    if len(sig_index):
-        _clusters(items, sig_index, sigs, search)
+    if len(signed.rows):
+        _clusters(items, signed, search)
     embedded, plot = 0, None
     if semantic is not None:
         evaluation = pd.DataFrame([(k, str(a.root)) for a in held_out if not a.plan_only for k in a.frame["key"]],

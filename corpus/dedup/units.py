@@ -7,22 +7,25 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpus.errors import InputError
 from manifests.layout import CorpusLayout
-from manifests.schemas import SIGNATURE_HASHES
+from manifests.schemas import CROP_SCALES, SIGNATURE_HASHES
 from manifests.tables import ManifestError, read_table
 
 
 @dataclass
 class CorpusItems:
     """The items of one corpus: a frame with key, video_id, sha256, labeled, pixels, and the
-    (N, 8) uint64 signatures (None for a plan-only corpus, which is compared by id alone)."""
+    (N, 8) uint64 signatures (None for a plan-only corpus, which is compared by id alone), and
+    the crops' as (N, len(CROP_SCALES), 8), all zero for a clip that has none (built before them)."""
 
     root: Path
     frame: pd.DataFrame
     signatures: np.ndarray | None
+    crops: np.ndarray | None = None
 
     @property
     def plan_only(self) -> bool:
@@ -58,13 +61,20 @@ def load_items(root: str | Path) -> CorpusItems:
             "sha256": clips["sha256"].to_pylist(), "labeled": pc.is_valid(clips["label_id"]).to_pylist(),
             "pixels": _source_pixels(layout, clips),
         })
-        return CorpusItems(layout.root, frame, sig.reshape(-1, SIGNATURE_HASHES).astype(np.uint64))
+        return CorpusItems(layout.root, frame, sig.reshape(-1, SIGNATURE_HASHES).astype(np.uint64), _crops(clips))
     videos = read_table(layout.root, "videos").to_pandas()
     live = videos[videos["status"].isin(["pending", "ok"])]
     frame = pd.DataFrame({"key": live["video_id"].astype(str), "video_id": live["video_id"].astype(str),
                           "sha256": None, "labeled": live["label"].notna(), "pixels": 0})
     frame = frame.drop_duplicates("key").reset_index(drop=True)  # one item per video
     return CorpusItems(layout.root, frame, None)
+
+
+def _crops(clips) -> np.ndarray:
+    width = SIGNATURE_HASHES * len(CROP_SCALES)
+    column = clips["signature_crops"].combine_chunks()
+    values = pc.fill_null(column, pa.scalar([0] * width, column.type)).flatten().to_numpy(zero_copy_only=False)
+    return values.astype(np.uint64).reshape(-1, len(CROP_SCALES), SIGNATURE_HASHES)
 
 
 def _source_pixels(layout: CorpusLayout, clips) -> list[int]:

@@ -14,7 +14,7 @@ from corpus.errors import MachineFault, StepError, fault_in_message
 from corpus.media.motion import motion_score
 from corpus.media.probe import SAFE_INPUT
 from corpus.media.quality import detail_size, quality_signals
-from corpus.media.signature import SAMPLE_FPS, SAMPLE_SIDE, area_resize, frames_from_raw, signature_from_frames
+from corpus.media.signature import SAMPLE_FPS, SAMPLE_SIDE, area_resize, frames_from_raw, signatures
 from corpus.options import ClipOptions
 from manifests.schemas import SIGNATURE_HASHES
 
@@ -29,6 +29,7 @@ def target_size(width: int, height: int, short_side: int) -> tuple[int, int]:
 class EncodedClip:
     path: Path
     signature: list[int]
+    signature_crops: list[int]
     duration_s: float
     fps: float
     frames: int
@@ -92,7 +93,7 @@ def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, o
     data = dest.read_bytes()
     detail = frames_from_raw(raw, detail_w, detail_h)
     sampled = area_resize(detail, SAMPLE_SIDE, SAMPLE_SIDE)  # the signature's frames also tell the motion
-    return EncodedClip(dest, signature_from_frames(sampled), frames / fps, fps, frames, width, height, len(data),
+    return EncodedClip(dest, *signatures(sampled), frames / fps, fps, frames, width, height, len(data),
                        hashlib.sha256(data).hexdigest(), motion_score(sampled, sig_rate),
                        quality_signals(sampled, detail))
 

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from corpus.errors import StepError
-from corpus.media.signature import SAMPLE_SIDE, signature_from_frames
+from corpus.media.signature import SAMPLE_SIDE, signatures
 from corpus.options import ImageOptions
 
 _MARKUP = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"{", b"<svg")
@@ -37,6 +37,7 @@ class StoredImage:
     bytes: int
     sha256: str
     signature: list[int]
+    signature_crops: list[int]
 
 
 def _open(path: str, opts: ImageOptions) -> Image.Image:
@@ -105,7 +106,7 @@ def store_image(src: str, dest: Path, opts: ImageOptions, short_side: int) -> St
     dest.write_bytes(data)
     gray = np.asarray(img.convert("L").resize((SAMPLE_SIDE, SAMPLE_SIDE), Image.Resampling.BOX))
     return StoredImage(dest, img.width, img.height, w, h, fmt, frames, len(data), hashlib.sha256(data).hexdigest(),
-                       signature_from_frames(gray[None]))
+                       *signatures(gray[None]))
 
 
 # A truncated file fails (as corrupt) instead of being padded with gray by Pillow.

@@ -12,6 +12,10 @@ choice measured in bench/near_dup_quality.py; see the README):
 - the 64 bits are the lowest frequencies in zigzag order (those move least under a crop or a
   rescale) rather than an 8x8 square.
 
+A clip also gets the signatures of its centre at CROP_SCALES of each side (`signature_crops`):
+a re-upload cropped by 8 or 15% matches one of them instead of the whole frame, whose low
+frequencies a crop moves (dedup compares each clip's crops with every other clip's whole frame).
+
 Version 2 (SIGNATURE_VERSION): a corpus records it in build.json, and dedup refuses to compare
 signatures of two versions.
 """
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from manifests.schemas import SIGNATURE_HASHES
+from manifests.schemas import CROP_SCALES, SIGNATURE_HASHES
 
 SAMPLE_SIDE = 64  # ffmpeg scales sampled frames to 64x64 gray (enough to find borders)
 SAMPLE_FPS = 4.0  # frames per second handed to the signature (at least 3 per window)
@@ -118,12 +122,22 @@ def windowed_means(frames: np.ndarray, count: int = SIGNATURE_HASHES) -> np.ndar
     return np.stack(out)
 
 
-def signature_from_frames(frames: np.ndarray, count: int = SIGNATURE_HASHES) -> list[int]:
-    """Signature of a clip from its (n, h, w) sampled gray frames."""
+def signatures(frames: np.ndarray, count: int = SIGNATURE_HASHES) -> tuple[list[int], list[int]]:
+    """A clip's signature and its crops' (CROP_SCALES one after the other), from its (n, h, w)
+    sampled gray frames."""
     if len(frames) == 0:
         raise ValueError("no frames to hash")
-    f = trim_borders(frames.astype(np.float32))
-    return [int(h) for h in phash(resize(windowed_means(f, count)))]
+    means = windowed_means(trim_borders(frames.astype(np.float32)), count)
+    crops = [int(h) for scale in CROP_SCALES for h in phash(resize(centre(means, scale)))]
+    return [int(h) for h in phash(resize(means))], crops
+
+
+def centre(frames: np.ndarray, scale: float) -> np.ndarray:
+    """The middle `scale` of each side of (n, h, w) frames."""
+    h, w = frames.shape[1:]
+    ch, cw = max(1, round(h * scale)), max(1, round(w * scale))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return frames[:, top : top + ch, left : left + cw]
 
 
 def frames_from_raw(raw: bytes, width: int = SAMPLE_SIDE, height: int = SAMPLE_SIDE) -> np.ndarray:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from corpus.build import build
-from corpus.dedup.mih import brute_force_pairs, chunk_bounds, near_pairs
+from corpus.dedup.mih import brute_force_pairs, chunk_bounds, cross_pairs, near_pairs
 from corpus.dedup.run import DEFAULT_THRESHOLD, dedup
 from corpus.errors import InputError
 from corpus.executors.local import LocalExecutor
@@ -143,6 +143,13 @@ def test_mih_is_exact_against_all_pairs():
     for t in (0, 12, 40, 70):
         a, b, _ = near_pairs(sig, t)
         assert set(zip(a.tolist(), b.tolist(), strict=True)) == brute_force_pairs(sig, t)
+    # between two sets (crops against whole frames): the same pairs as comparing every one
+    queries = sig[rng.choice(len(sig), 500)] ^ (rng.random((500, 8, 64)) < 0.06).astype(np.uint64).dot(
+        np.uint64(1) << np.arange(64, dtype=np.uint64))
+    i, q, d = cross_pairs(sig, queries, 40)
+    every = np.bitwise_count(sig[:, None] ^ queries[None]).sum(-1)
+    assert set(zip(i.tolist(), q.tolist(), strict=True)) == set(zip(*np.nonzero(every <= 40), strict=True))
+    assert (d == every[i, q]).all() and len(i) >= 400
     # chunks searched in two worker processes: the same pairs and distances, each chunk once
     serial, chunks = near_pairs(sig, 40), []
     parallel = near_pairs(sig, 40, LocalExecutor(2), on_chunk=lambda: chunks.append(1))
