@@ -3,7 +3,8 @@
     python bench/dedup_scale.py [--quick] [--clips N] [--workers W]
 
 Writes a corpus folder whose clips/ holds N synthetic signatures (1.35M by default) with
-planted clusters of near copies (each copy flips up to a third of the threshold's bits),
+planted clusters of near copies (each copy flips up to a third of the threshold's bits), and
+random crop signatures (two per clip, searched against every whole-frame signature as dedup does),
 runs the real `dedup()` on it (its near-pair search in W worker processes, default the CPU
 count), and reports wall time and peak memory (this process and, separately, the largest worker). In the same run, an
 exact all-pairs search over a random 20k subset checks recall (must be 1.0); the baseline is
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.dedup.mih import brute_force_pairs, near_pairs  # noqa: E402
 from corpus.dedup.run import DEFAULT_THRESHOLD, dedup  # noqa: E402
-from manifests.schemas import CLIPS, SIGNATURE_HASHES, VIDEOS, with_version  # noqa: E402
+from manifests.schemas import CLIPS, CROP_SCALES, SIGNATURE_HASHES, VIDEOS, with_version  # noqa: E402
 from manifests.tables import read_frame  # noqa: E402
 
 TARGET_SECONDS, TARGET_GB = 300, 4.0
@@ -52,12 +53,15 @@ def synthetic_signatures(n: int, rng) -> np.ndarray:
 
 def write_corpus(root: Path, sig: np.ndarray) -> None:
     """A corpus folder whose clips/ holds the signatures (columns built directly: fast set-up)."""
-    n = len(sig)
+    n, width = len(sig), SIGNATURE_HASHES * len(CROP_SCALES)
     keys = pa.array([f"bench_{i:08d}" for i in range(n)])
     columns = {"clip_key": keys, "video_id": keys, "row": pa.array(np.arange(n)),
                "sha256": pa.array([f"{i:064x}" for i in range(n)]),
                "width": pa.array(np.full(n, 320, np.int32)), "height": pa.array(np.full(n, 240, np.int32)),
-               "signature": pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1)), SIGNATURE_HASHES)}
+               "signature": pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1)), SIGNATURE_HASHES),
+               # crop signatures, as every clip has: random, so they add the search's cost and no pair
+               "signature_crops": pa.FixedSizeListArray.from_arrays(pa.array(np.random.default_rng(1).integers(
+                   0, np.iinfo(np.uint64).max, size=n * width, dtype=np.uint64, endpoint=True)), width)}
     schema = with_version(CLIPS, "clips")
     table = pa.table({f.name: columns.get(f.name, pa.nulls(n, f.type)) for f in schema}, schema=schema)
     (root / "clips").mkdir(parents=True)
