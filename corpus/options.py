@@ -61,6 +61,23 @@ class ImageOptions:
 
 
 @dataclass(frozen=True)
+class FetchStepOptions:
+    """What the fetch step and the fetchers need: how to fetch, and whether audio is kept (yt-dlp
+    then asks for a format with it)."""
+
+    fetch: FetchOptions
+    keep_audio: bool = False
+
+
+@dataclass(frozen=True)
+class ImageStepOptions:
+    """What the image step needs: how images are kept, and the short side they are stored at."""
+
+    image: ImageOptions
+    short_side: int = 320
+
+
+@dataclass(frozen=True)
 class BuildOptions:
     source: str
     inputs: tuple[str, ...]

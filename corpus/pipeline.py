@@ -31,7 +31,7 @@ class Pipeline:
         """Filters on rows first (nothing is fetched for a row they drop), then the media steps,
         then filters on clips."""
         filters = build_filters(self.options.filters)
-        return ([f for f in filters if f.on == "rows"] + [step(self.options) for step in self.steps]
+        return ([f for f in filters if f.on == "rows"] + [step(step.options_from(self.options)) for step in self.steps]
                 + [f for f in filters if f.on == "clips"])
 
 

@@ -57,9 +57,17 @@ class Task:
 
 
 class Step:
+    """A step is built from its own options (`options_from` takes them out of the build's), so
+    that what a step may depend on is written in one place."""
+
     name: ClassVar[str]
 
-    def __init__(self, options: BuildOptions):
+    @classmethod
+    def options_from(cls, build: BuildOptions):
+        """This step's own options, out of the build's."""
+        raise NotImplementedError
+
+    def __init__(self, options):
         self.options = options
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Task]:

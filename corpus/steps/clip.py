@@ -9,7 +9,7 @@ from pathlib import Path
 from corpus.errors import StepError
 from corpus.media.encode import encode_clip
 from corpus.media.shots import detect_cuts, shot_clips
-from corpus.options import ClipOptions
+from corpus.options import BuildOptions, ClipOptions
 from corpus.steps.base import Step, Task
 from manifests.sample import clip_key
 
@@ -36,6 +36,10 @@ def windows(start: float, end: float, fps: float, opts: ClipOptions) -> list[tup
 class Clip(Step):
     name = "clip"
 
+    @classmethod
+    def options_from(cls, build: BuildOptions) -> ClipOptions:
+        return build.clip
+
     def process(self, task: Task) -> None:
         task.make_workdir()
         for row in task.pending:
@@ -51,7 +55,7 @@ class Clip(Step):
     def _cuts(self, task: Task, row: dict) -> list[tuple[float, float, float | None, float | None]]:
         """Cuts in the file's own time (the file may start at offset_s of the original video), as
         (start, end, shot_start, shot_end); the shot's bounds only when clips follow shots."""
-        opts, info = self.options.clip, task.info
+        opts, info = self.options, task.info
         offset = row["offset_s"] or 0.0
         lo = 0.0 if row["start_s"] is None else max(0.0, row["start_s"] - offset)
         hi = info["duration_s"] if row["end_s"] is None else min(info["duration_s"], row["end_s"] - offset)
@@ -72,7 +76,7 @@ class Clip(Step):
         for lo, hi, shot_lo, shot_hi in self._cuts(task, row):
             key = clip_key(row["source"], row["video_id"], lo + offset, hi + offset)
             enc = encode_clip(task.file, lo, hi - lo, Path(task.workdir) / f"{key}.mp4", task.info,
-                              self.options.clip)
+                              self.options)
             if enc.duration_s < MIN_DECODED_SHARE * (hi - lo):
                 raise StepError("corrupt", f"decoded only {enc.duration_s:.2f} s of the {hi - lo:.2f} s cut "
                                 f"at {lo:.2f} s: the file is truncated or damaged")

@@ -6,12 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from corpus.fetchers import FETCHERS, FetchRequest
+from corpus.options import BuildOptions, FetchStepOptions
 from corpus.steps.base import Step, Task
 from manifests.sample import safe_id
 
 
 class Fetch(Step):
     name = "fetch"
+
+    @classmethod
+    def options_from(cls, build: BuildOptions) -> FetchStepOptions:
+        return FetchStepOptions(build.fetch, build.clip.keep_audio)
 
     def process(self, task: Task) -> None:
         row = task.rows[0]

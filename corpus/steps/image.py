@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from corpus.media.images import store_image
+from corpus.options import BuildOptions, ImageStepOptions
 from corpus.steps.base import Step, Task
 from manifests.sample import clip_key
 
@@ -13,12 +14,15 @@ from manifests.sample import clip_key
 class StoreImage(Step):
     name = "image"
 
+    @classmethod
+    def options_from(cls, build: BuildOptions) -> ImageStepOptions:
+        return ImageStepOptions(build.image, build.clip.short_side)
+
     def process(self, task: Task) -> None:
         task.make_workdir()
         first = task.pending[0]
         key = clip_key(first["source"], first["video_id"], 0.0, 0.0)
-        got = store_image(task.file, Path(task.workdir) / f"{key}.jpg", self.options.image,
-                          self.options.clip.short_side)
+        got = store_image(task.file, Path(task.workdir) / f"{key}.jpg", self.options.image, self.options.short_side)
         for row in task.pending:
             row.update(status="ok", clips=1, width=got.source_width, height=got.source_height,
                        codec=got.format.lower(), duration_s=None, fps=None)

@@ -10,7 +10,7 @@ import os
 
 from corpus.errors import StepError
 from corpus.media.probe import probe_file
-from corpus.options import ClipOptions
+from corpus.options import BuildOptions, ClipOptions
 from corpus.steps.base import Step, Task
 
 MAX_FPS = 1000.0  # above this a frame rate is a damaged or crafted header
@@ -22,9 +22,13 @@ MIN_BYTES_PER_SECOND = 16
 class Probe(Step):
     name = "probe"
 
+    @classmethod
+    def options_from(cls, build: BuildOptions) -> ClipOptions:
+        return build.clip
+
     def process(self, task: Task) -> None:
         task.info = probe_file(task.file)
-        check_claims(task.info, os.path.getsize(task.file), self.options.clip)
+        check_claims(task.info, os.path.getsize(task.file), self.options)
         for r in task.rows:
             r.update({k: task.info[k] for k in ("duration_s", "fps", "width", "height", "codec")})
 

@@ -23,6 +23,10 @@ class Built(Step):
 
     name = "built"
 
+    @classmethod
+    def options_from(cls, build):
+        return build.workers  # its own options: the one value it reads
+
     def __init__(self, options):
         super().__init__(options)
         self.built_in = f"{os.getpid()}-{uuid.uuid4().hex}"
@@ -69,3 +73,19 @@ def test_steps_and_fetchers_never_import_sources():
             "print([m for m in sys.modules if m.startswith('corpus.sources')])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_every_step_is_built_from_its_own_options():
+    """A step gets its own options out of the build's, never the whole BuildOptions; filters
+    parse theirs into their own Options classes."""
+    import dataclasses
+
+    from corpus.pipeline import STEPS
+    from corpus.steps.filters import FILTERS, parse_filter
+
+    build = BuildOptions("web", (), "-", filters=tuple(parse_filter(name) for name in FILTERS))
+    built = Pipeline(build, STEPS["video"]).build()
+    assert [s.name for s in built] == ["caption", "fetch", "probe", "clip", "motion", "sharpness", "frozen", "bars",
+                                       "overlay"]
+    for step in built:
+        assert dataclasses.is_dataclass(step.options) and not isinstance(step.options, BuildOptions)
