@@ -154,18 +154,34 @@ class CrossChunkSearch:
         keys = extract_bits(self.index, start, end)
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        uniq, counts = sorted_keys[starts], np.diff(np.r_[starts, len(keys)])
         asked = extract_bits(self.queries, start, end)
+        query_order = np.argsort(asked, kind="stable")
+        sorted_asked = asked[query_order]
         found = []
-        for flip in [0] + [1 << b for b in range(end - start)]:
-            q = asked ^ np.uint64(flip)
-            lo, hi = np.searchsorted(sorted_keys, q, "left"), np.searchsorted(sorted_keys, q, "right")
-            queries, index = _expand(np.arange(len(q)), lo, hi, order)
-            for s in range(0, len(queries), _VERIFY_BATCH):
-                a, b = index[s : s + _VERIFY_BATCH], queries[s : s + _VERIFY_BATCH]
-                dist = np.bitwise_count(self.index[a] ^ self.queries[b]).sum(axis=1).astype(np.int64)
-                ok = dist <= self.threshold
-                found.append(np.stack([a[ok], b[ok], dist[ok]], axis=1))
+        for flip in [None] + [np.uint64(1 << b) for b in range(end - start)]:
+            # Flipping bit b keeps the queries with it clear in order, and those with it set too:
+            # look-ups of sorted keys run through the index's keys once.
+            if flip is None:
+                groups = [(sorted_asked, query_order)]
+            else:
+                has = (sorted_asked & flip) != 0
+                groups = [(sorted_asked[~has] | flip, query_order[~has]), (sorted_asked[has] ^ flip, query_order[has])]
+            for wanted, who in groups:
+                at = np.minimum(np.searchsorted(uniq, wanted), len(uniq) - 1)
+                hit = uniq[at] == wanted
+                lo = starts[at[hit]]
+                queries, index = _expand(who[hit], lo, lo + counts[at[hit]], order)
+                self._verify(index, queries, found)
         return np.concatenate(found) if found else np.empty((0, 3), np.int64)
+
+    def _verify(self, index: np.ndarray, queries: np.ndarray, found: list) -> None:
+        for s in range(0, len(queries), _VERIFY_BATCH):
+            a, b = index[s : s + _VERIFY_BATCH], queries[s : s + _VERIFY_BATCH]
+            dist = np.bitwise_count(self.index[a] ^ self.queries[b]).sum(axis=1).astype(np.int64)
+            ok = dist <= self.threshold
+            found.append(np.stack([a[ok], b[ok], dist[ok]], axis=1))
 
 
 def cross_pairs(index: np.ndarray, queries: np.ndarray, threshold: int, executor=None,
