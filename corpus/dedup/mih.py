@@ -121,7 +121,12 @@ def near_pairs(signatures: np.ndarray, threshold: int, executor=None, on_chunk: 
     distances. Exact: the same pairs as comparing every pair. Chunks are searched by `executor`
     (its map) when given, else here; on_chunk() after each."""
     search = ChunkSearch(np.ascontiguousarray(signatures, dtype=np.uint64), threshold)
-    bounds = chunk_bounds(search.signatures.shape[1] * 64, threshold)
+    return _search_chunks(search, chunk_bounds(search.signatures.shape[1] * 64, threshold), executor, on_chunk)
+
+
+def _search_chunks(search: Callable, bounds: list, executor, on_chunk: Callable[[], None] | None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every chunk's pairs, by `executor` (its map) when given, else here; each pair once."""
     found: list[np.ndarray] = []
 
     def done(_, pairs: np.ndarray) -> None:
@@ -191,20 +196,7 @@ def cross_pairs(index: np.ndarray, queries: np.ndarray, threshold: int, executor
     search = CrossChunkSearch(np.ascontiguousarray(index, np.uint64), np.ascontiguousarray(queries, np.uint64),
                               threshold)
     bounds = chunk_bounds(search.index.shape[1] * 64, threshold) if len(index) and len(queries) else []
-    found: list[np.ndarray] = []
-
-    def done(_, pairs: np.ndarray) -> None:
-        found.append(pairs)
-        if on_chunk:
-            on_chunk()
-
-    if executor is None:
-        for b in bounds:
-            done(b, search(b))
-    else:
-        executor.map(search, bounds, done)
-    pairs = np.unique(np.concatenate(found), axis=0) if found else np.empty((0, 3), np.int64)
-    return pairs[:, 0], pairs[:, 1], pairs[:, 2]
+    return _search_chunks(search, bounds, executor, on_chunk)
 
 
 def brute_force_pairs(signatures: np.ndarray, threshold: int) -> set[tuple[int, int]]:

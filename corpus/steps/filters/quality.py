@@ -1,9 +1,11 @@
 """Filters on the clip's quality signals (manifests/quality.py): each keeps a clip unless its
-signal is on the wrong side of the threshold in its options (the published default unless set)."""
+signal is on the wrong side of the threshold in its options (the published default unless set).
+One filter per signal, each with an Options class of one field named as recipes name it
+(min_motion, max_frozen, ...)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field, make_dataclass
 
 from corpus.steps.filters.base import Filter, Verdict
 from manifests.quality import SIGNALS
@@ -20,50 +22,12 @@ class SignalFilter(Filter):
         return (s.reason, s.detail(value, threshold)) if s.fails(value, threshold) else None
 
 
-def _threshold(signal: str):
-    return field(default=SIGNALS[signal].default)
+def signal_filter(signal: str) -> type[SignalFilter]:
+    """The filter of one signal, with its Options dataclass."""
+    s = SIGNALS[signal]
+    options = make_dataclass(f"{signal.title()}Options", [(s.key, float, field(default=s.default))], frozen=True)
+    return type(signal.title(), (SignalFilter,), {"name": signal, "signal": signal, "Options": options})
 
 
-@dataclass(frozen=True)
-class MotionOptions:
-    min_motion: float = _threshold("motion")
-
-
-class Motion(SignalFilter):
-    name, signal, Options = "motion", "motion", MotionOptions
-
-
-@dataclass(frozen=True)
-class SharpnessOptions:
-    min_sharpness: float = _threshold("sharpness")
-
-
-class Sharpness(SignalFilter):
-    name, signal, Options = "sharpness", "sharpness", SharpnessOptions
-
-
-@dataclass(frozen=True)
-class FrozenOptions:
-    max_frozen: float = _threshold("frozen")
-
-
-class Frozen(SignalFilter):
-    name, signal, Options = "frozen", "frozen", FrozenOptions
-
-
-@dataclass(frozen=True)
-class BarsOptions:
-    max_bars: float = _threshold("bars")
-
-
-class Bars(SignalFilter):
-    name, signal, Options = "bars", "bars", BarsOptions
-
-
-@dataclass(frozen=True)
-class OverlayOptions:
-    max_overlay: float = _threshold("overlay")
-
-
-class Overlay(SignalFilter):
-    name, signal, Options = "overlay", "overlay", OverlayOptions
+Motion, Sharpness, Frozen, Bars, Overlay = (signal_filter(s) for s in ("motion", "sharpness", "frozen", "bars",
+                                                                        "overlay"))
