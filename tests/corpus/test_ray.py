@@ -11,7 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from manifests.validate import validate
@@ -113,18 +116,26 @@ def test_a_mix_on_ray_writes_the_same_shards_as_a_local_one(tmp_path, url_list):
 
 
 def test_dedup_on_ray_decides_as_a_local_one(tmp_path, url_list):
+    """The near-pair search and the semantic pass (--embeddings: every clip given one direction,
+    so all the videos left after the signature passes are one semantic group) as Ray tasks."""
     lst, _ = url_list
+    keys = pd.read_parquet(lst.parent / "reference" / "clips")["clip_key"]
+    emb = tmp_path / "emb.parquet"
+    pq.write_table(pa.table({"clip_key": keys, "embedding": pa.FixedSizeListArray.from_arrays(
+        pa.array(np.ones(len(keys) * 8, np.float32)), 8)}), emb)
     decided = {}
     for executor in ("local", "ray"):
         corpus = tmp_path / executor
         shutil.copytree(lst.parent / "reference", corpus, symlinks=True)
         done = subprocess.run([*VMAE, "corpus", "dedup", str(corpus), "--workers", "2", "--executor", executor,
-                               "--no-progress"], capture_output=True, text=True)
+                               "--embeddings", str(emb), "--clusters", "2", "--no-progress"],
+                              capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-2000:]
         table = pd.read_parquet(corpus / "dedup").drop(columns="duplicate_corpus")  # each names its own folder
         decided[executor] = table.sort_values("clip_key").astype(str).values.tolist()
     # the list holds the same videos several times: copies are found, one of each kept
     assert sum(row[2] == "False" for row in decided["local"]) >= 3 and decided["ray"] == decided["local"]
+    assert any(row[3] == "semantic" for row in decided["local"])
 
 
 def test_a_unit_whose_worker_dies_every_time_is_tried_twice_then_reported(tmp_path):
