@@ -68,7 +68,8 @@ def planted_found(web: Path, original: str) -> list[str]:
     for name, reason in PLANTED.items():
         row = decided.loc[name]
         found = not row.keep and row.reason == reason and f"_{original}_" in str(row.duplicate_of)
-        what = f"dropped as {row.reason}, copy of {row.duplicate_of} ({int(row.distance)} bits)" if not row.keep else "kept"
+        what = "kept" if row.keep else \
+            f"dropped as {row.reason}, copy of {row.duplicate_of} ({int(row.distance)} bits)"
         lines.append(f"planted {name} ({reason} copy of {original}): {what} -> {'FOUND' if found else 'MISSED'}")
     return lines
 
