@@ -82,15 +82,16 @@ def _shared_signature_version(inputs) -> int | None:
 
 
 def _start(layout: CorpusLayout, plan: MixPlan, recipe: Recipe, opts: MixOptions, labels: list[str] | None) -> None:
-    """A new mix's folder: labels, every candidate's videos/ row, build.json, then the plan marker."""
-    if labels:
-        write_atomic_bytes(layout.labels_txt, ("\n".join(labels) + "\n").encode())
-    write_table(layout, "videos", to_table("videos", plan.accounting))
+    """A new mix's folder: build.json first (so that a mix killed while it starts is known as
+    one, and starts again), labels, every candidate's videos/ row, then the plan marker."""
     doc = {"tool": "vmae", "schema_version": SCHEMA_VERSION, "source": "mix", "recipe": recipe.name,
            "inputs": opts.inputs, "scale": opts.scale, "seed": opts.seed, "labeled": bool(labels),
            "rows": len(plan.accounting), "state": "mixing", "plan_digest": plan.digest, "mix": plan.report,
            "signature_version": _shared_signature_version(opts.inputs.values())}
     write_atomic_bytes(layout.build_json, json.dumps(doc, indent=2, default=str).encode())
+    if labels:
+        write_atomic_bytes(layout.labels_txt, ("\n".join(labels) + "\n").encode())
+    write_table(layout, "videos", to_table("videos", plan.accounting))
     write_atomic_bytes(layout.marker(PLAN_MARKER), json.dumps({"units": len(plan.units)}).encode())
 
 
@@ -120,7 +121,9 @@ def mix(opts: MixOptions, progress: bool = True) -> dict:
     _check(recipe, opts)
     layout = CorpusLayout.at(out)
     resuming = layout.marker(PLAN_MARKER).is_file() and layout.build_doc().get("source") == "mix"
-    if not resuming and out.exists() and any(p.name != ".lock" for p in out.iterdir()):
+    # a mix killed while it started (build.json written, no plan marker): no unit ran; it starts over
+    restarting = not resuming and layout.build_doc().get("source") == "mix"
+    if not resuming and not restarting and out.exists() and any(p.name != ".lock" for p in out.iterdir()):
         raise InputError(f"{out} is not empty and holds no unfinished mix; mix writes a new corpus: choose another "
                          "--out or remove it")
     for folder in opts.inputs.values():

@@ -163,6 +163,9 @@ def shards_of(root):
     return list(zip(shards.shard, shards.sha256, shards.clips, strict=True))
 
 
+DELAYS = (1.2, 1.6)  # seconds after the start at which the mix is killed
+
+
 def test_parallel_units_make_the_same_mix_and_a_killed_mix_resumes_to_it(corpora, tmp_path):
     recipe = recipe_file(tmp_path / "r.yaml", "sources:\n  m: {quota: 6}\n  k: {quota: 8}\n")
     inputs = {"m": str(corpora / "movies"), "k": str(corpora / "kin")}
@@ -172,12 +175,13 @@ def test_parallel_units_make_the_same_mix_and_a_killed_mix_resumes_to_it(corpora
     assert one["shards"] > 4 and shards_of(tmp_path / "one") == shards_of(tmp_path / "two")  # same bytes
     argv = [sys.executable, "-m", "cli.main", "corpus", "mix", "--recipe", recipe, "--input", f"m={inputs['m']}",
             "--input", f"k={inputs['k']}", "--out", str(tmp_path / "killed"), "--shard-bytes", "30000", "--no-progress"]
-    for delay in (1.2, 1.6):  # kill at several moments, then resume each time
+    for delay in DELAYS:  # kill at several moments, then resume each time
         proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    subprocess.run(argv, check=True, capture_output=True)
+    done = subprocess.run(argv, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
     assert shards_of(tmp_path / "killed") == shards_of(tmp_path / "one") and validate(tmp_path / "killed").ok
     assert not any(p.name.startswith(".") and p.suffix == ".tmp" for p in (tmp_path / "killed" / "tars").iterdir())
 
@@ -195,3 +199,28 @@ def test_keys_and_shards_that_would_leave_their_folders_are_refused(corpora, tmp
         with pytest.raises(InputError, match=message):
             mix(MixOptions(recipe=recipe, inputs={"m": str(bad)}, out=str(tmp_path / f"out_{column}")), progress=False)
         assert not (tmp_path / f"out_{column}").exists() and not (tmp_path / "escaped.mp4").exists()
+
+
+def test_a_mix_killed_while_it_starts_starts_again(corpora, tmp_path, monkeypatch):
+    """Killed after build.json and the videos table but before the plan marker (no unit ran yet):
+    the same command starts the mix over instead of calling the folder someone else's."""
+    import corpus.mix.run as mix_run
+
+    recipe = recipe_file(tmp_path / "r.yaml", "sources:\n  m: {quota: 6}\n")
+    opts = MixOptions(recipe=recipe, inputs={"m": str(corpora / "movies")}, out=str(tmp_path / "c"), shard_bytes=30_000)
+    real_write = mix_run.write_atomic_bytes
+
+    def killed_at_the_marker(path, data):
+        if path.name == "plan.json":
+            raise KeyboardInterrupt
+        real_write(path, data)
+
+    monkeypatch.setattr(mix_run, "write_atomic_bytes", killed_at_the_marker)
+    with pytest.raises(KeyboardInterrupt):
+        mix(opts, progress=False)
+    assert (tmp_path / "c" / "build.json").is_file() and not (tmp_path / "c" / "done" / "plan.json").exists()
+    monkeypatch.setattr(mix_run, "write_atomic_bytes", real_write)
+    mix(opts, progress=False)
+    reference = mix(MixOptions(**{**opts.__dict__, "out": str(tmp_path / "reference")}), progress=False)
+    assert shards_of(tmp_path / "c") == shards_of(tmp_path / "reference") and reference["shards"] > 1
+    assert validate(tmp_path / "c").ok
