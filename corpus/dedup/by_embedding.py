@@ -21,7 +21,7 @@ from corpus.dedup.semantic import (
     read_embeddings,
     similar_pairs,
 )
-from corpus.dedup.verdicts import keepers, mark, preference
+from corpus.dedup.verdicts import keepers, mark, preference, video_keys
 from corpus.errors import InputError
 
 
@@ -52,7 +52,7 @@ def semantic_pass(items: pd.DataFrame, against: pd.DataFrame, opts: SemanticOpti
     items.loc[live, "cluster"] = label
     _leaks(items, live, x, against, where, emb, centroids, label, opts.similarity)
     alive = items.loc[live, "keep"].to_numpy(bool)
-    video = (items.loc[live, "corpus"] + "\0" + items.loc[live, "video_id"]).to_numpy()
+    video = video_keys(items, live)
     pairs, best = similar_pairs(x, video, label, opts.similarity, map_fn)
     a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
     ok = alive[a] & alive[b]

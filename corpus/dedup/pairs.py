@@ -57,10 +57,14 @@ def between(search: Search, mains: np.ndarray, crops: np.ndarray, other_mains: n
 
 def distance(mains: np.ndarray, crops: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """The smallest distance between items i and j (arrays of rows), over whole and crops."""
-    bits = lambda x, y: np.bitwise_count(x ^ y).sum(axis=-1)  # noqa: E731
-    best = bits(mains[i], mains[j])
+    best = _bits(mains[i], mains[j])
     for k in range(crops.shape[1]):
         for a, b in ((i, j), (j, i)):
             has = crops[a, k].any(axis=1)
-            best = np.where(has, np.minimum(best, bits(crops[a, k], mains[b])), best)
+            best = np.where(has, np.minimum(best, _bits(crops[a, k], mains[b])), best)
     return best
+
+
+def _bits(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bits apart, per row of two (..., 8) signature arrays."""
+    return np.bitwise_count(x ^ y).sum(axis=-1)

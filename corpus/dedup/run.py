@@ -29,7 +29,7 @@ from corpus.dedup.by_embedding import SemanticOptions, semantic_pass
 from corpus.dedup.mih import chunk_bounds, cross_pairs, near_pairs
 from corpus.dedup.pairs import Search
 from corpus.dedup.units import CorpusItems, check_signature_versions, load_items
-from corpus.dedup.verdicts import keepers, mark, preference
+from corpus.dedup.verdicts import keepers, mark, preference, video_keys
 from corpus.errors import InputError
 from corpus.executors import get_executor
 from corpus.lock import check_finished, reading, writing
@@ -120,7 +120,7 @@ def _clusters(items, signed: Signed, search: Search) -> None:
     a, b, d = pairs.within(search, signed.mains, signed.crops, "near-duplicate search")
     # Windows of one video are distinct samples by design (a static shot looks alike for
     # minutes); dedup is about copies across videos.
-    video = (items.loc[sig_index, "corpus"] + "\0" + items.loc[sig_index, "video_id"]).to_numpy()
+    video = video_keys(items, sig_index)
     ok = alive[a] & alive[b] & (video[a] != video[b])
     a, b, d = a[ok], b[ok], d[ok]
     # identical files are copies even if their signatures were computed apart

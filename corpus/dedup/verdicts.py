@@ -36,3 +36,9 @@ def keepers(a: np.ndarray, b: np.ndarray, n: int, rank: np.ndarray) -> np.ndarra
     keeper = np.empty(n, np.int64)
     keeper[order] = np.repeat(order[first], np.diff(np.r_[np.flatnonzero(first), n]))
     return keeper
+
+
+def video_keys(items: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """One key per video (its corpus and id) for the items at `rows`: windows of one video are
+    never duplicates of each other."""
+    return (items.loc[rows, "corpus"] + "\0" + items.loc[rows, "video_id"]).to_numpy()

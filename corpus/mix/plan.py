@@ -50,17 +50,17 @@ def candidates(name: str, root: Path, allow_unfinished: bool = False) -> Candida
         raise InputError(f"--input {name}={root}: not a vmae corpus folder (no build.json)")
     rows = read_table(root, "clips", required=False).to_pylist()
     dedup = read_table(root, "dedup", required=False).to_pylist()
-    verdict = {d["clip_key"]: (d["keep"], d["reason"]) for d in dedup}
-    cluster_of = {d["clip_key"]: d.get("cluster") for d in dedup}
+    # a cluster is null where dedup ran without --embeddings (and in dedup tables older than clusters)
+    verdict = {d["clip_key"]: (d["keep"], d["reason"], -1 if d.get("cluster") is None else d["cluster"])
+               for d in dedup}
     judged = sum(r["clip_key"] in verdict for r in rows)
     if 0 < judged < len(rows) and not allow_unfinished:  # dedup ran before the rest of the clips were built
         raise InputError(f"--input {name}={root}: dedup judged {judged} of its {len(rows)} clips (it ran before the "
                          "build finished); the others would all count as kept. Rerun 'vmae corpus dedup' on it, or "
                          "pass --allow-unfinished")
-    found = [verdict.get(r["clip_key"], (True, None)) for r in rows]
-    cluster = np.array([-1 if cluster_of.get(r["clip_key"]) is None else cluster_of[r["clip_key"]] for r in rows],
-                       np.int64)
-    return Candidates(str(root), rows, np.array([k for k, _ in found], bool), [why for _, why in found], cluster)
+    found = [verdict.get(r["clip_key"], (True, None, -1)) for r in rows]
+    return Candidates(str(root), rows, np.array([f[0] for f in found], bool), [f[1] for f in found],
+                      np.array([f[2] for f in found], np.int64))
 
 
 def capped(usable: np.ndarray, cluster: np.ndarray, cap: int | None) -> tuple[np.ndarray, np.ndarray]:
