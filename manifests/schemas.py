@@ -17,8 +17,12 @@ VERSION_KEY = b"vmae.schema"
 
 # Number of 64-bit perceptual hashes, spread evenly over a clip, that make its signature.
 SIGNATURE_HASHES = 8
-# The centre crops (share of each side) whose signatures a clip also keeps (signature_crops).
-CROP_SCALES = (0.92, 0.85)
+# Besides its whole-frame signature a clip keeps SIGNATURE_VIEWS more, each compared with every
+# other clip's whole signature (crops and a shift in time), and SIGNATURE_MASKS signatures with a
+# band of the picture blanked out, each compared with the same mask of every other clip
+# (corpus/media/signature.py makes them; a logo or a watermark sits in such a band).
+SIGNATURE_VIEWS = 11
+SIGNATURE_MASKS = 2
 
 STATUSES = ("pending", "ok", "failed", "skipped")
 
@@ -70,8 +74,9 @@ CLIPS = pa.schema(
         ("bytes", pa.int64()),
         ("sha256", pa.string()),
         ("signature", pa.list_(pa.uint64(), SIGNATURE_HASHES)),
-        # the signatures of the clip's centre at each of CROP_SCALES, one after the other
-        ("signature_crops", pa.list_(pa.uint64(), SIGNATURE_HASHES * len(CROP_SCALES))),
+        # the signatures of the clip's views and masked pictures, one after the other
+        ("signature_views", pa.list_(pa.uint64(), SIGNATURE_HASHES * SIGNATURE_VIEWS)),
+        ("signature_masked", pa.list_(pa.uint64(), SIGNATURE_HASHES * SIGNATURE_MASKS)),
         ("label", pa.string()),
         ("label_id", pa.int32()),
         ("split", pa.string()),
@@ -99,7 +104,8 @@ CLIPS = pa.schema(
 
 # Columns added after version 1 was first written: a part without them reads them as nulls.
 ADDED_COLUMNS: dict[str, set[str]] = {"clips": {"motion", "shot_start_s", "shot_end_s", "captions", "media",
-                                                "sharpness", "frozen", "bars", "overlay", "signature_crops"},
+                                                "sharpness", "frozen", "bars", "overlay", "signature_views",
+                                                "signature_masked"},
                                       "videos": {"captions"}, "dedup": {"cluster", "similarity"}}
 
 SHARDS = pa.schema(

@@ -66,20 +66,21 @@ def part_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("part-*.parquet") if p.is_file())
 
 
-def read_table(root: Path, name: str, *, required: bool = True) -> pa.Table:
-    """Read table `name` of the corpus at `root`, checking version and columns of every part. The
-    table's current generation is resolved once and read whole (manifests/generations.py); a part
-    replaced under the reader (a generation older than the grace period) means reading again."""
+def read_table(root: Path, name: str, *, required: bool = True, columns: list[str] | None = None) -> pa.Table:
+    """Read table `name` of the corpus at `root` (only `columns` when given), checking version and
+    columns of every part. The table's current generation is resolved once and read whole
+    (manifests/generations.py); a part replaced under the reader (a generation older than the
+    grace period) means reading again."""
     for attempt in range(3):
         try:
-            return _read_generation(Path(root), name, required)
+            return _read_generation(Path(root), name, required, columns)
         except FileNotFoundError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-def _read_generation(root: Path, name: str, required: bool) -> pa.Table:
+def _read_generation(root: Path, name: str, required: bool, columns: list[str] | None) -> pa.Table:
     folder = Path(root) / name
     generation = current(folder)
     files = part_files(generation) if generation.is_dir() else []
@@ -88,12 +89,13 @@ def _read_generation(root: Path, name: str, required: bool) -> pa.Table:
             raise ManifestError(
                 f"{folder}: no part files. Is {root} a vmae corpus folder (made by 'vmae corpus build')?"
             )
-        return with_version(TABLES[name], name).empty_table()
+        empty = with_version(TABLES[name], name).empty_table()
+        return empty.select(columns) if columns is not None else empty
     for f in files:
         _check_part_schema(f, name)
     import pyarrow.dataset as ds  # here: it imports pandas, which processes that only write tables never need
 
-    return ds.dataset([str(f) for f in files], format="parquet", schema=TABLES[name]).to_table()
+    return ds.dataset([str(f) for f in files], format="parquet", schema=TABLES[name]).to_table(columns=columns)
 
 
 def read_frame(root: Path, name: str, *, required: bool = True):

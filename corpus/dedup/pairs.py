@@ -1,25 +1,43 @@
-"""Pairs of items within the threshold, over both kinds of signature a clip has: its whole
-frame's and its centre crops' (a re-upload cropped by 8-15% matches one of the crops of the
-original rather than its whole frame). Whole is compared with whole, and each item's crops with
-the other items' whole; a pair's distance is the smallest of those."""
+"""Pairs of items within the threshold, over every kind of signature a clip has
+(corpus/media/signature.py): its whole frame's, its views' (crops and a shift in time) and its
+masked pictures'. Whole is compared with whole, each item's views with the other items' whole
+(a re-upload cropped by 10% matches one of the original's views rather than its whole frame),
+and each masked picture with the same mask of the other items; a pair's distance is the
+smallest of those."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
+
+from manifests.schemas import SIGNATURE_HASHES, SIGNATURE_MASKS, SIGNATURE_VIEWS
 
 # (index signatures, what, query signatures or None) -> (i, j, distance): pairs within one set
 # (i < j) when no queries are given, else (index row, query row)
 Search = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
-def _queries(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The crops as query rows, and the item each belongs to; items without crops (all zero) left out."""
-    n, c, w = crops.shape
-    rows, owner = crops.reshape(n * c, w), np.repeat(np.arange(n), c)
-    has = rows.any(axis=1)
-    return rows[has], owner[has]
+@dataclass
+class Signed:
+    """Items with signatures: their rows in the items frame, and their signatures."""
+
+    rows: np.ndarray
+    mains: np.ndarray  # (N, 8)
+    views: np.ndarray  # (N, SIGNATURE_VIEWS, 8), all zero for an item that has none
+    masked: np.ndarray  # (N, SIGNATURE_MASKS, 8), all zero for an item that has none
+
+    @classmethod
+    def empty(cls) -> Signed:
+        return cls(np.empty(0, np.int64), np.empty((0, SIGNATURE_HASHES), np.uint64),
+                   np.empty((0, SIGNATURE_VIEWS, SIGNATURE_HASHES), np.uint64),
+                   np.empty((0, SIGNATURE_MASKS, SIGNATURE_HASHES), np.uint64))
+
+
+def _present(signatures: np.ndarray) -> np.ndarray:
+    """The rows of (N, 8) signatures that exist (an item built before a kind has zeros)."""
+    return np.flatnonzero(signatures.any(axis=1))
 
 
 def _closest(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -32,36 +50,56 @@ def _closest(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, n
     return a[first], b[first], d[first]
 
 
-def within(search: Search, mains: np.ndarray, crops: np.ndarray, what: str):
+def within(search: Search, items: Signed, what: str):
     """Pairs (i < j) of one set of items within the threshold."""
-    a, b, d = search(mains, what)
-    queries, owner = _queries(crops)
-    i, q, e = search(mains, f"{what}, crops", queries)
-    j = owner[q]
-    other = i != j
-    i, j, e = i[other], j[other], e[other]
-    return _closest(np.r_[a, np.minimum(i, j)], np.r_[b, np.maximum(i, j)], np.r_[d, e])
+    found = [search(items.mains, what)]
+    # One search per view and per mask keeps the query set (and each worker's copy) one item long.
+    for k in range(items.views.shape[1]):
+        owner = _present(items.views[:, k])
+        i, q, e = search(items.mains, f"{what}, view {k + 1}", items.views[owner, k])
+        j = owner[q]
+        other = i != j
+        found.append((np.minimum(i, j)[other], np.maximum(i, j)[other], e[other]))
+    for k in range(items.masked.shape[1]):
+        owner = _present(items.masked[:, k])
+        if len(owner) > 1:
+            a, b, d = search(items.masked[owner, k], f"{what}, mask {k + 1}")
+            found.append((owner[a], owner[b], d))
+    return _closest(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
 
 
-def between(search: Search, mains: np.ndarray, crops: np.ndarray, other_mains: np.ndarray, other_crops: np.ndarray,
-            what: str):
+def between(search: Search, items: Signed, other: Signed, what: str):
     """Pairs (item of the first set, item of the other) within the threshold."""
-    queries, owner = _queries(crops)
-    both = np.concatenate([mains, queries])
-    who = np.r_[np.arange(len(mains)), owner]
-    j, q, d = search(other_mains, what, both)  # the first set's wholes and crops against the other's wholes
-    their_queries, their_owner = _queries(other_crops)
-    i, q2, e = search(mains, f"{what}, crops", their_queries)  # the other's crops against the first's wholes
-    return _closest(np.r_[who[q], i], np.r_[j, their_owner[q2]], np.r_[d, e])
+    found = []
+    # the first set's wholes and views against the other's wholes
+    j, i, d = search(other.mains, what, items.mains)
+    found.append((i, j, d))
+    for k in range(items.views.shape[1]):
+        owner = _present(items.views[:, k])
+        j, q, d = search(other.mains, f"{what}, view {k + 1}", items.views[owner, k])
+        found.append((owner[q], j, d))
+    # the other's views against the first's wholes
+    for k in range(other.views.shape[1]):
+        owner = _present(other.views[:, k])
+        i, q, d = search(items.mains, f"{what}, their view {k + 1}", other.views[owner, k])
+        found.append((i, owner[q], d))
+    for k in range(items.masked.shape[1]):
+        mine, theirs = _present(items.masked[:, k]), _present(other.masked[:, k])
+        j, i, d = search(other.masked[theirs, k], f"{what}, mask {k + 1}", items.masked[mine, k])
+        found.append((mine[i], theirs[j], d))
+    return _closest(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
 
 
-def distance(mains: np.ndarray, crops: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """The smallest distance between items i and j (arrays of rows), over whole and crops."""
-    best = _bits(mains[i], mains[j])
-    for k in range(crops.shape[1]):
+def distance(items: Signed, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The smallest distance between items i and j (arrays of rows), over every comparison."""
+    best = _bits(items.mains[i], items.mains[j])
+    for k in range(items.views.shape[1]):
         for a, b in ((i, j), (j, i)):
-            has = crops[a, k].any(axis=1)
-            best = np.where(has, np.minimum(best, _bits(crops[a, k], mains[b])), best)
+            has = items.views[a, k].any(axis=1)
+            best = np.where(has, np.minimum(best, _bits(items.views[a, k], items.mains[b])), best)
+    for k in range(items.masked.shape[1]):
+        has = items.masked[i, k].any(axis=1) & items.masked[j, k].any(axis=1)
+        best = np.where(has, np.minimum(best, _bits(items.masked[i, k], items.masked[j, k])), best)
     return best
 
 

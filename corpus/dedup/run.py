@@ -27,14 +27,13 @@ import pandas as pd
 from corpus.dedup import DEFAULT_THRESHOLD, pairs
 from corpus.dedup.by_embedding import SemanticOptions, semantic_pass
 from corpus.dedup.mih import chunk_bounds, cross_pairs, near_pairs
-from corpus.dedup.pairs import Search
+from corpus.dedup.pairs import Search, Signed
 from corpus.dedup.units import CorpusItems, check_signature_versions, load_items
 from corpus.dedup.verdicts import keepers, mark, preference, video_keys
 from corpus.errors import InputError
 from corpus.executors import get_executor
 from corpus.lock import check_finished, reading, writing
 from manifests.layout import CorpusLayout
-from manifests.schemas import CROP_SCALES, SIGNATURE_HASHES
 from manifests.tables import write_part
 
 
@@ -47,21 +46,14 @@ class DedupResult:
     plot: Path | None = None  # the similarity distribution's picture (--embeddings)
 
 
-@dataclass
-class Signed:
-    """Items with signatures: their rows in the items frame, whole-frame and crop signatures."""
-
-    rows: np.ndarray
-    mains: np.ndarray  # (N, 8)
-    crops: np.ndarray  # (N, len(CROP_SCALES), 8)
-
-
 def _signed(corpora: list[CorpusItems], rows: np.ndarray) -> Signed:
     built = [c for c in corpora if not c.plan_only]
     if not built:
-        return Signed(rows, np.empty((0, SIGNATURE_HASHES), np.uint64),
-                      np.empty((0, len(CROP_SCALES), SIGNATURE_HASHES), np.uint64))
-    return Signed(rows, np.concatenate([c.signatures for c in built]), np.concatenate([c.crops for c in built]))
+        return Signed.empty()
+    # one corpus: its arrays as they are (a copy of a million clips' views is a GB)
+    joined = (getattr(built[0], kind) if len(built) == 1 else np.concatenate([getattr(c, kind) for c in built])
+              for kind in ("signatures", "views", "masked"))
+    return Signed(rows, *joined)
 
 
 def _eval_index(against: list[CorpusItems]) -> tuple[set[str], Signed, list[tuple[str, str]]]:
@@ -104,7 +96,7 @@ def _leaks(items, signed: Signed, eval_ids, held: Signed, eval_names, search: Se
     mark(items, leak_id, "leak_id", items.loc[leak_id, "video_id"], None, None)
     if not len(held.mains) or not len(signed.mains):
         return
-    a, j, d = pairs.between(search, signed.mains, signed.crops, held.mains, held.crops, "leak search")
+    a, j, d = pairs.between(search, signed, held, "leak search")
     nearest = np.lexsort((d, a))  # per training item, its closest evaluation clip first
     first = nearest[np.r_[True, a[nearest][1:] != a[nearest][:-1]]] if len(a) else nearest
     rows = signed.rows[a[first]]
@@ -117,7 +109,7 @@ def _leaks(items, signed: Signed, eval_ids, held: Signed, eval_names, search: Se
 def _clusters(items, signed: Signed, search: Search) -> None:
     sig_index = signed.rows
     alive = items.loc[sig_index, "keep"].to_numpy(bool)
-    a, b, d = pairs.within(search, signed.mains, signed.crops, "near-duplicate search")
+    a, b, d = pairs.within(search, signed, "near-duplicate search")
     # Windows of one video are distinct samples by design (a static shot looks alike for
     # minutes); dedup is about copies across videos.
     video = video_keys(items, sig_index)
@@ -133,7 +125,7 @@ def _clusters(items, signed: Signed, search: Search) -> None:
     drop = np.flatnonzero((keeper != np.arange(n)) & alive)
     rows, krows = sig_index[drop], sig_index[keeper[drop]]
     same_file = items.loc[rows, "sha256"].to_numpy() == items.loc[krows, "sha256"].to_numpy()
-    distance = pairs.distance(signed.mains, signed.crops, drop, keeper[drop])
+    distance = pairs.distance(signed, drop, keeper[drop])
     for reason, sel in (("exact", same_file), ("near", ~same_file)):
         mark(items, rows[sel], reason, items.loc[krows[sel], "key"].to_numpy(),
               items.loc[krows[sel], "corpus"].to_numpy(), distance[sel].astype(int))

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 
 from corpus.errors import InputError
 from manifests.layout import CorpusLayout
-from manifests.schemas import CROP_SCALES, SIGNATURE_HASHES
+from manifests.schemas import SIGNATURE_HASHES, SIGNATURE_MASKS, SIGNATURE_VIEWS
 from manifests.tables import ManifestError, read_table
 
 
@@ -20,12 +20,14 @@ from manifests.tables import ManifestError, read_table
 class CorpusItems:
     """The items of one corpus: a frame with key, video_id, sha256, labeled, pixels, and the
     (N, 8) uint64 signatures (None for a plan-only corpus, which is compared by id alone), and
-    the crops' as (N, len(CROP_SCALES), 8), all zero for a clip that has none (built before them)."""
+    the views' and masked pictures' as (N, SIGNATURE_VIEWS, 8) and (N, SIGNATURE_MASKS, 8), all
+    zero for a clip that has none (built before them)."""
 
     root: Path
     frame: pd.DataFrame
     signatures: np.ndarray | None
-    crops: np.ndarray | None = None
+    views: np.ndarray | None = None
+    masked: np.ndarray | None = None
 
     @property
     def plan_only(self) -> bool:
@@ -53,7 +55,10 @@ def load_items(root: str | Path) -> CorpusItems:
     layout = CorpusLayout.at(root)
     if not layout.is_corpus():
         raise ManifestError(f"{root} is not a vmae corpus folder (no build.json)")
-    clips = read_table(layout.root, "clips", required=False)
+    # only what dedup reads: the other columns of a million clips would double the peak
+    clips = read_table(layout.root, "clips", required=False, columns=[
+        "clip_key", "video_id", "sha256", "label_id", "row", "width", "height", "signature", "signature_views",
+        "signature_masked"])
     if clips.num_rows:
         sig = clips["signature"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
         frame = pd.DataFrame({
@@ -61,7 +66,9 @@ def load_items(root: str | Path) -> CorpusItems:
             "sha256": clips["sha256"].to_pylist(), "labeled": pc.is_valid(clips["label_id"]).to_pylist(),
             "pixels": _source_pixels(layout, clips),
         })
-        return CorpusItems(layout.root, frame, sig.reshape(-1, SIGNATURE_HASHES).astype(np.uint64), _crops(clips))
+        return CorpusItems(layout.root, frame, sig.reshape(-1, SIGNATURE_HASHES).astype(np.uint64),
+                           _extra(clips, "signature_views", SIGNATURE_VIEWS),
+                           _extra(clips, "signature_masked", SIGNATURE_MASKS))
     videos = read_table(layout.root, "videos").to_pandas()
     live = videos[videos["status"].isin(["pending", "ok"])]
     frame = pd.DataFrame({"key": live["video_id"].astype(str), "video_id": live["video_id"].astype(str),
@@ -70,11 +77,14 @@ def load_items(root: str | Path) -> CorpusItems:
     return CorpusItems(layout.root, frame, None)
 
 
-def _crops(clips) -> np.ndarray:
-    width = SIGNATURE_HASHES * len(CROP_SCALES)
-    column = clips["signature_crops"].combine_chunks()
-    values = pc.fill_null(column, pa.scalar([0] * width, column.type)).flatten().to_numpy(zero_copy_only=False)
-    return values.astype(np.uint64).reshape(-1, len(CROP_SCALES), SIGNATURE_HASHES)
+def _extra(clips, column_name: str, count: int) -> np.ndarray:
+    """(N, count, 8) signatures of a fixed-size list column; nulls (rows built before it) as zeros."""
+    width = SIGNATURE_HASHES * count
+    column = clips[column_name].combine_chunks()
+    if column.null_count:
+        column = pc.fill_null(column, pa.scalar([0] * width, column.type))
+    values = column.flatten().to_numpy(zero_copy_only=False)
+    return values.astype(np.uint64, copy=False).reshape(-1, count, SIGNATURE_HASHES)
 
 
 def _source_pixels(layout: CorpusLayout, clips) -> list[int]:

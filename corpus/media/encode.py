@@ -29,7 +29,8 @@ def target_size(width: int, height: int, short_side: int) -> tuple[int, int]:
 class EncodedClip:
     path: Path
     signature: list[int]
-    signature_crops: list[int]
+    signature_views: list[int]
+    signature_masked: list[int]
     duration_s: float
     fps: float
     frames: int

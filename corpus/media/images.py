@@ -37,7 +37,8 @@ class StoredImage:
     bytes: int
     sha256: str
     signature: list[int]
-    signature_crops: list[int]
+    signature_views: list[int]
+    signature_masked: list[int]
 
 
 def _open(path: str, opts: ImageOptions) -> Image.Image:

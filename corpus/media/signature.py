@@ -12,11 +12,18 @@ choice measured in bench/near_dup_quality.py; see the README):
 - the 64 bits are the lowest frequencies in zigzag order (those move least under a crop or a
   rescale) rather than an 8x8 square.
 
-A clip also gets the signatures of its centre at CROP_SCALES of each side (`signature_crops`):
-a re-upload cropped by 8 or 15% matches one of them instead of the whole frame, whose low
-frequencies a crop moves (dedup compares each clip's crops with every other clip's whole frame).
+A global hash of the whole picture misses copies whose picture moved or changed in part, so a
+clip keeps more signatures than its whole frame's (the figures behind each are in the README):
+- views (`signature_views`), each compared with every other clip's whole signature: the centre
+  at 92% and 85% of each side, a 90% corner at each corner, 85% of the width or the height
+  against each side (a re-upload cropped that way matches the original's view, not its whole
+  frame, whose low frequencies a crop moves), and the clip one hash interval later (a copy
+  trimmed at its start by about that much);
+- masked pictures (`signature_masked`), each compared with the same mask of every other clip:
+  the top and the bottom quarter blanked to the picture's mean, where logos, watermarks and
+  burned-in captions sit (the original and the copy then hash alike).
 
-Version 2 (SIGNATURE_VERSION): a corpus records it in build.json, and dedup refuses to compare
+Version 3 (SIGNATURE_VERSION): a corpus records it in build.json, and dedup refuses to compare
 signatures of two versions.
 """
 
@@ -24,12 +31,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from manifests.schemas import CROP_SCALES, SIGNATURE_HASHES
+from manifests.schemas import SIGNATURE_HASHES
 
 SAMPLE_SIDE = 64  # ffmpeg scales sampled frames to 64x64 gray (enough to find borders)
 SAMPLE_FPS = 4.0  # frames per second handed to the signature (at least 3 per window)
 HASH_SIDE = 32  # pHash works on 32x32
-SIGNATURE_VERSION = 2
+SIGNATURE_VERSION = 3
+# The views' crops: (share of the rows, share of the columns, where they sit vertically and
+# horizontally: 0 top or left, 0.5 centre, 1 bottom or right).
+CROPS = ((0.92, 0.92, 0.5, 0.5), (0.85, 0.85, 0.5, 0.5),
+         (0.9, 0.9, 0, 0), (0.9, 0.9, 0, 1), (0.9, 0.9, 1, 0), (0.9, 0.9, 1, 1),
+         (1.0, 0.85, 0.5, 0), (1.0, 0.85, 0.5, 1), (0.85, 1.0, 0, 0.5), (0.85, 1.0, 1, 0.5))
+TIME_SHIFTS = (1.0,)  # the views shifted later in time, in hash intervals
+# The masks' bands, as (top, bottom, left, right) shares of the picture.
+MASKS = ((0.0, 0.25, 0.0, 1.0), (0.75, 1.0, 0.0, 1.0))
 _DARK = 24  # border rows/columns darker than this (0-255), and nearly uniform, are trimmed
 _MAX_TRIM = 0.3  # never trim more than this share of a side
 
@@ -109,35 +124,54 @@ def resize(frames: np.ndarray, side: int = HASH_SIDE) -> np.ndarray:
     return top * (1 - fy) + bot * fy
 
 
-def windowed_means(frames: np.ndarray, count: int = SIGNATURE_HASHES) -> np.ndarray:
+def windowed_means(frames: np.ndarray, count: int = SIGNATURE_HASHES, shift: float = 0.0) -> np.ndarray:
     """`count` averages of overlapping windows (two hash intervals wide) centred on evenly
-    spaced points of the clip."""
+    spaced points of the clip, `shift` intervals later (a window past the end keeps what is left)."""
     n = len(frames)
-    centers = (np.arange(count) + 0.5) * n / count
+    centers = (np.arange(count) + 0.5 + shift) * n / count
     half = max(n / count, 0.5)
     out = []
     for c in centers:
-        lo, hi = int(np.floor(c - half)), int(np.ceil(c + half))
-        out.append(frames[max(0, lo) : max(min(n, hi), max(0, lo) + 1)].mean(axis=0))
+        lo = min(max(0, int(np.floor(c - half))), n - 1)
+        hi = max(min(n, int(np.ceil(c + half))), lo + 1)
+        out.append(frames[lo:hi].mean(axis=0))
     return np.stack(out)
 
 
-def signatures(frames: np.ndarray, count: int = SIGNATURE_HASHES) -> tuple[list[int], list[int]]:
-    """A clip's signature and its crops' (CROP_SCALES one after the other), from its (n, h, w)
-    sampled gray frames."""
+def signatures(frames: np.ndarray, count: int = SIGNATURE_HASHES) -> tuple[list[int], list[int], list[int]]:
+    """A clip's signature, its views' and its masked pictures' (each list one signature after the
+    other, in the order of CROPS, TIME_SHIFTS and MASKS), from its (n, h, w) sampled gray frames."""
     if len(frames) == 0:
         raise ValueError("no frames to hash")
-    means = windowed_means(trim_borders(frames.astype(np.float32)), count)
-    crops = [int(h) for scale in CROP_SCALES for h in phash(resize(centre(means, scale)))]
-    return [int(h) for h in phash(resize(means))], crops
+    trimmed = trim_borders(frames.astype(np.float32))
+    means = windowed_means(trimmed, count)
+    views = [phash(resize(crop(means, *spec))) for spec in CROPS]
+    views += [phash(resize(windowed_means(trimmed, count, shift))) for shift in TIME_SHIFTS]
+    masked = [phash(resize(blank(means, *band))) for band in MASKS]
+    return _ints([phash(resize(means))]), _ints(views), _ints(masked)
 
 
-def centre(frames: np.ndarray, scale: float) -> np.ndarray:
-    """The middle `scale` of each side of (n, h, w) frames."""
+def _ints(arrays: list[np.ndarray]) -> list[int]:
+    return [int(h) for hashes in arrays for h in hashes]
+
+
+def crop(frames: np.ndarray, rows: float, columns: float, at_y: float, at_x: float) -> np.ndarray:
+    """A `rows` x `columns` share of each of (n, h, w) frames, placed at (at_y, at_x) (0: top or
+    left, 1: bottom or right)."""
     h, w = frames.shape[1:]
-    ch, cw = max(1, round(h * scale)), max(1, round(w * scale))
-    top, left = (h - ch) // 2, (w - cw) // 2
+    ch, cw = max(1, round(h * rows)), max(1, round(w * columns))
+    top, left = round((h - ch) * at_y), round((w - cw) * at_x)
     return frames[:, top : top + ch, left : left + cw]
+
+
+def blank(frames: np.ndarray, top: float, bottom: float, left: float, right: float) -> np.ndarray:
+    """(n, h, w) frames with a band (shares of the sides) set to the mean of the rest of each."""
+    h, w = frames.shape[1:]
+    band = np.zeros((h, w), bool)
+    band[int(top * h) : int(np.ceil(bottom * h)), int(left * w) : int(np.ceil(right * w))] = True
+    out = frames.copy()
+    out[:, band] = frames[:, ~band].mean(axis=1)[:, None]
+    return out
 
 
 def frames_from_raw(raw: bytes, width: int = SAMPLE_SIDE, height: int = SAMPLE_SIDE) -> np.ndarray:

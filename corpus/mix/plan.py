@@ -20,8 +20,8 @@ from manifests.sample import fit_key, is_valid_key, media_ext
 from manifests.tables import read_table
 
 COPIED = ("video_id", "start_s", "end_s", "duration_s", "fps", "frames", "width", "height", "bytes", "sha256",
-          "signature", "signature_crops", "split", "caption", "captions", "meta", "motion", "shot_start_s",
-          "shot_end_s", "sharpness", "frozen", "bars", "overlay")
+          "signature", "signature_views", "signature_masked", "split", "caption", "captions", "meta", "motion",
+          "shot_start_s", "shot_end_s", "sharpness", "frozen", "bars", "overlay")
 
 
 @dataclass

@@ -83,7 +83,8 @@ class Clip(Step):
             task.clips.append(task.clip_of(
                 row, file=str(enc.path), clip_key=key, start_s=lo + offset, end_s=hi + offset,
                 duration_s=enc.duration_s, fps=enc.fps, frames=enc.frames, width=enc.width, height=enc.height,
-                bytes=enc.bytes, sha256=enc.sha256, signature=enc.signature, signature_crops=enc.signature_crops,
+                bytes=enc.bytes, sha256=enc.sha256, signature=enc.signature, signature_views=enc.signature_views,
+                signature_masked=enc.signature_masked,
                 media="video", motion=enc.motion, **enc.quality,
                 shot_start_s=None if shot_lo is None else shot_lo + offset,
                 shot_end_s=None if shot_hi is None else shot_hi + offset,

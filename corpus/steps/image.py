@@ -29,6 +29,7 @@ class StoreImage(Step):
             task.clips.append(task.clip_of(
                 row, file=str(got.path), clip_key=clip_key(row["source"], row["video_id"], 0.0, 0.0), start_s=0.0,
                 end_s=0.0, duration_s=0.0, fps=None, frames=1, width=got.width, height=got.height, bytes=got.bytes,
-                sha256=got.sha256, signature=got.signature, signature_crops=got.signature_crops, media="image",
+                sha256=got.sha256, signature=got.signature, signature_views=got.signature_views,
+                signature_masked=got.signature_masked, media="image",
                 motion=None,
             ))

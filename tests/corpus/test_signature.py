@@ -3,9 +3,11 @@
 import ffmpeg
 import numpy as np
 import pandas as pd
+from PIL import Image
 
-from corpus.media.signature import phash, windowed_means
+from corpus.media.signature import CROPS, MASKS, TIME_SHIFTS, crop, phash, signatures, windowed_means
 from corpus.synthetic import make_video
+from manifests.schemas import SIGNATURE_MASKS, SIGNATURE_VIEWS
 from tests.helpers import build_corpus
 
 
@@ -20,6 +22,21 @@ def test_phash_is_stable_and_brightness_invariant_in_the_low_band():
 def test_windows_give_a_fixed_count():
     assert len(windowed_means(np.zeros((3, 32, 32)), 8)) == 8
     assert len(windowed_means(np.zeros((20, 32, 32)), 8)) == 8
+
+
+def test_views_and_masks_fill_their_columns_and_a_corner_crop_hashes_like_its_view():
+    rng = np.random.default_rng(3)
+    # a smooth moving picture: low frequencies that a crop moves
+    frames = np.stack([np.kron(rng.integers(0, 255, (8, 8)), np.ones((8, 8))) for _ in range(24)]).astype(np.uint8)
+    main, views, masked = signatures(frames)
+    assert len(views) == 8 * SIGNATURE_VIEWS == 8 * (len(CROPS) + len(TIME_SHIFTS))
+    assert len(masked) == 8 * SIGNATURE_MASKS == 8 * len(MASKS)
+    corner = CROPS.index((0.9, 0.9, 1, 1))
+    cropped = crop(frames, 0.9, 0.9, 1, 1)  # the bottom-right 90%, as a re-upload would be
+    resized = np.stack([np.asarray(Image.fromarray(f).resize((64, 64))) for f in cropped])
+    copy_main, _, _ = signatures(resized)
+    view = views[8 * corner : 8 * corner + 8]
+    assert hamming(copy_main, view) < hamming(copy_main, main) and hamming(copy_main, view) <= 40
 
 
 def hamming(a, b) -> int:
