@@ -3,7 +3,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test bench lint clean ffmpeg
+.PHONY: setup demo test bench lint clean ffmpeg browser
 
 setup: $(STAMP) ffmpeg
 
@@ -26,10 +26,22 @@ ffmpeg:
 		exit 1; \
 	fi
 
+# The viewer's tests drive Debian's Chromium headless; install it and its driver when we can
+# (root with apt). Elsewhere those tests skip and say why.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium and chromium-driver with apt-get (for the viewer's browser tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+			|| echo "could not install chromium: the viewer's browser tests will skip"; \
+	else \
+		echo "chromium and chromium-driver are not installed: the viewer's browser tests will skip"; \
+	fi
+
 demo: setup
 	$(VENV)/bin/vmae demo --out demo-output
 
-test: setup
+test: setup browser
 	$(VENV)/bin/pytest -q
 
 bench: setup
@@ -39,4 +51,4 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf demo-output .pytest_cache
+	rm -rf demo-output .pytest_cache test-artifacts

@@ -357,3 +357,40 @@ def report(
     except (InputError, ManifestError) as e:
         raise fail(e) from e
     typer.echo(f"wrote {png} and {page}")
+
+
+@app.command()
+def view(
+    corpora: Annotated[list[Path], typer.Argument(help="Corpus folders (built, plan-only or mixed) to look at.")],
+    port: Annotated[int, typer.Option(help="Port to serve on (0: any free one).")] = 8765,
+    host: Annotated[str, typer.Option(
+        help="Address to serve on. The default keeps the viewer to this machine; another address lets anyone who "
+             "can reach it read the clips (with a warning).")] = "127.0.0.1",
+    browser: Annotated[bool, typer.Option(help="Open the page in this machine's browser, when it has one.")] = True,
+    cache: Annotated[Path | None, typer.Option(
+        help="Folder for the contact sheets made on demand [default: ~/.cache/vmae/view].")] = None,
+) -> None:
+    """Serve a read-only web page of corpora: browse and filter clips and watch them (straight from
+    their tars), failed rows, each dedup drop beside the copy kept, filter rejects, and a hybrid's recipe."""
+    from corpus.view.server import serve, warn_if_exposed
+
+    try:
+        server = serve(corpora, host, port, cache)
+    except (InputError, ManifestError) as e:
+        raise fail(e) from e
+    except OSError as e:
+        raise fail(InputError(f"cannot serve on {host}:{port}: {e.strerror or e}; choose another --port")) from e
+    warn_if_exposed(host)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{server.server_address[1]}/"
+    typer.echo(f"serving {len(corpora)} corpus folder(s) at {url} (Ctrl-C stops)", err=True)
+    if browser and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.name != "posix"
+                    or os.uname().sysname == "Darwin"):
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,5 +1,6 @@
 """`vmae corpus report`: one PNG (and an HTML page embedding it) of what corpora hold: clips per
-source, duration and resolution, why rows failed, what dedup dropped, class balance."""
+source, duration and resolution, why rows failed, what dedup dropped, class balance; the page also
+shows contact sheets of examples (corpus/report_examples.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from corpus.errors import InputError  # noqa: E402
+from corpus.report_examples import examples  # noqa: E402
 from manifests.atomic import atomic_path  # noqa: E402
 from manifests.layout import CorpusLayout  # noqa: E402
 from manifests.tables import read_frame, write_atomic_bytes  # noqa: E402
@@ -106,7 +108,8 @@ def report(roots: list[str | Path], out: str | Path) -> tuple[Path, Path]:
     counts = {r.name: CorpusLayout.at(r).build_doc().get("counts") for r in roots}
     page = (f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<h1>{html.escape(title)}</h1><img style='max-width:100%' src='data:image/png;base64,"
-            f"{base64.b64encode(png.read_bytes()).decode()}'><pre>{html.escape(json.dumps(counts, indent=2))}</pre>")
+            f"{base64.b64encode(png.read_bytes()).decode()}'>{''.join(examples(r) for r in roots)}"
+            f"<h2>Counts</h2><pre>{html.escape(json.dumps(counts, indent=2))}</pre>")
     page_path = png.with_suffix(".html")
     write_atomic_bytes(page_path, page.encode("utf-8"))
     return png, page_path

@@ -106,7 +106,8 @@ CLIPS = pa.schema(
 ADDED_COLUMNS: dict[str, set[str]] = {"clips": {"motion", "shot_start_s", "shot_end_s", "captions", "media",
                                                 "sharpness", "frozen", "bars", "overlay", "signature_views",
                                                 "signature_masked"},
-                                      "videos": {"captions"}, "dedup": {"cluster", "similarity"}}
+                                      "videos": {"captions"}, "dedup": {"cluster", "similarity"},
+                                      "rejects": {"preview"}}
 
 SHARDS = pa.schema(
     [
@@ -146,6 +147,9 @@ REJECTS = pa.schema(
         ("reason", pa.string()),  # a short stable word: blurry, frozen, letterboxed, overlaid, too_still, ...
         ("detail", pa.string()),  # the measured value against the threshold
         ("unit", pa.string()),
+        # a contact sheet (JPEG) of a dropped clip, for the first few of each reason in a unit: the
+        # clip's file is gone, and the report and the viewer show what the filter threw away
+        ("preview", pa.binary()),
     ]
 )
 

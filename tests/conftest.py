@@ -6,9 +6,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import ffmpeg
 import pytest
 
+from corpus.dedup.run import dedup
 from corpus.localserve import serve_folder
+from corpus.steps.filters import parse_filter
 from corpus.synthetic import DIRECTIONS, make_video
 from tests.helpers import build_corpus, motion_corpus
 from tests.http_server import FaultyHandler
@@ -45,6 +48,28 @@ def tiny_unlabeled(tmp_path_factory) -> Path:
     for k in range(6):
         make_video(d / "src" / f"v{k}.mp4", pattern=f"scene{40 + k}", seconds=3, width=160, height=96, fps=10)
     build_corpus(d / "c", "movies", [d / "src"], clip={"clip_seconds": 1.5, "short_side": 64}, shard_bytes=45_000)
+    return d / "c"
+
+
+@pytest.fixture(scope="session")
+def viewed_corpus(tmp_path_factory, videos) -> Path:
+    """A movies corpus the viewer tests look at: three videos, a re-encoded copy of one (dropped
+    by dedup), a still picture held for 3 s (dropped by the frozen filter) and a file that is not
+    a video (a failed row); 1.5 s clips."""
+    d = tmp_path_factory.mktemp("view")
+    src = d / "src"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        shutil.copy(videos / f"{name}.mp4", src / f"{name}.mp4")
+    ffmpeg.input(str(videos / "a.mp4")).output(str(src / "a_copy.mp4"), vcodec="libx264", crf=34,
+                                                pix_fmt="yuv420p").run(quiet=True)
+    ffmpeg.input(str(videos / "c.mp4")).output(str(src / "still.mp4"), vcodec="libx264", pix_fmt="yuv420p",
+                                               vf="select='eq(n\\,0)',loop=loop=100:size=1,setpts=N/25/TB",
+                                               t=3).run(quiet=True)
+    shutil.copy(videos / "garbage.mp4", src / "broken.mp4")
+    build_corpus(d / "c", "movies", [src], clip={"short_side": 96, "clip_seconds": 1.5},
+                 filters=(parse_filter("frozen"),))
+    dedup([d / "c"])
     return d / "c"
 
 

@@ -2,16 +2,20 @@
 copy, a still picture, wide bars, a burned-in caption), and a filter keeps a clip out with its
 reason in rejects/, videos/, the step's stats and build.json, never losing it."""
 
+import io
 import json
 
 import ffmpeg
 import pandas as pd
 import pytest
+from PIL import Image
 
 from corpus.build import build
 from corpus.errors import InputError
 from corpus.options import BuildOptions, ClipOptions
+from corpus.report import report
 from corpus.steps.filters import FILTERS, parse_filter
+from corpus.steps.filters.base import PREVIEW_HEIGHT
 from corpus.synthetic import make_video
 from manifests.quality import SIGNALS
 from tests.helpers import build_corpus, check_corpus
@@ -58,6 +62,13 @@ def test_filters_keep_clips_out_with_reasons_and_lose_nothing(tmp_path, cases):
     assert dict(zip(rejects.video_id, rejects.reason, strict=False)) == {
         "blurred": "blurry", "still": "frozen", "bars": "letterboxed", "caption": "overlaid"}
     assert len(rejects) == 8 and rejects.clip_key.notna().all()  # two 1 s windows each
+    # each dropped clip keeps a contact sheet of 4 frames (its file is gone): the report shows them
+    for preview in rejects.preview:
+        with Image.open(io.BytesIO(preview)) as sheet:
+            assert sheet.format == "JPEG" and sheet.height == PREVIEW_HEIGHT and sheet.width > 3 * PREVIEW_HEIGHT
+    _, page = report([root], tmp_path / "report.png")
+    strip = page.read_text().split("dropped by the sharpness filter as blurry: 2 clips</h3>")[1].split("<h")[0]
+    assert strip.count("data:image/jpeg;base64,") == 2
     videos = pd.read_parquet(root / "videos").set_index("video_id")
     assert videos.loc["sharp", "status"] == "ok" and videos.loc["sharp", "clips"] == 2
     for name, reason in (("blurred", "blurry"), ("bars", "letterboxed")):

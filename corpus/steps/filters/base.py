@@ -12,9 +12,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
+from corpus.errors import StepError
+from corpus.media.preview import contact_sheet
 from corpus.steps.base import Task
 
 Verdict = tuple[str, str] | None  # None: keep; else (reason, detail)
+PREVIEWS = 3  # dropped clips of each reason, per unit, whose contact sheet is kept in rejects/
+PREVIEW_HEIGHT = 64
 
 
 class Filter:
@@ -64,9 +68,12 @@ class Filter:
                 continue
             reason, detail = verdict
             stats[reason] += 1
-            task.rejects.append(_reject(self.name, clip, clip["clip_key"], reason, detail, task.unit))
+            reject = _reject(self.name, clip, clip["clip_key"], reason, detail, task.unit)
             if clip.get("file"):
+                if stats[reason] <= PREVIEWS:
+                    reject["preview"] = _preview(clip)
                 Path(clip["file"]).unlink(missing_ok=True)
+            task.rejects.append(reject)
         dropped = Counter(c["row"] for c in task.clips) - Counter(c["row"] for c in kept)
         task.clips = kept
         for row in task.rows:
@@ -76,6 +83,14 @@ class Filter:
                     why = next(r for r in reversed(task.rejects) if r["row"] == row["row"])
                     row.update(status="skipped", error_kind=why["reason"],
                                error=f"every clip kept out by filters, the last by {why['filter']}: {why['detail']}")
+
+
+def _preview(clip: dict) -> bytes | None:
+    """The dropped clip's contact sheet; None when ffmpeg cannot draw one (the reject stands)."""
+    try:
+        return contact_sheet(clip["file"], clip.get("duration_s"), PREVIEW_HEIGHT, image=clip.get("media") == "image")
+    except StepError:
+        return None
 
 
 def _reject(name: str, item: dict, key: str | None, reason: str, detail: str, unit: str) -> dict:

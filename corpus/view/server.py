@@ -1,0 +1,167 @@
+"""`vmae corpus view`: a read-only web app over corpus folders, served by the standard library's
+threading HTTP server (one local user; no framework earns its place for that).
+
+URLs name a corpus by its place on the command line and a clip by its key, looked up in the
+corpus' clips/ table; no part of a URL is ever joined to a path. Media comes from the shard the
+table names, once that resolves inside the corpus folder (corpus/view/media.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from corpus.view import pages
+from corpus.view.catalog import VIEWS, Corpus, Query, load
+from corpus.view.media import Members, NotServed, parse_range, read_range, sheet
+
+MAX_QUERY = 4096  # characters of a URL's query: filters are a few short values
+
+
+class Viewer:
+    """What every request reads: the corpora (loaded once), their shards' member tables, and
+    the contact-sheet cache."""
+
+    def __init__(self, roots: list[str | Path], cache: Path) -> None:
+        self.corpora = [load(i, r) for i, r in enumerate(roots)]
+        self.by_root = {os.path.realpath(c.root): c for c in self.corpora}
+        self.members = Members()
+        self.cache = Path(cache)
+
+    def corpus(self, part: str) -> Corpus:
+        if not part.isdigit() or int(part) >= len(self.corpora):
+            raise NotServed(part)
+        return self.corpora[int(part)]
+
+    def find(self, folder, key) -> tuple[Corpus, object] | None:
+        """A clip named in a dedup verdict, when its corpus is one of those shown."""
+        corpus = self.by_root.get(os.path.realpath(str(folder))) if isinstance(folder, str) else None
+        clip = corpus.clip(str(key)) if corpus is not None else None
+        return (corpus, clip) if clip is not None else None
+
+
+class Handler(BaseHTTPRequestHandler):
+    viewer: Viewer  # set on the class made for each server
+    server_version = "vmae-view"
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (the standard library's name)
+        if os.environ.get("VMAE_VIEW_LOG"):
+            super().log_message(format, *args)
+
+    def do_HEAD(self) -> None:  # noqa: N802 (the standard library's name)
+        self._answer(head=True)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._answer(head=False)
+
+    def _answer(self, head: bool) -> None:
+        url = urlsplit(self.path)
+        try:
+            if len(url.query) > MAX_QUERY:
+                raise NotServed("query too long")
+            params = dict(parse_qsl(url.query, keep_blank_values=True))
+            self._route([unquote(p) for p in url.path.split("/")[1:]], params, head)
+        except NotServed:
+            self._html(HTTPStatus.NOT_FOUND, pages.not_found(self.viewer.corpora), head)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the browser went away (it does so while seeking a video)
+
+    def _route(self, parts: list[str], params: dict[str, str], head: bool) -> None:
+        v = self.viewer
+        if parts in ([""], []):
+            return self._html(HTTPStatus.OK, pages.index(v.corpora), head)
+        if len(parts) < 3 or parts[0] != "c":
+            raise NotServed("/".join(parts))
+        corpus, what, rest = v.corpus(parts[1]), parts[2], parts[3:]
+        if what in VIEWS and not rest:
+            q = Query.parse(VIEWS[what], params)
+            page = corpus.query(q)
+            render = {"clips": pages.clips_page, "rows": pages.rows_page, "rejects": pages.rejects_page}.get(what)
+            body = (pages.dedup_page(v.corpora, corpus, q, page, v.find) if what == "dedup"
+                    else render(v.corpora, corpus, q, page))
+            return self._html(HTTPStatus.OK, body, head)
+        if what == "reject" and len(rest) == 1 and rest[0].isdigit():
+            rejects = corpus.tables["rejects"]
+            at = int(rest[0])
+            if at >= len(rejects) or rejects["preview"].iloc[at] is None:
+                raise NotServed(rest[0])
+            return self._bytes(rejects["preview"].iloc[at], "image/jpeg", head)
+        if what == "mix" and not rest and corpus.mix:
+            return self._html(HTTPStatus.OK, pages.mix_page(v.corpora, corpus), head)
+        if what in ("clip", "media", "sheet") and len(rest) == 1:
+            clip = corpus.clip(rest[0])
+            if clip is None or not isinstance(clip["shard"], str):
+                raise NotServed(rest[0])
+            if what == "clip":
+                return self._html(HTTPStatus.OK, pages.clip_page(v.corpora, corpus, clip), head)
+            located = v.members.locate(corpus.root, clip["shard"], str(clip["clip_key"]), clip["media"])
+            if what == "media":
+                return self._media(located, head)
+            identity = f"{os.path.realpath(corpus.root)}\0{clip['clip_key']}"
+            picture = sheet(located, clip["duration_s"], v.cache, identity)
+            return self._file(picture, "image/jpeg", head)
+        raise NotServed("/".join(parts))
+
+    def _html(self, status: HTTPStatus, body: str, head: bool) -> None:
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+
+    def _file(self, path: Path, content_type: str, head: bool) -> None:
+        self._bytes(path.read_bytes(), content_type, head)  # a contact sheet: a few KB
+
+    def _bytes(self, data: bytes, content_type: str, head: bool) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "max-age=3600")
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+
+    def _media(self, located, head: bool) -> None:
+        size = located.member.size
+        try:
+            wanted = parse_range(self.headers.get("Range"), size)
+        except ValueError:
+            self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        first, last = wanted or (0, size - 1)
+        self.send_response(HTTPStatus.PARTIAL_CONTENT if wanted else HTTPStatus.OK)
+        self.send_header("Content-Type", located.content_type)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(last - first + 1))
+        if wanted:
+            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+        self.end_headers()
+        if not head and size:
+            for piece in read_range(located, first, last):
+                self.wfile.write(piece)
+
+
+def serve(roots: list[str | Path], host: str = "127.0.0.1", port: int = 8765, cache: Path | None = None
+          ) -> ThreadingHTTPServer:
+    """A server for the corpora (not yet serving: call serve_forever, or run it in a thread)."""
+    cache = cache or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vmae" / "view"
+    viewer = Viewer(roots, cache)
+    handler = type("BoundHandler", (Handler,), {"viewer": viewer})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def warn_if_exposed(host: str) -> None:
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {host}: anyone who can reach this machine can read these corpora's clips and "
+              f"tables (there is no login); 127.0.0.1 keeps them to this machine", file=sys.stderr)
