@@ -86,7 +86,7 @@ def main() -> None:
                     timed(encode_clip, src, 0.5, CLIP_S, tmp / "v.mp4", info, opts))
                 detail = frames_of(src, 0.5, info)
                 sampled = area_resize(detail, SAMPLE_SIDE, SAMPLE_SIDE)
-                for name, fn, arg in (("signatures (64x64 frames; 8 hashes, and 8 per crop)", signatures, sampled),
+                for name, fn, arg in (("signatures (whole, 11 views, 2 masks)", signatures, sampled),
                                       ("motion", lambda f: motion_score(f, SAMPLE_FPS), sampled),
                                       ("frozen", quality.frozen_share, sampled), ("bars", quality.bars_share, sampled),
                                       ("sharpness", quality.sharpness, detail),

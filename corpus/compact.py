@@ -21,6 +21,9 @@ from manifests.schemas import TABLES, with_version
 from manifests.tables import part_files, read_table
 
 ROWS_PER_FILE = 1_000_000  # a 650k-row K400 plan reads as one file
+# Row groups of this many rows: a reader that goes a batch at a time (dedup's signatures) then
+# decodes one group's list columns at once, not a million rows' (several GB)
+ROW_GROUP = 65_536
 SORT_KEYS = {"videos": "row", "clips": "clip_key", "shards": "shard", "rejects": "row"}
 
 
@@ -28,7 +31,8 @@ def _write_chunks(folder: Path, table: pa.Table) -> None:
     """The table in files of ROWS_PER_FILE rows, named for this generation alone (see generations.py)."""
     own = uuid.uuid4().hex[:8]
     for k, start in enumerate(range(0, max(table.num_rows, 1), ROWS_PER_FILE)):
-        pq.write_table(table.slice(start, ROWS_PER_FILE), folder / f"part-c{k:06d}-{own}.parquet", compression="zstd")
+        pq.write_table(table.slice(start, ROWS_PER_FILE), folder / f"part-c{k:06d}-{own}.parquet", compression="zstd",
+                       row_group_size=ROW_GROUP)
 
 
 def _write_units(folder: Path, table: pa.Table) -> None:
@@ -36,7 +40,8 @@ def _write_units(folder: Path, table: pa.Table) -> None:
     units = table["unit"].to_numpy(zero_copy_only=False)
     starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
     for start, end in zip(starts, np.r_[starts[1:], len(units)], strict=True):
-        pq.write_table(table.slice(start, end - start), folder / f"part-{units[start]}.parquet", compression="zstd")
+        pq.write_table(table.slice(start, end - start), folder / f"part-{units[start]}.parquet", compression="zstd",
+                       row_group_size=ROW_GROUP)
 
 
 def write_table(layout: CorpusLayout, name: str, table: pa.Table, split: set[str] = frozenset()) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -81,6 +81,24 @@ def read_table(root: Path, name: str, *, required: bool = True, columns: list[st
 
 
 def _read_generation(root: Path, name: str, required: bool, columns: list[str] | None) -> pa.Table:
+    dataset = _dataset(root, name, required)
+    if dataset is None:
+        empty = with_version(TABLES[name], name).empty_table()
+        return empty.select(columns) if columns is not None else empty
+    return dataset.to_table(columns=columns)
+
+
+def read_batches(root: Path, name: str, columns: list[str], rows: int) -> Iterator[pa.RecordBatch]:
+    """`columns` of table `name`, `rows` rows at a time (nothing when it has no parts): a wide
+    column (a million clips' signatures) costs one batch's decoding at a time, not the table's."""
+    dataset = _dataset(Path(root), name, required=False)
+    if dataset is not None:
+        yield from dataset.to_batches(columns=columns, batch_size=rows, batch_readahead=1, fragment_readahead=1)
+
+
+def _dataset(root: Path, name: str, required: bool):
+    """The table's current generation as a pyarrow dataset, every part checked; None when it has
+    no parts (and `required` is false)."""
     folder = Path(root) / name
     generation = current(folder)
     files = part_files(generation) if generation.is_dir() else []
@@ -89,13 +107,12 @@ def _read_generation(root: Path, name: str, required: bool, columns: list[str] |
             raise ManifestError(
                 f"{folder}: no part files. Is {root} a vmae corpus folder (made by 'vmae corpus build')?"
             )
-        empty = with_version(TABLES[name], name).empty_table()
-        return empty.select(columns) if columns is not None else empty
+        return None
     for f in files:
         _check_part_schema(f, name)
     import pyarrow.dataset as ds  # here: it imports pandas, which processes that only write tables never need
 
-    return ds.dataset([str(f) for f in files], format="parquet", schema=TABLES[name]).to_table(columns=columns)
+    return ds.dataset([str(f) for f in files], format="parquet", schema=TABLES[name])
 
 
 def read_frame(root: Path, name: str, *, required: bool = True):

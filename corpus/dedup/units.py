@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from corpus.errors import InputError
 from manifests.layout import CorpusLayout
 from manifests.schemas import SIGNATURE_HASHES, SIGNATURE_MASKS, SIGNATURE_VIEWS
-from manifests.tables import ManifestError, read_table
+from manifests.tables import ManifestError, read_batches, read_table
 
 
 @dataclass
@@ -57,18 +57,14 @@ def load_items(root: str | Path) -> CorpusItems:
         raise ManifestError(f"{root} is not a vmae corpus folder (no build.json)")
     # only what dedup reads: the other columns of a million clips would double the peak
     clips = read_table(layout.root, "clips", required=False, columns=[
-        "clip_key", "video_id", "sha256", "label_id", "row", "width", "height", "signature", "signature_views",
-        "signature_masked"])
+        "clip_key", "video_id", "sha256", "label_id", "row", "width", "height"])
     if clips.num_rows:
-        sig = clips["signature"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
         frame = pd.DataFrame({
             "key": clips["clip_key"].to_pylist(), "video_id": clips["video_id"].to_pylist(),
             "sha256": clips["sha256"].to_pylist(), "labeled": pc.is_valid(clips["label_id"]).to_pylist(),
             "pixels": _source_pixels(layout, clips),
         })
-        return CorpusItems(layout.root, frame, sig.reshape(-1, SIGNATURE_HASHES).astype(np.uint64),
-                           _extra(clips, "signature_views", SIGNATURE_VIEWS),
-                           _extra(clips, "signature_masked", SIGNATURE_MASKS))
+        return CorpusItems(layout.root, frame, *_signatures(layout.root, clips.num_rows))
     videos = read_table(layout.root, "videos").to_pandas()
     live = videos[videos["status"].isin(["pending", "ok"])]
     frame = pd.DataFrame({"key": live["video_id"].astype(str), "video_id": live["video_id"].astype(str),
@@ -77,14 +73,27 @@ def load_items(root: str | Path) -> CorpusItems:
     return CorpusItems(layout.root, frame, None)
 
 
-def _extra(clips, column_name: str, count: int) -> np.ndarray:
-    """(N, count, 8) signatures of a fixed-size list column; nulls (rows built before it) as zeros."""
-    width = SIGNATURE_HASHES * count
-    column = clips[column_name].combine_chunks()
-    if column.null_count:
-        column = pc.fill_null(column, pa.scalar([0] * width, column.type))
-    values = column.flatten().to_numpy(zero_copy_only=False)
-    return values.astype(np.uint64, copy=False).reshape(-1, count, SIGNATURE_HASHES)
+_SIGNATURE_COLUMNS = {"signature": 1, "signature_views": SIGNATURE_VIEWS, "signature_masked": SIGNATURE_MASKS}
+_BATCH_ROWS = 65_536
+
+
+def _signatures(root: Path, n: int) -> list[np.ndarray]:
+    """(N, 8), (N, SIGNATURE_VIEWS, 8) and (N, SIGNATURE_MASKS, 8) uint64 signatures, filled a
+    batch of rows at a time (decoding a million clips' list columns at once took several GB);
+    nulls (clips built before a column) are zeros."""
+    out = [np.zeros((n, count, SIGNATURE_HASHES), np.uint64) for count in _SIGNATURE_COLUMNS.values()]
+    at = 0
+    for batch in read_batches(root, "clips", list(_SIGNATURE_COLUMNS), _BATCH_ROWS):
+        for array, (name, count) in zip(out, _SIGNATURE_COLUMNS.items(), strict=True):
+            column = batch.column(name)
+            if column.null_count:
+                column = pc.fill_null(column, pa.scalar([0] * SIGNATURE_HASHES * count, column.type))
+            array[at : at + len(batch)] = column.flatten().to_numpy(zero_copy_only=False).reshape(
+                -1, count, SIGNATURE_HASHES)
+        at += len(batch)
+        del batch
+        pa.default_memory_pool().release_unused()  # else the pool keeps every batch's decoding buffers
+    return [out[0][:, 0], out[1], out[2]]
 
 
 def _source_pixels(layout: CorpusLayout, clips) -> list[int]:
