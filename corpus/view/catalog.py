@@ -114,6 +114,7 @@ class Corpus:
     root: Path
     doc: dict  # build.json
     tables: dict[str, pd.DataFrame]
+    _choices: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -134,16 +135,19 @@ class Corpus:
         return None if at[0] < 0 else clips.iloc[int(at[0])]
 
     def choices(self, view: View) -> dict[str, list[tuple[str, int]]]:
-        """Per equality column, its values and their counts (the 200 most common)."""
-        frame = self.tables[view.name]
-        return {c: [(str(v), int(n)) for v, n in frame[c].value_counts().head(200).items()]
-                for c in view.choices if c in frame}
+        """Per equality column, its values and their counts (the 200 most common); counted once,
+        as the tables do not change while they are served."""
+        if view.name not in self._choices:
+            frame = self.tables[view.name]
+            self._choices[view.name] = {c: [(str(v), int(n)) for v, n in frame[c].value_counts().head(200).items()]
+                                        for c in view.choices if c in frame}
+        return self._choices[view.name]
 
     def query(self, q: Query) -> Page:
         frame = self.tables[q.view.name]
         keep = np.ones(len(frame), bool)
         for c, v in q.equal.items():
-            keep &= (frame[c].astype("string") == v).fillna(False).to_numpy(bool)
+            keep &= (frame[c] == v).to_numpy(bool)  # the columns offered are strings (None never equals)
         for c, v in q.low.items():
             keep &= (frame[c] >= v).fillna(False).to_numpy(bool)
         for c, v in q.high.items():
