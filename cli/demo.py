@@ -163,7 +163,9 @@ def demo(
         typer.echo(f"{kind} hybrid: " + ", ".join(f"{n} {r['selected']}" for n, r in summary["mix"].items()))
         _check(corpora / f"{kind}_hybrid")
     png, _ = report([*training, corpora / "unlabeled_hybrid", corpora / "labeled_hybrid"], out / "report.png")
-    typer.echo(f"corpus report: {png}")
+    typer.echo(f"corpus report: {png} (and {png.with_suffix('.html')}, with contact sheets)")
+    typer.echo(f"to look at the clips: vmae corpus view {' '.join(str(c) for c in training)} "
+               f"{corpora / 'unlabeled_hybrid'}")
     steps = {"pretrain": pretrain_steps, "postpretrain": postpretrain_steps, "finetune": finetune_steps}
     rows = []
     for name, from_scratch in (("progressive", False), ("scratch", True)):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from corpus.mix.run import MixOptions, mix
 from tests.corpus.test_view import viewing
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -108,3 +109,26 @@ def test_a_dedup_pair_shows_both_clips_and_a_failed_row_its_kind(browser, site):
     kinds = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "td.kind")]
     assert kinds == failed["error_kind"].tolist()
     shot(browser, "failed-rows")
+
+
+def test_the_index_rejects_and_a_hybrids_recipe(browser, viewed_corpus, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("sources:\n  films: {quota: 8}\n")
+    films = mix(MixOptions(recipe=str(recipe), inputs={"films": str(viewed_corpus)}, out=str(tmp_path / "hybrid")),
+                progress=False)["mix"]["films"]
+    with viewing([tmp_path / "hybrid", viewed_corpus], tmp_path / "cache") as address:
+        browser.get(f"http://{address}/")
+        names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "table.rows a")]
+        assert names == ["hybrid", viewed_corpus.name]
+        shot(browser, "index")
+        browser.get(f"http://{address}/c/0/mix")
+        cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#recipe tr:nth-child(2) td")]
+        assert cells[:6] == ["films", *(str(films[k]) for k in ("quota", "available", "dropped_by_dedup", "selected",
+                                                               "shortfall"))]
+        shot(browser, "mix")
+        browser.get(f"http://{address}/c/1/rejects")
+        wait_for(browser, "return document.images.length == 2 && "
+                          "[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        shot(browser, "rejects")
