@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import corpus, demo, doctor, evaluate, export, manifests, train
+from cli import bench, corpus, demo, doctor, evaluate, export, manifests, train
 
 app = typer.Typer(help="vmae: build video corpora and train VideoMAE V2 / UMT models on them.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -18,6 +18,7 @@ app.command(name="search")(evaluate.search)
 app.command(name="export")(export.export)
 app.command(name="demo")(demo.demo)
 app.command(name="doctor")(doctor.doctor)
+app.command(name="bench")(bench.bench)
 
 if __name__ == "__main__":
     app()

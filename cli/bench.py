@@ -1,0 +1,74 @@
+"""`vmae bench`: decode, loader and model-step throughput and MFU on this machine, with the
+loader workers a device needs (trainer/bench/run.py says how each is measured)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+
+def bench(
+    shards: Annotated[list[str] | None, typer.Option(
+        help="Corpus folders or shard patterns whose clips the decode and loader parts read (repeatable); "
+             "without it only the model step is measured.")] = None,
+    model: Annotated[str, typer.Option(help="Registered model size (vit_test … vit_giant).")] = "vit_base",
+    objective: Annotated[str, typer.Option(help="mae (dual masking, stage 1) or supervised (stages 2 and 3).")] = "mae",
+    precision: Annotated[str, typer.Option(help="bf16, fp16 or fp32 (autocast).")] = "bf16",
+    batch_size: Annotated[int, typer.Option(help="Clips per step on one device.")] = 8,
+    steps: Annotated[int, typer.Option(help="Measured model steps (after 2 warm-up steps).")] = 5,
+    decoder: Annotated[list[str] | None, typer.Option(
+        help="Decoder backends to measure (repeatable; the first also runs the loader) [default: torchcodec, "
+             "decord].")] = None,
+    decode_device: Annotated[str, typer.Option(help="cpu, or cuda for torchcodec's GPU decoder.")] = "cpu",
+    frames: Annotated[int | None, typer.Option(help="Frames per clip [default: the model size's, 16].")] = None,
+    img_size: Annotated[int | None, typer.Option(help="Frame side [default: the model size's, 224].")] = None,
+    grad_checkpointing: Annotated[bool, typer.Option(help="Recompute activations in the backward pass.")] = False,
+    max_workers: Annotated[int | None, typer.Option(help="Most loader workers tried [default: the CPU count].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Measure, on the hardware at hand: decode clips/s per worker for each backend, loader clips/s
+    at 1, 2, 4 … workers, the model's training-step clips/s, peak memory and MFU, and how many
+    loader workers each device needs."""
+    from cli.common import fail
+    from corpus.errors import InputError
+    from trainer.bench.run import OBJECTIVES, PRECISIONS, BenchOptions
+    from trainer.bench.run import bench as run_bench
+    from trainer.errors import ConfigError
+
+    if objective not in OBJECTIVES:
+        raise fail(InputError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"))
+    if precision not in PRECISIONS:
+        raise fail(InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"))
+    opts = BenchOptions(shards=tuple(shards or ()), model=model, objective=objective, precision=precision,
+                        batch_size=batch_size, steps=steps, decoders=tuple(decoder or ("torchcodec", "decord")),
+                        decode_device=decode_device, frames=frames, img_size=img_size,
+                        grad_checkpointing=grad_checkpointing, max_workers=max_workers)
+    try:
+        measured = run_bench(opts, progress=(lambda _: None) if as_json else (lambda s: typer.echo(s, err=True)))
+    except (InputError, ConfigError, ValueError) as e:
+        raise fail(e) from e
+    if as_json:
+        typer.echo(json.dumps(measured.to_json() | {"options": opts.__dict__}, indent=2, default=list))
+        return
+    typer.echo(table(measured, opts))
+
+
+def table(m, opts) -> str:
+    lines = [f"vmae bench: {opts.model} {opts.objective} {opts.precision}, batch {opts.batch_size}, on {m.device_name} "
+             f"({m.devices} device(s), {m.cores} CPU cores)", "", "| part | figure |", "|---|---|"]
+    for backend, rate in m.decode.items():
+        lines.append(f"| decode, one worker, {backend} ({opts.decode_device}) | {rate:.1f} clips/s |")
+    for workers, rate in m.loader.items():
+        lines.append(f"| loader, {workers} worker(s) | {rate:.1f} clips/s |")
+    lines += [f"| model step (data on the device) | {m.step_clips_s:.2f} clips/s per device |",
+              f"| peak memory | {m.step_peak_gb:.2f} GB |",
+              f"| model FLOPs per clip (3 x forward) | {m.gflops_per_clip:.1f} GFLOP |",
+              f"| peak of the device | {m.peak_tflops:.2f} TFLOP/s ({m.peak_source}) |",
+              f"| MFU | {m.mfu:.1%} |"]
+    if m.workers_needed is not None:
+        lines.append(f"| loader workers needed per device | {m.workers_needed} |")
+        lines.append(f"| enough cores for {m.devices} device(s) | {'yes' if m.cores_suffice else 'no'} "
+                     f"({m.workers_needed * m.devices} workers, {m.cores} cores) |")
+    return "\n".join(lines + [f"\n{note}" for note in m.notes])

@@ -1,0 +1,66 @@
+"""`vmae bench` on the CPU with a tiny model: every row of the table, JSON that parses, a worker
+advice that follows from the measured rates, and peaks from the datasheet table or measured.
+No timed asserts: the figures only have to be there and consistent."""
+
+import json
+import math
+
+from typer.testing import CliRunner
+
+from cli.main import app
+from trainer.bench.peaks import datasheet_peak, peak_for
+from trainer.bench.run import Measured, verdict
+
+ARGS = ["bench", "--model", "vit_test", "--frames", "4", "--img-size", "32", "--precision", "fp32",
+        "--batch-size", "2", "--steps", "1", "--max-workers", "2"]
+
+
+def test_the_json_has_every_part_and_the_advice_follows_from_the_rates(tiny_unlabeled):
+    result = CliRunner().invoke(app, [*ARGS, "--shards", str(tiny_unlabeled), "--json"])
+    assert result.exit_code == 0, result.output
+    m = json.loads(result.stdout)
+    assert set(m["decode"]) == {"torchcodec", "decord"} and all(v > 0 for v in m["decode"].values())
+    assert set(m["loader"]) == {"1", "2"} and all(v > 0 for v in m["loader"].values())
+    assert m["step_clips_s"] > 0 and m["step_peak_gb"] > 0 and 0 < m["mfu"] < 1
+    assert m["peak_source"].startswith("measured")  # a CPU is in no datasheet table
+    assert m["workers_needed"] == max(1, math.ceil(m["step_clips_s"] / m["loader"]["1"]))
+    assert m["cores_suffice"] == (m["workers_needed"] * m["devices"] <= m["cores"])
+
+
+def test_the_table_has_a_row_per_part(tiny_unlabeled):
+    result = CliRunner().invoke(app, [*ARGS, "--shards", str(tiny_unlabeled), "--objective", "supervised",
+                                      "--decoder", "torchcodec"])
+    assert result.exit_code == 0, result.output
+    for row in ("| decode, one worker, torchcodec (cpu) |", "| loader, 1 worker(s) |", "| loader, 2 worker(s) |",
+                "| model step (data on the device) |", "| peak memory |", "| model FLOPs per clip", "| MFU |",
+                "| loader workers needed per device |", "| enough cores for 1 device(s) |"):
+        assert row in result.stdout, row
+    assert "decord" not in result.stdout
+
+
+def test_without_shards_only_the_model_is_measured_and_bad_options_are_refused():
+    result = CliRunner().invoke(app, [*ARGS, "--json"])
+    m = json.loads(result.stdout)
+    assert m["decode"] == {} and m["loader"] == {} and m["workers_needed"] is None and m["step_clips_s"] > 0
+    assert "no worker count is advised" in m["notes"][0]
+    bad = CliRunner().invoke(app, [*ARGS, "--objective", "umt-ish"])
+    assert bad.exit_code == 2 and "--objective must be one of" in bad.output
+
+
+def test_workers_needed_is_the_step_rate_over_one_workers_rate():
+    m = Measured("cuda", "NVIDIA H200", devices=8, cores=64, loader={1: 3.0, 2: 5.5}, step_clips_s=10.0)
+    verdict(m)
+    assert m.workers_needed == 4 and m.cores_suffice  # 32 workers for 8 devices on 64 cores
+    m = Measured("cuda", "NVIDIA H200", devices=8, cores=16, loader={1: 3.0}, step_clips_s=10.0)
+    verdict(m)
+    assert m.workers_needed == 4 and not m.cores_suffice
+
+
+def test_known_gpus_come_from_the_datasheet_and_unknown_ones_are_measured():
+    assert datasheet_peak("NVIDIA H200", "bf16").flops == 989e12
+    assert datasheet_peak("NVIDIA A100-SXM4-80GB", "fp32").source == "datasheet: A100 fp32"
+    assert datasheet_peak("NVIDIA A10", "bf16").source == "datasheet: A10 bf16"  # not the A100's
+    assert datasheet_peak("NVIDIA L40S", "bf16").flops == 362e12  # not the L4's
+    assert datasheet_peak("NVIDIA Z9000", "bf16") is None
+    measured = peak_for("cpu", "NVIDIA Z9000", "fp32")
+    assert measured.source.startswith("measured") and measured.flops > 1e8

@@ -1,0 +1,63 @@
+"""The FLOPs `vmae bench` divides by the step time for MFU: a hand count on a tiny configuration,
+and torch's own FlopCounterMode on a real model's forward and backward with real dual masks."""
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+
+from trainer.bench.flops import block_flops, embed_flops, mae_step, supervised_step
+from trainer.data.config import Geometry
+from trainer.data.masking import dual_mask
+from trainer.models.registry import create_model
+from trainer.models.sizes import SIZES, ViTConfig
+
+TINY = ViTConfig(patch=4, tubelet=2, frames=4, img_size=8, dim=8, depth=1, heads=2, mlp_ratio=2.0, decoder_dim=4,
+                 decoder_depth=1, decoder_heads=1)
+
+
+def test_a_tiny_configuration_counted_by_hand():
+    # 2 slices x 2x2 patches = 8 tokens of 3*2*4*4 = 96 pixels; mask 0.5 hides int(0.5*4) = 2 per
+    # slice (4 visible); decoder ratio 0.5 keeps 4 positions: 4 + 4 = 8 decoder tokens
+    embed = 2 * 8 * 96 * 8
+    encoder_block = 2 * (4 * 8 * 8 * (4 + 2 * 2) + 2 * 4 * 4 * 8)  # projections + attention on 4 tokens
+    to_decoder = 2 * 4 * 8 * 4
+    decoder_block = 2 * (8 * 4 * 4 * (4 + 2 * 2) + 2 * 8 * 8 * 4)
+    head = 2 * 4 * 4 * 96
+    step = mae_step(TINY, mask_ratio=0.5, decoder_ratio=0.5)
+    assert step.trained_forward == embed + encoder_block + to_decoder + decoder_block + head == 23296
+    assert step.per_sample == 3 * 23296 and step.frozen_forward == 0
+    # decoder ratio 0: the decoder's mask tokens sit at every hidden position (4)
+    assert mae_step(TINY, 0.5, 0.0).trained_forward == step.trained_forward  # 4 hidden = 4 kept here
+    assert supervised_step(TINY, classes=10).trained_forward == embed + block_flops(8, 8, 2.0) + 2 * 8 * 10
+
+
+def _attention_counted():
+    """CPU attention runs as one fused op that FlopCounterMode has no formula for: give it torch's
+    own formulas for the flash kernels (the backward recomputes the scores: 2.5 x the forward)."""
+    aten = torch.ops.aten
+    return {aten._scaled_dot_product_flash_attention_for_cpu:
+            lambda q, k, v, *_, out_shape=None, **__: sdpa_flop_count(q, k, v),
+            aten._scaled_dot_product_flash_attention_for_cpu_backward:
+            lambda g, q, k, v, *_, out_shape=None, **__: sdpa_backward_flop_count(g, q, k, v)}
+
+
+def test_the_count_is_what_torch_measures_on_a_real_model():
+    cfg = SIZES["vit_test"]  # 16 frames at 224: 1,568 tokens, as vit_base sees them
+    torch.manual_seed(0)
+    model = create_model("vit_test")
+    grid = Geometry(frames=cfg.frames, img_size=cfg.img_size, patch=cfg.patch, tubelet=cfg.tubelet)
+    mask = dual_mask(grid, 0.9, 0.5, np.random.default_rng(0))
+    hidden, not_decoded = torch.from_numpy(mask.encoder)[None], torch.from_numpy(mask.decoder)[None]
+    video = torch.rand(1, 3, cfg.frames, cfg.img_size, cfg.img_size)
+    with FlopCounterMode(display=False, custom_mapping=_attention_counted()) as forward:
+        model(video, hidden, not_decoded)
+    ours = mae_step(cfg, 0.9, 0.5)
+    assert forward.get_total_flops() == ours.trained_forward
+    with FlopCounterMode(display=False, custom_mapping=_attention_counted()) as step:
+        model(video, hidden, not_decoded).float().pow(2).mean().backward()
+    # MFU's convention counts backward as 2 x forward; torch counts what runs: no gradient for the
+    # input video (the embedding's weight gradient only) and the flash backward's recomputed scores
+    visible = int((~mask.encoder).sum())
+    decoded = visible + int((~mask.decoder).sum())
+    attention = (cfg.depth * 4 * visible**2 * cfg.dim + cfg.decoder_depth * 4 * decoded**2 * cfg.decoder_dim)
+    assert step.get_total_flops() == ours.per_sample - embed_flops(cfg) + attention / 2

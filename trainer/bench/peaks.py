@@ -1,0 +1,67 @@
+"""The peak FLOP/s MFU divides by: dense (no sparsity) tensor-core figures from the vendors'
+datasheets for known GPUs, or a matmul peak measured here when the device is not in the table
+(an unknown GPU, or the CPU)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+# TFLOP/s, dense: (substring of torch.cuda.get_device_name(), {precision: peak}); the first match
+# wins, so a longer name comes before a shorter one it contains (A100 before A10, L40S before L4).
+# fp32 is the plain (non-TF32) figure: vmae leaves TF32 off.
+KNOWN_GPUS: tuple[tuple[str, dict[str, float]], ...] = (
+    ("H200", {"bf16": 989.0, "fp16": 989.0, "fp32": 67.0}),
+    ("H100 PCIe", {"bf16": 756.0, "fp16": 756.0, "fp32": 51.0}),
+    ("H100", {"bf16": 989.0, "fp16": 989.0, "fp32": 67.0}),  # SXM
+    ("A100", {"bf16": 312.0, "fp16": 312.0, "fp32": 19.5}),
+    ("L40S", {"bf16": 362.0, "fp16": 362.0, "fp32": 91.6}),
+    ("L4", {"bf16": 121.0, "fp16": 121.0, "fp32": 30.3}),
+    ("A10", {"bf16": 125.0, "fp16": 125.0, "fp32": 31.2}),
+    ("V100", {"fp16": 125.0, "fp32": 15.7}),
+    ("T4", {"fp16": 65.0, "fp32": 8.1}),
+)
+
+
+@dataclass(frozen=True)
+class Peak:
+    flops: float  # FLOP/s
+    source: str  # "datasheet: <name>" or "measured: <how>"
+
+
+def datasheet_peak(device_name: str, precision: str) -> Peak | None:
+    for name, peaks in KNOWN_GPUS:
+        if name in device_name:
+            return Peak(peaks[precision] * 1e12, f"datasheet: {name} {precision}") if precision in peaks else None
+    return None
+
+
+def measured_peak(device: str, precision: str, size: int | None = None, repeats: int = 5) -> Peak:
+    """The best of `repeats` square matmuls of `size` (4096 on a GPU, 1024 on the CPU) in the
+    precision: what this device does at its most favourable, the denominator when no datasheet
+    figure is known."""
+    import torch
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
+    n = size or (4096 if device.startswith("cuda") else 1024)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    best = float("inf")
+    for _ in range(repeats + 1):  # the first runs the kernel selection
+        _sync(device)
+        start = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return Peak(2.0 * n**3 / best, f"measured: best of {repeats} {n}x{n} {precision} matmuls")
+
+
+def peak_for(device: str, device_name: str, precision: str) -> Peak:
+    return datasheet_peak(device_name, precision) or measured_peak(device, precision)
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()

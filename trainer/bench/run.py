@@ -1,0 +1,226 @@
+"""`vmae bench`: how fast this machine decodes, loads and trains, before a long run is rented.
+
+Each part runs a short warm-up and then a measured window:
+- decode: clips/s of one worker (one process, one decoder thread) per backend, on the corpus'
+  own clips read from its tars into memory (what a loader worker does, without the rest);
+- loader: clips/s of the whole training loader (tar streaming, decode, crop, masks, collation)
+  at 1, 2, 4, ... worker processes, up to the CPU count;
+- model: clips/s of one training step (forward, backward, AdamW) on data already on the device,
+  so the model alone is timed; its peak memory; and MFU, the model FLOPs of trainer/bench/flops.py
+  per second over the device's peak (trainer/bench/peaks.py).
+The verdict: loader workers one device needs to stay fed (its step rate over one worker's rate),
+and whether this machine's cores can run that many for every device it has.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import torch
+
+from trainer.bench.flops import StepFlops, mae_step, supervised_step
+from trainer.bench.peaks import peak_for
+from trainer.data.config import DataConfig
+from trainer.data.decode import Video
+from trainer.data.masking import MaskSpec
+from trainer.data.sampling import dense_indices
+from trainer.data.shards import resolve_shards
+from trainer.data.stream import make_loader
+from trainer.models.registry import create_classifier, create_model, model_config
+
+OBJECTIVES = ("mae", "supervised")
+PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+CLASSES = 710  # the supervised head's width: K710's classes
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    shards: tuple[str, ...] = ()  # corpus folders or shard patterns; no shards: the model alone
+    model: str = "vit_base"
+    objective: str = "mae"
+    precision: str = "bf16"
+    batch_size: int = 8
+    steps: int = 5
+    warmup: int = 2
+    decoders: tuple[str, ...] = ("torchcodec", "decord")
+    decode_device: str = "cpu"
+    decode_clips: int = 16
+    frames: int | None = None  # the model size's when None
+    img_size: int | None = None
+    stride: int = 4
+    grad_checkpointing: bool = False
+    max_workers: int | None = None  # the CPU count when None
+
+
+@dataclass
+class Measured:
+    device: str
+    device_name: str
+    devices: int
+    cores: int
+    decode: dict[str, float] = field(default_factory=dict)  # backend -> clips/s per worker
+    loader: dict[int, float] = field(default_factory=dict)  # workers -> clips/s
+    step_clips_s: float = 0.0
+    step_peak_gb: float = 0.0
+    gflops_per_clip: float = 0.0
+    peak_tflops: float = 0.0
+    peak_source: str = ""
+    mfu: float = 0.0
+    workers_needed: int | None = None
+    cores_suffice: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def bench(opts: BenchOptions, progress=print) -> Measured:
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    cfg = model_config(opts.model, **{k: v for k, v in (("frames", opts.frames), ("img_size", opts.img_size))
+                                      if v is not None}, grad_checkpointing=opts.grad_checkpointing)
+    out = Measured(device, torch.cuda.get_device_name() if device == "cuda" else "CPU",
+                   torch.cuda.device_count() if device == "cuda" else 1, os.cpu_count() or 1)
+    if opts.shards:
+        urls, _ = resolve_shards(list(opts.shards))
+        data = DataConfig(frames=cfg.frames, stride=opts.stride, img_size=cfg.img_size, patch=cfg.patch,
+                          tubelet=cfg.tubelet, workers=1, shuffle_buffer=16)
+        for backend in opts.decoders:
+            progress(f"decode: {backend}")
+            out.decode[backend] = decode_rate(urls, data, backend, opts.decode_device, opts.decode_clips)
+        for w in _doublings(opts.max_workers or out.cores):
+            progress(f"loader: {w} worker(s)")
+            out.loader[w] = loader_rate(urls, replace(data, workers=w, decoder=opts.decoders[0]), opts.batch_size,
+                                        MaskSpec() if opts.objective == "mae" else None)
+    progress(f"model: {opts.model} {opts.objective} {opts.precision}, batch {opts.batch_size}")
+    flops = step_flops(cfg, opts.objective)
+    out.step_clips_s, out.step_peak_gb = step_rate(cfg, opts, device)
+    out.gflops_per_clip = flops.per_sample / 1e9
+    peak = peak_for(device, out.device_name, opts.precision)
+    out.peak_tflops, out.peak_source = peak.flops / 1e12, peak.source
+    out.mfu = out.step_clips_s * flops.per_sample / peak.flops
+    verdict(out)
+    return out
+
+
+def _doublings(limit: int) -> list[int]:
+    return [2**k for k in range(int(math.log2(max(limit, 1))) + 1)]
+
+
+def step_flops(cfg, objective: str) -> StepFlops:
+    return mae_step(cfg) if objective == "mae" else supervised_step(cfg, CLASSES)
+
+
+def verdict(m: Measured) -> None:
+    """Workers per device: the step rate over one worker's loader rate (the loader at one worker,
+    else the best decoder's rate, which is an upper bound of a worker's)."""
+    per_worker = m.loader.get(1) or max(m.decode.values(), default=0.0)
+    if not per_worker:
+        m.notes.append("no shards given: the loader was not measured, so no worker count is advised")
+        return
+    m.workers_needed = max(1, math.ceil(m.step_clips_s / per_worker))
+    m.cores_suffice = m.workers_needed * m.devices <= m.cores
+
+
+def decode_rate(urls: list[str], data: DataConfig, backend: str, device: str, clips: int) -> float:
+    """Clips/s of one process decoding the corpus' own clips from memory with one thread."""
+    from manifests.tars import members
+
+    videos = []
+    for url in urls:
+        with open(url, "rb") as f:
+            for member, payload in members(f, url, max_bytes=1 << 30):
+                if payload is not None and member.name.endswith(".mp4"):
+                    videos.append(payload)
+                if len(videos) >= clips:
+                    break
+        if len(videos) >= clips:
+            break
+    if not videos:
+        return 0.0
+    rng = np.random.default_rng(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in a loader worker
+    try:
+        _decode_one(videos[0], data, backend, device, rng)  # loading the library is start-up
+        start = time.perf_counter()
+        for v in videos:
+            _decode_one(v, data, backend, device, rng)
+        return len(videos) / (time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _decode_one(payload: bytes, data: DataConfig, backend: str, device: str, rng) -> None:
+    video = Video(payload, backend, device)
+    video.get(dense_indices(video.frames, data.frames, data.stride, rng))
+
+
+def loader_rate(urls: list[str], data: DataConfig, batch: int, masks: MaskSpec | None, batches: int = 6) -> float:
+    loader = iter(make_loader(urls, data, batch, masks))
+    next(loader)  # the workers' start-up is not steady-state throughput
+    start = time.perf_counter()
+    done = 0
+    for _ in range(batches):
+        try:
+            done += len(next(loader)["video"])
+        except StopIteration:
+            break
+    return done / (time.perf_counter() - start) if done else 0.0
+
+
+def step_rate(cfg, opts: BenchOptions, device: str) -> tuple[float, float]:
+    """Clips/s of a training step with the batch already on the device, and the peak memory (GB):
+    the device's allocator peak on a GPU, the process' on the CPU."""
+    from trainer.data.config import Geometry
+    from trainer.data.masking import dual_mask
+    from trainer.objectives.mae import patch_targets, reconstruction_loss
+
+    torch.manual_seed(0)
+    b = opts.batch_size
+    video = torch.rand(b, 3, cfg.frames, cfg.img_size, cfg.img_size, device=device)
+    if opts.objective == "mae":
+        model = create_model(opts.model, frames=cfg.frames, img_size=cfg.img_size,
+                             grad_checkpointing=cfg.grad_checkpointing).to(device)
+        grid = Geometry(frames=cfg.frames, img_size=cfg.img_size, patch=cfg.patch, tubelet=cfg.tubelet)
+        rng = np.random.default_rng(0)
+        masks = [dual_mask(grid, 0.9, 0.5, rng) for _ in range(b)]
+        hidden = torch.from_numpy(np.stack([m.encoder for m in masks])).to(device)
+        not_decoded = torch.from_numpy(np.stack([m.decoder for m in masks])).to(device)
+        targets = patch_targets(video, cfg.patch, cfg.tubelet)
+        loss_of = lambda: reconstruction_loss(model(video, hidden, not_decoded), targets, hidden,  # noqa: E731
+                                              not_decoded)
+    else:
+        model = create_classifier(opts.model, CLASSES, frames=cfg.frames, img_size=cfg.img_size,
+                                  grad_checkpointing=cfg.grad_checkpointing).to(device)
+        labels = torch.randint(0, CLASSES, (b,), device=device)
+        loss_of = lambda: torch.nn.functional.cross_entropy(model(video), labels)  # noqa: E731
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device == "cuda")
+    autocast = torch.autocast(device_type=device, dtype=PRECISIONS[opts.precision],
+                              enabled=opts.precision != "fp32")
+
+    def step() -> None:
+        with autocast:
+            loss = loss_of()
+        optimizer.zero_grad(set_to_none=True)
+        loss.float().backward()
+        optimizer.step()
+
+    for _ in range(opts.warmup):
+        step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for _ in range(opts.steps):
+        step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    peak = (torch.cuda.max_memory_allocated() if device == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 1e9
+    return b * opts.steps / seconds, peak
