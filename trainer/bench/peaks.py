@@ -37,13 +37,13 @@ def datasheet_peak(device_name: str, precision: str) -> Peak | None:
 
 
 def measured_peak(device: str, precision: str, size: int | None = None, repeats: int = 5) -> Peak:
-    """The best of `repeats` square matmuls of `size` (4096 on a GPU, 1024 on the CPU) in the
+    """The best of `repeats` square matmuls of `size` (4096 on a GPU, 512 on the CPU) in the
     precision: what this device does at its most favourable, the denominator when no datasheet
     figure is known."""
     import torch
 
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
-    n = size or (4096 if device.startswith("cuda") else 1024)
+    n = size or (4096 if device.startswith("cuda") else 512)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     best = float("inf")

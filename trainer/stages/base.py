@@ -55,6 +55,11 @@ class Stage:
     def describe(self, urls: list[str], clips: int | None) -> str:
         return f"vmae {self.title} {self.cfg.model}: {len(urls)} shards, {clips if clips is not None else '?'} clips"
 
+    def flops_per_clip(self, model: nn.Module) -> float | None:
+        """Model FLOPs of one training clip (trainer/bench/flops.py) for the MFU in the metrics;
+        None where no count is written yet."""
+        return None
+
     def after_step(self, step: int, trainee: Trainee, env: Dist, last: bool) -> dict:
         """After each optimizer step (EMA, validation, best checkpoint); returns metrics to log."""
         return {}

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from manifests.labels.label_list import read_label_list
 from trainer import checkpoint, parallel
+from trainer.bench.flops import supervised_step
 from trainer.config import FinetuneConfig
 from trainer.data.labeled import LabeledStream, corpus_labels
 from trainer.data.shards import resolve_shards
@@ -57,6 +58,9 @@ class FinetuneStage(Stage):
         cfg = self.cfg
         return create_classifier(cfg.model, self.classes, cfg.head_dropout, **cfg.data.model_args(),
                                  drop_path=cfg.drop_path, grad_checkpointing=cfg.grad_checkpointing)
+
+    def flops_per_clip(self, model: nn.Module) -> float | None:
+        return supervised_step(model.cfg, model.num_classes).per_sample
 
     def initialize(self, model: nn.Module) -> str:
         cfg = self.cfg

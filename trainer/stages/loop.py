@@ -18,6 +18,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from trainer import checkpoint, distributed, parallel
+from trainer.bench.peaks import peak_for
 from trainer.checkpoint import sharded
 from trainer.config import Derived, derive
 from trainer.data.stream import StreamState, advance
@@ -71,6 +72,8 @@ class Run:
     step: int
     skipped_steps: int = 0  # --nan skip: steps whose loss or gradients were not finite
     skipped_in_a_row: int = 0
+    flops_per_clip: float | None = None  # model FLOPs of one clip's step (MFU); None: not counted
+    peak_flops: float | None = None  # the device's peak FLOP/s in the run's precision
 
 
 def seed_everything(seed: int) -> None:
@@ -112,15 +115,23 @@ def start(stage: Stage, env: Dist) -> Run:
             stream = StreamState()
             started += (f" with {env.world} ranks instead of {state['derived']['world']}: the data order starts "
                         "afresh (clips already seen may come again)")
+    flops = stage.flops_per_clip(model)
+    peak = peak_for(str(env.device), _device_name(env.device), cfg.precision) if flops else None
     if env.main:
-        print(f"{stage.describe(urls, clips)}; {derived.describe()}{'; FSDP' if cfg.fsdp else ''}; {started}")
+        counted = (f"; {flops / 1e9:,.0f} GFLOP per clip, MFU against {peak.flops / 1e12:,.1f} TFLOP/s "
+                   f"({peak.source})" if flops else "")
+        print(f"{stage.describe(urls, clips)}; {derived.describe()}{'; FSDP' if cfg.fsdp else ''}; {started}{counted}")
     net = parallel.wrap(trainee, env)
     loader = iter(stage.loader(urls, env, stream))
     if state is not None and same_ranks(state, env):
         # after the loader started, so that the next draws are the ones an uninterrupted run makes
         checkpoint.restore_rng(state["rng"])
     return Run(stage, env, derived, model, trainee, torch.compile(net) if cfg.compile else net, optimizer, scaler,
-               loader, stream, step)
+               loader, stream, step, flops_per_clip=flops, peak_flops=peak.flops if peak else None)
+
+
+def _device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
 
 
 # What the stream counts per worker and the loop logs: always the skipped samples, the others when
@@ -154,8 +165,11 @@ def train_step(run: Run, params: list[torch.Tensor]) -> dict:
     run.step += 1
     after_non_finite(run, mean_loss, grad_norm)
     elapsed = time.perf_counter() - start
+    per_device = derived.total_batch / elapsed / cfg.data.num_views / env.world
+    mfu = {"mfu": per_device * run.flops_per_clip / run.peak_flops} if run.flops_per_clip else {}
     return {"loss": mean_loss, **parts, "lr": lr, "grad_norm": grad_norm,
-            "clips_per_s": derived.total_batch / elapsed / cfg.data.num_views, "data_wait": waited / elapsed,
+            "clips_per_s": per_device * env.world, "clips_per_s_per_device": per_device, **mfu,
+            "data_wait": waited / elapsed,
             "skipped_samples": counts.pop("skipped"), **{k: n for k, n in counts.items() if n},
             **({"skipped_steps": run.skipped_steps} if run.skipped_steps else {})}
 

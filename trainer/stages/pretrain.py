@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from trainer import checkpoint
+from trainer.bench.flops import mae_step
 from trainer.config import PretrainConfig
 from trainer.data.masking import MaskSpec
 from trainer.data.stream import StreamState, make_loader
@@ -67,6 +68,12 @@ class PretrainStage(Stage):
 
     def describe(self, urls: list[str], clips: int | None) -> str:
         return f"{super().describe(urls, clips)}; objective {self.cfg.objective}, {self.cfg.mask_type} mask"
+
+    def flops_per_clip(self, model: nn.Module) -> float | None:
+        cfg = self.cfg
+        if cfg.objective != "mae" or cfg.mask_type != "tube" or not cfg.decoder:
+            return None  # a teacher's forward (umt) is not counted yet
+        return mae_step(model.cfg, cfg.encoder_mask, cfg.mae.decoder_mask).per_sample
 
 
 def pretrain(cfg: PretrainConfig, progress: bool = True) -> dict:

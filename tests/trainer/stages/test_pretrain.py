@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from trainer import checkpoint
+from trainer.bench.flops import mae_step
 from trainer.config import PretrainConfig
 from trainer.data.shards import resolve_shards
 from trainer.errors import DataError, TrainingError
+from trainer.models.registry import model_config
 from trainer.settings import configure
 from trainer.stages.pretrain import pretrain
 
@@ -46,6 +48,12 @@ def test_loss_goes_down(tmp_path, corpus):
     assert any((tmp_path / "run" / "tensorboard").iterdir())
     ckpt = checkpoint.load_file(tmp_path / "run" / "ckpt-00000080.pt")
     assert ckpt["config"]["model"] == "vit_test" and ckpt["derived"]["total_batch"] == 4
+    # every step's throughput per device and MFU, from the FLOPs vmae bench counts
+    last_row = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    model = model_config("vit_test", frames=8, img_size=32)
+    per_clip = mae_step(model, 0.75, 0.5).per_sample
+    assert last_row["clips_per_s_per_device"] == last_row["clips_per_s"] > 0 and 0 < last_row["mfu"] < 1
+    assert last_row["clips_per_s_per_device"] * per_clip / last_row["mfu"] > 1e9  # the peak it divided by, FLOP/s
 
 
 def test_bad_input_gets_clear_messages(tmp_path, corpus):
