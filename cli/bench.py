@@ -14,7 +14,9 @@ def bench(
         help="Corpus folders or shard patterns whose clips the decode and loader parts read (repeatable); "
              "without it only the model step is measured.")] = None,
     model: Annotated[str, typer.Option(help="Registered model size (vit_test … vit_giant).")] = "vit_base",
-    objective: Annotated[str, typer.Option(help="mae (dual masking, stage 1) or supervised (stages 2 and 3).")] = "mae",
+    objective: Annotated[str, typer.Option(
+        help="mae (dual masking), umt (its teacher included), mae+umt (stage 1), or supervised (stages 2 and 3).")
+    ] = "mae",
     precision: Annotated[str, typer.Option(help="bf16, fp16 or fp32 (autocast).")] = "bf16",
     batch_size: Annotated[int, typer.Option(help="Clips per step on one device.")] = 8,
     steps: Annotated[int, typer.Option(help="Measured model steps (after 2 warm-up steps).")] = 5,
@@ -26,6 +28,9 @@ def bench(
     img_size: Annotated[int | None, typer.Option(help="Frame side [default: the model size's, 224].")] = None,
     grad_checkpointing: Annotated[bool, typer.Option(help="Recompute activations in the backward pass.")] = False,
     max_workers: Annotated[int | None, typer.Option(help="Most loader workers tried [default: the CPU count].")] = None,
+    teacher: Annotated[str, typer.Option(help="umt's image teacher (timm name; random weights cost the same).")
+                       ] = "vit_base_patch16_clip_224",
+    align_layers: Annotated[int, typer.Option(help="umt: last K blocks aligned.")] = 6,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Measure, on the hardware at hand: decode clips/s per worker for each backend, loader clips/s
@@ -44,7 +49,8 @@ def bench(
     opts = BenchOptions(shards=tuple(shards or ()), model=model, objective=objective, precision=precision,
                         batch_size=batch_size, steps=steps, decoders=tuple(decoder or ("torchcodec", "decord")),
                         decode_device=decode_device, frames=frames, img_size=img_size,
-                        grad_checkpointing=grad_checkpointing, max_workers=max_workers)
+                        grad_checkpointing=grad_checkpointing, max_workers=max_workers, teacher=teacher,
+                        align_layers=align_layers)
     try:
         measured = run_bench(opts, progress=(lambda _: None) if as_json else (lambda s: typer.echo(s, err=True)))
     except (InputError, ConfigError, ValueError) as e:
@@ -64,7 +70,7 @@ def table(m, opts) -> str:
         lines.append(f"| loader, {workers} worker(s) | {rate:.1f} clips/s |")
     lines += [f"| model step (data on the device) | {m.step_clips_s:.2f} clips/s per device |",
               f"| peak memory | {m.step_peak_gb:.2f} GB |",
-              f"| model FLOPs per clip (3 x forward) | {m.gflops_per_clip:.1f} GFLOP |",
+              f"| model FLOPs per clip (3 x trained forward + frozen forward) | {m.gflops_per_clip:.1f} GFLOP |",
               f"| peak of the device | {m.peak_tflops:.2f} TFLOP/s ({m.peak_source}) |",
               f"| MFU | {m.mfu:.1%} |"]
     if m.workers_needed is not None:

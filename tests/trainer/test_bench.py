@@ -38,6 +38,15 @@ def test_the_table_has_a_row_per_part(tiny_unlabeled):
     assert "decord" not in result.stdout
 
 
+def test_umt_and_its_sum_with_mae_count_the_teacher():
+    for objective in ("umt", "mae+umt"):
+        result = CliRunner().invoke(app, [*ARGS, "--objective", objective, "--teacher", "clip_test", "--align-layers",
+                                          "2", "--json"])
+        assert result.exit_code == 0, result.output
+        m = json.loads(result.stdout)
+        assert m["step_clips_s"] > 0 and 0 < m["mfu"] < 1 and m["gflops_per_clip"] > 0
+
+
 def test_without_shards_only_the_model_is_measured_and_bad_options_are_refused():
     result = CliRunner().invoke(app, [*ARGS, "--json"])
     m = json.loads(result.stdout)

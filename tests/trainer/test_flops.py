@@ -5,7 +5,16 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
-from trainer.bench.flops import block_flops, embed_flops, mae_step, supervised_step
+from trainer.bench.flops import (
+    TeacherShape,
+    block_flops,
+    embed_flops,
+    encoder_flops,
+    mae_step,
+    supervised_step,
+    teacher_flops,
+    umt_step,
+)
 from trainer.data.config import Geometry
 from trainer.data.masking import dual_mask
 from trainer.models.registry import create_model
@@ -61,3 +70,22 @@ def test_the_count_is_what_torch_measures_on_a_real_model():
     decoded = visible + int((~mask.decoder).sum())
     attention = (cfg.depth * 4 * visible**2 * cfg.dim + cfg.decoder_depth * 4 * decoded**2 * cfg.decoder_dim)
     assert step.get_total_flops() == ours.per_sample - embed_flops(cfg) + attention / 2
+
+
+def test_the_teachers_forward_is_what_torch_measures():
+    from trainer.models.teacher import build_teacher
+
+    teacher = build_teacher("clip_test", layers=2, img_size=32)  # timm's CLIP ViT-B/16 layout, tiny
+    vit = teacher.vit
+    shape = TeacherShape(dim=vit.embed_dim, depth=len(vit.blocks), mlp_ratio=vit.blocks[0].mlp.fc1.out_features
+                         / vit.embed_dim, patch=vit.patch_embed.patch_size[0], img_size=32, out_dim=teacher.out_dim)
+    pixels = torch.rand(1, 3, 4, 32, 32)
+    with FlopCounterMode(display=False, custom_mapping=_attention_counted()) as counted:
+        teacher(pixels)
+    assert counted.get_total_flops() == teacher_flops(shape, frames=4, layers=2)
+    cfg = ViTConfig(frames=4, img_size=32, dim=64, depth=2, heads=2, decoder_depth=0)
+    step = umt_step(cfg, shape, mask_ratio=0.75, layers=2)
+    visible = (4 - int(4 * 0.75)) * 2  # one of 4 tokens kept per slice, 2 slices
+    assert step.frozen_forward == teacher_flops(shape, 4, 2)
+    assert step.trained_forward == encoder_flops(cfg, visible) + 2 * 2 * visible * 64 * shape.out_dim
+    assert step.per_sample == 3 * step.trained_forward + step.frozen_forward  # the teacher runs forward only

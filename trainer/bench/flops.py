@@ -55,16 +55,68 @@ class StepFlops:
 
 
 def mae_step(cfg: ViTConfig, mask_ratio: float = 0.9, decoder_ratio: float = 0.5) -> StepFlops:
-    """One MAE sample with dual masking, as trainer/data/masking.py draws it: `mask_ratio` of the
-    tokens hidden from the encoder; the decoder's mask tokens at the 1 - decoder_ratio of all
-    positions its running-cell mask keeps (decoder ratio 0: at every hidden position)."""
-    per_slice = (cfg.img_size // cfg.patch) ** 2
-    hidden = int(mask_ratio * per_slice) * (cfg.frames // cfg.tubelet)  # the tube mask's count
-    visible = cfg.tokens - hidden
-    rebuilt = hidden if decoder_ratio == 0 else cfg.tokens - round(cfg.tokens * decoder_ratio)
-    return StepFlops(encoder_flops(cfg, visible) + decoder_flops(cfg, visible, rebuilt))
+    """One MAE sample with dual masking (a tube mask and the decoder's running-cell mask)."""
+    return pretrain_step(cfg, {"mae"}, "tube", mask_ratio, decoder_ratio)
 
 
 def supervised_step(cfg: ViTConfig, classes: int) -> StepFlops:
     """One sample of fine-tuning: the encoder on every token, a linear head on the pooled token."""
     return StepFlops(encoder_flops(cfg, cfg.tokens) + 2.0 * cfg.dim * classes)
+
+
+@dataclass(frozen=True)
+class TeacherShape:
+    """What UMT's image teacher (a timm ViT run on every frame) costs depends on."""
+
+    dim: int
+    depth: int
+    mlp_ratio: float
+    patch: int
+    img_size: int
+    out_dim: int  # the projection after its final norm
+    prefix: int = 1  # class token(s)
+
+    @property
+    def patches(self) -> int:
+        return (self.img_size // self.patch) ** 2
+
+
+def teacher_flops(t: TeacherShape, frames: int, layers: int) -> float:
+    """Forward FLOPs of the frozen teacher on `frames` frames: the patch embedding, its blocks over
+    patches + class token, its last block's qkv again for the class token's attention map (and the
+    class token's scores), and the projection of the last `layers` blocks' patch features."""
+    tokens = t.patches + t.prefix
+    per_frame = (2.0 * t.patches * 3 * t.patch**2 * t.dim + t.depth * block_flops(tokens, t.dim, t.mlp_ratio)
+                 + 2.0 * tokens * t.dim * 3 * t.dim + 2.0 * tokens * t.dim
+                 + layers * 2.0 * t.patches * t.dim * t.out_dim)
+    return frames * per_frame
+
+
+def umt_step(cfg: ViTConfig, teacher: TeacherShape, mask_ratio: float = 0.8, layers: int = 6) -> StepFlops:
+    """One UMT sample under semantic masking."""
+    return pretrain_step(cfg, {"umt"}, "semantic", mask_ratio, 0.0, teacher, layers)
+
+
+def pretrain_step(cfg: ViTConfig, parts: set[str], mask_type: str, mask_ratio: float, decoder_ratio: float,
+                  teacher: TeacherShape | None = None, layers: int = 0) -> StepFlops:
+    """One stage-1 sample of any sum of parts (trainer/objectives/pretraining.py), as
+    trainer/data/masking.py and UMT's semantic mask draw it: every mask type hides
+    int(ratio·H·W) tokens of each time slice from the encoder, which runs once for all parts.
+    - mae: the decoder's mask tokens at the positions its running-cell mask keeps
+      (1 - decoder_ratio of all); at every hidden one with decoder ratio 0 or a semantic mask;
+    - umt: an alignment head (linear to the teacher's width) per aligned layer on the visible
+      tokens, and the frozen teacher's forward on every frame."""
+    per_slice = (cfg.img_size // cfg.patch) ** 2
+    hidden = int(mask_ratio * per_slice) * (cfg.frames // cfg.tubelet)
+    visible = cfg.tokens - hidden
+    trained, frozen = encoder_flops(cfg, visible), 0.0
+    if "mae" in parts:
+        whole = decoder_ratio == 0 or mask_type == "semantic"
+        rebuilt = hidden if whole else cfg.tokens - round(cfg.tokens * decoder_ratio)
+        trained += decoder_flops(cfg, visible, rebuilt)
+    if "umt" in parts:
+        if teacher is None:
+            raise ValueError("umt's FLOPs need the teacher's shape")
+        trained += layers * 2.0 * visible * cfg.dim * teacher.out_dim
+        frozen = teacher_flops(teacher, cfg.frames, layers)
+    return StepFlops(trained, frozen)

@@ -23,17 +23,18 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 
-from trainer.bench.flops import StepFlops, mae_step, supervised_step
+from trainer.bench.flops import StepFlops, supervised_step
 from trainer.bench.peaks import peak_for
-from trainer.data.config import DataConfig
+from trainer.data.augment import to_model_input
+from trainer.data.config import DataConfig, Geometry
 from trainer.data.decode import Video
 from trainer.data.masking import MaskSpec
 from trainer.data.sampling import dense_indices
 from trainer.data.shards import resolve_shards
 from trainer.data.stream import make_loader
-from trainer.models.registry import create_classifier, create_model, model_config
+from trainer.models.registry import create_classifier, model_config
 
-OBJECTIVES = ("mae", "supervised")
+OBJECTIVES = ("mae", "umt", "mae+umt", "supervised")
 PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 CLASSES = 710  # the supervised head's width: K710's classes
 
@@ -55,6 +56,8 @@ class BenchOptions:
     stride: int = 4
     grad_checkpointing: bool = False
     max_workers: int | None = None  # the CPU count when None
+    teacher: str = "vit_base_patch16_clip_224"  # umt's image teacher (random weights: the same cost)
+    align_layers: int = 6
 
 
 @dataclass
@@ -97,8 +100,7 @@ def bench(opts: BenchOptions, progress=print) -> Measured:
             out.loader[w] = loader_rate(urls, replace(data, workers=w, decoder=opts.decoders[0]), opts.batch_size,
                                         MaskSpec() if opts.objective == "mae" else None)
     progress(f"model: {opts.model} {opts.objective} {opts.precision}, batch {opts.batch_size}")
-    flops = step_flops(cfg, opts.objective)
-    out.step_clips_s, out.step_peak_gb = step_rate(cfg, opts, device)
+    out.step_clips_s, out.step_peak_gb, flops = step_rate(opts, device)
     out.gflops_per_clip = flops.per_sample / 1e9
     peak = peak_for(device, out.device_name, opts.precision)
     out.peak_tflops, out.peak_source = peak.flops / 1e12, peak.source
@@ -109,10 +111,6 @@ def bench(opts: BenchOptions, progress=print) -> Measured:
 
 def _doublings(limit: int) -> list[int]:
     return [2**k for k in range(int(math.log2(max(limit, 1))) + 1)]
-
-
-def step_flops(cfg, objective: str) -> StepFlops:
-    return mae_step(cfg) if objective == "mae" else supervised_step(cfg, CLASSES)
 
 
 def verdict(m: Measured) -> None:
@@ -173,32 +171,16 @@ def loader_rate(urls: list[str], data: DataConfig, batch: int, masks: MaskSpec |
     return done / (time.perf_counter() - start) if done else 0.0
 
 
-def step_rate(cfg, opts: BenchOptions, device: str) -> tuple[float, float]:
-    """Clips/s of a training step with the batch already on the device, and the peak memory (GB):
-    the device's allocator peak on a GPU, the process' on the CPU."""
-    from trainer.data.config import Geometry
-    from trainer.data.masking import dual_mask
-    from trainer.objectives.mae import patch_targets, reconstruction_loss
-
+def step_rate(opts: BenchOptions, device: str) -> tuple[float, float, StepFlops]:
+    """Clips/s of a training step with the batch already on the device, the peak memory (GB: the
+    device's allocator peak on a GPU, the process' on the CPU), and the step's FLOPs per clip.
+    Stage 1 runs the trainer's own objective (its parts, masks and teacher, with random teacher
+    weights: they cost the same); the supervised stage a classifier and cross-entropy."""
     torch.manual_seed(0)
-    b = opts.batch_size
-    video = torch.rand(b, 3, cfg.frames, cfg.img_size, cfg.img_size, device=device)
-    if opts.objective == "mae":
-        model = create_model(opts.model, frames=cfg.frames, img_size=cfg.img_size,
-                             grad_checkpointing=cfg.grad_checkpointing).to(device)
-        grid = Geometry(frames=cfg.frames, img_size=cfg.img_size, patch=cfg.patch, tubelet=cfg.tubelet)
-        rng = np.random.default_rng(0)
-        masks = [dual_mask(grid, 0.9, 0.5, rng) for _ in range(b)]
-        hidden = torch.from_numpy(np.stack([m.encoder for m in masks])).to(device)
-        not_decoded = torch.from_numpy(np.stack([m.decoder for m in masks])).to(device)
-        targets = patch_targets(video, cfg.patch, cfg.tubelet)
-        loss_of = lambda: reconstruction_loss(model(video, hidden, not_decoded), targets, hidden,  # noqa: E731
-                                              not_decoded)
+    if opts.objective == "supervised":
+        model, loss_of, video, flops = _supervised(opts, device)
     else:
-        model = create_classifier(opts.model, CLASSES, frames=cfg.frames, img_size=cfg.img_size,
-                                  grad_checkpointing=cfg.grad_checkpointing).to(device)
-        labels = torch.randint(0, CLASSES, (b,), device=device)
-        loss_of = lambda: torch.nn.functional.cross_entropy(model(video), labels)  # noqa: E731
+        model, loss_of, video, flops = _stage_one(opts, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device == "cuda")
     autocast = torch.autocast(device_type=device, dtype=PRECISIONS[opts.precision],
                               enabled=opts.precision != "fp32")
@@ -223,4 +205,45 @@ def step_rate(cfg, opts: BenchOptions, device: str) -> tuple[float, float]:
     seconds = time.perf_counter() - start
     peak = (torch.cuda.max_memory_allocated() if device == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 1e9
-    return b * opts.steps / seconds, peak
+    return opts.batch_size * opts.steps / seconds, peak, flops
+
+
+def _video(opts: BenchOptions, frames: int, size: int, device: str) -> torch.Tensor:
+    return torch.randint(0, 256, (opts.batch_size, 3, frames, size, size), dtype=torch.uint8, device=device)
+
+
+def _supervised(opts: BenchOptions, device: str):
+    model = create_classifier(opts.model, CLASSES, **_shape(opts), grad_checkpointing=opts.grad_checkpointing)
+    model = model.to(device)
+    video = _video(opts, model.cfg.frames, model.cfg.img_size, device)
+    labels = torch.randint(0, CLASSES, (opts.batch_size,), device=device)
+    return (model, lambda: torch.nn.functional.cross_entropy(model(to_model_input(video)[0]), labels), video,
+            supervised_step(model.cfg, CLASSES))
+
+
+def _stage_one(opts: BenchOptions, device: str):
+    from trainer.config import PretrainConfig
+    from trainer.objectives.pretraining import pretrain_objective
+    from trainer.settings import configure
+    from trainer.stages.pretrain import PretrainStage, pretrain_flops
+
+    doc = {"model": opts.model, "objective": opts.objective, "steps": 1, "out": "unused", "shards": ["unused"],
+           "grad_checkpointing": opts.grad_checkpointing, "data": _shape(opts)}
+    if "umt" in opts.objective:
+        doc |= {"teacher": opts.teacher, "teacher_weights": "random", "align_layers": opts.align_layers}
+    cfg = configure(PretrainConfig, doc)
+    model = PretrainStage(cfg).build_model().to(device)
+    objective = pretrain_objective(cfg, model, torch.device(device)).to(device)
+    video = _video(opts, model.cfg.frames, model.cfg.img_size, device)
+    masks = MaskSpec(cfg.mask_type, cfg.encoder_mask, cfg.mae.decoder_mask if cfg.decoder else None)
+    m = model.cfg
+    geometry = Geometry(frames=m.frames, img_size=m.img_size, patch=m.patch, tubelet=m.tubelet)
+    rng = np.random.default_rng(0)
+    drawn = [masks.make(geometry, rng) for _ in range(opts.batch_size)]
+    fixed = {k: torch.from_numpy(np.stack([d[k] for d in drawn])).to(device) for k in (drawn[0] if drawn else {})}
+    return (model, lambda: objective(model, {"video": video, **fixed})[0], video,
+            pretrain_flops(cfg, model, objective))
+
+
+def _shape(opts: BenchOptions) -> dict:
+    return {k: v for k, v in (("frames", opts.frames), ("img_size", opts.img_size)) if v is not None}

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
+from trainer.bench.flops import TeacherShape
+
 # Tiny architectures for tests and laptop runs, built by the same code path as real teachers.
 ALIASES: dict[str, tuple[str, dict]] = {
     "clip_test": ("vit_base_patch16_clip_224", {"embed_dim": 64, "depth": 3, "num_heads": 2}),
@@ -83,6 +85,14 @@ class ImageTeacher(nn.Module):
 
     def train(self, mode: bool = True) -> ImageTeacher:
         return super().train(False)  # frozen: always in inference mode
+
+    def shape(self) -> TeacherShape:
+        """What its forward costs depends on (trainer/bench/flops.py counts it)."""
+        vit = self.vit
+        return TeacherShape(dim=vit.embed_dim, depth=len(vit.blocks),
+                            mlp_ratio=vit.blocks[0].mlp.fc1.out_features / vit.embed_dim,
+                            patch=vit.patch_embed.patch_size[0], img_size=self.img_size, out_dim=self.out_dim,
+                            prefix=vit.num_prefix_tokens)
 
 
 def projection_width(state: dict) -> int:

@@ -55,7 +55,7 @@ class Stage:
     def describe(self, urls: list[str], clips: int | None) -> str:
         return f"vmae {self.title} {self.cfg.model}: {len(urls)} shards, {clips if clips is not None else '?'} clips"
 
-    def flops_per_clip(self, model: nn.Module) -> float | None:
+    def flops_per_clip(self, trainee: Trainee) -> float | None:
         """Model FLOPs of one training clip (trainer/bench/flops.py) for the MFU in the metrics;
         None where no count is written yet."""
         return None

@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from trainer import checkpoint
-from trainer.bench.flops import mae_step
+from trainer.bench.flops import StepFlops, pretrain_step
 from trainer.config import PretrainConfig
 from trainer.data.masking import MaskSpec
 from trainer.data.stream import StreamState, make_loader
@@ -69,11 +69,16 @@ class PretrainStage(Stage):
     def describe(self, urls: list[str], clips: int | None) -> str:
         return f"{super().describe(urls, clips)}; objective {self.cfg.objective}, {self.cfg.mask_type} mask"
 
-    def flops_per_clip(self, model: nn.Module) -> float | None:
-        cfg = self.cfg
-        if cfg.objective != "mae" or cfg.mask_type != "tube" or not cfg.decoder:
-            return None  # a teacher's forward (umt) is not counted yet
-        return mae_step(model.cfg, cfg.encoder_mask, cfg.mae.decoder_mask).per_sample
+    def flops_per_clip(self, trainee: Trainee) -> float | None:
+        return pretrain_flops(self.cfg, trainee.model, trainee.objective).per_sample
+
+
+def pretrain_flops(cfg: PretrainConfig, model: nn.Module, objective: Objective) -> StepFlops:
+    """FLOPs of one clip's step of this stage-1 run: its model, parts, masks and teacher."""
+    umt = objective.parts["umt"] if "umt" in objective.parts else None
+    decoder_ratio = cfg.mae.decoder_mask if "mae" in objective.parts else 0.0
+    return pretrain_step(model.cfg, set(objective.parts), cfg.mask_type, cfg.encoder_mask, decoder_ratio,
+                         umt.teacher.shape() if umt else None, umt.layers if umt else 0)
 
 
 def pretrain(cfg: PretrainConfig, progress: bool = True) -> dict:

@@ -27,7 +27,11 @@ def run(corpus, out, *extra):
 
 def test_umt_from_the_command_line_lowers_the_loss_and_resumes_exactly(tmp_path, motion_corpora):
     six = motion_corpora["six"]
-    assert "objective umt, semantic mask" in run(six, tmp_path / "run", "--steps", "30")
+    first_line = run(six, tmp_path / "run", "--steps", "30")
+    assert "objective umt, semantic mask" in first_line and "GFLOP per clip, MFU against" in first_line
+    # the teacher's forward is counted (forward only) and the student's step: MFU at every step
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(0 < r["mfu"] < 1 for r in rows)
     got = losses(tmp_path / "run")
     first, last = sum(got[s] for s in range(1, 11)) / 10, sum(got[s] for s in range(21, 31)) / 10
     assert last < 0.7 * first, (first, last)  # measured: about 1.05 -> 0.3
