@@ -6,7 +6,9 @@ The same model size (vit_base, 16x224x224) and batch, one configuration per subp
 each peak memory is its own): vmae with decoder mask ratio 0.5 (VideoMAE V2), vmae with 0
 (the decoder rebuilds every masked token, as in VideoMAE), and transformers'
 VideoMAEForPreTraining with the same sizes and encoder mask (it has no decoder masking). Each
-measures a full training step: forward, backward and an AdamW update. `--quick` takes fewer
+measures a full training step: forward, backward and an AdamW update. The three run in turns for
+--rounds rounds (bench/turns.py): medians, with the spread, and a ratio flagged when a side's
+rounds spread too wide to trust. `--quick` takes fewer
 steps, never a smaller model. Needs the bench extra: pip install -e '.[bench]'.
 """
 
@@ -26,6 +28,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from turns import in_turns, ratio_note  # noqa: E402  (bench/, this script's folder)
 
 from trainer.data.config import Geometry  # noqa: E402
 from trainer.data.masking import dual_mask  # noqa: E402
@@ -99,36 +103,44 @@ def one(config: str, batch: int, steps: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="3 timed steps instead of 6")
+    ap.add_argument("--quick", action="store_true", help="3 timed steps instead of 6 per round")
     ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the three configurations, in turns")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     steps = 3 if args.quick else 6
     if args.one:
         print(json.dumps(one(args.one, args.batch, steps)))
         return
-    results = {}
-    for config in ("dual", "full", "hf"):
+    runs: dict[str, list[dict]] = {}
+
+    def measure(config: str) -> float:
         run = subprocess.run([sys.executable, __file__, "--one", config, "--batch", str(args.batch)]
                              + (["--quick"] if args.quick else []), capture_output=True, text=True)
         if run.returncode != 0:
             sys.exit(f"{config} failed: {run.stderr[-2000:]}")
-        results[config] = json.loads(run.stdout.strip().splitlines()[-1])
-    d, f, h = results["dual"], results["full"], results["hf"]
+        runs.setdefault(config, []).append(json.loads(run.stdout.strip().splitlines()[-1]))
+        return runs[config][-1]["step_s"]
+
+    timed = in_turns(measure, ["dual", "full", "hf"], args.rounds)
+    d, f, h = (runs[c][0] for c in ("dual", "full", "hf"))  # the counts do not change between rounds
+    peak = {c: max(r["peak_gb"] for r in runs[c]) for c in runs}
+    ratio = timed["hf"].median / timed["dual"].median
     machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
-    print(f"\nvit_base, 16x224x224, batch {args.batch}, encoder mask 0.9; one training step (fwd + bwd + AdamW)\n")
+    print(f"\nvit_base, 16x224x224, batch {args.batch}, encoder mask 0.9; one training step (fwd + bwd + AdamW); "
+          f"{args.rounds} rounds in turns, medians\n")
     print("| figure | vmae dual masking (0.5) | vmae decoder ratio 0 | transformers VideoMAE | dual vs HF | machine |")
     print("|---|---|---|---|---|---|")
-    print(f"| step time | {d['step_s']:.2f} s | {f['step_s']:.2f} s | {h['step_s']:.2f} s | "
-          f"{h['step_s'] / d['step_s']:.2f}x faster | {machine} |")
-    print(f"| peak memory (process) | {d['peak_gb']:.2f} GB | {f['peak_gb']:.2f} GB | {h['peak_gb']:.2f} GB | "
-          f"{h['peak_gb'] / d['peak_gb']:.2f}x less | |")
+    print(f"| step time | {timed['dual'].describe()} | {timed['full'].describe()} | {timed['hf'].describe()} | "
+          f"{ratio:.2f}x faster{ratio_note(timed['dual'], timed['hf'])} | {machine} |")
+    print(f"| peak memory (process) | {peak['dual']:.2f} GB | {peak['full']:.2f} GB | {peak['hf']:.2f} GB | "
+          f"{peak['hf'] / peak['dual']:.2f}x less | |")
     print(f"| decoder tokens | {d['decoder_tokens']} | {f['decoder_tokens']} | {h['decoder_tokens']} | | |")
     print(f"| decoder GFLOPs (fwd+bwd) | {d['decoder_gflops']:.0f} | {f['decoder_gflops']:.0f} | "
           f"{h['decoder_gflops']:.0f} | | |")
-    print(f"RESULT dual_masking ratio={h['step_s'] / d['step_s']:.2f} target={TARGET} "
-          f"figure=\"vit_base pretraining step, batch {args.batch}\" ours=\"{d['step_s']:.2f} s\" "
-          f"baseline=\"{h['step_s']:.2f} s (transformers VideoMAE)\"")
+    print(f"RESULT dual_masking ratio={ratio:.2f} target={TARGET} "
+          f"figure=\"vit_base pretraining step, batch {args.batch}\" ours=\"{timed['dual'].describe()}\" "
+          f"baseline=\"{timed['hf'].describe()} (transformers VideoMAE)\"")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ without decoding them; tars and tables as a build writes them), then mixes all o
 `vmae corpus mix` (the real mix(): plan, units in parallel, members streamed from the source
 tars, tables merged) and, in the same run, copies the same clip bytes as one file per clip with
 shutil.copyfile and one os.sync() at the end (the baseline: the plainest way to move those bytes
-durably; the mix fsyncs each shard before its marker says it is done). Each is timed three times,
-in turn, after an untimed sync so neither pays for the other's write-back, and the best of each
-kept.
+durably; the mix fsyncs each shard before its marker says it is done). Each is timed ROUNDS times,
+in turns (bench/turns.py), after an untimed sync so neither pays for the other's write-back: the
+medians, each with its spread, and a ratio flagged when a side's rounds spread too wide to trust.
 Ratio = copy time / mix time; target >= 0.5. --quick mixes 4,000 clips.
 """
 
@@ -31,13 +31,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from turns import in_turns, ratio_note  # noqa: E402  (bench/, this script's folder)
+
 from corpus.mix.run import MixOptions, mix  # noqa: E402
 from corpus.steps.shard import write_tar  # noqa: E402
 from manifests.layout import CorpusLayout  # noqa: E402
 from manifests.tables import write_atomic_bytes, write_part  # noqa: E402
 
 TARGET = 0.5
-ROUNDS = 3
+ROUNDS = 5  # each side, in turns (bench/turns.py): the median and its spread
 PER_SHARD = 1000
 
 
@@ -84,30 +86,37 @@ def main() -> None:
         (tmp / "loose").mkdir()
         total = sum(make_corpus(tmp / n, n, clips // 2, rng, tmp / "loose") for n in ("a", "b"))
         (tmp / "r.yaml").write_text(f"sources:\n  a: {{quota: {clips // 2}}}\n  b: {{quota: {clips // 2}}}\n")
-        ours, baseline = float("inf"), float("inf")
-        for k in range(ROUNDS):  # in turn, best of each: both meet the same file system write-back
+        done = {"ours": 0, "copies": 0}
+
+        def measure(side: str) -> float:  # in turns: both meet the same file system write-back
+            k = done[side] = done[side] + 1
             os.sync()
             start = time.perf_counter()
-            summary = mix(MixOptions(recipe=str(tmp / "r.yaml"), inputs={"a": str(tmp / "a"), "b": str(tmp / "b")},
-                                     out=str(tmp / f"mixed{k}"), shard_bytes=8_000_000, workers=args.workers),
-                          progress=False)
-            ours = min(ours, time.perf_counter() - start)
-            assert summary["clips"] == clips, summary["clips"]
+            if side == "ours":
+                summary = mix(MixOptions(recipe=str(tmp / "r.yaml"), inputs={"a": str(tmp / "a"), "b": str(tmp / "b")},
+                                         out=str(tmp / f"mixed{k}"), shard_bytes=8_000_000, workers=args.workers),
+                              progress=False)
+                assert summary["clips"] == clips, summary["clips"]
+                return time.perf_counter() - start
             (tmp / f"copies{k}").mkdir()
-            os.sync()
-            start = time.perf_counter()
             for f in sorted((tmp / "loose").iterdir()):
                 shutil.copyfile(f, tmp / f"copies{k}" / f.name)
             os.sync()
-            baseline = min(baseline, time.perf_counter() - start)
+            return time.perf_counter() - start
+
+        timed = in_turns(measure, ["ours", "copies"], ROUNDS)
+    ours, baseline = timed["ours"].median, timed["copies"].median
+    note = ratio_note(timed["ours"], timed["copies"])
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\n{clips:,} clips ({total / 1e6:.0f} MB) from two corpora; mix with {args.workers} workers\n")
     print("| figure | vmae corpus mix | plain file copies | ratio | machine |")
     print("|---|---|---|---|---|")
-    print(f"| wall time | {ours:.1f} s ({clips / ours:,.0f} clips/s) | {baseline:.1f} s "
-          f"({clips / baseline:,.0f} clips/s) | {baseline / ours:.2f} | {machine} |")
+    print(f"| wall time, median of {ROUNDS} rounds in turns | {timed['ours'].describe(digits=1)} "
+          f"({clips / ours:,.0f} clips/s) | {timed['copies'].describe(digits=1)} ({clips / baseline:,.0f} clips/s) | "
+          f"{baseline / ours:.2f}{note} | {machine} |")
     print(f"RESULT mix_scale ratio={baseline / ours:.2f} target={TARGET} figure=\"mix {clips:,} clips\" "
-          f"ours=\"{ours:.1f} s\" baseline=\"{baseline:.1f} s (plain file copies)\"")
+          f"ours=\"{timed['ours'].describe(digits=1)}\" baseline=\"{timed['copies'].describe(digits=1)} "
+          f"(plain file copies){note}\"")
 
 
 if __name__ == "__main__":

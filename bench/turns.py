@@ -1,0 +1,49 @@
+"""Figures a noisy neighbour cannot fool: each side measured in turns (A, B, A, B, ...) over
+several rounds, so that a busy moment of a shared machine slows both alike, and reported as
+the median with the spread of its rounds. A spread wider than TOO_WIDE is said in the table
+instead of trusted: one afternoon on these 2-core machines read the same script's ratio anywhere
+from 0.31 to 5.51."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+
+TOO_WIDE = 0.25  # (slowest - fastest) / median of a side's rounds
+
+
+@dataclass(frozen=True)
+class Rounds:
+    values: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def spread(self) -> float:
+        return (max(self.values) - min(self.values)) / self.median if self.median else 0.0
+
+    @property
+    def trusted(self) -> bool:
+        return self.spread <= TOO_WIDE
+
+    def describe(self, unit: str = "s", digits: int = 2) -> str:
+        flag = "" if self.trusted else ", too wide to trust"
+        return f"{self.median:.{digits}f} {unit} (spread {self.spread:.0%} over {len(self.values)}{flag})"
+
+
+def in_turns(measure: Callable[[str], float], sides: list[str], rounds: int) -> dict[str, Rounds]:
+    """measure(side) for every side in turn, `rounds` times: each side's values."""
+    got: dict[str, list[float]] = {s: [] for s in sides}
+    for _ in range(rounds):
+        for side in sides:
+            got[side].append(measure(side))
+    return {s: Rounds(tuple(v)) for s, v in got.items()}
+
+
+def ratio_note(*sides: Rounds) -> str:
+    """'' when every side's spread is within TOO_WIDE; else why the ratio should not be trusted."""
+    wide = [f"{s.spread:.0%}" for s in sides if not s.trusted]
+    return "" if not wide else f" (not trusted: a side's rounds spread {', '.join(wide)})"
