@@ -7,8 +7,8 @@ each peak memory is its own): vmae with decoder mask ratio 0.5 (VideoMAE V2), vm
 (the decoder rebuilds every masked token, as in VideoMAE), and transformers'
 VideoMAEForPreTraining with the same sizes and encoder mask (it has no decoder masking). Each
 measures a full training step: forward, backward and an AdamW update. The three run in turns for
---rounds rounds (bench/turns.py): medians, with the spread, and a ratio flagged when a side's
-rounds spread too wide to trust. `--quick` takes fewer
+--rounds rounds (trainer/bench/turns.py): medians, with the spread, and a ratio flagged when a
+side's rounds spread too wide to trust. `--quick` takes fewer
 steps, never a smaller model. Needs the bench extra: pip install -e '.[bench]'.
 """
 
@@ -29,8 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from turns import in_turns, ratio_note  # noqa: E402  (bench/, this script's folder)
-
+from trainer.bench.turns import in_turns, ratio_note  # noqa: E402
 from trainer.data.config import Geometry  # noqa: E402
 from trainer.data.masking import dual_mask  # noqa: E402
 from trainer.models.registry import create_model  # noqa: E402

@@ -7,9 +7,10 @@ without decoding them; tars and tables as a build writes them), then mixes all o
 `vmae corpus mix` (the real mix(): plan, units in parallel, members streamed from the source
 tars, tables merged) and, in the same run, copies the same clip bytes as one file per clip with
 shutil.copyfile and one os.sync() at the end (the baseline: the plainest way to move those bytes
-durably; the mix fsyncs each shard before its marker says it is done). Each is timed ROUNDS times,
-in turns (bench/turns.py), after an untimed sync so neither pays for the other's write-back: the
-medians, each with its spread, and a ratio flagged when a side's rounds spread too wide to trust.
+durably; the mix fsyncs each shard before its marker says it is done). Each is timed ROUNDS
+times, in turns (trainer/bench/turns.py), after an untimed sync so neither pays for the other's
+write-back: the medians, each with its spread, and a ratio flagged when a side's rounds spread
+too wide to trust.
 Ratio = copy time / mix time; target >= 0.5. --quick mixes 4,000 clips.
 """
 
@@ -31,15 +32,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from turns import in_turns, ratio_note  # noqa: E402  (bench/, this script's folder)
-
 from corpus.mix.run import MixOptions, mix  # noqa: E402
 from corpus.steps.shard import write_tar  # noqa: E402
 from manifests.layout import CorpusLayout  # noqa: E402
 from manifests.tables import write_atomic_bytes, write_part  # noqa: E402
+from trainer.bench.turns import in_turns, ratio_note  # noqa: E402
 
 TARGET = 0.5
-ROUNDS = 5  # each side, in turns (bench/turns.py): the median and its spread
+ROUNDS = 5  # each side, in turns (trainer/bench/turns.py): the median and its spread
 PER_SHARD = 1000
 
 

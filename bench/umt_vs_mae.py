@@ -8,8 +8,8 @@ part), AdamW (fused), autocast as `--precision` sets it. MAE: 16 frames, tubelet
 0.9, running-cell decoder mask 0.5. UMT: 8 frames, tubelet 1, no pixel decoder, semantic mask 0.8
 from a CLIP ViT-B/16 teacher (timm architecture, random weights: the cost is the same) at 224,
 aligning the last 6 blocks. Both in fp32 and in bf16 autocast. The four run in turns for
---rounds rounds (bench/turns.py): medians, with the spread, and a ratio flagged when a side's
-rounds spread too wide to trust.
+--rounds rounds (trainer/bench/turns.py): medians, with the spread, and a ratio flagged when a
+side's rounds spread too wide to trust.
 
 The ratio is MAE's step time over UMT's (above 1: a UMT step is cheaper), in bf16 autocast as
 real runs train (both official recipes use mixed precision); the fp32 ratio is printed beside
@@ -35,8 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from turns import in_turns, ratio_note  # noqa: E402  (bench/, this script's folder)
-
+from trainer.bench.turns import in_turns, ratio_note  # noqa: E402
 from trainer.config import PretrainConfig  # noqa: E402
 from trainer.data.masking import MaskSpec  # noqa: E402
 from trainer.distributed import Dist  # noqa: E402

@@ -31,6 +31,7 @@ def bench(
     teacher: Annotated[str, typer.Option(help="umt's image teacher (timm name; random weights cost the same).")
                        ] = "vit_base_patch16_clip_224",
     align_layers: Annotated[int, typer.Option(help="umt: last K blocks aligned.")] = 6,
+    rounds: Annotated[int, typer.Option(help="Decode rounds per backend, in turns (medians and spread).")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Measure, on the hardware at hand: decode clips/s per worker for each backend, loader clips/s
@@ -50,7 +51,7 @@ def bench(
                         batch_size=batch_size, steps=steps, decoders=tuple(decoder or ("torchcodec", "decord")),
                         decode_device=decode_device, frames=frames, img_size=img_size,
                         grad_checkpointing=grad_checkpointing, max_workers=max_workers, teacher=teacher,
-                        align_layers=align_layers)
+                        align_layers=align_layers, rounds=rounds)
     try:
         measured = run_bench(opts, progress=(lambda _: None) if as_json else (lambda s: typer.echo(s, err=True)))
     except (InputError, ConfigError, ValueError) as e:
@@ -65,10 +66,12 @@ def table(m, opts) -> str:
     lines = [f"vmae bench: {opts.model} {opts.objective} {opts.precision}, batch {opts.batch_size}, on {m.device_name} "
              f"({m.devices} device(s), {m.cores} CPU cores)", "", "| part | figure |", "|---|---|"]
     for backend, rate in m.decode.items():
-        lines.append(f"| decode, one worker, {backend} ({opts.decode_device}) | {rate:.1f} clips/s |")
+        lines.append(f"| decode, one worker, {backend} ({opts.decode_device}) | {rate:.1f} clips/s"
+                     f"{_spread(m, f'decode {backend}')} |")
     for workers, rate in m.loader.items():
         lines.append(f"| loader, {workers} worker(s) | {rate:.1f} clips/s |")
-    lines += [f"| model step (data on the device) | {m.step_clips_s:.2f} clips/s per device |",
+    lines += [f"| model step (data on the device) | {m.step_clips_s:.2f} clips/s per device"
+              f"{_spread(m, 'model step')} |",
               f"| peak memory | {m.step_peak_gb:.2f} GB |",
               f"| model FLOPs per clip (3 x trained forward + frozen forward) | {m.gflops_per_clip:.1f} GFLOP |",
               f"| peak of the device | {m.peak_tflops:.2f} TFLOP/s ({m.peak_source}) |",
@@ -78,3 +81,12 @@ def table(m, opts) -> str:
         lines.append(f"| enough cores for {m.devices} device(s) | {'yes' if m.cores_suffice else 'no'} "
                      f"({m.workers_needed * m.devices} workers, {m.cores} cores) |")
     return "\n".join(lines + [f"\n{note}" for note in m.notes])
+
+
+def _spread(m, part: str) -> str:
+    from trainer.bench.turns import TOO_WIDE
+
+    spread = m.spread.get(part)
+    if spread is None:
+        return ""
+    return f" (spread {spread:.0%}{', too wide to trust' if spread > TOO_WIDE else ''})"

@@ -23,6 +23,8 @@ def test_the_json_has_every_part_and_the_advice_follows_from_the_rates(tiny_unla
     assert set(m["loader"]) == {"1", "2"} and all(v > 0 for v in m["loader"].values())
     assert m["step_clips_s"] > 0 and m["step_peak_gb"] > 0 and 0 < m["mfu"] < 1
     assert m["peak_source"].startswith("measured")  # a CPU is in no datasheet table
+    assert set(m["spread"]) == {"decode torchcodec", "decode decord", "model step"}  # medians of rounds, in turns
+    assert all(v >= 0 for v in m["spread"].values())
     assert m["workers_needed"] == max(1, math.ceil(m["step_clips_s"] / m["loader"]["1"]))
     assert m["cores_suffice"] == (m["workers_needed"] * m["devices"] <= m["cores"])
 
@@ -31,7 +33,8 @@ def test_the_table_has_a_row_per_part(tiny_unlabeled):
     result = CliRunner().invoke(app, [*ARGS, "--shards", str(tiny_unlabeled), "--objective", "supervised",
                                       "--decoder", "torchcodec"])
     assert result.exit_code == 0, result.output
-    for row in ("| decode, one worker, torchcodec (cpu) |", "| loader, 1 worker(s) |", "| loader, 2 worker(s) |",
+    for row in ("| decode, one worker, torchcodec (cpu) |", "clips/s (spread ", "| loader, 1 worker(s) |",
+                "| loader, 2 worker(s) |",
                 "| model step (data on the device) |", "| peak memory |", "| model FLOPs per clip", "| MFU |",
                 "| loader workers needed per device |", "| enough cores for 1 device(s) |"):
         assert row in result.stdout, row

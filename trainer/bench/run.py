@@ -1,13 +1,16 @@
 """`vmae bench`: how fast this machine decodes, loads and trains, before a long run is rented.
 
-Each part runs a short warm-up and then a measured window:
+Each part runs a short warm-up and then a measured window; decode and the model step are reported
+as the median with the spread of their rounds (trainer/bench/turns.py), so that a busy moment of
+a shared machine shows instead of deciding a figure (the loader is measured once per worker count):
 - decode: clips/s of one worker (one process, one decoder thread) per backend, on the corpus'
-  own clips read from its tars into memory (what a loader worker does, without the rest);
+  own clips read from its tars into memory (what a loader worker does, without the rest); the
+  backends in turns, `rounds` times;
 - loader: clips/s of the whole training loader (tar streaming, decode, crop, masks, collation)
   at 1, 2, 4, ... worker processes, up to the CPU count;
-- model: clips/s of one training step (forward, backward, AdamW) on data already on the device,
-  so the model alone is timed; its peak memory; and MFU, the model FLOPs of trainer/bench/flops.py
-  per second over the device's peak (trainer/bench/peaks.py).
+- model: clips/s of each training step (forward, backward, AdamW) on data already on the device,
+  so the model alone is timed (the median of the steps); its peak memory; and MFU, the model
+  FLOPs of trainer/bench/flops.py per second over the device's peak (trainer/bench/peaks.py).
 The verdict: loader workers one device needs to stay fed (its step rate over one worker's rate),
 and whether this machine's cores can run that many for every device it has.
 """
@@ -25,6 +28,7 @@ import torch
 
 from trainer.bench.flops import StepFlops, supervised_step
 from trainer.bench.peaks import peak_for
+from trainer.bench.turns import Rounds, in_turns
 from trainer.data.augment import to_model_input
 from trainer.data.config import DataConfig, Geometry
 from trainer.data.decode import Video
@@ -51,6 +55,7 @@ class BenchOptions:
     decoders: tuple[str, ...] = ("torchcodec", "decord")
     decode_device: str = "cpu"
     decode_clips: int = 16
+    rounds: int = 3  # decode rounds per backend, in turns
     frames: int | None = None  # the model size's when None
     img_size: int | None = None
     stride: int = 4
@@ -66,7 +71,7 @@ class Measured:
     device_name: str
     devices: int
     cores: int
-    decode: dict[str, float] = field(default_factory=dict)  # backend -> clips/s per worker
+    decode: dict[str, float] = field(default_factory=dict)  # backend -> clips/s per worker (median of rounds)
     loader: dict[int, float] = field(default_factory=dict)  # workers -> clips/s
     step_clips_s: float = 0.0
     step_peak_gb: float = 0.0
@@ -77,6 +82,7 @@ class Measured:
     workers_needed: int | None = None
     cores_suffice: bool | None = None
     notes: list[str] = field(default_factory=list)
+    spread: dict[str, float] = field(default_factory=dict)  # part -> (slowest - fastest) / median of its rounds
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -92,15 +98,19 @@ def bench(opts: BenchOptions, progress=print) -> Measured:
         urls, _ = resolve_shards(list(opts.shards))
         data = DataConfig(frames=cfg.frames, stride=opts.stride, img_size=cfg.img_size, patch=cfg.patch,
                           tubelet=cfg.tubelet, workers=1, shuffle_buffer=16)
-        for backend in opts.decoders:
-            progress(f"decode: {backend}")
-            out.decode[backend] = decode_rate(urls, data, backend, opts.decode_device, opts.decode_clips)
+        videos = read_clips(urls, opts.decode_clips)
+        progress(f"decode: {', '.join(opts.decoders)}, {opts.rounds} rounds in turns")
+        timed = in_turns(lambda backend: decode_rate(videos, data, backend, opts.decode_device), list(opts.decoders),
+                         opts.rounds)
+        for backend, rounds in timed.items():
+            out.decode[backend], out.spread[f"decode {backend}"] = rounds.median, rounds.spread
         for w in _doublings(opts.max_workers or out.cores):
             progress(f"loader: {w} worker(s)")
             out.loader[w] = loader_rate(urls, replace(data, workers=w, decoder=opts.decoders[0]), opts.batch_size,
                                         MaskSpec() if opts.objective == "mae" else None)
     progress(f"model: {opts.model} {opts.objective} {opts.precision}, batch {opts.batch_size}")
-    out.step_clips_s, out.step_peak_gb, flops = step_rate(opts, device)
+    steps, out.step_peak_gb, flops = step_rate(opts, device)
+    out.step_clips_s, out.spread["model step"] = steps.median, steps.spread
     out.gflops_per_clip = flops.per_sample / 1e9
     peak = peak_for(device, out.device_name, opts.precision)
     out.peak_tflops, out.peak_source = peak.flops / 1e12, peak.source
@@ -124,20 +134,23 @@ def verdict(m: Measured) -> None:
     m.cores_suffice = m.workers_needed * m.devices <= m.cores
 
 
-def decode_rate(urls: list[str], data: DataConfig, backend: str, device: str, clips: int) -> float:
-    """Clips/s of one process decoding the corpus' own clips from memory with one thread."""
+def read_clips(urls: list[str], clips: int) -> list[bytes]:
+    """The first `clips` video members of the shards, in memory (as a loader worker reads them)."""
     from manifests.tars import members
 
-    videos = []
+    videos: list[bytes] = []
     for url in urls:
         with open(url, "rb") as f:
             for member, payload in members(f, url, max_bytes=1 << 30):
                 if payload is not None and member.name.endswith(".mp4"):
                     videos.append(payload)
                 if len(videos) >= clips:
-                    break
-        if len(videos) >= clips:
-            break
+                    return videos
+    return videos
+
+
+def decode_rate(videos: list[bytes], data: DataConfig, backend: str, device: str) -> float:
+    """Clips/s of one process decoding the clips from memory with one thread."""
     if not videos:
         return 0.0
     rng = np.random.default_rng(0)
@@ -171,8 +184,8 @@ def loader_rate(urls: list[str], data: DataConfig, batch: int, masks: MaskSpec |
     return done / (time.perf_counter() - start) if done else 0.0
 
 
-def step_rate(opts: BenchOptions, device: str) -> tuple[float, float, StepFlops]:
-    """Clips/s of a training step with the batch already on the device, the peak memory (GB: the
+def step_rate(opts: BenchOptions, device: str) -> tuple[Rounds, float, StepFlops]:
+    """Clips/s of each training step with the batch already on the device, the peak memory (GB: the
     device's allocator peak on a GPU, the process' on the CPU), and the step's FLOPs per clip.
     Stage 1 runs the trainer's own objective (its parts, masks and teacher, with random teacher
     weights: they cost the same); the supervised stage a classifier and cross-entropy."""
@@ -197,15 +210,16 @@ def step_rate(opts: BenchOptions, device: str) -> tuple[float, float, StepFlops]
     if device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
+    rates = []
     for _ in range(opts.steps):
+        start = time.perf_counter()
         step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+        if device == "cuda":
+            torch.cuda.synchronize()
+        rates.append(opts.batch_size / (time.perf_counter() - start))
     peak = (torch.cuda.max_memory_allocated() if device == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 1e9
-    return opts.batch_size * opts.steps / seconds, peak, flops
+    return Rounds(tuple(rates)), peak, flops
 
 
 def _video(opts: BenchOptions, frames: int, size: int, device: str) -> torch.Tensor:

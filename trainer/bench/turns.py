@@ -1,6 +1,6 @@
-"""Figures a noisy neighbour cannot fool: each side measured in turns (A, B, A, B, ...) over
-several rounds, so that a busy moment of a shared machine slows both alike, and reported as
-the median with the spread of its rounds. A spread wider than TOO_WIDE is said in the table
+"""Figures a noisy neighbour cannot fool (bench/ scripts and `vmae bench`): each side measured
+in turns (A, B, A, B, ...) over several rounds, so that a busy moment of a shared machine slows
+both alike, and reported as the median with the spread of its rounds. A spread wider than TOO_WIDE is said in the table
 instead of trusted: one afternoon on these 2-core machines read the same script's ratio anywhere
 from 0.31 to 5.51."""
 
