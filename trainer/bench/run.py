@@ -90,14 +90,11 @@ class Measured:
 
 def bench(opts: BenchOptions, progress=print) -> Measured:
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    cfg = model_config(opts.model, **{k: v for k, v in (("frames", opts.frames), ("img_size", opts.img_size))
-                                      if v is not None}, grad_checkpointing=opts.grad_checkpointing)
     out = Measured(device, torch.cuda.get_device_name() if device == "cuda" else "CPU",
                    torch.cuda.device_count() if device == "cuda" else 1, os.cpu_count() or 1)
     if opts.shards:
         urls, _ = resolve_shards(list(opts.shards))
-        data = DataConfig(frames=cfg.frames, stride=opts.stride, img_size=cfg.img_size, patch=cfg.patch,
-                          tubelet=cfg.tubelet, workers=1, shuffle_buffer=16)
+        data, masks = loader_config(opts)
         videos = read_clips(urls, opts.decode_clips)
         progress(f"decode: {', '.join(opts.decoders)}, {opts.rounds} rounds in turns")
         timed = in_turns(lambda backend: decode_rate(videos, data, backend, opts.decode_device), list(opts.decoders),
@@ -107,7 +104,7 @@ def bench(opts: BenchOptions, progress=print) -> Measured:
         for w in _doublings(opts.max_workers or out.cores):
             progress(f"loader: {w} worker(s)")
             out.loader[w] = loader_rate(urls, replace(data, workers=w, decoder=opts.decoders[0]), opts.batch_size,
-                                        MaskSpec() if opts.objective == "mae" else None)
+                                        masks)
     progress(f"model: {opts.model} {opts.objective} {opts.precision}, batch {opts.batch_size}")
     steps, out.step_peak_gb, flops = step_rate(opts, device)
     out.step_clips_s, out.spread["model step"] = steps.median, steps.spread
@@ -117,6 +114,19 @@ def bench(opts: BenchOptions, progress=print) -> Measured:
     out.mfu = out.step_clips_s * flops.per_sample / peak.flops
     verdict(out)
     return out
+
+
+def loader_config(opts: BenchOptions) -> tuple[DataConfig, MaskSpec | None]:
+    """The data a training run of these options reads: stage 1's own (UMT's presets take 8 sparse
+    frames at tubelet 1) with its masks; for the supervised stage, the model size's frames through
+    the same pretraining loader (its labeled loader's augmentations are not measured)."""
+    if opts.objective == "supervised":
+        cfg = model_config(opts.model, **_shape(opts))
+        return DataConfig(frames=cfg.frames, stride=opts.stride, img_size=cfg.img_size, patch=cfg.patch,
+                          tubelet=cfg.tubelet, workers=1, shuffle_buffer=16), None
+    cfg = _pretrain_config(opts)
+    masks = MaskSpec(cfg.mask_type, cfg.encoder_mask, cfg.mae.decoder_mask if cfg.decoder else None)
+    return replace(cfg.data, workers=1, shuffle_buffer=16), masks
 
 
 def _doublings(limit: int) -> list[int]:
@@ -235,17 +245,23 @@ def _supervised(opts: BenchOptions, device: str):
             supervised_step(model.cfg, CLASSES))
 
 
-def _stage_one(opts: BenchOptions, device: str):
+def _pretrain_config(opts: BenchOptions):
+    """The stage-1 config a run of these options has (the objective's presets included)."""
     from trainer.config import PretrainConfig
-    from trainer.objectives.pretraining import pretrain_objective
     from trainer.settings import configure
-    from trainer.stages.pretrain import PretrainStage, pretrain_flops
 
     doc = {"model": opts.model, "objective": opts.objective, "steps": 1, "out": "unused", "shards": ["unused"],
-           "grad_checkpointing": opts.grad_checkpointing, "data": _shape(opts)}
+           "grad_checkpointing": opts.grad_checkpointing, "data": {**_shape(opts), "stride": opts.stride}}
     if "umt" in opts.objective:
         doc |= {"teacher": opts.teacher, "teacher_weights": "random", "align_layers": opts.align_layers}
-    cfg = configure(PretrainConfig, doc)
+    return configure(PretrainConfig, doc)
+
+
+def _stage_one(opts: BenchOptions, device: str):
+    from trainer.objectives.pretraining import pretrain_objective
+    from trainer.stages.pretrain import PretrainStage, pretrain_flops
+
+    cfg = _pretrain_config(opts)
     model = PretrainStage(cfg).build_model().to(device)
     objective = pretrain_objective(cfg, model, torch.device(device)).to(device)
     video = _video(opts, model.cfg.frames, model.cfg.img_size, device)
