@@ -37,11 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trainer.bench.turns import in_turns, ratio_note  # noqa: E402
 from trainer.config import PretrainConfig  # noqa: E402
-from trainer.data.masking import MaskSpec  # noqa: E402
 from trainer.distributed import Dist  # noqa: E402
 from trainer.settings import configure  # noqa: E402
 from trainer.stages.base import Trainee  # noqa: E402
-from trainer.stages.pretrain import PretrainStage  # noqa: E402
+from trainer.stages.pretrain import PretrainStage, mask_spec  # noqa: E402
 
 TARGET = 0.5
 DEVICE = Dist(rank=0, world=1, local_rank=0, device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
@@ -55,7 +54,7 @@ def step_fn(objective: str, precision: str, model: str, batch: int):
     net = stage.build_model()
     trainee = Trainee(net, stage.build_objective(net, DEVICE)).to(DEVICE.device)
     optimizer = torch.optim.AdamW(stage.param_groups(trainee), lr=1e-4, betas=cfg.betas, fused=True)
-    masks = MaskSpec(cfg.mask_type, cfg.encoder_mask, cfg.mae.decoder_mask if cfg.decoder else None)
+    masks = mask_spec(cfg)
     rng = np.random.default_rng(0)
     made = [masks.make(cfg.data, rng) for _ in range(batch)]
     fixed = {k: torch.from_numpy(np.stack([m[k] for m in made])).to(DEVICE.device) for k in made[0]}

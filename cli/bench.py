@@ -84,9 +84,6 @@ def table(m, opts) -> str:
 
 
 def _spread(m, part: str) -> str:
-    from trainer.bench.turns import TOO_WIDE
+    from trainer.bench.turns import spread_text
 
-    spread = m.spread.get(part)
-    if spread is None:
-        return ""
-    return f" (spread {spread:.0%}{', too wide to trust' if spread > TOO_WIDE else ''})"
+    return f" ({spread_text(m.spread[part])})" if part in m.spread else ""

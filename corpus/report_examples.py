@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from corpus.errors import StepError
-from corpus.media.preview import contact_sheet
-from corpus.view.media import Members, NotServed
+from corpus.view.media import Members, NotServed, member_sheet
 from manifests.tables import read_table
 
 PER_GROUP = 4  # examples per source, per filter decision, per dedup reason
@@ -33,10 +31,8 @@ class _Sheets:
     def of(self, clip) -> bytes | None:
         try:
             located = self.members.locate(self.root, clip["shard"], clip["clip_key"], clip["media"])
-            m = located.member
-            return contact_sheet(f"subfile,,start,{m.offset},end,{m.offset + m.size},,:{located.shard}",
-                                 clip["duration_s"], SHEET_HEIGHT, clip["media"] == "image", "subfile,file")
-        except (NotServed, StepError, TypeError):
+            return member_sheet(located, clip["duration_s"], SHEET_HEIGHT)
+        except (NotServed, TypeError):
             return None  # a clip whose shard is missing or unreadable: the section shows the others
 
     def row(self, title: str, clips: pd.DataFrame, caption=lambda c: c["clip_key"]) -> str:

@@ -165,7 +165,9 @@ def load(index: int, root: str | Path) -> Corpus:
     if not layout.is_corpus():
         raise InputError(f"{root} is not a vmae corpus folder (no build.json); give the folder `vmae corpus build` "
                          f"or `vmae corpus mix` wrote")
-    read = lambda name, columns: read_table(layout.root, name, required=False, columns=columns).to_pandas()  # noqa: E731
+    def read(name: str, columns: list[str]) -> pd.DataFrame:
+        return read_table(layout.root, name, required=False, columns=columns).to_pandas()
+
     clips = read("clips", CLIP_COLUMNS)
     rows = read("videos", ROW_COLUMNS)
     dedup = read("dedup", DEDUP_COLUMNS)

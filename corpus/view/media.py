@@ -119,18 +119,22 @@ def read_range(located: Located, first: int, last: int) -> Iterator[bytes]:
             yield piece
 
 
-def sheet(located: Located, duration_s: float | None, cache: Path, identity: str) -> Path:
-    """A contact sheet (JPEG) of the clip, made once and kept in `cache` under a name hashed from
-    the corpus and key (never a name from the tables)."""
-    out = cache / f"{hashlib.sha256(identity.encode('utf-8', 'surrogateescape')).hexdigest()}.jpg"
-    if out.is_file():
-        return out
+def member_sheet(located: Located, duration_s: float | None, height: int = SHEET_HEIGHT) -> bytes:
+    """A contact sheet (JPEG bytes) of the member, drawn by ffmpeg reading its range of the tar."""
     m = located.member
     source = f"subfile,,start,{m.offset},end,{m.offset + m.size},,:{located.shard}"
     try:
-        data = contact_sheet(source, duration_s, SHEET_HEIGHT, located.content_type == "image/jpeg", "subfile,file")
+        return contact_sheet(source, duration_s, height, located.content_type == "image/jpeg", "subfile,file")
     except StepError as e:
         raise NotServed(f"{m.name}: {e.message}") from None
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
+
+
+def sheet(located: Located, duration_s: float | None, cache: Path, identity: str) -> Path:
+    """member_sheet, made once and kept in `cache` under a name hashed from the corpus and key
+    (never a name from the tables)."""
+    out = cache / f"{hashlib.sha256(identity.encode('utf-8', 'surrogateescape')).hexdigest()}.jpg"
+    if not out.is_file():
+        data = member_sheet(located, duration_s)
+        with atomic_path(out) as tmp:
+            tmp.write_bytes(data)
     return out

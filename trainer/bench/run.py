@@ -30,7 +30,7 @@ from trainer.bench.flops import StepFlops, supervised_step
 from trainer.bench.peaks import peak_for
 from trainer.bench.turns import Rounds, in_turns
 from trainer.data.augment import to_model_input
-from trainer.data.config import DataConfig, Geometry
+from trainer.data.config import DataConfig
 from trainer.data.decode import Video
 from trainer.data.masking import MaskSpec
 from trainer.data.sampling import dense_indices
@@ -124,9 +124,10 @@ def loader_config(opts: BenchOptions) -> tuple[DataConfig, MaskSpec | None]:
         cfg = model_config(opts.model, **_shape(opts))
         return DataConfig(frames=cfg.frames, stride=opts.stride, img_size=cfg.img_size, patch=cfg.patch,
                           tubelet=cfg.tubelet, workers=1, shuffle_buffer=16), None
+    from trainer.stages.pretrain import mask_spec
+
     cfg = _pretrain_config(opts)
-    masks = MaskSpec(cfg.mask_type, cfg.encoder_mask, cfg.mae.decoder_mask if cfg.decoder else None)
-    return replace(cfg.data, workers=1, shuffle_buffer=16), masks
+    return replace(cfg.data, workers=1, shuffle_buffer=16), mask_spec(cfg)
 
 
 def _doublings(limit: int) -> list[int]:
@@ -201,9 +202,9 @@ def step_rate(opts: BenchOptions, device: str) -> tuple[Rounds, float, StepFlops
     weights: they cost the same); the supervised stage a classifier and cross-entropy."""
     torch.manual_seed(0)
     if opts.objective == "supervised":
-        model, loss_of, video, flops = _supervised(opts, device)
+        model, loss_of, flops = _supervised(opts, device)
     else:
-        model, loss_of, video, flops = _stage_one(opts, device)
+        model, loss_of, flops = _stage_one(opts, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device == "cuda")
     autocast = torch.autocast(device_type=device, dtype=PRECISIONS[opts.precision],
                               enabled=opts.precision != "fp32")
@@ -241,7 +242,7 @@ def _supervised(opts: BenchOptions, device: str):
     model = model.to(device)
     video = _video(opts, model.cfg.frames, model.cfg.img_size, device)
     labels = torch.randint(0, CLASSES, (opts.batch_size,), device=device)
-    return (model, lambda: torch.nn.functional.cross_entropy(model(to_model_input(video)[0]), labels), video,
+    return (model, lambda: torch.nn.functional.cross_entropy(model(to_model_input(video)[0]), labels),
             supervised_step(model.cfg, CLASSES))
 
 
@@ -259,20 +260,16 @@ def _pretrain_config(opts: BenchOptions):
 
 def _stage_one(opts: BenchOptions, device: str):
     from trainer.objectives.pretraining import pretrain_objective
-    from trainer.stages.pretrain import PretrainStage, pretrain_flops
+    from trainer.stages.pretrain import PretrainStage, mask_spec, pretrain_flops
 
     cfg = _pretrain_config(opts)
     model = PretrainStage(cfg).build_model().to(device)
     objective = pretrain_objective(cfg, model, torch.device(device)).to(device)
     video = _video(opts, model.cfg.frames, model.cfg.img_size, device)
-    masks = MaskSpec(cfg.mask_type, cfg.encoder_mask, cfg.mae.decoder_mask if cfg.decoder else None)
-    m = model.cfg
-    geometry = Geometry(frames=m.frames, img_size=m.img_size, patch=m.patch, tubelet=m.tubelet)
-    rng = np.random.default_rng(0)
-    drawn = [masks.make(geometry, rng) for _ in range(opts.batch_size)]
+    masks, rng = mask_spec(cfg), np.random.default_rng(0)
+    drawn = [masks.make(cfg.data, rng) for _ in range(opts.batch_size)]  # the model's grid is the data's
     fixed = {k: torch.from_numpy(np.stack([d[k] for d in drawn])).to(device) for k in (drawn[0] if drawn else {})}
-    return (model, lambda: objective(model, {"video": video, **fixed})[0], video,
-            pretrain_flops(cfg, model, objective))
+    return model, lambda: objective(model, {"video": video, **fixed})[0], pretrain_flops(cfg, model, objective)
 
 
 def _shape(opts: BenchOptions) -> dict:

@@ -30,8 +30,13 @@ class Rounds:
         return self.spread <= TOO_WIDE
 
     def describe(self, unit: str = "s", digits: int = 2) -> str:
-        flag = "" if self.trusted else ", too wide to trust"
-        return f"{self.median:.{digits}f} {unit} (spread {self.spread:.0%} over {len(self.values)}{flag})"
+        return f"{self.median:.{digits}f} {unit} ({spread_text(self.spread, len(self.values))})"
+
+
+def spread_text(spread: float, rounds: int | None = None) -> str:
+    """'spread 12% [over N]', and a warning when it is too wide to trust."""
+    over = f" over {rounds}" if rounds is not None else ""
+    return f"spread {spread:.0%}{over}{', too wide to trust' if spread > TOO_WIDE else ''}"
 
 
 def in_turns(measure: Callable[[str], float], sides: list[str], rounds: int) -> dict[str, Rounds]:

@@ -63,14 +63,18 @@ class PretrainStage(Stage):
 
     def loader(self, urls: list[str], env: Dist, stream: StreamState) -> DataLoader:
         cfg = self.cfg
-        masks = MaskSpec(cfg.mask_type, cfg.encoder_mask, cfg.mae.decoder_mask if cfg.decoder else None)
-        return make_loader(urls, cfg.data, cfg.batch_size, masks, env.rank, env.world, stream)
+        return make_loader(urls, cfg.data, cfg.batch_size, mask_spec(cfg), env.rank, env.world, stream)
 
     def describe(self, urls: list[str], clips: int | None) -> str:
         return f"{super().describe(urls, clips)}; objective {self.cfg.objective}, {self.cfg.mask_type} mask"
 
     def flops_per_clip(self, trainee: Trainee) -> float | None:
         return pretrain_flops(self.cfg, trainee.model, trainee.objective).per_sample
+
+
+def mask_spec(cfg: PretrainConfig) -> MaskSpec:
+    """The masks the loader draws for a stage-1 run (the decoder's only where the model has one)."""
+    return MaskSpec(cfg.mask_type, cfg.encoder_mask, cfg.mae.decoder_mask if cfg.decoder else None)
 
 
 def pretrain_flops(cfg: PretrainConfig, model: nn.Module, objective: Objective) -> StepFlops:
