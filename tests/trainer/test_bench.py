@@ -78,3 +78,16 @@ def test_known_gpus_come_from_the_datasheet_and_unknown_ones_are_measured():
     assert datasheet_peak("NVIDIA Z9000", "bf16") is None
     measured = peak_for("cpu", "NVIDIA Z9000", "fp32")
     assert measured.source.startswith("measured") and measured.flops > 1e8
+
+
+def test_measuring_a_peak_leaves_the_runs_random_stream_alone():
+    """A training run measures its device's peak at its start: that must not change its draws."""
+    import torch
+
+    from trainer.bench.peaks import measured_peak
+
+    torch.manual_seed(1)
+    untouched = torch.rand(4)
+    torch.manual_seed(1)
+    measured_peak("cpu", "fp32", size=64)
+    assert torch.equal(torch.rand(4), untouched)
