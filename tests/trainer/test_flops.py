@@ -89,3 +89,37 @@ def test_the_teachers_forward_is_what_torch_measures():
     assert step.frozen_forward == teacher_flops(shape, 4, 2)
     assert step.trained_forward == encoder_flops(cfg, visible) + 2 * 2 * visible * 64 * shape.out_dim
     assert step.per_sample == 3 * step.trained_forward + step.frozen_forward  # the teacher runs forward only
+
+
+def test_the_video_language_step_is_what_torch_measures():
+    """UMT's second stage, every loss on: the video and text towers, the fusion layers on each pair
+    and its two hard negatives, BERT's MLM head, the alignment heads and the teacher (a semantic
+    mask), for a video batch and an image batch."""
+    from trainer.bench.flops import VLShape, vl_step
+    from trainer.models.teacher import build_teacher
+    from trainer.models.text import TextConfig
+    from trainer.models.video_language import VideoLanguageModel
+    from trainer.objectives.umt import UMT
+    from trainer.objectives.vl import VideoLanguage
+
+    cfg = ViTConfig(frames=4, img_size=32, dim=64, depth=2, heads=2, decoder_depth=0)
+    text = TextConfig(vocab_size=40, dim=32, depth=3, heads=2, mlp_dim=64, max_positions=16, fusion_layers=2,
+                      video_dim=64, dropout=0.0, cls_id=2, sep_id=3, mask_id=4)
+    torch.manual_seed(0)
+    model = VideoLanguageModel(cfg, text, embed_dim=16)
+    teacher = build_teacher("clip_test", layers=2, img_size=32)
+    geometry = Geometry(frames=4, img_size=32, patch=16, tubelet=2)
+    uma = UMT(teacher, 64, geometry, "semantic", 0.75, teacher_bf16=False)
+    # every caption token but [CLS] is masked for MLM (no padding): the head runs on L - 1 tokens
+    objective = VideoLanguage(uma, {"uma": 1.0, "vtc": 1.0, "vtm": 1.0, "mlm": 1.0}, 0.75, 0.5, 1 - 1e-9)
+    batch_size, length = 3, 8
+    ids = torch.randint(5, 40, (batch_size, length))
+    ids[:, 0] = text.cls_id
+    for frames, ratio in ((4, 0.75), (1, 0.5)):  # a video, then an image (repeated to one tubelet)
+        batch = {"video": torch.randint(0, 256, (batch_size, 3, frames, 32, 32), dtype=torch.uint8), "ids": ids,
+                 "keep": torch.ones(batch_size, length, dtype=torch.bool), "caption_id": torch.arange(batch_size)}
+        with FlopCounterMode(display=False, custom_mapping=_attention_counted()) as counted:
+            objective(model, batch)
+        shape = VLShape(frozenset(objective.weights), 16, length, batch_size, ratio, mlm_tokens=length - 1)
+        ours = vl_step(cfg, text, shape, image=frames == 1, teacher=teacher.shape(), layers=2)
+        assert counted.get_total_flops() / batch_size == ours.trained_forward + ours.frozen_forward

@@ -9,15 +9,23 @@ and so is the recomputation of gradient checkpointing (it is work, not useful wo
 - MAE with dual masking: the encoder runs on the visible tokens; the decoder on the visible
   tokens plus those it rebuilds, its head on those it rebuilds.
 - Backward is twice the forward (a gradient for the input and one for the weights of every
-  matmul), so a training step is 3 × forward; a frozen teacher runs forward only.
+  matmul), so a training step is 3 × forward; a frozen teacher runs forward only, and so does
+  what runs without gradients (the matching loss' choice of hard negatives).
+- The video-language stage: the video encoder on its visible tokens, the text tower's layers on
+  the caption's tokens, the fusion layers (self-attention, cross-attention to the video tokens,
+  MLP) once per pair they judge, BERT's MLM head on the masked tokens.
 Plain arithmetic, no torch: `vmae bench --help` stays quick.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from trainer.models.sizes import ViTConfig
+
+if TYPE_CHECKING:
+    from trainer.models.text import TextConfig
 
 
 def block_flops(tokens: int, dim: int, mlp_ratio: float) -> float:
@@ -119,4 +127,70 @@ def pretrain_step(cfg: ViTConfig, parts: set[str], mask_type: str, mask_ratio: f
             raise ValueError("umt's FLOPs need the teacher's shape")
         trained += layers * 2.0 * visible * cfg.dim * teacher.out_dim
         frozen = teacher_flops(teacher, cfg.frames, layers)
+    return StepFlops(trained, frozen)
+
+
+def text_flops(text: TextConfig, tokens: int) -> float:
+    """Forward FLOPs of the text tower's text-only layers over a caption of `tokens` tokens."""
+    return text.text_layers * block_flops(tokens, text.dim, text.mlp_dim / text.dim)
+
+
+def fusion_flops(text: TextConfig, tokens: int, video_tokens: int, video_dim: int) -> float:
+    """Forward FLOPs of the fusion layers for one (caption, video) pair: each is a text layer plus
+    a cross-attention whose query and output run on the caption's tokens, key and value on the
+    video's, and whose scores and weighted sum pair the two."""
+    cross = 2.0 * (2 * tokens * text.dim**2 + 2 * video_tokens * video_dim * text.dim
+                   + 2 * tokens * video_tokens * text.dim)
+    return text.fusion_layers * (block_flops(tokens, text.dim, text.mlp_dim / text.dim) + cross)
+
+
+@dataclass(frozen=True)
+class VLShape:
+    """What one video-language step costs depends on, beyond the video and text towers."""
+
+    losses: frozenset[str]  # of uma, vtc, vtm, mlm: those with a weight
+    embed_dim: int  # the shared space
+    caption_tokens: int  # L: captions are padded to it, and every layer runs on all of them
+    batch: int  # samples per rank
+    mask_ratio: float = 0.0  # the semantic mask's share of each time slice (0: no mask)
+    mlm_tokens: float = 0.0  # tokens per caption the MLM head predicts
+    ranks: int = 1  # the contrastive loss gathers every rank's batch, and each rank scores all of it
+
+
+def vl_step(cfg: ViTConfig, text: TextConfig, shape: VLShape, image: bool = False,
+            teacher: TeacherShape | None = None, layers: int = 0) -> StepFlops:
+    """One sample of the video-language stage (trainer/objectives/vl.py): a video, or an image (one
+    tubelet: the frame repeated, which the teacher sees `tubelet` times).
+    - video tower: the embedding of every token, the blocks on the visible ones;
+    - vtc: the two projections to the shared space, and the similarities of the batch gathered
+      from every rank (each rank computes them all: per sample of its own, ranks rows);
+    - vtm: the fusion layers on the pair and on its two hard negatives (a caption with another video,
+      the video with another caption), the matching head on each; the similarities it draws the
+      negatives from run forward only;
+    - mlm: the text layers again on the masked caption, the fusion layers with the video, BERT's
+      head (a dense layer and the vocabulary's decoder) on the masked tokens;
+    - uma: the alignment heads on the visible tokens, the teacher's forward on every frame."""
+    losses = shape.losses
+    per_slice = (cfg.img_size // cfg.patch) ** 2
+    slices = 1 if image else cfg.frames // cfg.tubelet
+    visible = (per_slice - int(shape.mask_ratio * per_slice)) * slices
+    trained = 2.0 * per_slice * slices * cfg.pixels_per_token * cfg.dim + cfg.depth * block_flops(
+        visible, cfg.dim, cfg.mlp_ratio)
+    frozen, length = 0.0, shape.caption_tokens
+    if losses & {"vtc", "vtm", "mlm"}:
+        trained += text_flops(text, length)
+    if "vtc" in losses:
+        gathered = shape.batch * shape.ranks
+        trained += 2.0 * (cfg.dim + text.dim) * shape.embed_dim + 2.0 * gathered * shape.ranks * shape.embed_dim
+    if "vtm" in losses:
+        trained += 3 * (fusion_flops(text, length, visible, cfg.dim) + 2.0 * text.dim * 2)
+        frozen += 2.0 * shape.batch * shape.embed_dim
+    if "mlm" in losses:
+        trained += (text_flops(text, length) + fusion_flops(text, length, visible, cfg.dim)
+                    + shape.mlm_tokens * 2.0 * (text.dim * text.dim + text.dim * text.vocab_size))
+    if "uma" in losses:
+        if teacher is None:
+            raise ValueError("uma's FLOPs need the teacher's shape")
+        trained += layers * 2.0 * visible * cfg.dim * teacher.out_dim
+        frozen += teacher_flops(teacher, cfg.tubelet if image else cfg.frames, layers)
     return StepFlops(trained, frozen)

@@ -55,9 +55,9 @@ class Stage:
     def describe(self, urls: list[str], clips: int | None) -> str:
         return f"vmae {self.title} {self.cfg.model}: {len(urls)} shards, {clips if clips is not None else '?'} clips"
 
-    def flops_per_clip(self, trainee: Trainee) -> float | None:
-        """Model FLOPs of one training clip (trainer/bench/flops.py) for the MFU in the metrics;
-        None where no count is written yet."""
+    def flops_per_clip(self, trainee: Trainee, world: int = 1) -> float | None:
+        """Model FLOPs of one training clip (trainer/bench/flops.py) for the MFU in the metrics,
+        on a run of `world` ranks; None where no count is written."""
         return None
 
     def after_step(self, step: int, trainee: Trainee, env: Dist, last: bool) -> dict:

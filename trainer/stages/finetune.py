@@ -59,7 +59,7 @@ class FinetuneStage(Stage):
         return create_classifier(cfg.model, self.classes, cfg.head_dropout, **cfg.data.model_args(),
                                  drop_path=cfg.drop_path, grad_checkpointing=cfg.grad_checkpointing)
 
-    def flops_per_clip(self, trainee: Trainee) -> float | None:
+    def flops_per_clip(self, trainee: Trainee, world: int = 1) -> float | None:
         return supervised_step(trainee.model.cfg, trainee.model.num_classes).per_sample
 
     def initialize(self, model: nn.Module) -> str:

@@ -115,7 +115,7 @@ def start(stage: Stage, env: Dist) -> Run:
             stream = StreamState()
             started += (f" with {env.world} ranks instead of {state['derived']['world']}: the data order starts "
                         "afresh (clips already seen may come again)")
-    flops = stage.flops_per_clip(trainee)
+    flops = stage.flops_per_clip(trainee, env.world)
     peak = peak_for(str(env.device), _device_name(env.device), cfg.precision) if flops else None
     if env.main:
         counted = (f"; {flops / 1e9:,.0f} GFLOP per clip, MFU against {peak.flops / 1e12:,.1f} TFLOP/s "

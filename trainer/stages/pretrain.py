@@ -68,7 +68,7 @@ class PretrainStage(Stage):
     def describe(self, urls: list[str], clips: int | None) -> str:
         return f"{super().describe(urls, clips)}; objective {self.cfg.objective}, {self.cfg.mask_type} mask"
 
-    def flops_per_clip(self, trainee: Trainee) -> float | None:
+    def flops_per_clip(self, trainee: Trainee, world: int = 1) -> float | None:
         return pretrain_flops(self.cfg, trainee.model, trainee.objective).per_sample
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from torch import nn
 
 from trainer import checkpoint, parallel
+from trainer.bench.flops import StepFlops, VLShape, vl_step
 from trainer.checkpoint.bert import BertFolder, load_bert, read_bert
 from trainer.config import VLConfig
 from trainer.data.captioned import CaptionedStream
@@ -170,6 +171,11 @@ class VLPretrainStage(Stage):
         return (f"vmae {self.title} {self.cfg.model}: {kinds}, {clips if clips is not None else '?'} samples "
                 f"({self.video_share:.0%} of steps videos); losses {losses}")
 
+    def flops_per_clip(self, trainee: Trainee, world: int = 1) -> float | None:
+        """Per sample over the run: video and image steps in the schedule's proportion."""
+        video, image = (vl_flops(self.cfg, trainee.model, trainee.objective, world, image=i) for i in (False, True))
+        return self.video_share * video.per_sample + (1 - self.video_share) * image.per_sample
+
     def after_step(self, step: int, trainee: Trainee, env: Dist, last: bool) -> dict:
         cfg = self.cfg
         if not self.val_urls or not (last or (cfg.val_every and step % cfg.val_every == 0)):
@@ -195,6 +201,20 @@ class VLPretrainStage(Stage):
 
     def result(self) -> dict:
         return {"best": self.best}
+
+
+def vl_flops(cfg: VLConfig, model: VideoLanguageModel, objective: VideoLanguage, world: int,
+             image: bool = False) -> StepFlops:
+    """FLOPs of one sample's step of this run: a video, or an image. The MLM head is counted on
+    mlm_prob of the caption's tokens after [CLS] (an upper bound: padding is never masked)."""
+    masked = objective.uma is not None and cfg.mask_type == "semantic"
+    ratio = (objective.image_mask if image else objective.video_mask) if masked else 0.0
+    tokens = cfg.vl.max_tokens
+    shape = VLShape(frozenset(objective.weights), model.embed_dim, tokens, cfg.batch_size, ratio,
+                    objective.mlm_prob * (tokens - 1), world)
+    uma = objective.uma
+    return vl_step(model.cfg, model.text_cfg, shape, image, uma.teacher.shape() if uma else None,
+                   uma.layers if uma else 0)
 
 
 def vlpretrain(cfg: VLConfig, progress: bool = True) -> dict:

@@ -39,7 +39,9 @@ def test_a_tiny_run_from_a_stage1_student_lowers_every_loss(tmp_path, vl_data, c
     result = vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "run", steps=100)), progress=False)
     first_line = capsys.readouterr().out
     assert "text tower from" in first_line and "new heads, cross-attention" in first_line
+    assert "GFLOP per clip, MFU against" in first_line
     rows = parts(tmp_path / "run")
+    assert all(r["clips_per_s_per_device"] > 0 and 0 < r["mfu"] < 1 for r in rows)
     for name in LOSSES:
         values = [r[name] for r in rows]
         first, last = sum(values[:25]) / 25, sum(values[-25:]) / 25
