@@ -15,8 +15,9 @@ def bench(
              "without it only the model step is measured.")] = None,
     model: Annotated[str, typer.Option(help="Registered model size (vit_test … vit_giant).")] = "vit_base",
     objective: Annotated[str, typer.Option(
-        help="mae (dual masking), umt (its teacher included), mae+umt (stage 1), or supervised (stages 2 and 3).")
-    ] = "mae",
+        help="mae (dual masking), umt (its teacher included), mae+umt (stage 1), supervised (stages 2 and 3), or vl "
+             "(the video-language stage: UMA, VTC, VTM, MLM, with a BERT-base text tower, BERT-large from vit_large)."
+    )] = "mae",
     precision: Annotated[str, typer.Option(help="bf16, fp16 or fp32 (autocast).")] = "bf16",
     batch_size: Annotated[int, typer.Option(help="Clips per step on one device.")] = 8,
     steps: Annotated[int, typer.Option(help="Measured model steps (after 2 warm-up steps).")] = 5,
@@ -24,24 +25,30 @@ def bench(
         help="Decoder backends to measure (repeatable; the first also runs the loader) [default: torchcodec, "
              "decord].")] = None,
     decode_device: Annotated[str, typer.Option(help="cpu, or cuda for torchcodec's GPU decoder.")] = "cpu",
-    frames: Annotated[int | None, typer.Option(help="Frames per clip [default: the model size's, 16].")] = None,
+    frames: Annotated[int | None, typer.Option(
+        help="Frames per clip [default: the objective's: umt 8, vl 4, else the model size's 16].")] = None,
     img_size: Annotated[int | None, typer.Option(help="Frame side [default: the model size's, 224].")] = None,
     grad_checkpointing: Annotated[bool, typer.Option(help="Recompute activations in the backward pass.")] = False,
+    fsdp: Annotated[bool, typer.Option(
+        help="Shard the model over the ranks with FSDP2, as training's --fsdp (under torchrun; without it, DDP).")
+    ] = False,
     max_workers: Annotated[int | None, typer.Option(help="Most loader workers tried [default: the CPU count].")] = None,
-    teacher: Annotated[str, typer.Option(help="umt's image teacher (timm name; random weights cost the same).")
+    teacher: Annotated[str, typer.Option(help="umt's and vl's image teacher (timm name; random weights cost the same).")
                        ] = "vit_base_patch16_clip_224",
     align_layers: Annotated[int, typer.Option(help="umt: last K blocks aligned.")] = 6,
-    rounds: Annotated[int, typer.Option(help="Decode rounds per backend, in turns (medians and spread).")] = 3,
+    rounds: Annotated[int, typer.Option(
+        help="Rounds of each decode backend and loader worker count, in turns (medians and spread).")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Measure, on the hardware at hand: decode clips/s per worker for each backend, loader clips/s
     at 1, 2, 4 … workers, the model's training-step clips/s, peak memory and MFU, and how many
-    loader workers each device needs."""
+    loader workers each device needs. Under torchrun (torchrun --nproc-per-node N --no-python vmae bench ...)
+    the ranks step together as in training, with DDP or --fsdp."""
     from cli.common import fail
     from corpus.errors import InputError
-    from trainer.bench.run import OBJECTIVES, PRECISIONS, BenchOptions
     from trainer.bench.run import bench as run_bench
-    from trainer.errors import ConfigError
+    from trainer.bench.setup import OBJECTIVES, PRECISIONS, BenchOptions
+    from trainer.errors import CheckpointError, ConfigError, DataError
 
     if objective not in OBJECTIVES:
         raise fail(InputError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"))
@@ -50,12 +57,14 @@ def bench(
     opts = BenchOptions(shards=tuple(shards or ()), model=model, objective=objective, precision=precision,
                         batch_size=batch_size, steps=steps, decoders=tuple(decoder or ("torchcodec", "decord")),
                         decode_device=decode_device, frames=frames, img_size=img_size,
-                        grad_checkpointing=grad_checkpointing, max_workers=max_workers, teacher=teacher,
+                        grad_checkpointing=grad_checkpointing, fsdp=fsdp, max_workers=max_workers, teacher=teacher,
                         align_layers=align_layers, rounds=rounds)
     try:
         measured = run_bench(opts, progress=(lambda _: None) if as_json else (lambda s: typer.echo(s, err=True)))
-    except (InputError, ConfigError, ValueError) as e:
+    except (InputError, ConfigError, DataError, CheckpointError, ValueError) as e:
         raise fail(e) from e
+    if measured is None:  # another rank than 0 of a torchrun: rank 0 reports
+        return
     if as_json:
         typer.echo(json.dumps(measured.to_json() | {"options": opts.__dict__}, indent=2, default=list))
         return
@@ -64,12 +73,12 @@ def bench(
 
 def table(m, opts) -> str:
     lines = [f"vmae bench: {opts.model} {opts.objective} {opts.precision}, batch {opts.batch_size}, on {m.device_name} "
-             f"({m.devices} device(s), {m.cores} CPU cores)", "", "| part | figure |", "|---|---|"]
+             f"({m.devices} device(s), {m.cores} CPU cores; {m.parallel})", "", "| part | figure |", "|---|---|"]
     for backend, rate in m.decode.items():
         lines.append(f"| decode, one worker, {backend} ({opts.decode_device}) | {rate:.1f} clips/s"
                      f"{_spread(m, f'decode {backend}')} |")
     for workers, rate in m.loader.items():
-        lines.append(f"| loader, {workers} worker(s) | {rate:.1f} clips/s |")
+        lines.append(f"| loader, {workers} worker(s) | {rate:.1f} clips/s{_spread(m, f'loader {workers}')} |")
     lines += [f"| model step (data on the device) | {m.step_clips_s:.2f} clips/s per device"
               f"{_spread(m, 'model step')} |",
               f"| peak memory | {m.step_peak_gb:.2f} GB |",

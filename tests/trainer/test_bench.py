@@ -23,7 +23,8 @@ def test_the_json_has_every_part_and_the_advice_follows_from_the_rates(tiny_unla
     assert set(m["loader"]) == {"1", "2"} and all(v > 0 for v in m["loader"].values())
     assert m["step_clips_s"] > 0 and m["step_peak_gb"] > 0 and 0 < m["mfu"] < 1
     assert m["peak_source"].startswith("measured")  # a CPU is in no datasheet table
-    assert set(m["spread"]) == {"decode torchcodec", "decode decord", "model step"}  # medians of rounds, in turns
+    # medians of rounds, in turns
+    assert set(m["spread"]) == {"decode torchcodec", "decode decord", "loader 1", "loader 2", "model step"}
     assert all(v >= 0 for v in m["spread"].values())
     assert m["workers_needed"] == max(1, math.ceil(m["step_clips_s"] / m["loader"]["1"]))
     assert m["cores_suffice"] == (m["workers_needed"] * m["devices"] <= m["cores"])
@@ -39,6 +40,39 @@ def test_the_table_has_a_row_per_part(tiny_unlabeled):
                 "| loader workers needed per device |", "| enough cores for 1 device(s) |"):
         assert row in result.stdout, row
     assert "decord" not in result.stdout
+    assert "the corpus has no labels: the loader measured is the pretraining one" in result.stdout
+
+
+def test_every_stage_reads_its_own_loader(motion_corpora, vl_data):
+    """supervised: the labeled loader (RandAugment, two views per clip) on a labeled corpus; vl:
+    the captioned loader and a video step of every loss, its text tower and teacher counted."""
+    labeled = CliRunner().invoke(app, [*ARGS, "--shards", str(motion_corpora["six"]), "--objective", "supervised",
+                                       "--max-workers", "1", "--rounds", "1", "--json"])
+    assert labeled.exit_code == 0, labeled.output
+    m = json.loads(labeled.stdout)
+    assert m["loader"]["1"] > 0 and not m["notes"]
+    vl = CliRunner().invoke(app, [*ARGS, "--shards", str(vl_data["videos"]), "--objective", "vl", "--teacher",
+                                  "clip_test", "--align-layers", "2", "--max-workers", "1", "--rounds", "1", "--json"])
+    assert vl.exit_code == 0, vl.output
+    m = json.loads(vl.stdout)
+    assert m["loader"]["1"] > 0 and m["step_clips_s"] > 0 and 0 < m["mfu"] < 1
+    # BERT-base's 9 text-only layers over 32 caption tokens are 4.1 GFLOP, run for VTC and again for MLM, trained
+    assert m["gflops_per_clip"] > 20
+
+
+def test_under_torchrun_the_ranks_step_together_sharded_and_rank_0_reports(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    vmae = str(Path(sys.executable).parent / "vmae")
+    args = [a for a in ARGS if a != "bench"]
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           "--no-python", vmae, "bench", *args, "--precision", "bf16", "--fsdp", "--json"],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    m = json.loads(done.stdout)  # one report: rank 0's
+    assert m["parallel"] == "FSDP over 2 ranks" and m["devices"] == 2 and m["step_clips_s"] > 0
 
 
 def test_umt_and_its_sum_with_mae_count_the_teacher(tiny_unlabeled):

@@ -9,7 +9,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+Side = TypeVar("Side")  # what is measured in turns: a backend's name, a worker count
 TOO_WIDE = 0.25  # (slowest - fastest) / median of a side's rounds
 
 
@@ -39,9 +41,9 @@ def spread_text(spread: float, rounds: int | None = None) -> str:
     return f"spread {spread:.0%}{over}{', too wide to trust' if spread > TOO_WIDE else ''}"
 
 
-def in_turns(measure: Callable[[str], float], sides: list[str], rounds: int) -> dict[str, Rounds]:
+def in_turns(measure: Callable[[Side], float], sides: list[Side], rounds: int) -> dict[Side, Rounds]:
     """measure(side) for every side in turn, `rounds` times: each side's values."""
-    got: dict[str, list[float]] = {s: [] for s in sides}
+    got: dict[Side, list[float]] = {s: [] for s in sides}
     for _ in range(rounds):
         for side in sides:
             got[side].append(measure(side))

@@ -1,0 +1,146 @@
+"""The model part of `vmae bench`: one training step of the stage an objective belongs to, with
+the trainer's own model, objective and optimizer on a batch already on the device, so that the
+model alone is timed. Under torchrun every rank steps together, as DDP (or, with --fsdp, FSDP2)
+in the trainer; a step takes as long as its slowest rank."""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from trainer import parallel
+from trainer.bench.flops import StepFlops, supervised_step
+from trainer.bench.setup import CLASSES, BenchOptions
+from trainer.bench.turns import Rounds
+from trainer.distributed import Dist
+from trainer.stages.base import Trainee
+
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def step_rate(opts: BenchOptions, env: Dist) -> tuple[Rounds, float, StepFlops]:
+    """Clips/s of each training step per device with the batch already on it, the peak memory
+    (GB: the device's allocator peak on a GPU, the process' on the CPU), and the step's FLOPs per
+    clip. Teachers have random weights: they cost the same as real ones."""
+    torch.manual_seed(0)
+    cfg, device = opts.stage_config(), env.device
+    build = {"supervised": _supervised, "vl": _video_language}.get(opts.objective, _stage_one)
+    trainee, batch, flops = build(cfg, device, env.world)
+    trainee = trainee.to(device)
+    if opts.fsdp:
+        parallel.shard(trainee, env, opts.precision)
+    net = parallel.wrap(trainee, env)
+    optimizer = torch.optim.AdamW([p for p in trainee.parameters() if p.requires_grad], lr=1e-4,
+                                  fused=not parallel.is_sharded(trainee))
+    scaler = torch.amp.GradScaler(device.type) if opts.precision == "fp16" else None
+    autocast = AUTOCAST.get(opts.precision)
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+            loss, _ = net(dict(batch))  # the objective writes its own entries (masks, targets) into the batch
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+
+    for _ in range(opts.warmup):
+        step()
+    _sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    rates = []
+    for _ in range(opts.steps):
+        start = time.perf_counter()
+        step()
+        _sync(device)
+        rates.append(opts.batch_size / _slowest(time.perf_counter() - start))
+    peak = (torch.cuda.max_memory_allocated() if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 1e9
+    return Rounds(tuple(rates)), peak, flops
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _slowest(seconds: float) -> float:
+    """The step's time on the slowest rank (all of them wait for it at the next collective)."""
+    if not dist.is_initialized():
+        return seconds
+    t = torch.tensor([seconds], dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t)
+
+
+def _video(cfg, device: torch.device, frames: int | None = None) -> torch.Tensor:
+    data = cfg.data
+    shape = (cfg.batch_size, 3, frames or data.frames, data.img_size, data.img_size)
+    return torch.randint(0, 256, shape, dtype=torch.uint8, device=device)
+
+
+def _stage_one(cfg, device: torch.device, world: int) -> tuple[Trainee, dict, StepFlops]:
+    from trainer.objectives.pretraining import pretrain_objective
+    from trainer.stages.pretrain import PretrainStage, mask_spec, pretrain_flops
+
+    model = PretrainStage(cfg).build_model()
+    objective = pretrain_objective(cfg, model, device)
+    masks, rng = mask_spec(cfg), np.random.default_rng(0)
+    drawn = [masks.make(cfg.data, rng) for _ in range(cfg.batch_size)]  # as the loader draws them, per clip
+    fixed = {k: torch.from_numpy(np.stack([d[k] for d in drawn])).to(device) for k in (drawn[0] if drawn else {})}
+    return Trainee(model, objective), {"video": _video(cfg, device), **fixed}, pretrain_flops(cfg, model, objective)
+
+
+def _supervised(cfg, device: torch.device, world: int) -> tuple[Trainee, dict, StepFlops]:
+    """The fine-tuning recipe's objective (mixup, cutmix, random erasing, label smoothing) on a
+    head of K710's classes."""
+    from trainer.models.registry import create_classifier
+    from trainer.objectives.supervised import Supervised
+
+    o = cfg.supervised
+    model = create_classifier(cfg.model, CLASSES, cfg.head_dropout, **cfg.data.model_args(), drop_path=cfg.drop_path,
+                              grad_checkpointing=cfg.grad_checkpointing)
+    objective = Supervised(CLASSES, o.smoothing, o.mixup, o.cutmix, o.mix_prob, o.erase_prob, None, o.distill_weight,
+                           o.distill_temperature, device.type)
+    labels = torch.randint(0, CLASSES, (cfg.batch_size,), device=device)
+    return (Trainee(model, objective), {"video": _video(cfg, device), "label": labels},
+            supervised_step(model.cfg, CLASSES))
+
+
+def text_tower(video_dim: int, fusion_layers: int):
+    """BERT-base's shape for the text tower (UMT's for B), BERT-large's for a video tower of its
+    width or more (UMT's for L)."""
+    from trainer.models.text import TextConfig
+
+    large = {"dim": 1024, "depth": 24, "heads": 16, "mlp_dim": 4096} if video_dim >= 1024 else {}
+    return TextConfig(**large, fusion_layers=fusion_layers, video_dim=video_dim)
+
+
+def _video_language(cfg, device: torch.device, world: int) -> tuple[Trainee, dict, StepFlops]:
+    """A video step of the video-language stage, every loss of the recipe on, captions of the
+    recipe's length (no padding: every token costs)."""
+    from trainer.models.registry import model_config
+    from trainer.models.video_language import VideoLanguageModel
+    from trainer.objectives.vl import VideoLanguage
+    from trainer.stages.vlpretrain import vl_flops
+
+    video = model_config(cfg.model, **cfg.data.model_args(), drop_path=cfg.drop_path,
+                         grad_checkpointing=cfg.grad_checkpointing, decoder_depth=0)
+    text = text_tower(video.dim, cfg.vl.fusion_layers)
+    model = VideoLanguageModel(video, text, cfg.vl.embed_dim)
+    objective = VideoLanguage.build(cfg, model, device)
+    length = cfg.vl.max_tokens
+    ids = torch.randint(max(text.cls_id, text.sep_id, text.mask_id) + 1, text.vocab_size, (cfg.batch_size, length),
+                        device=device)
+    ids[:, 0] = text.cls_id
+    batch = {"video": _video(cfg, device), "ids": ids, "keep": torch.ones_like(ids, dtype=torch.bool),
+             "caption_id": torch.arange(cfg.batch_size, device=device)}
+    return Trainee(model, objective), batch, vl_flops(cfg, model, objective, world)
