@@ -6,7 +6,9 @@ encodes in parallel, in the same run, on the same videos.
 vmae fetches each video over HTTP from a loopback server, probes it, cuts and re-encodes it
 (with the signature frames in the same pass), and packs tars with manifests. The baseline runs
 `ffmpeg -ss … -t … -i FILE` with the same filter and encoder settings, W at a time, reading the
-files from disk. Ratio = vmae clips/s ÷ ffmpeg clips/s (higher is better; target ≥ 0.85).
+files from disk. Ratio = vmae clips/s ÷ ffmpeg clips/s (higher is better; target ≥ 0.85). Both
+sides run in turns over --rounds rounds (ffmpeg first, so a warm page cache never favours vmae) and
+report their median and spread (trainer/bench/turns.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from corpus.localserve import serve_folder  # noqa: E402
 from corpus.media.encode import target_size  # noqa: E402
 from corpus.options import BuildOptions, ClipOptions  # noqa: E402
 from corpus.synthetic import PATTERNS, make_video  # noqa: E402
+from trainer.bench.turns import in_turns, ratio_note  # noqa: E402
 
 TARGET = 0.85
 SECONDS, WIDTH, HEIGHT, FPS = 10, 640, 360, 25
@@ -81,29 +84,37 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="few videos: about a minute on 2 cores")
     ap.add_argument("--videos", type=int, default=None)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of both sides, in turns")
     args = ap.parse_args()
     n = args.videos or (8 if args.quick else 32)
     clip = ClipOptions()
     with tempfile.TemporaryDirectory(prefix="vmae-bench-") as tmp:
         tmp = Path(tmp)
         videos = make_inputs(tmp / "videos", n)
-        # ffmpeg first, vmae second, then ffmpeg again: the baseline is the better of two runs,
-        # so a warm page cache never favours vmae.
-        base1 = run_ffmpeg(videos, tmp / "ffmpeg1", args.workers, clip)
-        ours = run_vmae(videos, tmp / "vmae" / "corpus", args.workers, clip)
-        base2 = run_ffmpeg(videos, tmp / "ffmpeg2", args.workers, clip)
-        shutil.rmtree(tmp / "ffmpeg1", ignore_errors=True)
-    base = min(base1, base2)
-    ratio = (n / ours) / (n / base)
+        done = {"ffmpeg": 0, "vmae": 0}
+
+        def measure(side: str) -> float:
+            """Clips/s of one round, each into a fresh folder (a second build would resume)."""
+            done[side] += 1
+            out = tmp / f"{side}{done[side]}"
+            seconds = run_ffmpeg(videos, out, args.workers, clip) if side == "ffmpeg" else run_vmae(
+                videos, out / "corpus", args.workers, clip)
+            shutil.rmtree(out, ignore_errors=True)
+            return n / seconds
+
+        got = in_turns(measure, ["ffmpeg", "vmae"], args.rounds)
+    ours, base = got["vmae"], got["ffmpeg"]
+    ratio = ours.median / base.median
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
     print(f"\n{n} videos of {SECONDS} s at {WIDTH}x{HEIGHT}, {args.workers} workers, "
-          f"short side {clip.short_side}, x264 {clip.preset} crf {clip.crf}\n")
+          f"short side {clip.short_side}, x264 {clip.preset} crf {clip.crf}; medians of {args.rounds} rounds in "
+          "turns\n")
     print("| figure | vmae corpus build | plain ffmpeg (limit) | ratio | machine |")
     print("|---|---|---|---|---|")
-    print(f"| clips/s | {n / ours:.2f} | {n / base:.2f} | {ratio:.3f} | {machine} |")
-    print(f"| wall s | {ours:.1f} | {base:.1f} | | |")
+    print(f"| clips/s | {ours.describe('clips/s', 2)} | {base.describe('clips/s', 2)} | "
+          f"{ratio:.3f}{ratio_note(ours, base)} | {machine} |")
     print(f"RESULT corpus_build ratio={ratio:.3f} target={TARGET} figure=\"corpus build, clips/s\" "
-          f"ours=\"{n / ours:.2f}\" baseline=\"{n / base:.2f} (plain ffmpeg cuts)\"")
+          f"ours=\"{ours.describe('clips/s', 2)}\" baseline=\"{base.describe('clips/s', 2)} (plain ffmpeg cuts)\"")
 
 
 if __name__ == "__main__":

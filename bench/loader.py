@@ -8,8 +8,9 @@ whole vmae pipeline: tar streaming, shuffle buffer, decode from memory, frame sa
 multi-scale crop and resize, normalization, dual masks, collation; and (b) a plain loop that
 calls the same decoder library directly on the same clips as mp4 files on disk and applies the
 same crop and resize (the limit). Per backend, ratio = (a) / (b), target ≥ 0.9. Then torchcodec's
-plain loop against decord's: the speed-up of the default backend. Each side runs twice, in turns,
-and keeps its better figure, so that a busy moment of the machine does not decide a ratio.
+plain loop against decord's: the speed-up of the default backend. Every side runs in turns over
+--rounds rounds (trainer/bench/turns.py) and reports its median and spread, so that a busy moment
+of the machine does not decide a ratio, and a ratio whose sides spread too widely says so.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from corpus.build import build  # noqa: E402
 from corpus.options import BuildOptions, ClipOptions  # noqa: E402
 from corpus.synthetic import make_video  # noqa: E402
+from trainer.bench.turns import Rounds, in_turns, ratio_note  # noqa: E402
 from trainer.data.augment import crop_resize, multiscale_crop  # noqa: E402
 from trainer.data.config import DataConfig  # noqa: E402
 from trainer.data.sampling import dense_indices  # noqa: E402
@@ -104,38 +106,49 @@ def run_vmae(corpus: Path, cfg: DataConfig, count: int, batch: int) -> float:
     return (count // batch) * batch / (time.perf_counter() - start)
 
 
+def _rate(rounds: Rounds) -> str:
+    return rounds.describe("clips/s", 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer clips and steps")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of every side, in turns")
     args = ap.parse_args()
     clips, count = (8, 48) if args.quick else (24, 192)
     base = DataConfig(frames=16, stride=4, img_size=224, workers=1, shuffle_buffer=16)  # one worker each side
-    plain: dict[str, float] = {}
-    ours: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="vmae-loader-") as tmp:
         corpus = make_corpus(Path(tmp), clips)
         files = plain_files(corpus, Path(tmp) / "plain")
-        for _ in range(2):
-            for backend in BACKENDS:
-                cfg = dataclasses.replace(base, decoder=backend)
-                plain[backend] = max(plain.get(backend, 0.0), run_plain(files, cfg, count))
-                ours[backend] = max(ours.get(backend, 0.0), run_vmae(corpus, cfg, count, batch=8))
-    ratios = {b: ours[b] / plain[b] for b in BACKENDS}
-    speedup = plain["torchcodec"] / plain["decord"]
+
+        def measure(side: str) -> float:
+            how, backend = side.split(" ")
+            cfg = dataclasses.replace(base, decoder=backend)
+            return run_plain(files, cfg, count) if how == "plain" else run_vmae(corpus, cfg, count, batch=8)
+
+        got = in_turns(measure, [f"{how} {b}" for b in BACKENDS for how in ("plain", "vmae")], args.rounds)
+    plain = {b: got[f"plain {b}"] for b in BACKENDS}
+    ours = {b: got[f"vmae {b}"] for b in BACKENDS}
+    ratios = {b: ours[b].median / plain[b].median for b in BACKENDS}
+    speedup = plain["torchcodec"].median / plain["decord"].median
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"\n{clips} clips of 4 s at 480x270 (short side 320 after the build), 16 frames at stride 4, crop to 224\n")
+    print(f"\n{clips} clips of 4 s at 480x270 (short side 320 after the build), 16 frames at stride 4, crop to 224; "
+          f"medians of {args.rounds} rounds in turns\n")
     print("| figure | ours | baseline | ratio | target | machine |")
     print("|---|---|---|---|---|---|")
     for b in BACKENDS:
-        print(f"| loader clips/s per worker, {b} (baseline: plain {b} loop) | {ours[b]:.1f} | {plain[b]:.1f} | "
-              f"{ratios[b]:.3f} | {TARGET} | {machine} |")
-    print(f"| plain decode clips/s, torchcodec (baseline: decord) | {plain['torchcodec']:.1f} | {plain['decord']:.1f} "
-          f"| {speedup:.3f} | – | {machine} |")
+        print(f"| loader clips/s per worker, {b} (baseline: plain {b} loop) | {_rate(ours[b])} | {_rate(plain[b])} | "
+              f"{ratios[b]:.3f}{ratio_note(ours[b], plain[b])} | {TARGET} | {machine} |")
+    print(f"| plain decode clips/s, torchcodec (baseline: decord) | {_rate(plain['torchcodec'])} | "
+          f"{_rate(plain['decord'])} | {speedup:.3f}{ratio_note(plain['torchcodec'], plain['decord'])} | – | "
+          f"{machine} |")
     for b in BACKENDS:
         print(f"RESULT loader_{b} ratio={ratios[b]:.3f} target={TARGET} figure=\"loader clips/s per worker, {b}\" "
-              f"ours=\"{ours[b]:.1f}\" baseline=\"{plain[b]:.1f} (plain {b} loop)\"")
+              f"ours=\"{_rate(ours[b])}\" "
+              f"baseline=\"{_rate(plain[b])} (plain {b} loop)\"")
     print(f"RESULT decoder_torchcodec_vs_decord ratio={speedup:.3f} target=1.0 figure=\"plain decode clips/s, "
-          f"torchcodec\" ours=\"{plain['torchcodec']:.1f}\" baseline=\"{plain['decord']:.1f} (decord)\"")
+          f"torchcodec\" ours=\"{_rate(plain['torchcodec'])}\" "
+          f"baseline=\"{_rate(plain['decord'])} (decord)\"")
 
 
 if __name__ == "__main__":
