@@ -66,8 +66,9 @@ def _decode_one(payload: bytes, data: DataConfig, backend: str, device: str, rng
 
 def stage_loader(opts: BenchOptions, cfg, urls: list[str], workers: int) -> tuple[Iterator[dict], str]:
     """The training loader of `cfg`'s stage over `urls` with `workers` workers (decoding with the
-    first backend), and a note when it is not quite the run's."""
-    data = replace(cfg.data, workers=workers, decoder=opts.decoders[0], shuffle_buffer=16)
+    first backend, on --decode-device), and a note when it is not quite the run's."""
+    data = replace(cfg.data, workers=workers, decoder=opts.decoders[0], decode_device=opts.decode_device,
+                   shuffle_buffer=16)
     if opts.objective == "vl":
         from trainer.data.captioned import CaptionedStream
         from trainer.data.captions import Tokenizer
