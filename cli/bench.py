@@ -4,6 +4,7 @@ loader workers a device needs (trainer/bench/run.py says how each is measured)."
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -32,6 +33,11 @@ def bench(
     fsdp: Annotated[bool, typer.Option(
         help="Shard the model over the ranks with FSDP2, as training's --fsdp (under torchrun; without it, DDP).")
     ] = False,
+    compile: Annotated[bool, typer.Option(
+        "--compile", help="torch.compile the step, as training's --compile (compiled during the warm-up).")] = False,
+    profile: Annotated[Path | None, typer.Option(
+        help="A folder for a torch.profiler trace of 2 more steps (trace.json, for Perfetto or chrome://tracing); "
+             "the table then lists the ops that took the most time.")] = None,
     max_workers: Annotated[int | None, typer.Option(help="Most loader workers tried [default: the CPU count].")] = None,
     teacher: Annotated[str, typer.Option(help="umt's and vl's image teacher (timm name; random weights cost the same).")
                        ] = "vit_base_patch16_clip_224",
@@ -57,7 +63,8 @@ def bench(
     opts = BenchOptions(shards=tuple(shards or ()), model=model, objective=objective, precision=precision,
                         batch_size=batch_size, steps=steps, decoders=tuple(decoder or ("torchcodec", "decord")),
                         decode_device=decode_device, frames=frames, img_size=img_size,
-                        grad_checkpointing=grad_checkpointing, fsdp=fsdp, max_workers=max_workers, teacher=teacher,
+                        grad_checkpointing=grad_checkpointing, fsdp=fsdp, compile=compile,
+                        profile=str(profile) if profile else None, max_workers=max_workers, teacher=teacher,
                         align_layers=align_layers, rounds=rounds)
     try:
         measured = run_bench(opts, progress=(lambda _: None) if as_json else (lambda s: typer.echo(s, err=True)))
@@ -89,6 +96,10 @@ def table(m, opts) -> str:
         lines.append(f"| loader workers needed per device | {m.workers_needed} |")
         lines.append(f"| enough cores for {m.devices} device(s) | {'yes' if m.cores_suffice else 'no'} "
                      f"({m.workers_needed * m.devices} workers, {m.cores} cores) |")
+    if m.top_ops:
+        lines += ["", f"Where a step's time goes (torch.profiler, each op's own time on the {m.device}; the trace is "
+                  f"{Path(opts.profile) / 'trace.json'}):", "", "| op | ms per step | share |", "|---|---|---|"]
+        lines += [f"| {op['op']} | {op['ms_per_step']:.1f} | {op['share']:.0%} |" for op in m.top_ops]
     return "\n".join(lines + [f"\n{note}" for note in m.notes])
 
 

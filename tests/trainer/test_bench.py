@@ -125,3 +125,20 @@ def test_measuring_a_peak_leaves_the_runs_random_stream_alone():
     torch.manual_seed(1)
     measured_peak("cpu", "fp32", size=64)
     assert torch.equal(torch.rand(4), untouched)
+
+
+def test_compile_and_a_profile_say_where_the_step_time_goes(tmp_path):
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    result = CliRunner().invoke(app, [*ARGS, "--compile", "--profile", str(tmp_path / "prof"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # the step ran compiled
+    m = json.loads(result.stdout)
+    trace = json.loads((tmp_path / "prof" / "trace.json").read_text())
+    assert len(trace["traceEvents"]) > 100 and not list((tmp_path / "prof").glob("*.partial"))
+    ops = m["top_ops"]
+    assert len(ops) == 10 and all(o["ms_per_step"] > 0 for o in ops)
+    shares = [o["share"] for o in ops]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1

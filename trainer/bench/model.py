@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import resource
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,10 +24,22 @@ from trainer.stages.base import Trainee
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def step_rate(opts: BenchOptions, env: Dist) -> tuple[Rounds, float, StepFlops]:
-    """Clips/s of each training step per device with the batch already on it, the peak memory
-    (GB: the device's allocator peak on a GPU, the process' on the CPU), and the step's FLOPs per
-    clip. Teachers have random weights: they cost the same as real ones."""
+PROFILED_STEPS = 2
+TOP_OPS = 10
+
+
+@dataclass
+class StepFigures:
+    rates: Rounds  # clips/s of each measured step, per device
+    peak_gb: float  # the device's allocator peak on a GPU, the process' on the CPU
+    flops: StepFlops  # per clip
+    top_ops: list[dict] = field(default_factory=list)  # --profile: the ops that took the most time
+
+
+def step_rate(opts: BenchOptions, env: Dist) -> StepFigures:
+    """Clips/s of each training step per device with the batch already on it, its peak memory and
+    FLOPs per clip, and with --profile where the time goes. Teachers have random weights: they cost
+    the same as real ones."""
     torch.manual_seed(0)
     cfg, device = opts.stage_config(), env.device
     build = {"supervised": _supervised, "vl": _video_language}.get(opts.objective, _stage_one)
@@ -34,6 +48,8 @@ def step_rate(opts: BenchOptions, env: Dist) -> tuple[Rounds, float, StepFlops]:
     if opts.fsdp:
         parallel.shard(trainee, env, opts.precision)
     net = parallel.wrap(trainee, env)
+    if opts.compile:
+        net = torch.compile(net)  # compiled in the warm-up steps, as a run compiles in its first
     optimizer = torch.optim.AdamW([p for p in trainee.parameters() if p.requires_grad], lr=1e-4,
                                   fused=not parallel.is_sharded(trainee))
     scaler = torch.amp.GradScaler(device.type) if opts.precision == "fp16" else None
@@ -64,7 +80,34 @@ def step_rate(opts: BenchOptions, env: Dist) -> tuple[Rounds, float, StepFlops]:
         rates.append(opts.batch_size / _slowest(time.perf_counter() - start))
     peak = (torch.cuda.max_memory_allocated() if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 1e9
-    return Rounds(tuple(rates)), peak, flops
+    figures = StepFigures(Rounds(tuple(rates)), peak, flops)
+    if opts.profile:
+        figures.top_ops = profiled(step, device, Path(opts.profile), env.main)
+    return figures
+
+
+def profiled(step, device: torch.device, folder: Path, main: bool) -> list[dict]:
+    """PROFILED_STEPS more steps under torch.profiler: its Chrome trace (folder/trace.json, for
+    chrome://tracing or Perfetto; rank 0's under torchrun) and the TOP_OPS ops by their own time on
+    the device (the CPU's where there is no GPU), per step and as a share of all ops' time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = device.type == "cuda"
+    with profile(activities=[ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]) as prof:
+        for _ in range(PROFILED_STEPS):
+            step()
+            _sync(device)
+    if main:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / "trace.json.partial"
+        prof.export_chrome_trace(str(partial))
+        partial.replace(folder / "trace.json")
+    own = "self_device_time_total" if cuda else "self_cpu_time_total"
+    ops = [e for e in prof.key_averages() if getattr(e, own) > 0]
+    total = sum(getattr(e, own) for e in ops) or 1.0
+    ops.sort(key=lambda e: getattr(e, own), reverse=True)
+    return [{"op": e.key, "ms_per_step": getattr(e, own) / 1e3 / PROFILED_STEPS, "share": getattr(e, own) / total}
+            for e in ops[:TOP_OPS]]
 
 
 def _sync(device: torch.device) -> None:

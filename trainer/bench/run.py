@@ -10,7 +10,8 @@ instead of deciding a figure:
   the CPU count; the worker counts in turns, `rounds` times;
 - model (trainer/bench/model.py): clips/s of each training step on data already on the device,
   so the model alone is timed (the median of the steps); its peak memory; and MFU, the model
-  FLOPs of trainer/bench/flops.py per second over the device's peak (trainer/bench/peaks.py).
+  FLOPs of trainer/bench/flops.py per second over the device's peak (trainer/bench/peaks.py);
+  with --profile, a torch.profiler trace of two more steps and the ops that took the most time.
 The verdict: loader workers one device needs to stay fed (its step rate over one worker's rate),
 and whether this machine's cores can run that many for every device it has.
 
@@ -55,6 +56,7 @@ class Measured:
     notes: list[str] = field(default_factory=list)
     spread: dict[str, float] = field(default_factory=dict)  # part -> (slowest - fastest) / median of its rounds
     parallel: str = "one process"  # or DDP / FSDP over N ranks
+    top_ops: list[dict] = field(default_factory=list)  # --profile: op, ms_per_step, share
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -80,10 +82,11 @@ def bench(opts: BenchOptions, progress=print) -> Measured | None:
             out.notes.append("--fsdp in one process shards nothing (as in training): run it under torchrun "
                              "--nproc-per-node N to measure FSDP over N devices")
         say(f"model: {opts.model} {opts.objective} {opts.precision}, batch {opts.batch_size} ({out.parallel})")
-        steps, out.step_peak_gb, flops = step_rate(opts, env)
+        step = step_rate(opts, env)
     finally:
         distributed.teardown()
-    out.step_clips_s, out.spread["model step"] = steps.median, steps.spread
+    out.step_clips_s, out.spread["model step"], out.step_peak_gb = step.rates.median, step.rates.spread, step.peak_gb
+    out.top_ops, flops = step.top_ops, step.flops
     out.gflops_per_clip = flops.per_sample / 1e9
     peak = peak_for(out.device, out.device_name, opts.precision)
     out.peak_tflops, out.peak_source = peak.flops / 1e12, peak.source

@@ -29,6 +29,8 @@ class BenchOptions:
     stride: int = 4
     grad_checkpointing: bool = False
     fsdp: bool = False  # FSDP2 over the ranks of torchrun (one process has nothing to shard)
+    compile: bool = False  # torch.compile the step's model and objective, as training's --compile
+    profile: str | None = None  # a folder: a torch.profiler trace of a few more steps, and the top ops
     max_workers: int | None = None  # the CPU count when None
     teacher: str = "vit_base_patch16_clip_224"  # umt's and vl's image teacher (random weights: the same cost)
     align_layers: int = 6
@@ -41,7 +43,7 @@ class BenchOptions:
 
         data = {k: v for k, v in (("frames", self.frames), ("img_size", self.img_size)) if v is not None}
         doc = {"model": self.model, "steps": 1, "out": "unused", "shards": list(self.shards) or ["unused"],
-               "batch_size": self.batch_size, "precision": self.precision, "fsdp": self.fsdp,
+               "batch_size": self.batch_size, "precision": self.precision, "fsdp": self.fsdp, "compile": self.compile,
                "grad_checkpointing": self.grad_checkpointing, "data": {**data, "stride": self.stride}}
         teacher = {"teacher": self.teacher, "teacher_weights": "random", "align_layers": self.align_layers}
         if self.objective == "supervised":
