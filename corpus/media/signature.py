@@ -143,6 +143,8 @@ def signatures(frames: np.ndarray, count: int = SIGNATURE_HASHES) -> tuple[list[
     other, in the order of CROPS, TIME_SHIFTS and MASKS), from its (n, h, w) sampled gray frames."""
     if len(frames) == 0:
         raise ValueError("no frames to hash")
+    if len(frames) == 1 and count > 1:  # a picture: every window is the frame itself, and so is every hash
+        return tuple([h for h in hashes for _ in range(count)] for hashes in signatures(frames, 1))
     trimmed = trim_borders(frames.astype(np.float32))
     means = windowed_means(trimmed, count)
     views = [phash(resize(crop(means, *spec))) for spec in CROPS]

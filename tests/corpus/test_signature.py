@@ -24,6 +24,16 @@ def test_windows_give_a_fixed_count():
     assert len(windowed_means(np.zeros((20, 32, 32)), 8)) == 8
 
 
+def test_a_picture_hashes_once_and_like_the_same_picture_held_still():
+    rng = np.random.default_rng(5)
+    picture = np.kron(rng.integers(0, 255, (8, 8)), np.ones((8, 8))).astype(np.uint8)[None]
+    picture[:, :6] = 0  # a bar for the trim
+    held = signatures(np.concatenate([picture, picture]))  # a still clip: every window is the picture
+    assert signatures(picture) == held
+    main, views, masked = signatures(picture)
+    assert len(main) == 8 and len(set(main)) == 1 and len(views) == 8 * SIGNATURE_VIEWS
+
+
 def test_views_and_masks_fill_their_columns_and_a_corner_crop_hashes_like_its_view():
     rng = np.random.default_rng(3)
     # a smooth moving picture: low frequencies that a crop moves
