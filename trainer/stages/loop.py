@@ -118,7 +118,7 @@ def start(stage: Stage, env: Dist) -> Run:
     flops = stage.flops_per_clip(trainee, env.world)
     peak = peak_for(str(env.device), _device_name(env.device), cfg.precision) if flops else None
     if env.main:
-        counted = (f"; {flops / 1e9:,.0f} GFLOP per clip, MFU against {peak.flops / 1e12:,.1f} TFLOP/s "
+        counted = (f"; {_figure(flops / 1e9)} GFLOP per clip, MFU against {_figure(peak.flops / 1e12)} TFLOP/s "
                    f"({peak.source})" if flops else "")
         print(f"{stage.describe(urls, clips)}; {derived.describe()}{'; FSDP' if cfg.fsdp else ''}; {started}{counted}")
     net = parallel.wrap(trainee, env)
@@ -128,6 +128,11 @@ def start(stage: Stage, env: Dist) -> Run:
         checkpoint.restore_rng(state["rng"])
     return Run(stage, env, derived, model, trainee, torch.compile(net) if cfg.compile else net, optimizer, scaler,
                loader, stream, step, flops_per_clip=flops, peak_flops=peak.flops if peak else None)
+
+
+def _figure(x: float) -> str:
+    """A figure a reader can use at any size: 155, 3.2, 0.012 (not 0 for a tiny model)."""
+    return f"{x:,.0f}" if x >= 10 else f"{x:.2g}"
 
 
 def _device_name(device: torch.device) -> str:
