@@ -20,9 +20,7 @@ from trainer.bench.setup import CLASSES, BenchOptions
 from trainer.bench.turns import Rounds
 from trainer.distributed import Dist
 from trainer.stages.base import Trainee
-
-AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
+from trainer.stages.loop import AUTOCAST
 
 PROFILED_STEPS = 2
 TOP_OPS = 10
