@@ -3,8 +3,9 @@
     python bench/umt_vs_mae.py [--quick] [--model vit_base] [--batch N]
 
 Each configuration runs in its own subprocess (so each peak memory is its own) through vmae's
-real training step: the stage's model, its objective (PretrainObjective with the MAE or UMT
-part), AdamW (fused), autocast as `--precision` sets it. MAE: 16 frames, tubelet 2, tube mask
+real training step as `vmae bench` builds it (trainer/bench/model.py): the stage's model, its
+objective (PretrainObjective with the MAE or UMT part), AdamW (fused), autocast as `--precision`
+sets it. MAE: 16 frames, tubelet 2, tube mask
 0.9, running-cell decoder mask 0.5. UMT: 8 frames, tubelet 1, no pixel decoder, semantic mask 0.8
 from a CLIP ViT-B/16 teacher (timm architecture, random weights: the cost is the same) at 224,
 aligning the last 6 blocks. Both in fp32 and in bf16 autocast. The four run in turns for
@@ -24,79 +25,33 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from trainer.bench.model import step_rate  # noqa: E402
+from trainer.bench.setup import BenchOptions  # noqa: E402
 from trainer.bench.turns import in_turns, ratio_note  # noqa: E402
-from trainer.config import PretrainConfig  # noqa: E402
 from trainer.distributed import Dist  # noqa: E402
-from trainer.settings import configure  # noqa: E402
-from trainer.stages.base import Trainee  # noqa: E402
-from trainer.stages.pretrain import PretrainStage, mask_spec  # noqa: E402
 
 TARGET = 0.5
 DEVICE = Dist(rank=0, world=1, local_rank=0, device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-def step_fn(objective: str, precision: str, model: str, batch: int):
-    extra = {"teacher_weights": "random"} if objective == "umt" else {}
-    cfg = configure(PretrainConfig, {"model": model, "objective": objective, "precision": precision, "steps": 1,
-                                        **extra})
-    stage = PretrainStage(cfg)
-    net = stage.build_model()
-    trainee = Trainee(net, stage.build_objective(net, DEVICE)).to(DEVICE.device)
-    optimizer = torch.optim.AdamW(stage.param_groups(trainee), lr=1e-4, betas=cfg.betas, fused=True)
-    masks = mask_spec(cfg)
-    rng = np.random.default_rng(0)
-    made = [masks.make(cfg.data, rng) for _ in range(batch)]
-    fixed = {k: torch.from_numpy(np.stack([m[k] for m in made])).to(DEVICE.device) for k in made[0]}
-    video = torch.randint(0, 256, (batch, 3, cfg.data.frames, cfg.data.img_size, cfg.data.img_size),
-                          dtype=torch.uint8, device=DEVICE.device)
-    dtype = {"bf16": torch.bfloat16}.get(precision)
-
-    def step():
-        with torch.autocast(DEVICE.device.type, dtype=dtype, enabled=dtype is not None):
-            loss, _ = trainee({"video": video, **fixed})
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    t, h, w = cfg.data.grid  # semantic masks keep N − int(N·ratio) per frame; the others come from the workers
-    visible = int((~fixed["hidden"][0]).sum()) if "hidden" in fixed else t * (h * w - int(h * w * cfg.encoder_mask))
-    return step, {"frames": cfg.data.frames, "tubelet": cfg.data.tubelet, "student_tokens": visible}
-
-
-def timed(step, steps: int) -> tuple[float, float]:
-    """Seconds per step after two warm-up steps, and the process' peak memory in GB (the GPU's
-    where there is one)."""
-    step()  # warm-up: allocator and kernels settle over the first steps
-    step()
-    if DEVICE.device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if DEVICE.device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = (time.perf_counter() - start) / steps
-    peak = (torch.cuda.max_memory_allocated() / 1024**3 if DEVICE.device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2)
-    return seconds, peak
-
-
 def one(objective: str, precision: str, model: str, batch: int, steps: int) -> dict:
-    torch.manual_seed(0)
-    step, info = step_fn(objective, precision, model, batch)
-    seconds, peak = timed(step, steps)
-    return {"objective": objective, "precision": precision, "step_s": seconds, "peak_gb": peak, **info}
+    """One configuration's step, as `vmae bench` measures it (trainer/bench/model.py): seconds per
+    step (the median of `steps` after two warm-up steps), peak memory, and what the student sees."""
+    opts = BenchOptions(model=model, objective=objective, precision=precision, batch_size=batch, steps=steps)
+    figures = step_rate(opts, DEVICE)
+    cfg = opts.stage_config()
+    t, h, w = cfg.data.grid  # every mask type hides int(ratio·H·W) tokens of each time slice
+    return {"objective": objective, "precision": precision, "step_s": batch / figures.rates.median,
+            "peak_gb": figures.peak_gb, "frames": cfg.data.frames, "tubelet": cfg.data.tubelet,
+            "student_tokens": t * (h * w - int(h * w * cfg.encoder_mask))}
 
 
 def main() -> None:
