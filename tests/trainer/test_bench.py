@@ -8,7 +8,7 @@ import math
 from typer.testing import CliRunner
 
 from cli.main import app
-from trainer.bench.peaks import datasheet_peak, peak_for
+from trainer.bench.peaks import datasheet_peak, peak_for, precision_warning, slow_precision_note
 from trainer.bench.run import Measured, verdict
 
 ARGS = ["bench", "--model", "vit_test", "--frames", "4", "--img-size", "32", "--precision", "fp32",
@@ -142,3 +142,13 @@ def test_compile_and_a_profile_say_where_the_step_time_goes(tmp_path):
     assert len(ops) == 10 and all(o["ms_per_step"] > 0 for o in ops)
     shares = [o["share"] for o in ops]
     assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1
+
+
+def test_a_precision_this_cpu_emulates_is_called_out():
+    """A CPU without bf16 instructions runs bf16 matmuls 40x slower or worse than fp32 (this
+    project's machine: 150x); a run or bench in bf16 there says so and what to use instead."""
+    note = slow_precision_note("bf16", 1e9, 150e9)
+    assert note.startswith("--precision bf16 runs matmuls 150x slower than fp32") and "--precision fp32" in note
+    assert slow_precision_note("bf16", 80e9, 150e9) == ""  # within 2x of fp32: nothing to say
+    assert precision_warning("cpu", "fp32", peak_for("cpu", "CPU", "fp32")) == ""
+    assert precision_warning("cuda", "bf16", datasheet_peak("NVIDIA H200", "bf16")) == ""

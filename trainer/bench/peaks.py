@@ -62,6 +62,22 @@ def peak_for(device: str, device_name: str, precision: str) -> Peak:
     return datasheet_peak(device_name, precision) or measured_peak(device, precision)
 
 
+def precision_warning(device: str, precision: str, peak: Peak) -> str:
+    """'' unless this CPU runs the precision's matmuls far slower than fp32 (`peak` is its measured
+    peak in that precision): a CPU without bf16 or fp16 instructions emulates them, 40x slower or
+    worse, and a laptop trial in bf16 would crawl without saying why."""
+    if precision == "fp32" or not device.startswith("cpu"):
+        return ""
+    return slow_precision_note(precision, peak.flops, measured_peak(device, "fp32").flops)
+
+
+def slow_precision_note(precision: str, flops: float, fp32_flops: float) -> str:
+    if flops * 2 >= fp32_flops:
+        return ""
+    return (f"--precision {precision} runs matmuls {fp32_flops / flops:,.0f}x slower than fp32 on this CPU (it has no "
+            f"{precision} instructions): use --precision fp32 here")
+
+
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         import torch

@@ -31,7 +31,7 @@ import torch.distributed as dist
 from trainer import distributed
 from trainer.bench.data import decode_rate, loader_rate, read_clips, stage_loader
 from trainer.bench.model import step_rate
-from trainer.bench.peaks import peak_for
+from trainer.bench.peaks import peak_for, precision_warning
 from trainer.bench.setup import BenchOptions
 from trainer.bench.turns import in_turns
 from trainer.data.shards import resolve_shards
@@ -90,6 +90,7 @@ def bench(opts: BenchOptions, progress=print) -> Measured | None:
     out.gflops_per_clip = flops.per_sample / 1e9
     peak = peak_for(out.device, out.device_name, opts.precision)
     out.peak_tflops, out.peak_source = peak.flops / 1e12, peak.source
+    out.notes += [w for w in (precision_warning(out.device, opts.precision, peak),) if w]
     out.mfu = out.step_clips_s * flops.per_sample / peak.flops
     verdict(out)
     return out if env.main else None

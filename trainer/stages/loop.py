@@ -18,7 +18,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from trainer import checkpoint, distributed, parallel
-from trainer.bench.peaks import peak_for
+from trainer.bench.peaks import peak_for, precision_warning
 from trainer.checkpoint import sharded
 from trainer.config import Derived, derive
 from trainer.data.stream import StreamState, advance
@@ -121,6 +121,9 @@ def start(stage: Stage, env: Dist) -> Run:
         counted = (f"; {_figure(flops / 1e9)} GFLOP per clip, MFU against {_figure(peak.flops / 1e12)} TFLOP/s "
                    f"({peak.source})" if flops else "")
         print(f"{stage.describe(urls, clips)}; {derived.describe()}{'; FSDP' if cfg.fsdp else ''}; {started}{counted}")
+        warning = precision_warning(env.device.type, cfg.precision, peak) if peak else ""
+        if warning:
+            print(f"warning: {warning}")
     net = parallel.wrap(trainee, env)
     loader = iter(stage.loader(urls, env, stream))
     if state is not None and same_ranks(state, env):
