@@ -33,6 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from trainer.bench.flops import visible_tokens  # noqa: E402
 from trainer.bench.model import step_rate  # noqa: E402
 from trainer.bench.setup import BenchOptions  # noqa: E402
 from trainer.bench.turns import in_turns, ratio_note  # noqa: E402
@@ -46,12 +47,11 @@ def one(objective: str, precision: str, model: str, batch: int, steps: int) -> d
     """One configuration's step, as `vmae bench` measures it (trainer/bench/model.py): seconds per
     step (the median of `steps` after two warm-up steps), peak memory, and what the student sees."""
     opts = BenchOptions(model=model, objective=objective, precision=precision, batch_size=batch, steps=steps)
-    figures = step_rate(opts, DEVICE)
     cfg = opts.stage_config()
-    t, h, w = cfg.data.grid  # every mask type hides int(ratio·H·W) tokens of each time slice
+    figures = step_rate(opts, cfg, DEVICE)
     return {"objective": objective, "precision": precision, "step_s": batch / figures.rates.median,
             "peak_gb": figures.peak_gb, "frames": cfg.data.frames, "tubelet": cfg.data.tubelet,
-            "student_tokens": t * (h * w - int(h * w * cfg.encoder_mask))}
+            "student_tokens": visible_tokens(cfg.data, cfg.encoder_mask)}
 
 
 def main() -> None:

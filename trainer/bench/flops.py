@@ -28,6 +28,13 @@ if TYPE_CHECKING:
     from trainer.models.text import TextConfig
 
 
+def visible_tokens(cfg: ViTConfig, mask_ratio: float, slices: int | None = None) -> int:
+    """Tokens the encoder sees: every mask type (trainer/data/masking.py, UMT's semantic mask)
+    hides int(ratio·H·W) tokens of each time slice; `slices` when not the clip's own."""
+    per_slice = (cfg.img_size // cfg.patch) ** 2
+    return (per_slice - int(mask_ratio * per_slice)) * (cfg.frames // cfg.tubelet if slices is None else slices)
+
+
 def block_flops(tokens: int, dim: int, mlp_ratio: float) -> float:
     """Forward FLOPs of one transformer block."""
     return 2.0 * (tokens * dim * dim * (4 + 2 * mlp_ratio) + 2 * tokens * tokens * dim)
@@ -114,9 +121,8 @@ def pretrain_step(cfg: ViTConfig, parts: set[str], mask_type: str, mask_ratio: f
       (1 - decoder_ratio of all); at every hidden one with decoder ratio 0 or a semantic mask;
     - umt: an alignment head (linear to the teacher's width) per aligned layer on the visible
       tokens, and the frozen teacher's forward on every frame."""
-    per_slice = (cfg.img_size // cfg.patch) ** 2
-    hidden = int(mask_ratio * per_slice) * (cfg.frames // cfg.tubelet)
-    visible = cfg.tokens - hidden
+    visible = visible_tokens(cfg, mask_ratio)
+    hidden = cfg.tokens - visible
     trained, frozen = encoder_flops(cfg, visible), 0.0
     if "mae" in parts:
         whole = decoder_ratio == 0 or mask_type == "semantic"
@@ -171,11 +177,10 @@ def vl_step(cfg: ViTConfig, text: TextConfig, shape: VLShape, image: bool = Fals
       head (a dense layer and the vocabulary's decoder) on the masked tokens;
     - uma: the alignment heads on the visible tokens, the teacher's forward on every frame."""
     losses = shape.losses
-    per_slice = (cfg.img_size // cfg.patch) ** 2
     slices = 1 if image else cfg.frames // cfg.tubelet
-    visible = (per_slice - int(shape.mask_ratio * per_slice)) * slices
-    trained = 2.0 * per_slice * slices * cfg.pixels_per_token * cfg.dim + cfg.depth * block_flops(
-        visible, cfg.dim, cfg.mlp_ratio)
+    visible = visible_tokens(cfg, shape.mask_ratio, slices)
+    embedded = (cfg.img_size // cfg.patch) ** 2 * slices  # every token, visible or not
+    trained = 2.0 * embedded * cfg.pixels_per_token * cfg.dim + cfg.depth * block_flops(visible, cfg.dim, cfg.mlp_ratio)
     frozen, length = 0.0, shape.caption_tokens
     if losses & {"vtc", "vtm", "mlm"}:
         trained += text_flops(text, length)

@@ -21,6 +21,7 @@ from trainer.bench.turns import Rounds
 from trainer.distributed import Dist
 from trainer.stages.base import Trainee
 from trainer.stages.loop import AUTOCAST
+from trainer.stages.optim import optimizer_step
 
 PROFILED_STEPS = 2
 TOP_OPS = 10
@@ -34,12 +35,12 @@ class StepFigures:
     top_ops: list[dict] = field(default_factory=list)  # --profile: the ops that took the most time
 
 
-def step_rate(opts: BenchOptions, env: Dist) -> StepFigures:
+def step_rate(opts: BenchOptions, cfg, env: Dist) -> StepFigures:
     """Clips/s of each training step per device with the batch already on it, its peak memory and
     FLOPs per clip, and with --profile where the time goes. Teachers have random weights: they cost
-    the same as real ones."""
+    the same as real ones. `cfg` is opts.stage_config()."""
     torch.manual_seed(0)
-    cfg, device = opts.stage_config(), env.device
+    device = env.device
     build = {"supervised": _supervised, "vl": _video_language}.get(opts.objective, _stage_one)
     trainee, batch, flops = build(cfg, device, env.world)
     trainee = trainee.to(device)
@@ -48,22 +49,16 @@ def step_rate(opts: BenchOptions, env: Dist) -> StepFigures:
     net = parallel.wrap(trainee, env)
     if opts.compile:
         net = torch.compile(net)  # compiled in the warm-up steps, as a run compiles in its first
-    optimizer = torch.optim.AdamW([p for p in trainee.parameters() if p.requires_grad], lr=1e-4,
-                                  fused=not parallel.is_sharded(trainee))
+    params = [p for p in trainee.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-4, fused=not parallel.is_sharded(trainee))
     scaler = torch.amp.GradScaler(device.type) if opts.precision == "fp16" else None
     autocast = AUTOCAST.get(opts.precision)
 
     def step() -> None:
         with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
             loss, _ = net(dict(batch))  # the objective writes its own entries (masks, targets) into the batch
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is None:
-            loss.backward()
-            optimizer.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+        (scaler.scale(loss) if scaler else loss).backward()
+        optimizer_step(params, optimizer, scaler, clip=None)  # the training loop's: gradient norm, step, zero
 
     for _ in range(opts.warmup):
         step()
@@ -122,9 +117,9 @@ def _slowest(seconds: float) -> float:
     return float(t)
 
 
-def _video(cfg, device: torch.device, frames: int | None = None) -> torch.Tensor:
+def _video(cfg, device: torch.device) -> torch.Tensor:
     data = cfg.data
-    shape = (cfg.batch_size, 3, frames or data.frames, data.img_size, data.img_size)
+    shape = (cfg.batch_size, 3, data.frames, data.img_size, data.img_size)
     return torch.randint(0, 256, shape, dtype=torch.uint8, device=device)
 
 
@@ -143,14 +138,9 @@ def _stage_one(cfg, device: torch.device, world: int) -> tuple[Trainee, dict, St
 def _supervised(cfg, device: torch.device, world: int) -> tuple[Trainee, dict, StepFlops]:
     """The fine-tuning recipe's objective (mixup, cutmix, random erasing, label smoothing) on a
     head of K710's classes."""
-    from trainer.models.registry import create_classifier
-    from trainer.objectives.supervised import Supervised
+    from trainer.stages.finetune import classifier, supervised_objective
 
-    o = cfg.supervised
-    model = create_classifier(cfg.model, CLASSES, cfg.head_dropout, **cfg.data.model_args(), drop_path=cfg.drop_path,
-                              grad_checkpointing=cfg.grad_checkpointing)
-    objective = Supervised(CLASSES, o.smoothing, o.mixup, o.cutmix, o.mix_prob, o.erase_prob, None, o.distill_weight,
-                           o.distill_temperature, device.type)
+    model, objective = classifier(cfg, CLASSES), supervised_objective(cfg, CLASSES, device.type)
     labels = torch.randint(0, CLASSES, (cfg.batch_size,), device=device)
     return (Trainee(model, objective), {"video": _video(cfg, device), "label": labels},
             supervised_step(model.cfg, CLASSES))
@@ -168,13 +158,11 @@ def text_tower(video_dim: int, fusion_layers: int):
 def _video_language(cfg, device: torch.device, world: int) -> tuple[Trainee, dict, StepFlops]:
     """A video step of the video-language stage, every loss of the recipe on, captions of the
     recipe's length (no padding: every token costs)."""
-    from trainer.models.registry import model_config
     from trainer.models.video_language import VideoLanguageModel
     from trainer.objectives.vl import VideoLanguage
-    from trainer.stages.vlpretrain import vl_flops
+    from trainer.stages.vlpretrain import video_config, vl_flops
 
-    video = model_config(cfg.model, **cfg.data.model_args(), drop_path=cfg.drop_path,
-                         grad_checkpointing=cfg.grad_checkpointing, decoder_depth=0)
+    video = video_config(cfg)
     text = text_tower(video.dim, cfg.vl.fusion_layers)
     model = VideoLanguageModel(video, text, cfg.vl.embed_dim)
     objective = VideoLanguage.build(cfg, model, device)

@@ -82,7 +82,7 @@ def bench(opts: BenchOptions, progress=print) -> Measured | None:
             out.notes.append("--fsdp in one process shards nothing (as in training): run it under torchrun "
                              "--nproc-per-node N to measure FSDP over N devices")
         say(f"model: {opts.model} {opts.objective} {opts.precision}, batch {opts.batch_size} ({out.parallel})")
-        step = step_rate(opts, env)
+        step = step_rate(opts, cfg, env)
     finally:
         distributed.teardown()
     out.step_clips_s, out.spread["model step"], out.step_peak_gb = step.rates.median, step.rates.spread, step.peak_gb

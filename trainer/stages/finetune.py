@@ -55,9 +55,7 @@ class FinetuneStage(Stage):
         self.best: dict | None = None
 
     def build_model(self) -> nn.Module:
-        cfg = self.cfg
-        return create_classifier(cfg.model, self.classes, cfg.head_dropout, **cfg.data.model_args(),
-                                 drop_path=cfg.drop_path, grad_checkpointing=cfg.grad_checkpointing)
+        return classifier(self.cfg, self.classes)
 
     def flops_per_clip(self, trainee: Trainee, world: int = 1) -> float | None:
         return supervised_step(trainee.model.cfg, trainee.model.num_classes).per_sample
@@ -81,9 +79,7 @@ class FinetuneStage(Stage):
                                       f"{self.classes}")
         if cfg.ema:
             self.ema = ModelEmaV3(model, decay=cfg.ema, device=env.device)
-        return Supervised(self.classes, options.smoothing, options.mixup, options.cutmix, options.mix_prob,
-                          options.erase_prob, teacher, options.distill_weight, options.distill_temperature,
-                          env.device.type)
+        return supervised_objective(cfg, self.classes, env.device.type, teacher)
 
     def param_groups(self, trainee: Trainee) -> list[dict]:
         named = [(n.removeprefix("model."), p) for n, p in trainee.named_parameters()]
@@ -128,6 +124,21 @@ class FinetuneStage(Stage):
 
     def result(self) -> dict:
         return {"best": self.best, "classes": self.classes}
+
+
+def classifier(cfg: FinetuneConfig, classes: int) -> nn.Module:
+    """The classifier a run of `cfg` trains, with a head of `classes` (new weights)."""
+    return create_classifier(cfg.model, classes, cfg.head_dropout, **cfg.data.model_args(), drop_path=cfg.drop_path,
+                             grad_checkpointing=cfg.grad_checkpointing)
+
+
+def supervised_objective(cfg: FinetuneConfig, classes: int, device_type: str,
+                         teacher: nn.Module | None = None) -> Supervised:
+    """The recipe's objective: label smoothing, mixup, cutmix, random erasing, and distillation
+    from `teacher` when there is one."""
+    o = cfg.supervised
+    return Supervised(classes, o.smoothing, o.mixup, o.cutmix, o.mix_prob, o.erase_prob, teacher, o.distill_weight,
+                      o.distill_temperature, device_type)
 
 
 def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:

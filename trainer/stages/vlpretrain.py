@@ -96,7 +96,7 @@ class VLPretrainStage(Stage):
         if not options.text_weights:
             raise ConfigError("the text tower starts from a BERT folder: --text-weights FOLDER (config.json, weights, "
                               "vocab.txt, as transformers' save_pretrained writes them; nothing is downloaded)")
-        return read_bert(options.text_weights, options.fusion_layers, self._video_cfg().dim)
+        return read_bert(options.text_weights, options.fusion_layers, video_config(self.cfg).dim)
 
     def text_config(self) -> TextConfig:
         if self.bert is not None:
@@ -111,16 +111,11 @@ class VLPretrainStage(Stage):
     def tokenizer(self) -> Tokenizer:
         return Tokenizer(self.vocab(), self.cfg.vl.max_tokens)
 
-    def _video_cfg(self):
-        cfg = self.cfg
-        return model_config(cfg.model, **cfg.data.model_args(), drop_path=cfg.drop_path,
-                            grad_checkpointing=cfg.grad_checkpointing, decoder_depth=0)
-
     def build_model(self) -> nn.Module:
         ckpt = self.init_checkpoint
         embed_dim = ckpt.family_args["embed_dim"] if ckpt is not None and ckpt.family is VIDEO_LANGUAGE \
             else self.cfg.vl.embed_dim
-        return VideoLanguageModel(self._video_cfg(), self.text_config(), embed_dim, tuple(self.vocab()))
+        return VideoLanguageModel(video_config(self.cfg), self.text_config(), embed_dim, tuple(self.vocab()))
 
     def initialize(self, model: nn.Module) -> str:
         ckpt = self.init_checkpoint
@@ -201,6 +196,12 @@ class VLPretrainStage(Stage):
 
     def result(self) -> dict:
         return {"best": self.best}
+
+
+def video_config(cfg: VLConfig):
+    """The video tower of a run of `cfg`: the student's encoder, without a pixel decoder."""
+    return model_config(cfg.model, **cfg.data.model_args(), drop_path=cfg.drop_path,
+                        grad_checkpointing=cfg.grad_checkpointing, decoder_depth=0)
 
 
 def vl_flops(cfg: VLConfig, model: VideoLanguageModel, objective: VideoLanguage, world: int,
