@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 from corpus.executors.base import Executor, OnDone
+from manifests.children import keep_current_folder_off_child_paths
 
 _MAP_FN: list[Callable] = []  # this worker process' function of a map, sent once by _start_worker
 
@@ -32,6 +33,7 @@ class LocalExecutor(Executor):
             return
         # spawn: workers must not inherit the parent's threads (progress bar, HTTP servers in tests);
         # fn goes to each worker once (it may hold large arrays), items with each call.
+        keep_current_folder_off_child_paths()
         pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_start_worker,
                                    initargs=(fn,))
         try:

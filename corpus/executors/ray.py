@@ -18,6 +18,16 @@ from corpus.executors.base import Executor, OnDone
 # it again is safe); a unit whose worker dies twice, or is killed twice by Ray's memory monitor, is
 # reported rather than run over and over (Ray's defaults are 3 and 15 more tries).
 MAX_RETRIES = 1
+class _NoDriverFolders(list):
+    """Ray puts the driver's current folder (and its script's) first on every worker's sys.path
+    by extending this list of the job's config: a `pyarrow.py` or a `corpus/` folder where the
+    user ran vmae would be imported by every worker. vmae's tasks need neither (vmae is an
+    installed package), so nothing is added."""
+
+    def extend(self, folders) -> None:
+        pass
+
+
 def _vmae_task(fn: Callable, item):
     """The one remote function of every map; Ray titles its worker processes 'ray::_vmae_task'."""
     return fn(item)
@@ -50,11 +60,13 @@ class RayExecutor(Executor):
             raise InputError("--executor ray needs Ray: pip install 'vmae[ray]'") from e
         started = not ray.is_initialized()
         if started:
+            job = ray.job_config.JobConfig()
+            job._py_driver_sys_path = _NoDriverFolders()
             if self.address:
-                ray.init(address=self.address, logging_level=logging.WARNING)
+                ray.init(address=self.address, logging_level=logging.WARNING, job_config=job)
             else:  # a local instance with as many CPUs as units in flight
                 ray.init(num_cpus=self.workers, include_dashboard=False, logging_level=logging.WARNING,
-                         _system_config={"task_oom_retries": MAX_RETRIES})
+                         _system_config={"task_oom_retries": MAX_RETRIES}, job_config=job)
         return ray, started
 
     def map(self, fn: Callable, items: Iterable, on_done: OnDone) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from manifests.children import keep_current_folder_off_child_paths
 from trainer.data.augment import crop_resize, multiscale_crop
 from trainer.data.config import DataConfig
 from trainer.data.decode import FALLBACKS, DecodeError
@@ -169,7 +170,10 @@ def loader_for(stream: PretrainStream, batch_size: int) -> DataLoader:
 def worker_context(cfg: DataConfig) -> str | None:
     """Loader workers that decode on a GPU are spawned: CUDA cannot be used in a forked child of a
     process that has already used it (the trainer has)."""
-    return "spawn" if cfg.workers and cfg.decode_device == "cuda" and torch.cuda.is_available() else None
+    if not (cfg.workers and cfg.decode_device == "cuda" and torch.cuda.is_available()):
+        return None
+    keep_current_folder_off_child_paths()
+    return "spawn"
 
 
 def advance(state: StreamState, batch: dict) -> None:
