@@ -31,9 +31,9 @@ def hostile_folder(tmp_path, videos):
 
 
 def build_from(folder: Path, executor: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VMAE), "corpus", "build", "--source", "movies", "--input", "films", "--out", "corpus-out",
-                           "--workers", "2", "--executor", executor, "--unit-size", "1", "--clip-seconds", "1",
-                           "--short-side", "64", "--preset", "ultrafast", "--no-progress"],
+    return subprocess.run([str(VMAE), "corpus", "build", "--source", "movies", "--input", "films", "--out",
+                           "corpus-out", "--workers", "2", "--executor", executor, "--unit-size", "1",
+                           "--clip-seconds", "1", "--short-side", "64", "--preset", "ultrafast", "--no-progress"],
                           cwd=folder, capture_output=True, text=True, timeout=300)
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 from torch.utils.data import IterableDataset
 
+from manifests.pictures import SNIFF_BYTES, picture_format, refused_picture
 from trainer.data.captions import Tokenizer
 from trainer.data.config import DataConfig
 from trainer.data.decode import DecodeError
@@ -57,11 +58,14 @@ def caption_id(key: str) -> int:
 
 
 def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
-    """(1, H, W, 3) uint8 frames of a JPEG/PNG member; a bad or oversized one is a DecodeError."""
+    """(1, H, W, 3) uint8 frames of a picture member in one of the formats vmae decodes (told from
+    its bytes, manifests/pictures.py); a bad, refused or oversized one is a DecodeError."""
     from PIL import Image
 
+    if refused := refused_picture(data):
+        raise DecodeError(refused)
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=[picture_format(data[:SNIFF_BYTES])]) as image:
             if image.width * image.height > max_pixels:
                 raise DecodeError(f"{image.width}x{image.height} pixels, over the cap of {max_pixels}")
             return np.array(image.convert("RGB"))[None]  # a writable copy

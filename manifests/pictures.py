@@ -1,0 +1,61 @@
+"""The picture formats vmae decodes, told from a file's first bytes before Pillow sees it.
+Pillow knows dozens of formats, and some are dangerous to open: EPS hands the file to Ghostscript,
+FITS runs a pure-Python GZIP decoder (a few hundred KB cost minutes and gigabytes). Image-text
+lists hold JPEG, PNG, GIF, WebP, BMP and TIFF; everything else is refused unopened, and Pillow is
+told which one plugin to use."""
+
+from __future__ import annotations
+
+PICTURE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")  # Pillow's names
+SNIFF_BYTES = 16
+# A progressive JPEG decodes its whole picture once per scan: encoders write about 10 (libjpeg's
+# default script) to 20; a crafted file repeats one scan thousands of times, for minutes of work.
+MAX_JPEG_SCANS = 100
+
+
+def picture_format(head: bytes) -> str | None:
+    """The Pillow format of a file starting with `head`, or None when it is none vmae decodes."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head.startswith(b"BM"):
+        return "BMP"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "TIFF"
+    return None
+
+
+def jpeg_scans(data: bytes) -> int:
+    """How many scans (SOS markers) a JPEG holds: 0xFF 0xDA cannot occur inside entropy-coded data
+    (a 0xFF there is followed by 0x00 or a restart marker), so counting the pair counts scans, plus
+    those of an embedded thumbnail."""
+    return data.count(b"\xff\xda")
+
+
+def refused_picture(data: bytes) -> str | None:
+    """Why a picture whose bytes are `data` is refused before decoding, or None."""
+    fmt = picture_format(data[:SNIFF_BYTES])
+    if fmt is None:
+        return _unknown(data)
+    if fmt == "JPEG" and (scans := jpeg_scans(data)) > MAX_JPEG_SCANS:
+        return (f"a JPEG of {scans:,} scans (over {MAX_JPEG_SCANS}): each scan decodes the whole picture again, "
+                "so a crafted file costs minutes")
+    return None
+
+
+def _unknown(data: bytes) -> str:
+    head = data[:512].lstrip().lower()
+    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"{", b"<svg")):
+        what = "an HTML or text page"
+    elif head.startswith(b"%!ps") or head.startswith(b"\xc5\xd0\xd3\xc6"):
+        what = "PostScript/EPS"
+    elif head.startswith(b"simple  ="):
+        what = "FITS"
+    else:
+        what = "data starting with '" + "".join(chr(b) if 32 <= b < 127 else "." for b in data[:12]) + "'"
+    return f"not a picture format vmae decodes: it is {what}. vmae reads {', '.join(PICTURE_FORMATS)} only"
