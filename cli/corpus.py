@@ -381,7 +381,8 @@ def view(
     except OSError as e:
         raise fail(InputError(f"cannot serve on {host}:{port}: {e.strerror or e}; choose another --port")) from e
     warn_if_exposed(host)
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{server.server_address[1]}/"
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{server.server_address[1]}/" + (f"?token={server.token}" if server.token else "")
     typer.echo(f"serving {len(corpora)} corpus folder(s) at {url} (Ctrl-C stops)", err=True)
     if browser and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.name != "posix"
                     or os.uname().sysname == "Darwin"):

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from manifests.errors import ManifestError
+
 
 @dataclass(frozen=True)
 class CorpusLayout:
@@ -20,8 +22,20 @@ class CorpusLayout:
         return self.root / "build.json"
 
     def build_doc(self) -> dict:
-        """What build.json records ({} before a build or mix has written it)."""
-        return json.loads(self.build_json.read_text()) if self.build_json.is_file() else {}
+        """What build.json records ({} before a build or mix has written it). A folder may come
+        from elsewhere: a file that is not a JSON object is a ManifestError naming it."""
+        if not self.build_json.is_file():
+            return {}
+        try:
+            doc = json.loads(self.build_json.read_text(encoding="utf-8", errors="replace"))
+        except (ValueError, RecursionError) as e:
+            why = "nested too deeply" if isinstance(e, RecursionError) else f"not JSON: {e}"
+            raise ManifestError(f"{self.build_json} is {why}; a corpus folder's build.json is the object "
+                                "`vmae corpus build` or `vmae corpus mix` writes") from None
+        if not isinstance(doc, dict):
+            raise ManifestError(f"{self.build_json} holds a JSON {type(doc).__name__}, not the object "
+                                "`vmae corpus build` or `vmae corpus mix` writes")
+        return doc
 
     @property
     def labels_txt(self) -> Path:

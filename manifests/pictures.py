@@ -8,6 +8,9 @@ from __future__ import annotations
 
 PICTURE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")  # Pillow's names
 SNIFF_BYTES = 16
+# ffmpeg's demuxer for each (contact sheets name it, so ffmpeg probes nothing else)
+FFMPEG_PICTURE_DEMUXERS = {"JPEG": "jpeg_pipe", "PNG": "png_pipe", "GIF": "gif", "WEBP": "webp_pipe",
+                           "BMP": "bmp_pipe", "TIFF": "tiff_pipe"}
 # A progressive JPEG decodes its whole picture once per scan: encoders write about 10 (libjpeg's
 # default script) to 20; a crafted file repeats one scan thousands of times, for minutes of work.
 MAX_JPEG_SCANS = 100

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import http.client
 import io
 import subprocess
 import tarfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from corpus.build import build
 from corpus.localserve import serve_folder
 from corpus.options import BuildOptions, ClipOptions, FetchOptions, ImageOptions
 from corpus.synthetic import DIRECTIONS, make_video
+from corpus.view.server import serve
 from manifests.validate import validate
 
 
@@ -93,3 +96,25 @@ def tmpfs(mount: Path, size: str) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@contextlib.contextmanager
+def viewing(roots, cache, host: str = "127.0.0.1") -> Iterator[str]:
+    """`vmae corpus view` of `roots` on a free port of `host`, in a thread; yields host:port."""
+    server = serve(roots, host=host, port=0, cache=cache)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def get(address: str, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    """One GET through a real HTTP connection: status, headers, body."""
+    conn = http.client.HTTPConnection(address, timeout=30)
+    conn.request("GET", path, headers=headers or {})
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r.status, dict(r.getheaders()), body

@@ -168,6 +168,10 @@ def load(index: int, root: str | Path) -> Corpus:
     def read(name: str, columns: list[str]) -> pd.DataFrame:
         return read_table(layout.root, name, required=False, columns=columns).to_pandas()
 
+    doc = layout.build_doc()
+    if not isinstance(doc.get("mix", {}), dict):
+        raise InputError(f"{layout.build_json}: its 'mix' is a JSON {type(doc['mix']).__name__}, not the recipe "
+                         "report `vmae corpus mix` writes; the viewer cannot show this folder")
     clips = read("clips", CLIP_COLUMNS)
     rows = read("videos", ROW_COLUMNS)
     dedup = read("dedup", DEDUP_COLUMNS)
@@ -180,5 +184,5 @@ def load(index: int, root: str | Path) -> Corpus:
     dropped = dedup[~dedup["keep"].fillna(True).astype(bool)]
     source = clips["source"] if len(clips) else rows.set_index("video_id")["source"]
     dropped = dropped.assign(source=dropped["clip_key"].map(source.to_dict()) if len(dropped) else None)
-    return Corpus(index, layout.root, layout.build_doc(),
+    return Corpus(index, layout.root, doc,
                   {"clips": clips, "rows": rows, "dedup": dropped, "rejects": rejects})

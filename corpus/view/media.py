@@ -17,6 +17,7 @@ from pathlib import Path
 from corpus.errors import StepError
 from corpus.media.preview import contact_sheet
 from manifests.atomic import atomic_path
+from manifests.containers import SNIFF_BYTES
 from manifests.sample import media_ext
 from manifests.tars import Member, TarError, members
 
@@ -123,8 +124,11 @@ def member_sheet(located: Located, duration_s: float | None, height: int = SHEET
     """A contact sheet (JPEG bytes) of the member, drawn by ffmpeg reading its range of the tar."""
     m = located.member
     source = f"subfile,,start,{m.offset},end,{m.offset + m.size},,:{located.shard}"
+    with open(located.shard, "rb") as f:
+        f.seek(m.offset)
+        head = f.read(min(m.size, SNIFF_BYTES))
     try:
-        return contact_sheet(source, duration_s, height, located.content_type == "image/jpeg", "subfile,file")
+        return contact_sheet(source, head, duration_s, height, located.content_type == "image/jpeg", "subfile,file")
     except StepError as e:
         raise NotServed(f"{m.name}: {e.message}") from None
 

@@ -196,6 +196,11 @@ def clip_page(corpora: list[Corpus], c: Corpus, clip) -> str:
     return document(str(clip["clip_key"]), corpora, c, "clips", body)
 
 
+def cannot_show(corpora: list[Corpus]) -> str:
+    return document("cannot show", corpora, None, "", "<h1>This page cannot be shown</h1><p>Its table holds what "
+                    "the viewer cannot show (the terminal running it says what).</p><p><a href='/'>All corpora</a></p>")
+
+
 def not_found(corpora: list[Corpus]) -> str:
     return document("not found", corpora, None, "", "<h1>Not found</h1><p><a href='/'>All corpora</a></p>")
 

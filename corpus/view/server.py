@@ -3,42 +3,72 @@ threading HTTP server (one local user; no framework earns its place for that).
 
 URLs name a corpus by its place on the command line and a clip by its key, looked up in the
 corpus' clips/ table; no part of a URL is ever joined to a path. Media comes from the shard the
-table names, once that resolves inside the corpus folder (corpus/view/media.py)."""
+table names, once that resolves inside the corpus folder (corpus/view/media.py).
+
+There is no login, so the viewer answers only requests addressed to it by name: the Host header
+must be 127.0.0.1, localhost or [::1] with its port (or the --host given). A page elsewhere whose
+name is re-bound to 127.0.0.1 (DNS rebinding) sends its own name and gets 403. Served on any
+other address, every request must also carry the run's token: the URL the command prints holds
+it once (?token=…), and the browser keeps it as a cookie."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from corpus.view import pages
 from corpus.view.catalog import VIEWS, Corpus, Query, load
 from corpus.view.media import Members, NotServed, parse_range, read_range, sheet
 
 MAX_QUERY = 4096  # characters of a URL's query: filters are a few short values
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+COOKIE = "vmae_view"
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK
+
+
+def _named(host: str, port: int) -> str:
+    """host:port as a Host header writes it (an IPv6 address in brackets), lower case."""
+    return (f"[{host}]" if ":" in host else host).lower() + f":{port}"
+
+
+def _number(part: str) -> int:
+    """A URL part that must be a plain decimal number ('²'.isdigit() holds, int('²') fails)."""
+    if not (part.isascii() and part.isdigit()):
+        raise NotServed(part)
+    return int(part)
 
 
 class Viewer:
     """What every request reads: the corpora (loaded once), their shards' member tables, and
     the contact-sheet cache."""
 
-    def __init__(self, roots: list[str | Path], cache: Path) -> None:
+    def __init__(self, roots: list[str | Path], cache: Path, token: str | None = None) -> None:
         self.corpora = [load(i, r) for i, r in enumerate(roots)]
         self.by_root = {os.path.realpath(c.root): c for c in self.corpora}
         self.members = Members()
         self.cache = Path(cache)
+        self.token = token  # required of every request when served beyond this machine
+        self.hosts: frozenset[str] = frozenset()  # the Host headers answered; set once the port is known
 
     def corpus(self, part: str) -> Corpus:
-        if not part.isdigit() or int(part) >= len(self.corpora):
+        at = _number(part)
+        if at >= len(self.corpora):
             raise NotServed(part)
-        return self.corpora[int(part)]
+        return self.corpora[at]
 
     def find(self, folder, key) -> tuple[Corpus, object] | None:
         """A clip named in a dedup verdict, when its corpus is one of those shown."""
-        corpus = self.by_root.get(os.path.realpath(str(folder))) if isinstance(folder, str) else None
+        named = isinstance(folder, str) and "\0" not in folder
+        corpus = self.by_root.get(os.path.realpath(folder)) if named else None
         clip = corpus.clip(str(key)) if corpus is not None else None
         return (corpus, clip) if clip is not None else None
 
@@ -63,11 +93,51 @@ class Handler(BaseHTTPRequestHandler):
             if len(url.query) > MAX_QUERY:
                 raise NotServed("query too long")
             params = dict(parse_qsl(url.query, keep_blank_values=True))
-            self._route([unquote(p) for p in url.path.split("/")[1:]], params, head)
+            if self._admitted(url.path, params, head):
+                self._route([unquote(p) for p in url.path.split("/")[1:]], params, head)
         except NotServed:
             self._html(HTTPStatus.NOT_FOUND, pages.not_found(self.viewer.corpora), head)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the browser went away (it does so while seeking a video)
+        except Exception as e:  # noqa: BLE001 (a table from elsewhere may hold what no page expects)
+            print(f"vmae corpus view: {self.path!r} failed: {type(e).__name__}: {e}"[:500], file=sys.stderr)
+            self._html(HTTPStatus.INTERNAL_SERVER_ERROR, pages.cannot_show(self.viewer.corpora), head)
+
+    def _admitted(self, path: str, params: dict[str, str], head: bool) -> bool:
+        """Whether the request may be answered: addressed to this viewer by name and, when it is
+        served beyond this machine, carrying the run's token (answered with 403 otherwise). A URL
+        with the token sets the cookie and sends the browser on without it."""
+        v = self.viewer
+        host = (self.headers.get("Host") or "").strip().lower()
+        if v.hosts and host not in v.hosts:
+            return self._refuse(head, "this viewer answers only requests addressed to it as "
+                                      + " or ".join(sorted(v.hosts)))
+        if v.token is None:
+            return True
+        if secrets.compare_digest(params.pop("token", ""), v.token):
+            self.send_response(HTTPStatus.SEE_OTHER)
+            self.send_header("Set-Cookie", f"{COOKIE}={v.token}; Path=/; HttpOnly; SameSite=Strict")
+            self.send_header("Location", path + (f"?{urlencode(params)}" if params else ""))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return False
+        try:
+            cookie = SimpleCookie(self.headers.get("Cookie") or "").get(COOKIE)
+        except CookieError:
+            cookie = None
+        if cookie is None or not secrets.compare_digest(cookie.value, v.token):
+            return self._refuse(head, "open the URL `vmae corpus view` printed (it holds this run's token)")
+        return True
+
+    def _refuse(self, head: bool, why: str) -> bool:
+        data = f"403 Forbidden: {why}\n".encode()
+        self.send_response(HTTPStatus.FORBIDDEN)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+        return False
 
     def _route(self, parts: list[str], params: dict[str, str], head: bool) -> None:
         v = self.viewer
@@ -83,9 +153,9 @@ class Handler(BaseHTTPRequestHandler):
             body = (pages.dedup_page(v.corpora, corpus, q, page, v.find) if what == "dedup"
                     else render(v.corpora, corpus, q, page))
             return self._html(HTTPStatus.OK, body, head)
-        if what == "reject" and len(rest) == 1 and rest[0].isdigit():
+        if what == "reject" and len(rest) == 1:
             rejects = corpus.tables["rejects"]
-            at = int(rest[0])
+            at = _number(rest[0])
             if at >= len(rejects) or rejects["preview"].iloc[at] is None:
                 raise NotServed(rest[0])
             return self._bytes(rejects["preview"].iloc[at], "image/jpeg", head)
@@ -152,16 +222,22 @@ class Handler(BaseHTTPRequestHandler):
 
 def serve(roots: list[str | Path], host: str = "127.0.0.1", port: int = 8765, cache: Path | None = None
           ) -> ThreadingHTTPServer:
-    """A server for the corpora (not yet serving: call serve_forever, or run it in a thread)."""
+    """A server for the corpora (not yet serving: call serve_forever, or run it in a thread). On a
+    loopback address it answers the loopback names; on another it also needs `server.token`."""
     cache = cache or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vmae" / "view"
-    viewer = Viewer(roots, cache)
+    viewer = Viewer(roots, cache, None if is_loopback(host) else secrets.token_urlsafe(16))
     handler = type("BoundHandler", (Handler,), {"viewer": viewer})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
+    bound = server.server_address[1]
+    # on every interface (0.0.0.0, ::) the machine's names are not known: the token alone guards it
+    if host not in ("0.0.0.0", "::"):
+        viewer.hosts = frozenset(_named(h, bound) for h in {*LOOPBACK, host})
+    server.token = viewer.token
     return server
 
 
 def warn_if_exposed(host: str) -> None:
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: serving on {host}: anyone who can reach this machine can read these corpora's clips and "
-              f"tables (there is no login); 127.0.0.1 keeps them to this machine", file=sys.stderr)
+    if not is_loopback(host):
+        print(f"warning: serving on {host}: anyone who can reach this machine and has the URL below (its token) can "
+              f"read these corpora's clips and tables; 127.0.0.1 keeps them to this machine", file=sys.stderr)

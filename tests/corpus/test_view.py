@@ -4,12 +4,9 @@ outside the corpus folder is ever served. tests/corpus/test_view_browser.py driv
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import os
 import re
 import shutil
-import threading
 import urllib.parse
 
 import pandas as pd
@@ -19,9 +16,9 @@ import pytest
 
 from corpus.mix.run import MixOptions, mix
 from corpus.report import report
-from corpus.view.server import serve
 from manifests.schemas import CLIPS, with_version
 from manifests.tars import members
+from tests.helpers import get, viewing
 
 
 @pytest.fixture(scope="module")
@@ -29,26 +26,6 @@ def viewed(viewed_corpus, tmp_path_factory):
     """The viewer over viewed_corpus (tests/conftest.py), on a free port."""
     with viewing([viewed_corpus], tmp_path_factory.mktemp("cache")) as address:
         yield viewed_corpus, address
-
-
-@contextlib.contextmanager
-def viewing(roots, cache):
-    server = serve(roots, port=0, cache=cache)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def get(address: str, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
-    conn = http.client.HTTPConnection(address, timeout=30)
-    conn.request("GET", path, headers=headers or {})
-    r = conn.getresponse()
-    body = r.read()
-    conn.close()
-    return r.status, dict(r.getheaders()), body
 
 
 def keys_on(page: bytes) -> list[str]:

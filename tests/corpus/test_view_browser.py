@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from corpus.mix.run import MixOptions, mix
-from tests.corpus.test_view import viewing
+from tests.helpers import viewing
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")

@@ -15,6 +15,7 @@ from typing import ClassVar
 from corpus.errors import StepError
 from corpus.media.preview import contact_sheet
 from corpus.steps.base import Task
+from manifests.containers import SNIFF_BYTES
 
 Verdict = tuple[str, str] | None  # None: keep; else (reason, detail)
 PREVIEWS = 3  # dropped clips of each reason, per unit, whose contact sheet is kept in rejects/
@@ -88,8 +89,11 @@ class Filter:
 def _preview(clip: dict) -> bytes | None:
     """The dropped clip's contact sheet; None when ffmpeg cannot draw one (the reject stands)."""
     try:
-        return contact_sheet(clip["file"], clip.get("duration_s"), PREVIEW_HEIGHT, image=clip.get("media") == "image")
-    except StepError:
+        with open(clip["file"], "rb") as f:
+            head = f.read(SNIFF_BYTES)
+        return contact_sheet(clip["file"], head, clip.get("duration_s"), PREVIEW_HEIGHT,
+                             image=clip.get("media") == "image")
+    except (StepError, OSError):
         return None
 
 
