@@ -13,10 +13,10 @@ import torch
 
 from trainer.checkpoint import hf
 from trainer.checkpoint.files import load_file, unwrap_state_dict
-from trainer.data.captions import read_vocab
+from trainer.data.captions import missing_tokens, read_vocab
 from trainer.errors import CheckpointError
 from trainer.models.sizes import ModelError
-from trainer.models.text import TextConfig, check_args
+from trainer.models.text import MLMHead, TextConfig, TextTower, check_args
 
 VOCAB = "vocab.txt"
 # BertConfig's field -> the text tower's
@@ -61,15 +61,40 @@ def read_bert(folder: str | Path, fusion_layers: int, video_dim: int) -> BertFol
     if len(vocab) != text.vocab_size:
         raise CheckpointError(f"{folder / VOCAB} lists {len(vocab)} tokens and config.json says vocab_size "
                               f"{text.vocab_size}; they must agree")
-    return BertFolder(folder, text, _ours(state, folder), vocab)
+    ours = _ours(state, folder)
+    check_shapes(text, ours, folder)
+    return BertFolder(folder, text, ours, vocab)
+
+
+def check_shapes(text: TextConfig, state: dict[str, torch.Tensor], folder: Path) -> None:
+    """Every shape config.json states, against the weights, before anything is built: a config
+    stating a far larger tower than its weights (hidden 4096, 48 layers: ~38 GB) would otherwise be
+    allocated layer by layer first. The tower is laid out on the meta device (no memory)."""
+    with torch.device("meta"):
+        tower = TextTower(text)
+        head = MLMHead(text, tower.embeddings.word_embeddings)
+    stated = {f"text.{k}": tuple(v.shape) for k, v in tower.state_dict().items()}
+    stated |= {f"text_mlm.{k}": tuple(v.shape) for k, v in head.state_dict().items()}
+    wrong = [f"{k} {tuple(v.shape)} (config.json: {stated[k] if k in stated else 'none'})"
+             for k, v in state.items() if stated.get(k) != tuple(v.shape)]
+    # what BERT itself has (the fusion layers' cross-attention and the MLM head are vmae's to add)
+    missing = [k for k in stated if k.startswith("text.") and ".crossattention." not in k and k not in state]
+    if wrong or missing:
+        raise CheckpointError(f"{folder}: config.json states a text tower of width {text.dim} and {text.depth} "
+                              f"layers that its weights do not hold: "
+                              + "; ".join(([f"{len(wrong)} weights of other shapes, e.g. {wrong[0]}"] if wrong else [])
+                                          + ([f"{len(missing)} weights missing, e.g. {missing[0]}"] if missing
+                                             else [])))
 
 
 def special_ids(vocab: Path) -> dict[str, int]:
     """The ids of [PAD], [CLS], [SEP] and [MASK]: their lines in vocab.txt."""
-    lines = {token: i for i, token in enumerate(read_vocab(vocab))}
-    missing = [token for token in SPECIAL.values() if token not in lines]
-    if missing:
-        raise CheckpointError(f"{vocab} lacks the special tokens {missing}; it is not a BERT vocabulary")
+    tokens = read_vocab(vocab)
+    if missing := missing_tokens(tokens):
+        raise CheckpointError(f"{vocab} lacks the special tokens {missing}; it is not a BERT vocabulary"
+                              + (" (without [UNK] the first word it cannot spell stops the run)"
+                                 if "[UNK]" in missing else ""))
+    lines = {token: i for i, token in enumerate(tokens)}
     return {name: lines[token] for name, token in SPECIAL.items()}
 
 

@@ -2,7 +2,8 @@
 checked before its bytes are read, so a crafted shard costs no more memory than one member under
 the cap. The cap is what the corpus says its clips weigh: the largest `bytes` of its clips/ table
 (at least MIN_MEMBER_CAP, for the .json members), or DEFAULT_MEMBER_CAP for shards given as URL
-patterns; data.max_member_bytes sets it by hand. Members refused (over the cap, sparse, links)
+patterns; data.max_member_bytes sets it by hand. Text members have their own, far smaller cap
+(TEXT_MEMBER_CAP). Members refused (over the cap, sparse, links)
 are logged; the sample they belonged to then lacks its video and is skipped as undecodable."""
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from manifests.tars import MIN_MEMBER_CAP, members
 log = logging.getLogger(__name__)
 
 DEFAULT_MEMBER_CAP = 256 * 1024**2  # a clip of minutes at full HD; shards from URL patterns
+# captions (.txt), manifest rows (.json) and labels (.cls) are a few hundred bytes; a shuffle buffer
+# holds hundreds of samples, so a crafted caption of a MiB each would cost that many MiB
+TEXT_MEMBERS = (".txt", ".json", ".cls")
+TEXT_MEMBER_CAP = 64 * 1024
 _LOGGED = 20  # refused members logged per process before only counting them
 
 
@@ -68,6 +73,9 @@ def _files(sources: Iterable[dict], handler: Callable[[Exception], bool], cap: i
                 for member, data in members(stream, url, member_cap(url, cap)):
                     if member.refused:
                         Refused.add(url, member.name, member.refused)
+                    elif member.name.endswith(TEXT_MEMBERS) and member.size > TEXT_MEMBER_CAP:
+                        Refused.add(url, member.name, f"{member.size:,} bytes of text, over the cap of "
+                                                      f"{TEXT_MEMBER_CAP:,} for a caption, label or row")
                     elif not member.name.startswith("__"):  # webdataset's own meta members
                         yield {"fname": member.name, "data": data, "__url__": url}
         except Exception as e:  # noqa: BLE001 - a bad shard of any kind is the handler's to count

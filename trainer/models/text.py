@@ -195,3 +195,6 @@ def check_family_args(args: dict) -> None:
         raise ModelError(f"embed_dim must be a whole number within [1, {_BOUNDS['dim']}], got {width!r}")
     if not isinstance(vocab, list) or len(vocab) != cfg.vocab_size or not all(isinstance(w, str) for w in vocab):
         raise ModelError(f"the vocabulary must list {cfg.vocab_size} tokens, as the text tower's vocab_size says")
+    if "[UNK]" not in vocab:  # the tokenizer's stand-in for every word the vocabulary cannot spell
+        raise ModelError("the vocabulary lacks [UNK]: the first caption with a word it cannot spell would stop the "
+                         "run")
