@@ -62,6 +62,101 @@ def _check_part_schema(file: Path, name: str) -> None:
         raise ManifestError(f"{file}: missing columns {sorted(missing)} of table '{name}'")
 
 
+# What one column of one row group may decode to. A dictionary-encoded column can name one 4 MiB
+# caption 2,000 times in 16 KB of file, and reading it asks Arrow for 8.4 GB.
+MAX_DECODED_BYTES = 1 << 30
+
+
+def check_decoded_size(file: str | Path, columns: list[str] | None = None) -> None:
+    """ManifestError (one line, naming the part) when a byte-array column chunk of `file` (of
+    `columns`, or every one) could decode to over MAX_DECODED_BYTES. Plain pages decode to about
+    their own size; a dictionary page's values can be named once per row, so a dictionary-encoded
+    chunk may decode to rows × its longest value: its dictionary page is read (without decoding the
+    chunk) for that. A chunk this cannot bound is read with its dictionary kept and summed exactly."""
+    meta = pq.read_metadata(file)
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            top = chunk.path_in_schema.split(".")[0]
+            if chunk.physical_type != "BYTE_ARRAY" or (columns is not None and top not in columns):
+                continue
+            if not chunk.has_dictionary_page or chunk.num_values * chunk.total_uncompressed_size <= MAX_DECODED_BYTES:
+                decoded = chunk.total_uncompressed_size
+            else:
+                longest = _longest_dictionary_value(file, chunk)
+                decoded = (chunk.num_values * longest + chunk.total_uncompressed_size if longest is not None
+                           else _dictionary_decoded(file, g, top, chunk.path_in_schema))
+                if decoded > MAX_DECODED_BYTES and longest is not None:  # the bound is loose: count exactly
+                    decoded = _dictionary_decoded(file, g, top, chunk.path_in_schema)
+            if decoded > MAX_DECODED_BYTES:
+                raise ManifestError(f"{file}: column {chunk.path_in_schema!r} of row group {g} would decode to "
+                                    f"{decoded:,} bytes ({chunk.num_values:,} values from "
+                                    f"{chunk.total_compressed_size:,} bytes in the file), over the cap of "
+                                    f"{MAX_DECODED_BYTES:,}; this table was not written by vmae")
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at, shift = at + 1, shift + 7
+        if not byte & 0x80:
+            return value, at
+
+
+def _longest_dictionary_value(file: str | Path, chunk) -> int | None:
+    """The length of the longest value of a chunk's dictionary page (PLAIN byte arrays), read from
+    the page itself; None when the page is not laid out as Arrow and parquet-mr write it. The page
+    header is Thrift's compact encoding: type, uncompressed size, compressed size come first, each
+    an i32 field (0x15) holding a zigzag varint."""
+    start, span = chunk.dictionary_page_offset, chunk.data_page_offset - chunk.dictionary_page_offset
+    if not 0 < span <= MAX_DECODED_BYTES:
+        return None
+    with open(file, "rb") as f:
+        f.seek(start)
+        page = f.read(span)
+    try:
+        at, sizes = 0, []
+        for _ in range(3):
+            if page[at] != 0x15:
+                return None
+            value, at = _varint(page, at + 1)
+            sizes.append((value >> 1) ^ -(value & 1))
+        _, plain, packed = sizes
+        if not 0 <= plain <= MAX_DECODED_BYTES or not 0 < packed <= span:
+            return None
+        body = page[span - packed:]
+        if chunk.compression != "UNCOMPRESSED":
+            body = pa.decompress(body, decompressed_size=plain, codec=chunk.compression.lower()).to_pybytes()
+    except (IndexError, ValueError, OSError, pa.ArrowException):
+        return None
+    longest, at = 0, 0
+    while at + 4 <= len(body):
+        size = int.from_bytes(body[at:at + 4], "little")
+        longest, at = max(longest, size), at + 4 + size
+    return longest if at == len(body) else None
+
+
+def _dictionary_decoded(file: str | Path, group: int, column: str, path: str) -> int:
+    """The bytes a dictionary-encoded chunk decodes to: each value's length, summed over the rows
+    (its dictionary and indices are read, never the values once per row)."""
+    import pyarrow.compute as pc
+
+    read = pq.ParquetFile(file, read_dictionary=[path]).read_row_group(group, columns=[column])[column]
+    total = 0
+    for piece in read.chunks:
+        while pa.types.is_list(piece.type) or pa.types.is_large_list(piece.type):
+            piece = piece.flatten()
+        if pa.types.is_dictionary(piece.type):
+            lengths = pc.binary_length(piece.dictionary)
+            total += pc.sum(pc.take(lengths, piece.indices)).as_py() or 0
+        else:  # read plain after all: it has been decoded, and its size is known
+            total += piece.nbytes
+    return total
+
+
 def part_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("part-*.parquet") if p.is_file())
 
@@ -81,7 +176,7 @@ def read_table(root: Path, name: str, *, required: bool = True, columns: list[st
 
 
 def _read_generation(root: Path, name: str, required: bool, columns: list[str] | None) -> pa.Table:
-    dataset = _dataset(root, name, required)
+    dataset = _dataset(root, name, required, columns)
     if dataset is None:
         empty = with_version(TABLES[name], name).empty_table()
         return empty.select(columns) if columns is not None else empty
@@ -91,14 +186,14 @@ def _read_generation(root: Path, name: str, required: bool, columns: list[str] |
 def read_batches(root: Path, name: str, columns: list[str], rows: int) -> Iterator[pa.RecordBatch]:
     """`columns` of table `name`, `rows` rows at a time (nothing when it has no parts): a wide
     column (a million clips' signatures) costs one batch's decoding at a time, not the table's."""
-    dataset = _dataset(Path(root), name, required=False)
+    dataset = _dataset(Path(root), name, required=False, columns=columns)
     if dataset is not None:
         yield from dataset.to_batches(columns=columns, batch_size=rows, batch_readahead=1, fragment_readahead=1)
 
 
-def _dataset(root: Path, name: str, required: bool):
-    """The table's current generation as a pyarrow dataset, every part checked; None when it has
-    no parts (and `required` is false)."""
+def _dataset(root: Path, name: str, required: bool, columns: list[str] | None = None):
+    """The table's current generation as a pyarrow dataset, every part checked (schema, and what
+    `columns` decode to); None when it has no parts (and `required` is false)."""
     folder = Path(root) / name
     generation = current(folder)
     files = part_files(generation) if generation.is_dir() else []
@@ -110,6 +205,7 @@ def _dataset(root: Path, name: str, required: bool):
         return None
     for f in files:
         _check_part_schema(f, name)
+        check_decoded_size(f, columns)
     import pyarrow.dataset as ds  # here: it imports pandas, which processes that only write tables never need
 
     return ds.dataset([str(f) for f in files], format="parquet", schema=TABLES[name])

@@ -13,6 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from corpus.errors import InputError
+from manifests.errors import ManifestError
+from manifests.tables import check_decoded_size
 
 
 @dataclass
@@ -116,6 +118,10 @@ def _read_jsonl(path: Path) -> tuple[list[str], Iterator[InputRow]]:
 
 
 def _read_parquet(path: Path) -> tuple[list[str], Iterator[InputRow]]:
+    try:
+        check_decoded_size(path)  # a list from a stranger: its cells may decode to far more than the file
+    except ManifestError as e:
+        raise InputError(str(e)) from None
     table = pq.read_table(path)
     records = table.to_pylist()
 

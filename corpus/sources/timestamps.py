@@ -39,8 +39,12 @@ def parse_timestamp(value) -> float | None:
 
 def parse_list(value, what: str) -> list:
     """A list cell: a list already (JSONL, Parquet), or its text as JSON or as a Python literal.
-    Raises ValueError naming `what` when it is none of these."""
+    Raises ValueError naming `what` when it is none of these, or when it is over MAX_LIST_CHARS
+    however it arrived (a list is measured as the JSON text it would be)."""
     if isinstance(value, list | tuple):
+        size = len(json.dumps(value, default=str))
+        if size > MAX_LIST_CHARS:
+            raise ValueError(f"{what} is a list of {size:,} characters as JSON (at most {MAX_LIST_CHARS:,})")
         return list(value)
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} is empty")
