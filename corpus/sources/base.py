@@ -9,6 +9,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from corpus.errors import InputError
@@ -69,6 +70,20 @@ def is_plain_name(text: str) -> bool:
     """A file name that stays in the folder it is joined to: no separator, no '..', no NUL. Ids
     from an input file decide which file of a local folder is read, so anything else is refused."""
     return bool(text) and text not in (".", "..") and not any(c in text for c in "/\\\0")
+
+
+def file_in(folder: Path, relative: str, what: str) -> tuple[Path | None, str | None]:
+    """The file an annotation's relative path names inside `folder`, or (None, why not): a path
+    with a NUL, one that names no file ('/', '.', 'a/..'), or one that leads out of the folder is
+    a problem of that one entry, never an exception that stops the plan."""
+    if "\0" in relative:
+        return None, f"{relative!r} holds a NUL character"
+    if Path(relative).name in ("", ".", ".."):
+        return None, f"{relative!r} names no file"
+    file = (folder / relative).resolve()
+    if not file.is_relative_to(folder.resolve()):
+        return None, f"{relative!r} lies outside the {what} folder {folder}"
+    return file, None
 
 
 def check_range(row: dict) -> dict:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.errors import InputError
-from corpus.sources.base import Plan, fail, mark_duplicates, meta_json, plan_row
+from corpus.sources.base import Plan, fail, file_in, mark_duplicates, meta_json, plan_row
 from corpus.sources.retrieval import SPLITS, from_name
 from corpus.sources.tabular import read_json
 from corpus.sources.web import WebOptions, WebSource
@@ -60,13 +60,12 @@ class ImagesSource(WebSource):
             slot[2] = slot[2] or problem
         rows = []
         for image, (n, captions, problem) in gathered.items():
-            row = plan_row(self.name, re.sub(r"\.[A-Za-z0-9]+$", "", image), split=split, captions=captions or None,
+            file, outside = file_in(folder, image, "images")
+            named = re.sub(r"\.[A-Za-z0-9]+$", "", image) if outside is None else f"entry{n}"
+            row = plan_row(self.name, named, split=split, captions=captions or None,
                            meta=meta_json({"input": str(path), "entry": n}))
-            file = (folder / image).resolve()
-            if problem:
-                fail(row, "bad_row", f"{path}[{n}]: {problem}")
-            elif not file.is_relative_to(folder.resolve()):
-                fail(row, "bad_row", f"{path}[{n}]: {image!r} lies outside the images folder {folder}")
+            if problem or outside:
+                fail(row, "bad_row", f"{path}[{n}]: {problem or outside}")
             else:
                 row["path"] = str(file)
             rows.append(row)

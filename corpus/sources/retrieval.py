@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.errors import InputError
-from corpus.sources.base import FETCH_LOCAL, Plan, Source, fail, mark_duplicates, meta_json, plan_row
+from corpus.sources.base import FETCH_LOCAL, Plan, Source, fail, file_in, mark_duplicates, meta_json, plan_row
 from corpus.sources.tabular import read_json
 
 BENCHMARKS = {"msrvtt": r"msr.?vtt", "didemo": r"didemo", "msvd": r"msvd", "activitynet": r"anet|activitynet",
@@ -55,7 +55,9 @@ class RetrievalSource(Source):
         captions = _captions(entry.get("caption")) if isinstance(entry, dict) else None
         if paragraph and captions and len(captions) > 1:
             captions = [" ".join(captions)]
-        row = plan_row(self.name, str(Path(video).with_suffix("")) if video else f"entry{n}", split=split,
+        file, problem = file_in(folder, video, "videos") if video else (None, None)
+        named = video and problem is None
+        row = plan_row(self.name, str(Path(video).with_suffix("")) if named else f"entry{n}", split=split,
                        captions=captions, meta=meta_json({"input": str(path), "entry": n, "benchmark": benchmark}))
         if not isinstance(entry, dict):
             return fail(row, "bad_row", f"{where}: an entry must be an object, found {type(entry).__name__}")
@@ -63,9 +65,8 @@ class RetrievalSource(Source):
             return fail(row, "bad_row", f'{where}: no "video" path')
         if captions is None:
             return fail(row, "bad_row", f'{where}: "caption" must be text or a list of texts')
-        file = (folder / video).resolve()
-        if not file.is_relative_to(folder.resolve()):
-            return fail(row, "bad_row", f"{where}: {video!r} lies outside the videos folder {folder}")
+        if problem:
+            return fail(row, "bad_row", f"{where}: {problem}")
         row["path"] = str(file)
         return row
 
