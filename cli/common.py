@@ -133,9 +133,26 @@ def _room(where: Path | str | None) -> str:
         return f"{folder} cannot be read"
 
 
+# C0 and C1 controls and DEL (escape sequences retitle a terminal, write its clipboard through
+# OSC 52, make lying links through OSC 8) and the bidirectional overrides that reorder what is shown
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: object) -> str:
+    """Text from a table, a list or an error as a terminal may show it: every control character
+    written as its escape (\\x1b), so that a value can neither drive the terminal nor forge lines."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                         else f"\\u{ord(m.group()):04x}", str(text))
+
+
+def say(text: object, err: bool = False) -> None:
+    """typer.echo of `shown(text)`: what every command prints that came from an input."""
+    typer.echo(shown(text), err=err)
+
+
 def fail(e: Exception) -> typer.Exit:
     """Print a user error without a traceback (with it under VMAE_DEBUG=1); exit status 2."""
     if os.environ.get("VMAE_DEBUG") == "1":
         traceback.print_exception(e)
-    typer.secho(f"error: {e}", fg="red", err=True)
+    typer.secho(f"error: {shown(e)}", fg="red", err=True)
     return typer.Exit(2)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import CorpusDir, Executor, RayAddress, fail, format_size, machine_faults, parse_size
+from cli.common import CorpusDir, Executor, RayAddress, fail, format_size, machine_faults, parse_size, say
 from corpus.dedup import DEFAULT_SIMILARITY, DEFAULT_THRESHOLD
 from corpus.errors import InputError, MachineFault
 from corpus.options import SHARD_BYTES, BuildOptions, ClipOptions, FetchOptions, ImageOptions
@@ -190,25 +190,25 @@ def _source_options(pairs: list[str] | None, **flags) -> dict:
 
 
 def print_summary(s: dict) -> None:
-    typer.echo(f"corpus      {s['corpus']}  ({s['build']})")
-    typer.echo(f"input rows  {s['rows']}  " + "  ".join(f"{k}={v}" for k, v in s["status"].items()))
+    say(f"corpus      {s['corpus']}  ({s['build']})")
+    say(f"input rows  {s['rows']}  " + "  ".join(f"{k}={v}" for k, v in s["status"].items()))
     if s["error_kinds"]:
-        typer.echo("errors      " + "  ".join(f"{k}={v}" for k, v in s["error_kinds"].items()))
+        say("errors      " + "  ".join(f"{k}={v}" for k, v in s["error_kinds"].items()))
     extra = "".join(f", {s[k]} {word}" for k, word in (("images", "images"), ("captioned_clips", "captioned"))
                     if s.get(k))
-    typer.echo(f"clips       {s['clips']}  ({s['hours'] * 60:.1f} min of video, {s['labeled_clips']} labeled{extra})")
-    typer.echo(f"shards      {s['shards']}  ({s['shard_bytes'] / 1e6:.1f} MB)")
+    say(f"clips       {s['clips']}  ({s['hours'] * 60:.1f} min of video, {s['labeled_clips']} labeled{extra})")
+    say(f"shards      {s['shards']}  ({s['shard_bytes'] / 1e6:.1f} MB)")
     for step, counts in s.get("steps", {}).items():
         outcomes = "  ".join(f"{k}={v}" for k, v in counts.items() if k != "seconds")
-        typer.echo(f"step        {step:<6} {outcomes}  ({counts.get('seconds', 0):.1f} s)")
+        say(f"step        {step:<6} {outcomes}  ({counts.get('seconds', 0):.1f} s)")
     for text, count in s.get("tool_warnings", {}).items():
-        typer.echo(f"warning     (yt-dlp, {count} files) {text}")
+        say(f"warning     (yt-dlp, {count} files) {text}")
     if s.get("stopped"):
-        typer.echo(f"stopped     {s['stopped']}")
+        say(f"stopped     {s['stopped']}")
     for key, value in s["report"].items():
         if key != "files" and value:
             shown = len(value) if isinstance(value, dict) else value
-            typer.echo(f"plan        {key.replace('_', ' ')}: {shown}")
+            say(f"plan        {key.replace('_', ' ')}: {shown}")
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DecodeDevice, Decoder, Progress, fail, machine_faults
+from cli.common import DecodeDevice, Decoder, Progress, fail, machine_faults, say
 
 Ckpt = Annotated[str, typer.Option(help="Checkpoint file or run folder (its newest checkpoint; best.pt for a "
                                         "validated run's best).")]
@@ -115,10 +115,10 @@ def search(
         if as_json:
             typer.echo(json.dumps({"query": query, "clips": hits}))
             continue
-        typer.echo(query)
+        say(query)
         for h in hits:
             where = f"  {h['shard']}  {h['video_id']} {h['start_s']:.1f}-{h['end_s']:.1f}s" if "shard" in h else ""
-            typer.echo(f"  {h['score']:.3f}  {h['clip_key']}{where}")
+            say(f"  {h['score']:.3f}  {h['clip_key']}{where}")
     if picture is not None:
         typer.echo(f"contact sheet: {picture}", err=as_json)
 

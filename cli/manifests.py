@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli.common import CorpusDir
+from cli.common import CorpusDir, say
 
 app = typer.Typer(help="Check corpus folders against the manifest contract.", no_args_is_help=True)
 
@@ -22,5 +22,5 @@ def validate(corpus: CorpusDir) -> None:
         return
     typer.secho(f"{corpus}: {len(report.problems)} problem(s) ({counts})", fg="red", err=True)
     for p in report.problems:
-        typer.echo(f"  - {p}", err=True)
+        say(f"  - {p}", err=True)
     raise typer.Exit(1)

@@ -25,7 +25,7 @@ def test_bad_retrieval_entries_fail_alone(tmp_path, videos):
 def test_an_image_entry_with_a_nul_fails_alone(tmp_path):
     folder = tmp_path / "coco"
     folder.mkdir()
-    entries = [{"image": "a\0b.jpg", "caption": "x"}, {"image": "ok.jpg", "caption": "y"}, {"image": ".", "caption": "z"}]
+    entries = [{"image": name, "caption": "a caption"} for name in ("a\0b.jpg", "ok.jpg", ".")]
     (folder / "coco_karpathy_train.json").write_text(json.dumps(entries))
     build_corpus(tmp_path / "c", "images", [folder / "coco_karpathy_train.json"], plan_only=True)
     rows = pd.read_parquet(tmp_path / "c" / "videos").sort_values("row")

@@ -4,14 +4,20 @@ line, and what cannot start a run says so."""
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
+from manifests.generations import current
+from manifests.schemas import TABLES, with_version
+from manifests.tables import part_files
 from trainer import checkpoint
 from trainer.config import VLConfig
 from trainer.errors import CheckpointError, ConfigError
@@ -124,6 +130,17 @@ def test_search_embed_and_progressive_from_a_trained_run(tmp_path, vl_data):
     hits = found[0]["clips"]
     assert len(hits) == 3 and hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
     assert {"shard", "video_id", "start_s", "end_s"} <= set(hits[0]) and (tmp_path / "s.png").stat().st_size > 3000
+
+    # a corpus from elsewhere whose video ids hold terminal escapes: search prints them inert
+    hostile = tmp_path / "hostile"
+    shutil.copytree(videos, hostile)
+    for part in part_files(current(hostile / "clips")):
+        clips = pd.read_parquet(part).assign(video_id=lambda f: f["video_id"] + "\x1b]52;c;ZXZpbA==\x07\nforged")
+        pq.write_table(pa.Table.from_pandas(clips, schema=with_version(TABLES["clips"], "clips"),
+                                            preserve_index=False), part)
+    r = CliRunner().invoke(app, ["search", str(run), "a dark scene", "--shards", str(hostile), "--top", "2",
+                                 "--no-progress"])
+    assert r.exit_code == 0 and "\x1b" not in r.stdout and "\\x1b]52;c;ZXZpbA==\\x07\\x0aforged" in r.stdout, r.stdout
 
     for extra, rows in (([], 8), (["--text"], 8)):
         out = tmp_path / f"emb{len(extra)}.parquet"
