@@ -9,7 +9,14 @@ class ConfigError(ValueError):
 
 
 class DataError(Exception):
-    """Training data that cannot be used."""
+    """Training data that cannot be used. Raised in a loader worker, it reaches the trainer rebuilt
+    by torch from "Caught DataError in DataLoader worker process 0. Original Traceback …": the
+    message is cut back to the worker's own, one line, as the CLI prints it."""
+
+    def __init__(self, message: str = "") -> None:
+        if message.startswith("Caught DataError in DataLoader worker") and "DataError: " in message:
+            message = message.rsplit("DataError: ", 1)[1].strip()
+        super().__init__(message)
 
 
 class TrainingError(Exception):

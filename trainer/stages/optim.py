@@ -11,7 +11,9 @@ from torch.distributed.tensor import DTensor
 
 
 def lr_at(step: int, peak: float, floor: float, warmup: int, total: int) -> float:
-    """Linear warm-up, then cosine decay to `floor`, per step."""
+    """Linear warm-up, then cosine decay to `floor`, per step. The floor is never above the peak:
+    an LR set under the default floor (1e-6) stays flat instead of rising after its first step."""
+    floor = min(floor, peak)
     if step < warmup:
         return peak * (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)

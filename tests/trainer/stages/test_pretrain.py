@@ -70,6 +70,12 @@ def test_bad_input_gets_clear_messages(tmp_path, corpus):
         pretrain(config(corpus, tmp_path / "nan", steps=3, lr=1e30, clip_grad=None), progress=False)
 
 
+def test_an_lr_under_the_floor_never_rises(tmp_path, corpus):
+    pretrain(config(corpus, tmp_path / "run", steps=4, lr=1e-12, warmup_fraction=0.0), progress=False)
+    rates = [json.loads(line)["lr"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(rates) == 4 and all(math.isclose(r, 1e-12, rel_tol=1e-9) for r in rates), rates  # was 5e-7 at step 2
+
+
 def test_a_corrupt_shard_is_skipped_and_unusable_data_stops_with_a_message(tmp_path, corpus):
     bad = tmp_path / "c"
     shutil.copytree(corpus, bad)
@@ -77,8 +83,10 @@ def test_a_corrupt_shard_is_skipped_and_unusable_data_stops_with_a_message(tmp_p
     tars[0].write_bytes(tars[0].read_bytes()[:5000])  # cut in the middle of a member
     assert pretrain(config(bad, tmp_path / "run", steps=6), progress=False)["steps"] == 6
     # every clip holds 15 frames: a 16-frame window fits none, and the run says so
-    with pytest.raises(DataError, match="could not be used"):
+    with pytest.raises(DataError, match="could not be used") as raised:  # raised in a loader worker
         pretrain(config(corpus, tmp_path / "short", steps=2, data={"frames": 16}), progress=False)
+    assert str(raised.value).startswith("1000 samples in a row could not be used: clips shorter than 16 frames")
+    assert "Traceback" not in str(raised.value) and "\n" not in str(raised.value)
 
 
 @pytest.mark.slow
