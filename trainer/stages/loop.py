@@ -74,6 +74,8 @@ class Run:
     skipped_in_a_row: int = 0
     flops_per_clip: float | None = None  # model FLOPs of one clip's step (MFU); None: not counted
     peak_flops: float | None = None  # the device's peak FLOP/s in the run's precision
+    peak_source: str = ""  # where peak_flops came from (a datasheet, or measured here)
+    mfu_warned: bool = False
 
 
 def seed_everything(seed: int) -> None:
@@ -130,7 +132,8 @@ def start(stage: Stage, env: Dist) -> Run:
         # after the loader started, so that the next draws are the ones an uninterrupted run makes
         checkpoint.restore_rng(state["rng"])
     return Run(stage, env, derived, model, trainee, torch.compile(net) if cfg.compile else net, optimizer, scaler,
-               loader, stream, step, flops_per_clip=flops, peak_flops=peak.flops if peak else None)
+               loader, stream, step, flops_per_clip=flops, peak_flops=peak.flops if peak else None,
+               peak_source=peak.source if peak else "")
 
 
 def _figure(x: float) -> str:
@@ -175,6 +178,12 @@ def train_step(run: Run, params: list[torch.Tensor]) -> dict:
     elapsed = time.perf_counter() - start
     per_device = derived.total_batch / elapsed / cfg.data.num_views / env.world
     mfu = {"mfu": per_device * run.flops_per_clip / run.peak_flops} if run.flops_per_clip else {}
+    if mfu and mfu["mfu"] > 1 and not run.mfu_warned:
+        run.mfu_warned = True
+        if env.main:
+            print(f"warning: MFU {mfu['mfu']:.2f} at step {run.step} is above 1: the peak it divides by "
+                  f"({run.peak_flops / 1e12:.3g} TFLOP/s, {run.peak_source}) is below what this step did, so "
+                  "the device was busy when the run measured it; this run's MFU figures read high")
     return {"loss": mean_loss, **parts, "lr": lr, "grad_norm": grad_norm,
             "clips_per_s": per_device * env.world, "clips_per_s_per_device": per_device, **mfu,
             "data_wait": waited / elapsed,

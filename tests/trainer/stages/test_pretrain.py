@@ -76,6 +76,29 @@ def test_an_lr_under_the_floor_never_rises(tmp_path, corpus):
     assert len(rates) == 4 and all(math.isclose(r, 1e-12, rel_tol=1e-9) for r in rates), rates  # was 5e-7 at step 2
 
 
+def test_an_mfu_above_one_is_logged_with_a_warning_that_says_why(tmp_path, corpus, capsys, monkeypatch):
+    from trainer.bench.peaks import Peak
+    from trainer.stages import loop
+
+    monkeypatch.setattr(loop, "peak_for", lambda *_: Peak(1e6, "measured: best of 5 512x512 fp32 matmuls"))
+    pretrain(config(corpus, tmp_path / "run", steps=3), progress=False)  # as if measured in a busy moment
+    mfus = [json.loads(line)["mfu"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: MFU")]
+    assert min(mfus) > 1 and len(warnings) == 1, (mfus, warnings)
+    assert "the device was busy when the run measured it" in warnings[0] and "1e-06 TFLOP/s" in warnings[0]
+
+
+def test_a_measured_peak_keeps_trying_for_a_quarter_second():
+    import time
+
+    from trainer.bench.peaks import MEASURE_SECONDS, measured_peak
+
+    began = time.perf_counter()
+    peak = measured_peak("cpu", "fp32", size=64)
+    tries = int(peak.source.split("best of ")[1].split()[0])
+    assert time.perf_counter() - began >= MEASURE_SECONDS and tries > 5  # five quick tries could all be unlucky
+
+
 def test_a_corrupt_shard_is_skipped_and_unusable_data_stops_with_a_message(tmp_path, corpus):
     bad = tmp_path / "c"
     shutil.copytree(corpus, bad)
