@@ -226,7 +226,10 @@ class VLSettings(TrainConfig):
         started_from = dict(started_from or {})
         started_from["data"] = {k: v for k, v in started_from.get("data", {}).items() if k in _STUDENT_GEOMETRY}
         *recipes, init = super().presets(doc, started_from)
-        return [*recipes, *([VLOptions.RETRIEVAL] if doc.get("retrieval") else []), init]
+        # --uma-weight 0 has no teacher, so the teacher's (semantic) mask goes too unless --mask-type says
+        no_teacher = (doc.get("vl") or {}).get("uma_weight") == 0
+        return [*recipes, *([VLOptions.RETRIEVAL] if doc.get("retrieval") else []),
+                *([VLOptions.NO_TEACHER] if no_teacher else []), init]
 
 
 VLConfig = with_sections(VLSettings, VIDEO_LANGUAGE, "VLConfig")

@@ -96,8 +96,10 @@ def test_what_cannot_start_a_run_says_so(tmp_path, vl_data):
     with pytest.raises(ConfigError, match="--text-weights FOLDER"):
         vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "a", steps=1, text_weights=None)),
                    progress=False)
+    without = configure(VLConfig, settings(vl_data, tmp_path / "b", steps=1, uma_weight=0))  # as its help says
+    assert (without.mask_type, without.encoder_mask, [o.name for o in without.chosen()]) == ("none", 0.0, ["vl"])
     with pytest.raises(ConfigError, match="needs --uma-weight above 0"):
-        configure(VLConfig, settings(vl_data, tmp_path / "b", steps=1, uma_weight=0))
+        configure(VLConfig, settings(vl_data, tmp_path / "b", steps=1, uma_weight=0, mask_type="semantic"))
     with pytest.raises(CheckpointError, match="at least one text-only layer"):
         vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "c", steps=1, fusion_layers=3)), progress=False)
     r = CliRunner().invoke(app, ["eval", "--task", "retrieval", "--ckpt", str(vl_data["student"]), "--shards",

@@ -26,7 +26,8 @@ class VLOptions(ObjectiveOptions):
                                 "12, 5 of BERT-large's 24).")
     embed_dim: int = option(512, "Width of the shared video-text space (UMT: 512 for B, 768 for L).")
     max_tokens: int = option(32, "Caption tokens, [CLS] and [SEP] included (cut and padded to it).")
-    uma_weight: float = option(1.0, "Weight of UMA, the stage-1 alignment to the teacher (0: no teacher, no mask).")
+    uma_weight: float = option(1.0, "Weight of UMA, the stage-1 alignment to the teacher (0: no teacher, and no mask "
+                               "unless --mask-type says otherwise).")
     vtc_weight: float = option(1.0, "Weight of the video-text contrastive loss.")
     vtm_weight: float = option(1.0, "Weight of video-text matching with hard negatives.")
     mlm_weight: float = option(1.0, "Weight of masked language modelling on the fusion layers.")
@@ -42,7 +43,8 @@ class VLOptions(ObjectiveOptions):
     SIZE_PRESETS: ClassVar[dict] = {"vit_large": {"drop_path": 0.2, "embed_dim": 768, "fusion_layers": 5,
                                                   "teacher": "vit_large_patch14_clip_224"}}
     # retrieval fine-tuning: the same stage with VTC and VTM only, no mask and no teacher
-    RETRIEVAL: ClassVar[dict] = {"uma_weight": 0.0, "mlm_weight": 0.0, "mask_type": "none", "encoder_mask": 0.0}
+    NO_TEACHER: ClassVar[dict] = {"mask_type": "none", "encoder_mask": 0.0}
+    RETRIEVAL: ClassVar[dict] = {"uma_weight": 0.0, "mlm_weight": 0.0, **NO_TEACHER}
 
     @classmethod
     def presets(cls, model: str) -> list[dict]:
