@@ -68,7 +68,8 @@ TINY = {**dataclasses.asdict(SIZES["vit_test"]), "frames": 4, "img_size": 32}
 _TEXT = TextConfig(vocab_size=12, dim=32, depth=2, heads=2, mlp_dim=64, max_positions=16, fusion_layers=1,
                    video_dim=64, pad_id=0, cls_id=1, sep_id=2, mask_id=3)
 # what a family builds with besides a size and classes, at tiny size
-FAMILY_ARGS = {"vl": {"text_args": dataclasses.asdict(_TEXT), "embed_dim": 16, "vocab": [f"w{i}" for i in range(12)]}}
+_VOCAB = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]"] + [f"w{i}" for i in range(7)]
+FAMILY_ARGS = {"vl": {"text_args": dataclasses.asdict(_TEXT), "embed_dim": 16, "vocab": _VOCAB}}
 
 
 def _model(spec, seed: int = 0):
