@@ -6,6 +6,10 @@ told which one plugin to use."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
 PICTURE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")  # Pillow's names
 SNIFF_BYTES = 16
 # ffmpeg's demuxer for each (contact sheets name it, so ffmpeg probes nothing else)
@@ -33,19 +37,34 @@ def picture_format(head: bytes) -> str | None:
     return None
 
 
-def jpeg_scans(data: bytes) -> int:
-    """How many scans (SOS markers) a JPEG holds: 0xFF 0xDA cannot occur inside entropy-coded data
-    (a 0xFF there is followed by 0x00 or a restart marker), so counting the pair counts scans, plus
-    those of an embedded thumbnail."""
-    return data.count(b"\xff\xda")
+def jpeg_scans(chunks: Iterable[bytes]) -> int:
+    """How many scans (SOS markers) a JPEG given in pieces holds: 0xFF 0xDA cannot occur inside
+    entropy-coded data (a 0xFF there is followed by 0x00 or a restart marker), so counting the
+    pair counts scans, plus those of an embedded thumbnail. A pair split between pieces counts."""
+    scans, last = 0, b""
+    for chunk in chunks:
+        scans += (last + chunk).count(b"\xff\xda")
+        last = chunk[-1:]
+    return scans
 
 
 def refused_picture(data: bytes) -> str | None:
     """Why a picture whose bytes are `data` is refused before decoding, or None."""
-    fmt = picture_format(data[:SNIFF_BYTES])
+    return _verdict(data[:512], lambda: jpeg_scans([data]))
+
+
+def refused_picture_file(path: str | Path) -> str | None:
+    """refused_picture for a file, read in pieces (a download may be gigabytes)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+        return _verdict(head, lambda: jpeg_scans(itertools.chain([head], iter(lambda: f.read(1 << 20), b""))))
+
+
+def _verdict(head: bytes, count_scans: Callable[[], int]) -> str | None:
+    fmt = picture_format(head[:SNIFF_BYTES])
     if fmt is None:
-        return _unknown(data)
-    if fmt == "JPEG" and (scans := jpeg_scans(data)) > MAX_JPEG_SCANS:
+        return _unknown(head)
+    if fmt == "JPEG" and (scans := count_scans()) > MAX_JPEG_SCANS:
         return (f"a JPEG of {scans:,} scans (over {MAX_JPEG_SCANS}): each scan decodes the whole picture again, "
                 "so a crafted file costs minutes")
     return None

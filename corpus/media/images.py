@@ -21,7 +21,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from corpus.errors import StepError
 from corpus.media.signature import SAMPLE_SIDE, signatures
 from corpus.options import ImageOptions
-from manifests.pictures import SNIFF_BYTES, picture_format, refused_picture
+from manifests.pictures import SNIFF_BYTES, picture_format, refused_picture_file
 
 
 @dataclass
@@ -44,16 +44,16 @@ def _open(path: str, opts: ImageOptions) -> Image.Image:
     """The image with its header read and checked; nothing decoded yet. Its format is decided from
     its bytes, and Pillow is given that one plugin (manifests/pictures.py)."""
     with open(path, "rb") as f:
-        data = f.read()
-    fmt = picture_format(data[:SNIFF_BYTES])
+        fmt = picture_format(f.read(SNIFF_BYTES))
+    refused = refused_picture_file(path)
     if fmt is None:
-        raise StepError("not_image", f"the file is {refused_picture(data)}")
-    if refused := refused_picture(data):
+        raise StepError("not_image", f"the file is {refused}")
+    if refused:
         raise StepError("too_large", refused)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=[fmt])
+            img = Image.open(path, formats=[fmt])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise StepError("too_large", f"a decompression bomb: {e}") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:

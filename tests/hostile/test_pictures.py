@@ -101,6 +101,9 @@ def test_training_decodes_picture_members_by_the_same_rule():
     for member, why in ((EPS, "PostScript/EPS"), (FITS, "FITS"), (scan_bomb(150), "scans (over 100)")):
         with pytest.raises(DecodeError, match=why.replace("(", r"\(").replace(")", r"\)")):
             decode_image(member, 8192 * 8192)
+    from manifests.pictures import jpeg_scans
+
+    assert jpeg_scans([b"\x00\xff", b"\xda\x00\xff\xda", b"\xff"]) == 2  # a marker split between pieces counts
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), "white").save(buffer, "PNG")
     assert decode_image(buffer.getvalue(), 8192 * 8192).shape == (1, 30, 40, 3)
