@@ -100,7 +100,9 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the browser went away (it does so while seeking a video)
         except Exception as e:  # noqa: BLE001 (a table from elsewhere may hold what no page expects)
-            print(f"vmae corpus view: {self.path!r} failed: {type(e).__name__}: {e}"[:500], file=sys.stderr)
+            # repr: the path and the message may hold a table's text, escape sequences included
+            print(f"vmae corpus view: {self.path[:200]!r} failed: {type(e).__name__}: {str(e)[:300]!r}",
+                  file=sys.stderr)
             self._html(HTTPStatus.INTERNAL_SERVER_ERROR, pages.cannot_show(self.viewer.corpora), head)
 
     def _admitted(self, path: str, params: dict[str, str], head: bool) -> bool:
