@@ -3,7 +3,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test bench lint clean ffmpeg browser
+.PHONY: setup demo test bench lint clean ffmpeg browser docs
 
 setup: $(STAMP) ffmpeg
 
@@ -43,6 +43,11 @@ demo: setup
 
 test: setup browser
 	$(VENV)/bin/pytest -q
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir .docs-check
+
+# The guide and reference (docs/, mkdocs.yml) as a site in site/; nothing is fetched.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 bench: setup
 	$(PY) bench/corpus_build.py --quick
@@ -51,4 +56,4 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf demo-output .pytest_cache test-artifacts
+	rm -rf demo-output .pytest_cache test-artifacts site .docs-check

@@ -1,5 +1,5 @@
-"""The throughput table the README keeps for a GPU, in one call: `vmae bench` at one model size
-over every stage and the options that change a step's speed, each run in its own process.
+"""The throughput table the docs keep for a GPU (docs/bench.md), in one call: `vmae bench` at one
+model size over every stage and the options that change a step's speed, each run in its own process.
 
     python bench/gpu_table.py --shards CORPUS [--captioned CORPUS] [--model vit_base]
         [--precision bf16] [--batch-size 32] [--steps 5] [--out runs.json] [--quick]

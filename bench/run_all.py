@@ -1,12 +1,13 @@
 """Every benchmark in one go, summed up as one Markdown table.
 
-    python bench/run_all.py [--quick] [--out bench/RESULTS.md] [--readme README.md] [--only NAME ...]
+    python bench/run_all.py [--quick] [--out bench/RESULTS.md] [--readme docs/performance.md] [--only NAME ...]
 
 Runs each bench/*.py script (each measures vmae and its baseline in the same run, on the same
 inputs), reads the RESULT lines they end with, and writes one table: figure, ours, baseline,
-ratio, target, machine. With --readme it also puts the table into the README, between the
-<!-- bench:start --> and <!-- bench:end --> lines. A script that fails (a missing optional
-dependency, say) gets a row that says so, and the others still run.
+ratio, target, machine. With --readme it also puts the table into that page (the docs site's
+Performance page), between the <!-- bench:start --> and <!-- bench:end --> lines. A script
+that fails (a missing optional dependency, say) gets a row that says so, and the others still
+run.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="each script's short run (about a minute each)")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md", help="where the table is written")
-    ap.add_argument("--readme", type=Path, help="also put the table into this README's bench block")
+    ap.add_argument("--readme", type=Path, help="also put the table into this page's bench block (docs/performance.md)")
     ap.add_argument("--only", nargs="*", choices=SCRIPTS, help="these scripts only")
     args = ap.parse_args()
     where = machine()

@@ -45,7 +45,7 @@ def export(
     what = f"{source.kind} {source.model_name or model or ''}".strip()
     if format == "transformers" and source.family.hf_export:
         typer.echo(f"{what} → {written}/ (video/: VideoMAEModel, text/: BertModel, heads.safetensors: the shared "
-                   "space's projections; the README says how to use them)")
+                   "space's projections; docs/transformers.md says how to use them)")
     elif format == "transformers":
         cls = source.family.hf_architecture(source.has_decoder)
         typer.echo(f"{what} → {written}/ (load it with transformers: {cls}.from_pretrained('{written}'))")

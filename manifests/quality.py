@@ -1,7 +1,7 @@
 """The quality signals of a clip: columns of clips/ that the build computes on the frames it
 already decodes, that build filters (`vmae corpus build --filter`) and recipes (`min_sharpness`,
 `max_frozen`, ...) hold against thresholds. Each says which way is worse and the reason word a
-clip kept out for it gets. The defaults are calibrated on cases with known answers (README,
+clip kept out for it gets. The defaults are calibrated on cases with known answers (docs/corpus.md,
 "Quality signals"); a recipe or a filter may set its own.
 """
 

@@ -2,7 +2,7 @@
 (DESIGN.md §4). Dedup compares signatures alone, without decoding video again.
 
 ffmpeg hands over small grayscale frames sampled a few times a second. Before hashing (each
-choice measured in bench/near_dup_quality.py; see the README):
+choice measured in bench/near_dup_quality.py; see docs/dedup.md):
 - dark uniform borders (letterbox, pillarbox) are trimmed, so a letterboxed re-upload hashes
   like the original;
 - frames are averaged over overlapping windows around each of the K hash points, so the same
@@ -13,7 +13,7 @@ choice measured in bench/near_dup_quality.py; see the README):
   rescale) rather than an 8x8 square.
 
 A global hash of the whole picture misses copies whose picture moved or changed in part, so a
-clip keeps more signatures than its whole frame's (the figures behind each are in the README):
+clip keeps more signatures than its whole frame's (the figures behind each are in docs/dedup.md):
 - views (`signature_views`), each compared with every other clip's whole signature: the centre
   at 92% and 85% of each side, a 90% corner at each corner, 85% of the width or the height
   against each side (a re-upload cropped that way matches the original's view, not its whole

@@ -9,8 +9,8 @@ models and the shared space's heads as a safetensors file, in one folder:
                          users who want all of it in one file instead
 
 A clip's embedding is vision_proj(vision_norm(mean of VideoMAEModel's last_hidden_state)), a
-caption's text_proj(BertModel's last_hidden_state[:, 0]), both L2-normalized (README, "Using a
-vlpretrain model outside vmae").
+caption's text_proj(BertModel's last_hidden_state[:, 0]), both L2-normalized (docs/transformers.md
+shows it in a few lines of transformers).
 """
 
 from __future__ import annotations
