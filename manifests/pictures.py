@@ -10,6 +10,8 @@ import itertools
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from manifests.containers import describe
+
 PICTURE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")  # Pillow's names
 SNIFF_BYTES = 16
 # ffmpeg's demuxer for each (contact sheets name it, so ffmpeg probes nothing else)
@@ -70,14 +72,14 @@ def _verdict(head: bytes, count_scans: Callable[[], int]) -> str | None:
     return None
 
 
-def _unknown(data: bytes) -> str:
-    head = data[:512].lstrip().lower()
-    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"{", b"<svg")):
-        what = "an HTML or text page"
-    elif head.startswith(b"%!ps") or head.startswith(b"\xc5\xd0\xd3\xc6"):
+def _unknown(head: bytes) -> str:
+    text = head.lstrip().lower()
+    if text.startswith(b"%!ps") or text.startswith(b"\xc5\xd0\xd3\xc6"):
         what = "PostScript/EPS"
-    elif head.startswith(b"simple  ="):
+    elif text.startswith(b"simple  ="):
         what = "FITS"
+    elif text.startswith(b"<svg"):
+        what = "an SVG drawing"
     else:
-        what = "data starting with '" + "".join(chr(b) if 32 <= b < 127 else "." for b in data[:12]) + "'"
+        what = describe(head)  # as a download that is not a video is described
     return f"not a picture format vmae decodes: it is {what}. vmae reads {', '.join(PICTURE_FORMATS)} only"

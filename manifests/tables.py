@@ -81,19 +81,23 @@ def check_decoded_size(file: str | Path, columns: list[str] | None = None) -> No
             top = chunk.path_in_schema.split(".")[0]
             if chunk.physical_type != "BYTE_ARRAY" or (columns is not None and top not in columns):
                 continue
-            if not chunk.has_dictionary_page or chunk.num_values * chunk.total_uncompressed_size <= MAX_DECODED_BYTES:
-                decoded = chunk.total_uncompressed_size
-            else:
-                longest = _longest_dictionary_value(file, chunk)
-                decoded = (chunk.num_values * longest + chunk.total_uncompressed_size if longest is not None
-                           else _dictionary_decoded(file, g, top, chunk.path_in_schema))
-                if decoded > MAX_DECODED_BYTES and longest is not None:  # the bound is loose: count exactly
-                    decoded = _dictionary_decoded(file, g, top, chunk.path_in_schema)
+            decoded = _decoded_bound(file, g, top, chunk)
             if decoded > MAX_DECODED_BYTES:
                 raise ManifestError(f"{file}: column {chunk.path_in_schema!r} of row group {g} would decode to "
                                     f"{decoded:,} bytes ({chunk.num_values:,} values from "
                                     f"{chunk.total_compressed_size:,} bytes in the file), over the cap of "
                                     f"{MAX_DECODED_BYTES:,}; this table was not written by vmae")
+
+
+def _decoded_bound(file: str | Path, group: int, column: str, chunk) -> int:
+    """What a byte-array chunk can decode to, as cheaply as that can be known: its own size (plain
+    pages, or few rows); rows × the longest dictionary value; else the exact count."""
+    if not chunk.has_dictionary_page or chunk.num_values * chunk.total_uncompressed_size <= MAX_DECODED_BYTES:
+        return chunk.total_uncompressed_size
+    longest = _longest_dictionary_value(file, chunk)
+    if longest is not None and chunk.num_values * longest + chunk.total_uncompressed_size <= MAX_DECODED_BYTES:
+        return chunk.num_values * longest + chunk.total_uncompressed_size
+    return _dictionary_decoded(file, group, column, chunk.path_in_schema)
 
 
 def _varint(data: bytes, at: int) -> tuple[int, int]:
