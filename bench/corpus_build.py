@@ -28,9 +28,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.build import build  # noqa: E402
+from corpus.config import configure_build  # noqa: E402
 from corpus.localserve import serve_folder  # noqa: E402
-from corpus.media.encode import target_size  # noqa: E402
-from corpus.options import BuildOptions, ClipOptions  # noqa: E402
+from corpus.media.encode import Encoding, target_size  # noqa: E402
+from corpus.options import MediaOptions  # noqa: E402
+from corpus.steps.clip import Clip, ClipOptions  # noqa: E402
 from corpus.synthetic import PATTERNS, make_video  # noqa: E402
 from trainer.bench.turns import in_turns, ratio_note  # noqa: E402
 
@@ -47,7 +49,7 @@ def make_inputs(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def run_vmae(videos: list[Path], out: Path, workers: int, clip: ClipOptions) -> float:
+def run_vmae(videos: list[Path], out: Path, workers: int, clip: Encoding) -> float:
     with serve_folder(videos[0].parent) as base:
         out.parent.mkdir(parents=True, exist_ok=True)
         lst = out.parent / "list.csv"
@@ -56,14 +58,15 @@ def run_vmae(videos: list[Path], out: Path, workers: int, clip: ClipOptions) -> 
             w.writerow(["videoid", "contentUrl"])
             w.writerows([[p.stem, f"{base}/{p.name}"] for p in videos])
         start = time.perf_counter()
-        summary = build(BuildOptions(source="web", inputs=(str(lst),), out=str(out), workers=workers,
-                                     unit_size=max(1, len(videos) // (workers * 2)), clip=clip), progress=False)
+        summary = build(configure_build({"source": "web", "inputs": [lst], "out": out, "workers": workers,
+                                         "unit_size": max(1, len(videos) // (workers * 2))}),
+                        progress=False)
         elapsed = time.perf_counter() - start
     assert summary["clips"] == len(videos), summary
     return elapsed
 
 
-def run_ffmpeg(videos: list[Path], out: Path, workers: int, clip: ClipOptions) -> float:
+def run_ffmpeg(videos: list[Path], out: Path, workers: int, clip: Encoding) -> float:
     out.mkdir(parents=True, exist_ok=True)
     w, h = target_size(WIDTH, HEIGHT, clip.short_side)
 
@@ -87,7 +90,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="rounds of both sides, in turns")
     args = ap.parse_args()
     n = args.videos or (8 if args.quick else 32)
-    clip = ClipOptions()
+    clip = Clip(ClipOptions(), MediaOptions()).encoding  # the build's defaults
     with tempfile.TemporaryDirectory(prefix="vmae-bench-") as tmp:
         tmp = Path(tmp)
         videos = make_inputs(tmp / "videos", n)

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from corpus.compact import ROW_GROUP  # noqa: E402
 from corpus.dedup.mih import brute_force_pairs, near_pairs  # noqa: E402
 from corpus.dedup.run import DEFAULT_THRESHOLD, dedup  # noqa: E402
+from corpus.executors import local_executor  # noqa: E402
 from manifests.schemas import CLIPS, SIGNATURE_HASHES, SIGNATURE_MASKS, SIGNATURE_VIEWS, VIDEOS, with_version  # noqa: E402
 from manifests.tables import read_frame  # noqa: E402
 
@@ -117,7 +118,7 @@ def main() -> None:
         if maker.exitcode:
             raise SystemExit(f"making the corpus failed (exit {maker.exitcode})")
         start = time.perf_counter()
-        (result,) = dedup([root], workers=args.workers)
+        (result,) = dedup([root], executor=local_executor(args.workers))
         wall = time.perf_counter() - start
         kept = int(read_frame(root, "dedup")["keep"].sum())
         sig = np.stack(read_frame(root, "clips")["signature"].map(lambda s: np.asarray(s, np.uint64)).to_numpy())

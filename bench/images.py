@@ -37,8 +37,10 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.build import build  # noqa: E402
+from corpus.config import configure_build  # noqa: E402
 from corpus.media.images import store_image  # noqa: E402
-from corpus.options import BuildOptions, ClipOptions, ImageOptions  # noqa: E402
+from corpus.options import MediaOptions  # noqa: E402
+from corpus.steps.image import ImageOptions, StoreImage  # noqa: E402
 
 TARGET = 0.8
 SHORT_SIDE = 320
@@ -85,17 +87,18 @@ def plain_loop(files: list[Path]) -> float:
 
 def step_only(files: list[Path], scratch: Path) -> float:
     scratch.mkdir(exist_ok=True)
+    encoding = StoreImage(ImageOptions(), MediaOptions(short_side=SHORT_SIDE)).encoding
     start = time.perf_counter()
     for k, f in enumerate(files):
-        store_image(str(f), scratch / f"{k}.jpg", ImageOptions(), SHORT_SIDE)
+        store_image(str(f), scratch / f"{k}.jpg", encoding)
     return len(files) / (time.perf_counter() - start)
 
 
 def whole_build(annotations: Path, out: Path) -> float:
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    build(BuildOptions(source="images", inputs=(str(annotations),), out=str(out), workers=1,
-                       clip=ClipOptions(short_side=SHORT_SIDE), shard_bytes=50_000_000), progress=False)
+    build(configure_build({"source": "images", "inputs": [annotations], "out": out, "workers": 1,
+                           "short_side": SHORT_SIDE, "shard_bytes": 50_000_000}), progress=False)
     return len(json.loads(annotations.read_text())) / (time.perf_counter() - start)
 
 

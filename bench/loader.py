@@ -32,7 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.build import build  # noqa: E402
-from corpus.options import BuildOptions, ClipOptions  # noqa: E402
+from corpus.config import configure_build  # noqa: E402
 from corpus.synthetic import make_video  # noqa: E402
 from trainer.bench.turns import Rounds, in_turns, ratio_note  # noqa: E402
 from trainer.data.augment import crop_resize, multiscale_crop  # noqa: E402
@@ -48,8 +48,8 @@ BACKENDS = ("torchcodec", "decord")
 def make_corpus(root: Path, clips: int) -> Path:
     for k in range(clips):
         make_video(root / "src" / f"v{k:03d}.mp4", pattern=f"scene{k}", seconds=4, width=480, height=270, fps=25)
-    build(BuildOptions(source="movies", inputs=(str(root / "src"),), out=str(root / "c"), workers=os.cpu_count(),
-                       clip=ClipOptions(clip_seconds=4, short_side=320), shard_bytes=20_000_000), progress=False)
+    build(configure_build({"source": "movies", "inputs": [root / "src"], "out": root / "c", "workers": os.cpu_count(),
+                           "clip_seconds": 4, "short_side": 320, "shard_bytes": 20_000_000}), progress=False)
     return root / "c"
 
 

@@ -33,7 +33,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.mix.run import MixOptions, mix  # noqa: E402
-from corpus.steps.shard import write_tar  # noqa: E402
+from corpus.options import ExecutorOptions, ShardOptions  # noqa: E402
+from corpus.shard_writer import write_tar  # noqa: E402
 from manifests.layout import CorpusLayout  # noqa: E402
 from manifests.tables import write_atomic_bytes, write_part  # noqa: E402
 from trainer.bench.turns import in_turns, ratio_note  # noqa: E402
@@ -94,7 +95,8 @@ def main() -> None:
             start = time.perf_counter()
             if side == "ours":
                 summary = mix(MixOptions(recipe=str(tmp / "r.yaml"), inputs={"a": str(tmp / "a"), "b": str(tmp / "b")},
-                                         out=str(tmp / f"mixed{k}"), shard_bytes=8_000_000, workers=args.workers),
+                                         out=str(tmp / f"mixed{k}"), shard=ShardOptions(8_000_000),
+                                         executor=ExecutorOptions(workers=args.workers)),
                               progress=False)
                 assert summary["clips"] == clips, summary["clips"]
                 return time.perf_counter() - start

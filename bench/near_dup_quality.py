@@ -33,10 +33,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.build import build  # noqa: E402
+from corpus.config import configure_build  # noqa: E402
 from corpus.dedup import DEFAULT_THRESHOLD  # noqa: E402
 from corpus.dedup.pairs import Signed, distance  # noqa: E402
 from corpus.dedup.units import load_items  # noqa: E402
-from corpus.options import BuildOptions, ClipOptions  # noqa: E402
 from corpus.synthetic import make_video  # noqa: E402
 
 SECONDS, CLIP_SECONDS = 4.0, 3.4
@@ -141,8 +141,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vmae-ndq-") as tmp:
         tmp = Path(tmp)
         make_set(tmp / "src", 4 if args.quick else 16, real)
-        build(BuildOptions(source="movies", inputs=(str(tmp / "src"),), out=str(tmp / "c"), workers=os.cpu_count(),
-                           clip=ClipOptions(clip_seconds=CLIP_SECONDS, short_side=160)), progress=False)
+        build(configure_build({"source": "movies", "inputs": [tmp / "src"], "out": tmp / "c", "workers": os.cpu_count(),
+                               "clip_seconds": CLIP_SECONDS, "short_side": 160}), progress=False)
         items = load_items(tmp / "c")
     clips = items.frame
     signed = Signed(np.arange(len(clips)), items.signatures, items.views, items.masked)

@@ -26,11 +26,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.media import quality  # noqa: E402
-from corpus.media.encode import encode_clip, target_size  # noqa: E402
+from corpus.media.encode import Encoding, encode_clip, target_size  # noqa: E402
 from corpus.media.motion import motion_score  # noqa: E402
 from corpus.media.probe import probe_file  # noqa: E402
 from corpus.media.signature import SAMPLE_FPS, SAMPLE_SIDE, area_resize, signatures  # noqa: E402
-from corpus.options import ClipOptions  # noqa: E402
+from corpus.options import MediaOptions  # noqa: E402
+from corpus.steps.clip import Clip, ClipOptions  # noqa: E402
 from corpus.synthetic import make_video  # noqa: E402
 
 CLIP_S = 3.0
@@ -45,7 +46,7 @@ def sources(folder: Path) -> list[Path]:
         return [make_video(folder / "pattern.mp4", pattern="mandelbrot", seconds=6, width=640, height=360)]
 
 
-def plain_encode(src: str, start: float, dest: Path, info: dict, opts: ClipOptions) -> None:
+def plain_encode(src: str, start: float, dest: Path, info: dict, opts: Encoding) -> None:
     w, h = target_size(info["width"], info["height"], opts.short_side)
     (ffmpeg.input(src, ss=f"{start:.3f}", t=f"{CLIP_S:.3f}", threads=1).video.filter("scale", w, h)
      .output(str(dest), vcodec="libx264", pix_fmt="yuv420p", preset=opts.preset, crf=opts.crf,
@@ -72,7 +73,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="2 rounds instead of 5")
     args = ap.parse_args()
-    opts = ClipOptions()
+    opts = Clip(ClipOptions(), MediaOptions()).encoding  # the build's defaults
     rounds = 2 if args.quick else 5
     times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="vmae-qc-") as tmp:

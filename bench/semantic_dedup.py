@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from corpus.dedup import DEFAULT_SIMILARITY  # noqa: E402
 from corpus.dedup.by_embedding import SemanticOptions  # noqa: E402
 from corpus.dedup.run import dedup  # noqa: E402
+from corpus.executors import local_executor  # noqa: E402
 from manifests.tables import read_frame  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -75,7 +76,7 @@ def main() -> None:
         pq.write_table(pa.table({"clip_key": keys, "embedding": pa.FixedSizeListArray.from_arrays(
             pa.array(x.ravel()), args.dim)}), Path(tmp) / "emb.parquet")
         start = time.perf_counter()
-        (result,) = dedup([root], workers=args.workers, semantic=SemanticOptions(
+        (result,) = dedup([root], executor=local_executor(args.workers), semantic=SemanticOptions(
             (str(Path(tmp) / "emb.parquet"),), plot=str(Path(tmp) / "sim.png")))
         wall = time.perf_counter() - start
         verdicts = read_frame(root, "dedup")

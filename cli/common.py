@@ -15,23 +15,10 @@ from typing import Annotated
 
 import typer
 
-from corpus.executors import EXECUTORS
 from trainer.models.sizes import SIZES
 
 CorpusDir = Annotated[Path, typer.Argument(help="A corpus folder (made by 'vmae corpus build').")]
 
-
-def _executor_name(value: str) -> str:
-    if value not in EXECUTORS:
-        raise typer.BadParameter(f"unknown executor {value!r}; choose one of {', '.join(EXECUTORS)}")
-    return value
-
-
-Executor = Annotated[str, typer.Option(help=f"{' or '.join(EXECUTORS)}: local runs processes on this machine, ray runs "
-                                            "Ray tasks (corpus folders on storage every node sees).",
-                                       callback=_executor_name)]
-RayAddress = Annotated[str | None, typer.Option(help="Ray cluster to join, e.g. auto or ray://head:10001 (default: "
-                                                     "start a local Ray instance).")]
 
 DATA = "Data"
 INIT = "Initialization"
@@ -80,27 +67,6 @@ DecodeDevice = Annotated[str | None, typer.Option(help="cpu, or cuda (torchcodec
 ShuffleBuffer = Annotated[int | None, typer.Option(help="Samples in the shuffle buffer.", rich_help_panel=DATA)]
 Seed = Annotated[int | None, typer.Option(help="Seed of data order, crops, masks and augmentation.",
                                           rich_help_panel=DATA)]
-
-_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9,
-          "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
-
-
-def parse_size(text: str) -> int:
-    """'1GB', '500MB', '64KiB' or a plain number of bytes."""
-    m = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([A-Za-z]*)\s*", text)
-    if not m or m.group(2).upper() not in _UNITS:
-        raise typer.BadParameter(f"'{text}' is not a size; write e.g. 1GB, 500MB, 64KiB or a number of bytes")
-    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
-
-
-def format_size(size: int) -> str:
-    """The shortest exact spelling parse_size reads back: 1GiB for 1024**3, 20KB for 20,000."""
-    for unit, factor in (("GiB", 1024**3), ("GB", 10**9), ("MiB", 1024**2), ("MB", 10**6), ("KiB", 1024),
-                         ("KB", 1000)):
-        if size >= factor and size % factor == 0:
-            return f"{size // factor}{unit}"
-    return str(int(size))
-
 
 @contextlib.contextmanager
 def machine_faults(command: str, out: Path | str | None) -> Iterator[None]:

@@ -14,8 +14,8 @@ import numpy as np
 
 from cli.corpus import print_summary
 from corpus.build import build
+from corpus.config import configure_build
 from corpus.localserve import serve_folder
-from corpus.options import BuildOptions, ClipOptions
 from corpus.synthetic import DIRECTIONS, make_video
 
 SIZE = {"width": 112, "height": 84, "fps": 25}
@@ -105,17 +105,15 @@ def build_web(out: Path, name: str, clips: list[Clip], videos: Path, workers: in
                            + ([c.direction] if labeled else []))
             for stem in extra:
                 w.writerow([stem, f"{base}/{stem}.mp4", "a planted copy"] + ([""] if labeled else []))
-        summary = build(BuildOptions(source="web", inputs=(str(url_list),), out=str(out), workers=workers,
-                                     shard_bytes=1_000_000, unit_size=32, clip=ClipOptions(short_side=64)),
-                        progress=False)
+        summary = build(configure_build({"source": "web", "inputs": [url_list], "out": out, "workers": workers,
+                                         "shard_bytes": 1_000_000, "unit_size": 32, "short_side": 64}), progress=False)
     print_summary(summary)
     return summary
 
 
 def build_movies(out: Path, videos: Path, workers: int) -> dict:
-    summary = build(BuildOptions(source="movies", inputs=(str(videos / "movies"),), out=str(out), workers=workers,
-                                 shard_bytes=1_000_000, clip=ClipOptions(short_side=64, clip_seconds=3.0)),
-                    progress=False)
+    summary = build(configure_build({"source": "movies", "inputs": [videos / "movies"], "out": out, "workers": workers,
+                                     "shard_bytes": 1_000_000, "short_side": 64, "clip_seconds": 3.0}), progress=False)
     print_summary(summary)
     return summary
 
@@ -165,9 +163,8 @@ def build_captioned(out: Path, name: str, clips: list[CaptionedClip], videos: Pa
             w = csv.writer(f)
             w.writerow(["videoid", "contentUrl", "name"])
             w.writerows([c.name, f"{base}/{c.name}.mp4", c.caption] for c in clips)
-        summary = build(BuildOptions(source="web", inputs=(str(url_list),), out=str(out), workers=workers,
-                                     shard_bytes=1_000_000, unit_size=32, clip=ClipOptions(short_side=64)),
-                        progress=False)
+        summary = build(configure_build({"source": "web", "inputs": [url_list], "out": out, "workers": workers,
+                                         "shard_bytes": 1_000_000, "unit_size": 32, "short_side": 64}), progress=False)
     print_summary(summary)
     return summary
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from cli.common import Progress, fail, machine_faults
+from cli.options import command
 from cli.train_options import (
     AUGMENT,
     DATA,
@@ -19,7 +20,6 @@ from cli.train_options import (
     SUPERVISED_STAGE,
     VALIDATION,
     VIDEO_LANGUAGE_STAGE,
-    command,
     objective_options,
 )
 from trainer.objectives.options import PRETRAIN, SUPERVISED, VIDEO_LANGUAGE

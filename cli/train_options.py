@@ -1,15 +1,10 @@
 """The train commands' options, each declared once: those every stage has, the data section's, each
-stage's own, and each objective's (made from its options class, with its help text). A command is
-a function of its options by name, given the signature typer reads; the lists of sizes and
-objectives in the help come from the registries."""
+stage's own, and each objective's (made from its options class, with its help text, by
+cli/options.py, which makes the commands of both halves); the lists of sizes and objectives in the
+help come from the registries."""
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import types
-import typing
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -38,7 +33,6 @@ from cli.common import (
     NumViews,
     Out,
     Precision,
-    Progress,
     Sampling,
     Seed,
     Shards,
@@ -51,6 +45,7 @@ from cli.common import (
     WeightDecay,
     Workers,
 )
+from cli.options import options_of
 from trainer.objectives.options import PRETRAIN, ObjectiveOptions, described
 
 # every training stage
@@ -115,37 +110,4 @@ AUGMENT: dict[str, Any] = {
 
 def objective_options(registry: dict[str, type[ObjectiveOptions]]) -> dict[str, Any]:
     """Every registered objective's settings as options (not given: None), under its help panel."""
-    out: dict[str, Any] = {}
-    for options in registry.values():
-        hints = typing.get_type_hints(options)
-        for f in dataclasses.fields(options):
-            value = _without_none(hints[f.name])
-            out[f.name] = Annotated[value | None, typer.Option(
-                help=f.metadata["help"], rich_help_panel=f.metadata.get("panel", options.panel))]
-    return out
-
-
-def _without_none(hint: Any) -> Any:
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        kept = [a for a in typing.get_args(hint) if a is not type(None)]
-        return kept[0] if len(kept) == 1 else hint
-    return hint
-
-
-def command(run: Callable[[dict], None], doc: str, *groups: dict[str, Any]) -> Callable[..., None]:
-    """A typer command taking the options of `groups` (each None unless given) and --progress, and
-    handing them to `run` as one dict."""
-    names = [name for group in groups for name in group]
-    repeated = {n for n in names if names.count(n) > 1}
-    assert not repeated, f"options declared twice: {sorted(repeated)}"
-    params = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint)
-              for group in groups for name, hint in group.items()]
-    params.append(inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=True, annotation=Progress))
-
-    def train_command(**options: Any) -> None:
-        run(options)
-
-    train_command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    train_command.__annotations__ = {p.name: p.annotation for p in params}
-    train_command.__doc__ = doc
-    return train_command
+    return {name: hint for options in registry.values() for name, hint in options_of(options, options.panel).items()}

@@ -4,18 +4,17 @@ Rerunning the same command resumes; --retry-failed re-queues transient failures.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.metadata
 import json
 import shutil
 import time
-from pathlib import Path
 
 from corpus.compact import compact, split_units
 from corpus.dedup.apply import skip_deduplicated
 from corpus.errors import InputError, MachineFault, machine_fault
 from corpus.executors import get_executor
 from corpus.executors.base import UnitWork
+from corpus.fingerprint import changed, fingerprints, work_values
 from corpus.finish import UnitFinisher
 from corpus.lock import writing
 from corpus.media.signature import SIGNATURE_VERSION
@@ -43,15 +42,6 @@ from manifests.tables import write_atomic_bytes
 PLAN_MARKER = "plan.json"
 
 
-def _digest(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _fingerprints(options: BuildOptions) -> dict:
-    sizes = [(p, Path(p).stat().st_size if Path(p).is_file() else None) for p in options.inputs]
-    return {"plan": _digest([options.plan_fields(), sizes]), "work": _digest(options.work_fields())}
-
-
 def _tool_version() -> str:
     try:
         return importlib.metadata.version("vmae")
@@ -63,7 +53,8 @@ def _write_build_json(layout: CorpusLayout, options: BuildOptions, **fields) -> 
     old = layout.build_doc()
     doc = {**old, "tool": "vmae", "tool_version": _tool_version(), "schema_version": SCHEMA_VERSION,
            "source": options.source, "options": dataclasses.asdict(options), "signature_version": SIGNATURE_VERSION,
-           "fingerprint": _fingerprints(options), **fields}
+           "fingerprint": fingerprints(options),
+           "output_settings": json.loads(json.dumps(work_values(options), default=str)), **fields}
     write_atomic_bytes(layout.build_json, json.dumps(doc, indent=2, sort_keys=True, default=str).encode())
 
 
@@ -76,14 +67,14 @@ def plan(options: BuildOptions, layout: CorpusLayout) -> dict:
         raise InputError(f"the inputs hold no rows to build: {', '.join(options.inputs)}")
     for i, r in enumerate(rows):
         r["row"] = i
-    labels, unknown = apply_labels(rows, result.labels, options.label_map)
+    labels, unknown = apply_labels(rows, result.labels, options.plan.label_map)
     if unknown:
         result.report["unknown_labels"] = unknown
     if labels:
         write_atomic_bytes(layout.labels_txt, ("\n".join(labels) + "\n").encode())
     for rel, data in source.extra_files(rows, labels).items():
         write_atomic_bytes(layout.root / rel, data)
-    units = assign_units(rows, options.unit_size)
+    units = assign_units(rows, options.plan.unit_size)
     write_plan(layout, rows)
     info = {"rows": len(rows), "units": len(units), "labeled": bool(labels),
             "classes": len(labels or []), "report": result.report}
@@ -120,21 +111,22 @@ def _holds_clips(layout: CorpusLayout) -> bool:
 
 def _check_same_build(layout: CorpusLayout, options: BuildOptions) -> None:
     """A rerun resumes only what the same inputs and options would have made."""
-    recorded = layout.build_doc().get("fingerprint", {})
-    now = _fingerprints(options)
+    doc = layout.build_doc()
+    recorded = doc.get("fingerprint", {})
+    now = fingerprints(options)
     if recorded.get("plan") != now["plan"]:
         raise InputError(f"{layout.root} was planned from other inputs or source options. Rerun with the same "
                          "--source, --input files and source options to resume, or build into a new --out folder.")
     if recorded.get("work") != now["work"] and _holds_clips(layout):
-        raise InputError(f"{layout.root} already holds clips made with other clip, fetch, shard or filter options; "
-                         "rerun with the options it was built with, or build into a new --out folder.")
+        before = doc.get("output_settings")
+        which = ", ".join(changed(before, json.loads(json.dumps(work_values(options), default=str)))) \
+            if isinstance(before, dict) else "settings an older vmae recorded differently"
+        raise InputError(f"{layout.root} already holds clips made with other settings ({which}); rerun with the "
+                         "options it was built with (its build.json has them), or build into a new --out folder.")
 
 
 def build(options: BuildOptions, *, plan_only: bool = False, retry_failed: bool = False,
           progress: bool = True) -> dict:
-    source = get_source(options.source)(options)
-    source.check_clip_options(options.clip)
-    options = dataclasses.replace(options, clip=source.clip_defaults(options.clip))
     layout = CorpusLayout.at(options.out)
     if not layout.marker(PLAN_MARKER).is_file() and layout.root.is_dir() and not layout.build_json.is_file() \
             and any(p.name not in ("done", ".lock") for p in layout.root.iterdir()):
@@ -158,7 +150,7 @@ def build(options: BuildOptions, *, plan_only: bool = False, retry_failed: bool 
 def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progress: bool) -> None:
     """Run the units that are not done, then merge the tables into a few large files."""
     if retry_failed:
-        requeue_transient(layout, options.unit_size)
+        requeue_transient(layout, options.plan.unit_size)
     skip_deduplicated(layout)
     shutil.rmtree(layout.work, ignore_errors=True)  # scratch of units a killed run left unfinished
     remove_leftovers(layout.tars)  # and the tars it was writing
@@ -169,9 +161,9 @@ def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progre
     works = [UnitWork(u, *unit_tasks(layout, u, fetcher)) for u in pending]
     bar = BuildProgress(sum(len(t.rows) for w in works for t in w.tasks), enabled=progress)
     _write_build_json(layout, options, state="building")
-    executor = get_executor(options.executor)(options.workers, address=options.ray_address)
+    executor = get_executor(options)
     run_steps: dict[str, dict] = {}
-    watch = TaskWatch(options.fetch.setup_fault_rows, options.fetch.backoff_s)
+    watch = TaskWatch(options.download.setup_fault_rows, options.download.backoff_s)
 
     def on_task(task) -> None:
         bar.task_done(task)
@@ -179,12 +171,12 @@ def _run(options: BuildOptions, layout: CorpusLayout, retry_failed: bool, progre
 
     try:
         pipeline = Pipeline(options, STEPS[get_source(options.source).media])
-        executor.run(works, pipeline, UnitFinisher(str(layout.root), options.shard_bytes, labeled),
+        executor.run(works, pipeline, UnitFinisher(str(layout.root), options.shard.shard_bytes, labeled),
                      on_task, lambda work, marker: add_stats(run_steps, marker["steps"]))
     except SetupFault as fault:  # rows of the streak that finished units failed go back to pending
         bar.close()
         shutil.rmtree(layout.work, ignore_errors=True)
-        requeue_rows(layout, watch.stopped_rows, options.unit_size)
+        requeue_rows(layout, watch.stopped_rows, options.plan.unit_size)
         _write_build_json(layout, options, state="stopped", stopped=str(fault), tool_warnings=dict(watch.warnings))
         raise
     except MachineFault as fault:

@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 
 from corpus.errors import MachineFault, machine_fault
 from corpus.executors.base import UnitWork
+from corpus.shard_writer import write_shards
 from corpus.stats import unit_stats
 from corpus.steps.base import Task
-from corpus.steps.shard import write_shards
 from manifests.layout import CorpusLayout
 from manifests.tables import write_atomic_bytes, write_part
 

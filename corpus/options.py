@@ -1,110 +1,134 @@
-"""Options of a corpus build as frozen dataclasses: what the CLI parses and workers receive."""
+"""A corpus build's settings: the sections several components read (the plan, media, downloads,
+shards, the executor), each component's own options by its section name, the source's options and
+the filters. Every setting is declared once, with `option` (manifests/options.py): its help text,
+and whether it changes the clips and shards (`output=True`), from which the resume fingerprint is
+derived (corpus/fingerprint.py). The commands are generated from these classes (cli/corpus.py)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import Any
+
+from corpus.errors import InputError
+from manifests.options import SIZE, option
 
 SHARD_BYTES = 1024**3  # default size of a tar (of a build and of a mix): 1 GiB
 
-
-@dataclass(frozen=True)
-class FetchOptions:
-    timeout_s: float = 30.0  # connect and per-read timeout; a stalled server fails after this
-    max_bytes: int = 2 * 1024**3  # size cap of one download
-    # after timeout_s, a download must average this many bytes/s: with max_bytes, a total time budget
-    min_rate: float = 20_000.0
-    retries: int = 3  # extra attempts for transient errors, with exponential backoff + jitter
-    backoff_s: float = 1.0  # first backoff; doubles each attempt
-    # yt-dlp
-    format: str | None = None  # None: best at most 360p, without audio unless keep_audio
-    cookies: str | None = None
-    proxy: str | None = None
-    sleep_interval_s: float = 0.0
-    rate_limit: str | None = None  # e.g. "4M" bytes/s
-    download_sections: bool = False  # fetch only the annotated time range where the site allows
-    sleep_requests_s: float = 0.0  # yt-dlp: seconds between the requests of one extraction (per-site pacing)
-    cookies_from_browser: str | None = None  # yt-dlp: BROWSER[+KEYRING][:PROFILE][::CONTAINER]
-    extractor_args: tuple[str, ...] = ()
-    # this many rows of one site failing in a row for one set-up cause (formats, bot check, rate limit)
-    # stop the build, leaving them pending
-    setup_fault_rows: int = 20  # yt-dlp: "IE_KEY:ARGS" each, e.g. "youtube:player_client=web"
+FETCH = "Fetching"
+CLIP = "Clipping and encoding"
+SRC = "Source-specific"
+RUN = "Running"
+ALLOW_UNFINISHED = ("Use input corpora whose build did not finish (or whose dedup is older than their clips) as they "
+                    "are, with a warning; by default they are refused.")
 
 
 @dataclass(frozen=True)
-class ClipOptions:
-    short_side: int = 320  # never upscaled
-    fps: float | None = None  # None keeps the source frame rate
-    crf: int = 23
-    preset: str = "veryfast"
-    keep_audio: bool = False
-    min_seconds: float = 0.5  # shorter clips are failed rows (too_short)
-    # windows: cut each video (or its annotated range) into fixed windows instead of one clip
-    clip_seconds: float | None = None
-    window_frames: int | None = None
-    stride_s: float | None = None  # None: windows do not overlap
-    # shots: clips follow shot boundaries; shorter shots than min_seconds merge, longer than max_seconds are cut
-    split: str = "range"  # range (the row's range, or windows of it) | shots
-    max_seconds: float | None = None
-    shot_threshold: float = 3.0  # the adaptive detector's threshold (lower finds more cuts)
-    # caps on what a file's header may claim: longer or larger videos fail as too_long / too_large
-    max_duration_s: float = 24 * 3600.0
-    max_pixels: int = 8192 * 8192
+class NoOptions:
+    """A component without options of its own."""
 
 
 @dataclass(frozen=True)
-class ImageOptions:
-    """How images (the images source) are kept: the short side comes from ClipOptions."""
+class PlanOptions:
+    """What decides the plan besides the source and its inputs: a rerun must match it to resume."""
 
-    min_side: int = 64  # smaller images fail as too_small
-    max_pixels: int = 8192 * 8192  # larger ones fail as too_large, before they are decoded
-    quality: int = 90  # JPEG quality of the stored image
+    unit_size: int = option(64, "Input rows per unit of work (resume granularity).", output=True, panel=RUN)
+    label_map: str | None = option(None, "Class order, one name per line (e.g. the K710 list); rows of other "
+                                         "classes are skipped as unknown_label.", output=True, panel=SRC)
 
-
-@dataclass(frozen=True)
-class FetchStepOptions:
-    """What the fetch step and the fetchers need: how to fetch, and whether audio is kept (yt-dlp
-    then asks for a format with it)."""
-
-    fetch: FetchOptions
-    keep_audio: bool = False
+    def __post_init__(self):
+        if self.unit_size < 1:
+            raise InputError(f"--unit-size {self.unit_size}: give at least 1 row per unit")
 
 
 @dataclass(frozen=True)
-class ImageStepOptions:
-    """What the image step needs: how images are kept, and the short side they are stored at."""
+class MediaOptions:
+    """What the probe, clip and image steps and the yt-dlp fetcher all read."""
 
-    image: ImageOptions
-    short_side: int = 320
+    short_side: int = option(320, "Short side of clips and images in pixels (never upscaled).", output=True,
+                             panel=CLIP)
+    keep_audio: bool = option(False, "Keep the audio track (AAC).", output=True, panel=CLIP)
+    max_pixels: int = option(8192 * 8192, "Videos with larger frames (width x height), and larger images, fail as "
+                                          "too_large (images before they are decoded).", output=True, panel=CLIP)
+    max_duration_s: float = option(24 * 3600.0, "Videos whose header claims more seconds fail as too_long.",
+                                   output=True, flag="--max-duration", panel=CLIP)
+
+    def __post_init__(self):
+        if self.short_side < 2 or self.max_pixels < 1 or self.max_duration_s <= 0:
+            raise InputError("--short-side must be at least 2, --max-pixels and --max-duration above 0")
 
 
 @dataclass(frozen=True)
-class BuildOptions:
+class DownloadOptions:
+    """What every download (HTTP and yt-dlp) obeys, and when a streak of set-up failures stops the build."""
+
+    timeout_s: float = option(30.0, "Seconds without data before a download fails.", output=False,
+                              flag="--timeout", panel=FETCH)
+    max_bytes: int = option(2 * 1024**3, "Size cap of one download.", output=True, parse=SIZE, panel=FETCH)
+    min_rate: float = option(20_000.0, "Bytes per second a download must average once --timeout has passed (with "
+                                       "--max-bytes, a total time budget).", output=False, parse=SIZE, panel=FETCH)
+    retries: int = option(3, "Retries of transient errors (exponential backoff + jitter).", output=False,
+                          panel=FETCH)
+    backoff_s: float = option(1.0, "Seconds before the first retry; doubles each attempt.", output=False,
+                              flag="--backoff", panel=FETCH)
+    setup_fault_rows: int = option(20, "Stop the build when this many rows of one site fail in a row for one set-up "
+                                       "cause (formats missing, bot check, rate limit); they stay pending.",
+                                   output=False, panel=FETCH)
+
+    def __post_init__(self):
+        if self.timeout_s <= 0 or self.max_bytes < 1 or self.retries < 0 or self.setup_fault_rows < 1:
+            raise InputError("--timeout and --max-bytes must be above 0, --retries at least 0, --setup-fault-rows "
+                             "at least 1")
+
+
+@dataclass(frozen=True)
+class ShardOptions:
+    """How the shard writer sizes tars (a build's and a mix's)."""
+
+    shard_bytes: int = option(SHARD_BYTES, "Target tar size, e.g. 1GiB, 200MB.", output=True, parse=SIZE,
+                              panel=RUN)
+
+    def __post_init__(self):
+        if self.shard_bytes < 1:
+            raise InputError(f"--shard-bytes {self.shard_bytes}: give a size above 0")
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    """Where the work runs; build, mix and dedup share it (each executor's own options are its section)."""
+
+    executor: str = option("local", "local runs processes on this machine, ray runs Ray tasks (corpus folders on "
+                                    "storage every node sees).", output=False, panel=RUN)
+    workers: int = option(1, "Parallel worker processes (local), or tasks in flight (ray); the commands' default is "
+                             "every core.", output=False, panel=RUN, hide_default=True)
+
+    def __post_init__(self):
+        if self.workers < 1:
+            raise InputError(f"--workers {self.workers}: give at least 1")
+
+
+class Sectioned:
+    """A command's settings holding components' own sections (`components`, by section name)."""
+
+    components: dict[str, Any]
+
+    def of(self, component: type) -> Any:
+        """A component's own options: as given, or its defaults."""
+        return self.components.get(component.section) or component.Options()
+
+
+@dataclass(frozen=True)
+class BuildOptions(Sectioned):
     source: str
     inputs: tuple[str, ...]
     out: str
-    fetch: FetchOptions = field(default_factory=FetchOptions)
-    clip: ClipOptions = field(default_factory=ClipOptions)
-    image: ImageOptions = field(default_factory=ImageOptions)
-    shard_bytes: int = SHARD_BYTES
-    unit_size: int = 64  # input rows per unit of work (resume and retry granularity)
-    workers: int = 1  # local: processes; ray: units in flight at once
-    executor: str = "local"  # local | ray
-    ray_address: str | None = None  # an existing Ray cluster ("auto", "ray://host:10001"); None starts one
-    label_map: str | None = None  # one class name per line: fixes label ids (e.g. the K710 order)
+    plan: PlanOptions = field(default_factory=PlanOptions)
+    media: MediaOptions = field(default_factory=MediaOptions)
+    download: DownloadOptions = field(default_factory=DownloadOptions)
+    shard: ShardOptions = field(default_factory=ShardOptions)
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)
+    # each component's own options (a step's, a fetcher's, an executor's) by its section name;
+    # one not given has its defaults
+    components: dict[str, Any] = field(default_factory=dict)
     source_options: dict = field(default_factory=dict)  # the source's own options (its Options class)
     # filter steps in order, each (name, its options as a dict): corpus/steps/filters
     filters: tuple[tuple[str, dict], ...] = ()
-
-    def plan_fields(self) -> dict:
-        """What decides the plan (rows and units): a rerun must match these to resume."""
-        return {"source": self.source, "inputs": self.inputs, "unit_size": self.unit_size,
-                "label_map": self.label_map, "source_options": self.source_options}
-
-    def work_fields(self) -> dict:
-        """What decides the clips and shards: may change only while no unit has finished."""
-        fetch = {"format": self.fetch.format, "max_bytes": self.fetch.max_bytes,
-                 "download_sections": self.fetch.download_sections}
-        work = {"clip": asdict(self.clip), "image": asdict(self.image), "fetch": fetch, "shard_bytes": self.shard_bytes}
-        if self.filters:  # only then: corpora built before filters existed keep their fingerprint and resume
-            work["filters"] = [list(f) for f in self.filters]
-        return work

@@ -1,5 +1,5 @@
-"""The pipeline every fetched file goes through: a plain list of step classes and the build's
-options. Each worker builds the steps once and runs every task it is given through them; what
+"""The pipeline every fetched file goes through: a plain list of step classes (filters are steps)
+and the build's options. Each worker builds the steps once and runs every task it is given through them; what
 each step did travels with the task and is summed per unit (unit_stats)."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from corpus.steps.base import Step, Task
 from corpus.steps.clip import Clip
 from corpus.steps.fetch import Fetch
 from corpus.steps.filters import build_filters
-from corpus.steps.filters.base import Filter
 from corpus.steps.image import StoreImage
 from corpus.steps.probe import Probe
 
@@ -27,15 +26,15 @@ class Pipeline:
     options: BuildOptions
     steps: tuple[type[Step], ...] = STEPS["video"]
 
-    def build(self) -> list[Step | Filter]:
+    def build(self) -> list[Step]:
         """Filters on rows first (nothing is fetched for a row they drop), then the media steps,
         then filters on clips."""
         filters = build_filters(self.options.filters)
-        return ([f for f in filters if f.on == "rows"] + [step(step.options_from(self.options)) for step in self.steps]
+        return ([f for f in filters if f.on == "rows"] + [step.from_build(self.options) for step in self.steps]
                 + [f for f in filters if f.on == "clips"])
 
 
-def run_task(steps: list[Step | Filter], task: Task) -> Task:
+def run_task(steps: list[Step], task: Task) -> Task:
     """Raises only MachineFault (a full disk, a vanished folder, ...): the build stops and no row
     fails. Any other unexpected error fails the task's rows with error_kind internal, and the
     build goes on. The fetched file is deleted when it was a download."""

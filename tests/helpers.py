@@ -18,21 +18,31 @@ import pytest
 from PIL import Image
 
 from corpus.build import build
+from corpus.config import configure_build
 from corpus.localserve import serve_folder
-from corpus.options import BuildOptions, ClipOptions, FetchOptions, ImageOptions
+from corpus.options import BuildOptions
 from corpus.synthetic import DIRECTIONS, make_video
 from corpus.view.server import serve
 from manifests.validate import validate
 
+# small, fast clips and quick failures unless a test says otherwise
+TEST_DEFAULTS = {"short_side": 96, "preset": "ultrafast", "timeout_s": 3, "retries": 0, "backoff_s": 0.05, "workers": 1,
+                 "shard_bytes": 400_000}
 
-def build_corpus(out: Path, source: str, inputs, *, clip: dict | None = None, fetch: dict | None = None,
-                 image: dict | None = None, retry_failed: bool = False, plan_only: bool = False, **options) -> dict:
-    opts = BuildOptions(source=source, inputs=tuple(str(i) for i in inputs), out=str(out),
-                        clip=ClipOptions(**({"short_side": 96, "preset": "ultrafast"} | (clip or {}))),
-                        fetch=FetchOptions(**({"timeout_s": 3, "retries": 0, "backoff_s": 0.05} | (fetch or {}))),
-                        image=ImageOptions(**(image or {})),
-                        **({"workers": 1, "shard_bytes": 400_000} | options))
-    return build(opts, progress=False, retry_failed=retry_failed, plan_only=plan_only)
+
+def build_options(out: Path, source: str, inputs, **settings) -> BuildOptions:
+    """A build's options from settings by name (clip, fetch and image: groups of them), as the command reads them."""
+    flat = {k: v for k, v in settings.items() if k not in ("clip", "fetch", "image")}
+    for group in ("clip", "fetch", "image"):
+        flat |= settings.get(group) or {}
+    return configure_build({"source": source, "inputs": [str(i) for i in inputs], "out": str(out), **flat},
+                           defaults=TEST_DEFAULTS)
+
+
+def build_corpus(out: Path, source: str, inputs, *, retry_failed: bool = False, plan_only: bool = False,
+                 **settings) -> dict:
+    return build(build_options(out, source, inputs, **settings), progress=False, retry_failed=retry_failed,
+                 plan_only=plan_only)
 
 
 def check_corpus(root: Path) -> pd.DataFrame:

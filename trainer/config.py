@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from manifests.options import defaults, merge, nest, sections
 from trainer.data.config import DataConfig
 from trainer.data.masking import ENCODER_MASKS
 from trainer.errors import ConfigError
@@ -235,63 +236,24 @@ class VLSettings(TrainConfig):
 VLConfig = with_sections(VLSettings, VIDEO_LANGUAGE, "VLConfig")
 
 
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def _defaults(cls: type) -> dict:
-    return {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
-            for f in dataclasses.fields(cls)}
-
-
-def sections(cls: type) -> dict[str, type]:
-    """The config's sections (data, and one per objective): field name -> its dataclass."""
-    return {name: type(value) for name, value in _defaults(cls).items() if dataclasses.is_dataclass(value)}
-
-
-def nest(cls: type, options: dict) -> dict:
-    """Settings by flat name (as a command's parameters, or a YAML file's top level) -> the
-    config's sections: a name that is a field of a section goes there; a section given as a
-    mapping is taken as it is. None means not given."""
-    parts = sections(cls)
-    owner = {f.name: section for section, kind in parts.items() for f in dataclasses.fields(kind)}
-    top = {f.name for f in dataclasses.fields(cls)}
-    doc: dict = {}
-    for key, value in options.items():
-        if value is None:
-            continue
-        if key in parts and isinstance(value, dict):
-            doc[key] = _merge(doc.get(key, {}), value)
-        elif key in top and key not in parts:
-            doc[key] = value
-        elif key in owner:
-            doc.setdefault(owner[key], {})[key] = value
-        else:
-            raise ConfigError(f"{key!r} is not a setting of {cls.__name__}")
-    return doc
-
-
 def build_config(cls: type, options: dict, from_file: dict | None = None, started_from: dict | None = None):
     """A `cls` from command-line options (flat, None = not given) over a YAML file's contents over
     the presets (with what the --init checkpoint says, `started_from`) over the defaults."""
-    chosen = _merge(nest(cls, from_file or {}), nest(cls, options))
+    chosen = merge(nest(cls, from_file or {}), nest(cls, options))
     doc = chosen
     for layer in reversed(cls.presets(chosen, started_from)):
-        doc = _merge(nest(cls, layer), doc)
-    defaults = _defaults(cls)
+        doc = merge(nest(cls, layer), doc)
+    base = defaults(cls)
     given = {name: doc.pop(name, {}) or {} for name in sections(cls)}
     for key, value in doc.items():  # YAML and repeated options give lists where the config keeps tuples
-        if isinstance(defaults[key], tuple) and isinstance(value, list | tuple):
+        if isinstance(base[key], tuple) and isinstance(value, list | tuple):
             doc[key] = tuple(value)
     if isinstance(doc.get("objective_weights"), list | tuple):
         doc["objective_weights"] = parse_weights(doc["objective_weights"])
     parts = {}
     for name, values in given.items():
         try:
-            parts[name] = dataclasses.replace(defaults[name], **values)
+            parts[name] = dataclasses.replace(base[name], **values)
         except ValueError as e:  # the data section's checks
             raise ConfigError(str(e)) from e
     return cls(**doc, **parts)

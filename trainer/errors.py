@@ -1,10 +1,11 @@
 """The trainer's errors: each says what went wrong and what to do about it. The CLI prints them
 without a traceback (VMAE_DEBUG=1 shows it); anything else is a bug and keeps its traceback."""
 
+from manifests.options import OptionError
 from trainer.models.sizes import ModelError
 
 
-class ConfigError(ValueError):
+class ConfigError(OptionError):
     """Settings that do not make a run (a value out of range, options that do not go together)."""
 
 
@@ -27,5 +28,6 @@ class CheckpointError(Exception):
     """A checkpoint file that cannot be read, or cannot start this run."""
 
 
-# vmae's own errors only: a ValueError from torch or numpy inside an objective is a bug with a traceback
-USER_ERRORS = (ConfigError, ModelError, DataError, TrainingError, CheckpointError)
+# vmae's own errors only (OptionError: a setting that cannot be read); a ValueError from torch or numpy
+# inside an objective is a bug with a traceback
+USER_ERRORS = (OptionError, ConfigError, ModelError, DataError, TrainingError, CheckpointError)

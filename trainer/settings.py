@@ -6,23 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
+from manifests.options import read_settings_file
 from trainer import checkpoint
 from trainer.config import build_config
-from trainer.errors import CheckpointError, ConfigError
-
-
-def read_yaml(path: str | Path | None) -> dict:
-    if not path:
-        return {}
-    try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path} is not a readable YAML file ({str(e).splitlines()[0]})") from e
-    if doc is not None and not isinstance(doc, dict):
-        raise ConfigError(f"{path} holds a {type(doc).__name__}; a config file is a mapping of settings")
-    return doc or {}
+from trainer.errors import CheckpointError
 
 
 def started_from(init: str | None) -> dict:
@@ -40,6 +27,6 @@ def started_from(init: str | None) -> dict:
 def configure(cls: type, options: dict, from_file: str | Path | dict | None = None):
     """A `cls` config from command-line options over a YAML file (a path, or its already-read
     contents) over what the --init checkpoint says over the presets and defaults."""
-    doc = from_file if isinstance(from_file, dict) else read_yaml(from_file)
+    doc = from_file if isinstance(from_file, dict) else read_settings_file(from_file)
     init = options.get("init") or doc.get("init")
     return build_config(cls, options, doc, started_from(init))

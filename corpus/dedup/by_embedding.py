@@ -23,14 +23,23 @@ from corpus.dedup.semantic import (
 )
 from corpus.dedup.verdicts import keepers, mark, preference, video_keys
 from corpus.errors import InputError
+from manifests.options import option
+
+SEMANTIC = "Semantic"
 
 
 @dataclass(frozen=True)
 class SemanticOptions:
-    embeddings: tuple[str, ...]  # Parquet files of clip_key, embedding ('vmae embed')
-    similarity: float = DEFAULT_SIMILARITY  # cosine at or above which two clips are duplicates
-    clusters: int | None = None  # K-means clusters; None: about the square root of the clips
-    plot: str | None = None  # the distribution's picture; None: DIR/dedup_similarity.png of the first corpus
+    embeddings: tuple[str, ...] = option((), "Parquet of clip embeddings ('vmae embed': clip_key, embedding) of the "
+                                             "corpora and the --against ones; turns on semantic dedup (K-means, then "
+                                             "cosine within clusters). Repeat for several files.", panel=SEMANTIC)
+    similarity: float = option(DEFAULT_SIMILARITY, "Cosine at or above which two clips of different videos are "
+                                                   "semantic duplicates; choose it from the picture the command "
+                                                   "draws.", panel=SEMANTIC)
+    clusters: int | None = option(None, "K-means clusters (default: about the square root of the clips).",
+                                  panel=SEMANTIC)
+    plot: str | None = option(None, "Where to draw the similarity distribution (default: DIR/dedup_similarity.png "
+                                    "of the first corpus).", panel=SEMANTIC)
 
 
 def semantic_pass(items: pd.DataFrame, against: pd.DataFrame, opts: SemanticOptions, map_fn: Callable | None

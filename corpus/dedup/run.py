@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,10 +32,25 @@ from corpus.dedup.pairs import Search, Signed
 from corpus.dedup.units import CorpusItems, check_signature_versions, load_items
 from corpus.dedup.verdicts import keepers, mark, preference, video_keys
 from corpus.errors import InputError
-from corpus.executors import get_executor
+from corpus.executors import Executor, local_executor
 from corpus.lock import check_finished, reading, writing
+from corpus.options import ALLOW_UNFINISHED, ExecutorOptions, Sectioned
 from manifests.layout import CorpusLayout
+from manifests.options import option
 from manifests.tables import write_part
+
+
+@dataclass(frozen=True)
+class DedupOptions(Sectioned):
+    """`vmae corpus dedup`'s settings besides the corpora it deduplicates."""
+
+    against: tuple[str, ...] = option((), "Evaluation corpus (may be plan-only): training clips matching it by video "
+                                          "id or signature are dropped as leaks. Repeat for several.")
+    threshold: int = option(DEFAULT_THRESHOLD, "Near-duplicate threshold in bits of the 512-bit signature.")
+    allow_unfinished: bool = option(False, ALLOW_UNFINISHED)
+    semantic: SemanticOptions = field(default_factory=SemanticOptions)  # on when it names embeddings
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)
+    components: dict[str, Any] = field(default_factory=dict)  # the executor's own options
 
 
 @dataclass
@@ -148,11 +164,11 @@ def _ids(items: pd.DataFrame) -> None:
 
 
 def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: int = DEFAULT_THRESHOLD, *,
-          workers: int = 1, executor: str = "local", ray_address: str | None = None, progress: bool = False,
-          allow_unfinished: bool = False, semantic: SemanticOptions | None = None) -> list[DedupResult]:
-    """workers, executor, ray_address: where the near-pair search and the semantic pass's
-    within-cluster search run (workers=1 and local: in this process); every other step is light
-    and runs here. semantic: also drop by embedding (corpus/dedup/by_embedding.py). The corpora are held as their writer
+          executor: Executor | None = None, progress: bool = False, allow_unfinished: bool = False,
+          semantic: SemanticOptions | None = None) -> list[DedupResult]:
+    """executor: where the near-pair search and the semantic pass's within-cluster search run
+    (default: here, in this process); every other step is light and runs here. semantic: also
+    drop by embedding (corpus/dedup/by_embedding.py), when it names embeddings. The corpora are held as their writer
     (dedup writes their dedup/), the --against corpora as readers; a corpus whose build stopped
     half-way is refused unless allow_unfinished (a plan-only corpus is finished as planned)."""
     if not corpora:
@@ -169,8 +185,9 @@ def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: 
             if CorpusLayout.at(root).is_corpus():
                 held.enter_context(writing(root))
         held.enter_context(reading(a for a in against if Path(a).resolve() not in written))
-        pool = get_executor(executor)(workers, address=ray_address)  # local with one worker: in this process
-        return _dedup(corpora, against, _searcher(pool, threshold, progress), pool.map, semantic)
+        pool = executor or local_executor(1)
+        return _dedup(corpora, against, _searcher(pool, threshold, progress), pool.map,
+                      semantic if semantic is not None and semantic.embeddings else None)
 
 
 def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search, map_fn,

@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from corpus.component import Component
+from corpus.options import ExecutorOptions
 from corpus.pipeline import Pipeline, run_task
 from corpus.steps.base import Step, Task
 
@@ -50,12 +52,32 @@ def run_one_unit(pipeline: Pipeline, finish: Finish, work: UnitWork) -> tuple[li
     return tasks, finish(work, tasks)
 
 
-class Executor:
-    name: ClassVar[str]
-    finishes_units_on_workers: ClassVar[bool]  # False: units are finished in the calling process
+def bounded_map(items: Iterable, limit: int, submit: Callable[[Any], Any], wait_one: Callable[[list], Any],
+                result: Callable[[Any, Any], Any], on_done: OnDone) -> None:
+    """The one loop of every executor's map: submit(item) until `limit` are in flight, then
+    wait_one(handles) for one that finished, on_done(item, result(handle, item)), and so on."""
+    in_flight: dict[Any, Any] = {}
+    queue = iter(items)
+    while True:
+        while len(in_flight) < limit and (item := next(queue, None)) is not None:
+            in_flight[submit(item)] = item
+        if not in_flight:
+            return
+        handle = wait_one(list(in_flight))
+        item = in_flight.pop(handle)
+        on_done(item, result(handle, item))
 
-    def __init__(self, workers: int = 1, **_):
-        self.workers = max(1, workers)
+
+class Executor(Component):
+    """Built from the shared executor section (which executor, how many workers) and its own options."""
+
+    finishes_units_on_workers: ClassVar[bool]  # False: units are finished in the calling process
+    reads: ClassVar[tuple[str, ...]] = ("executor",)
+    executor: ExecutorOptions
+
+    def __init__(self, options: Any, executor: ExecutorOptions) -> None:
+        super().__init__(options, executor=executor)
+        self.workers = executor.workers
 
     def map(self, fn: Callable, items: Iterable, on_done: OnDone) -> None:
         """fn(item) for every item, a bounded number at once; on_done(item, result) here as each

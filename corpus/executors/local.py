@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-from corpus.executors.base import Executor, OnDone
+from corpus.executors.base import Executor, OnDone, bounded_map
 from manifests.children import keep_current_folder_off_child_paths
 
 _MAP_FN: list[Callable] = []  # this worker process' function of a map, sent once by _start_worker
@@ -37,19 +37,8 @@ class LocalExecutor(Executor):
         pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_start_worker,
                                    initargs=(fn,))
         try:
-            _bounded(pool, items, self.workers * self.LOOKAHEAD, on_done)
+            bounded_map(items, self.workers * self.LOOKAHEAD, lambda item: pool.submit(_call_in_worker, item),
+                        lambda futures: next(iter(wait(futures, return_when=FIRST_COMPLETED)[0])),
+                        lambda future, item: future.result(), on_done)
         finally:  # on a fault, items not started yet are dropped (a build's rows stay pending for the rerun)
             pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _bounded(pool: ProcessPoolExecutor, items: Iterable, limit: int, on_done: OnDone) -> None:
-    in_flight: dict[Future, object] = {}
-    queue = iter(items)
-    while True:
-        while len(in_flight) < limit and (item := next(queue, None)) is not None:
-            in_flight[pool.submit(_call_in_worker, item)] = item
-        if not in_flight:
-            return
-        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        for fut in done:
-            on_done(in_flight.pop(fut), fut.result())

@@ -1,4 +1,4 @@
-"""What every fetcher shares: the request, the result, retries with backoff, hashing."""
+"""What every fetcher shares: its base, the request, the result, retries with backoff, hashing."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
+from corpus.component import Component
 from corpus.errors import StepError
+from corpus.options import DownloadOptions
 
 T = TypeVar("T")
+OnTry = Callable[[], None]  # called before each attempt (the rows count their attempts)
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,7 @@ class FetchRequest:
     path: str | None  # a local file (a local source, or a Kinetics mirror)
     stem: str  # file name (without extension) for a download
     workdir: Path
-    section: tuple[float, float] | None = None  # fetch only this range, where the site allows
+    section: tuple[float, float] | None = None  # the one range the task's rows need (a fetcher may fetch only it)
     warnings: list[str] = field(default_factory=list)  # the fetcher's tool adds its warnings here
 
 
@@ -32,6 +35,16 @@ class Fetched:
     sha256: str
     downloaded: bool  # True when the file is ours to delete after clipping
     offset_s: float | None = None  # where the file starts in the original video, when not at 0
+
+
+class Fetcher(Component):
+    """Brings one request's file to local disk; every fetcher obeys the download section."""
+
+    reads: ClassVar[tuple[str, ...]] = ("download",)
+    download: DownloadOptions
+
+    def fetch(self, req: FetchRequest, on_try: OnTry) -> Fetched:
+        raise NotImplementedError
 
 
 def with_retries(attempt: Callable[[], T], retries: int, backoff_s: float, on_try: Callable[[], None]) -> T:

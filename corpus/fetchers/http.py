@@ -10,7 +10,7 @@ import requests
 import urllib3
 
 from corpus.errors import StepError
-from corpus.options import FetchOptions
+from corpus.options import DownloadOptions
 
 CHUNK = 1 << 20
 _EXT_BY_TYPE = {"video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov",
@@ -46,7 +46,7 @@ def declared_length(headers) -> int | None:
     return lengths.pop() if len(lengths) == 1 and min(lengths) >= 0 else None
 
 
-def download(url: str, dest_stem: Path, opts: FetchOptions) -> tuple[Path, int, str]:
+def download(url: str, dest_stem: Path, opts: DownloadOptions) -> tuple[Path, int, str]:
     """Stream `url` to dest_stem + extension. Returns (path, bytes, sha256). The bytes are stored as
     they arrive (identity encoding is asked for; nothing is decompressed), at most max_bytes of
     them, and once timeout_s has passed they must keep arriving at min_rate on average, so a
@@ -78,7 +78,7 @@ def download(url: str, dest_stem: Path, opts: FetchOptions) -> tuple[Path, int, 
         raise StepError("bad_url", f"{url}: {e}") from e
 
 
-def _stream_to(raw, path: Path, url: str, opts: FetchOptions) -> tuple[int, str]:
+def _stream_to(raw, path: Path, url: str, opts: DownloadOptions) -> tuple[int, str]:
     """Copy the body to `path` as it arrives: read1 returns after each read of the socket (each
     bounded by the read timeout), so the size cap and the rate floor are checked at least that
     often however slowly the bytes come."""

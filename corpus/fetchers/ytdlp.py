@@ -1,5 +1,5 @@
-"""yt-dlp behind one small interface: options from FetchOptions, error classification, flat
-playlist expansion and single-video download."""
+"""yt-dlp behind one small interface: its options (YtdlpOptions, with the download section every
+fetcher obeys), error classification, flat playlist expansion and single-video download."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.errors import InputError, MachineFault, StepError, fault_in_message
 from corpus.fetchers.jsruntime import js_runtimes
-from corpus.options import FetchOptions
+from corpus.options import FETCH, DownloadOptions
+from manifests.options import option
 
 # yt_dlp is imported inside the functions: it is slow to import (~0.15 s), and worker processes
 # of the web and movies sources never need it.
@@ -21,6 +23,27 @@ from corpus.options import FetchOptions
 # At most 360p is plenty for clips whose short side is 320; audio only when asked for.
 FORMAT_VIDEO_ONLY = "bv*[height<=360]/b[height<=360]/wv*/w"
 FORMAT_WITH_AUDIO = "bv*[height<=360]+ba/b[height<=360]/wv*+ba/w"
+
+
+@dataclass(frozen=True)
+class YtdlpOptions:
+    format: str | None = option(None, "yt-dlp format (default: best ≤360p, with audio only under --keep-audio).",
+                                output=True, panel=FETCH)
+    download_sections: bool = option(False, "yt-dlp: fetch only the annotated time range.", output=True,
+                                     panel=FETCH)
+    cookies: str | None = option(None, "Cookies file for yt-dlp (Instagram needs one).", output=False, panel=FETCH)
+    proxy: str | None = option(None, "Proxy URL for yt-dlp.", output=False, panel=FETCH)
+    sleep_interval_s: float = option(0.0, "yt-dlp: seconds to sleep before each download.", output=False,
+                                     flag="--sleep-interval", panel=FETCH)
+    rate_limit: str | None = option(None, "yt-dlp: max download rate, e.g. 4M.", output=False, panel=FETCH)
+    sleep_requests_s: float = option(0.0, "yt-dlp: seconds between the requests of one video's extraction (pace "
+                                          "one site).", output=False, flag="--sleep-requests", panel=FETCH)
+    cookies_from_browser: str | None = option(None, "yt-dlp: cookies of a signed-in browser, "
+                                                    "BROWSER[+KEYRING][:PROFILE] (e.g. firefox).", output=False,
+                                              panel=FETCH)
+    extractor_args: tuple[str, ...] = option((), "yt-dlp: extractor arguments as on yt-dlp's command line, e.g. "
+                                                 "'youtube:player_client=web' (player clients, PO-token providers); "
+                                                 "repeat.", output=False, panel=FETCH)
 
 # (pattern in yt-dlp's message, error_kind); first match wins. Order matters: a 429 page
 # also says "unable to download".
@@ -69,7 +92,8 @@ class Warnings:
     info = error = debug
 
 
-def ydl_options(opts: FetchOptions, *, keep_audio: bool = False, warnings: list[str] | None = None) -> dict:
+def ydl_options(opts: YtdlpOptions, download: DownloadOptions, *, keep_audio: bool = False,
+                warnings: list[str] | None = None) -> dict:
     import yt_dlp
 
     o = {
@@ -79,12 +103,12 @@ def ydl_options(opts: FetchOptions, *, keep_audio: bool = False, warnings: list[
         "noprogress": True,
         "noplaylist": True,
         "format": opts.format or (FORMAT_WITH_AUDIO if keep_audio else FORMAT_VIDEO_ONLY),
-        "socket_timeout": opts.timeout_s,
+        "socket_timeout": download.timeout_s,
         # vmae retries itself (with backoff, transient errors only); yt-dlp's own retries
         # would multiply that and hide the classification.
         "retries": 0,
         "fragment_retries": 1,
-        "max_filesize": opts.max_bytes,
+        "max_filesize": download.max_bytes,
     }
     if opts.cookies:
         o["cookiefile"] = opts.cookies
@@ -99,7 +123,7 @@ def ydl_options(opts: FetchOptions, *, keep_audio: bool = False, warnings: list[
     return o | _parsed_passthrough(opts)
 
 
-def _parsed_passthrough(opts: FetchOptions) -> dict:
+def _parsed_passthrough(opts: YtdlpOptions) -> dict:
     """--cookies-from-browser and --extractor-args, read by yt-dlp's own parser so that they mean
     exactly what they mean on yt-dlp's command line (PO-token providers, player clients, ...)."""
     import yt_dlp
@@ -134,11 +158,12 @@ def _extract(url: str, options: dict, download: bool) -> dict:
         raise StepError(classify(msg), msg) from e
 
 
-def expand(url: str, opts: FetchOptions, warnings: list[str] | None = None) -> list[dict]:
+def expand(url: str, opts: YtdlpOptions, download: DownloadOptions, warnings: list[str] | None = None
+           ) -> list[dict]:
     """The videos behind a URL: one entry for a video, one per item for a playlist or channel
     (flat: nothing is downloaded). Each entry has 'id', 'url' and 'title' when known."""
     flat = {"extract_flat": "in_playlist", "noplaylist": False, "skip_download": True}
-    o = ydl_options(opts, warnings=warnings) | flat
+    o = ydl_options(opts, download, warnings=warnings) | flat
     info = _extract(url, o, download=False)
     if info.get("_type") in ("playlist", "multi_video"):
         entries = [e for e in info.get("entries") or [] if e]
@@ -168,7 +193,7 @@ class RateFloor:
 
     EXTRACTION = 4
 
-    def __init__(self, url: str, opts: FetchOptions):
+    def __init__(self, url: str, opts: DownloadOptions):
         self.url, self.opts, self.bytes = url, opts, 0
         self.start, self.began = time.monotonic(), None
 
@@ -201,14 +226,15 @@ class RateFloor:
             signal.signal(signal.SIGALRM, previous)
 
 
-def download(url: str, folder: Path, name: str, opts: FetchOptions, *, keep_audio: bool = False,
-             section: tuple[float, float] | None = None, warnings: list[str] | None = None) -> Path:
+def download(url: str, folder: Path, name: str, opts: YtdlpOptions, limits: DownloadOptions, *,
+             keep_audio: bool = False, section: tuple[float, float] | None = None,
+             warnings: list[str] | None = None) -> Path:
     """Download one video into folder/name.<ext>; returns the file path. yt-dlp's warnings are
     added to `warnings` (each once)."""
     from yt_dlp.utils import download_range_func
 
-    floor = RateFloor(url, opts)
-    o = ydl_options(opts, keep_audio=keep_audio, warnings=warnings) | {"outtmpl": f"{name}.%(ext)s",
+    floor = RateFloor(url, limits)
+    o = ydl_options(opts, limits, keep_audio=keep_audio, warnings=warnings) | {"outtmpl": f"{name}.%(ext)s",
                                                      "paths": {"home": str(folder)},
                                                      "progress_hooks": [floor.hook]}
     if section is not None:

@@ -15,7 +15,6 @@ from corpus.media.motion import motion_score
 from corpus.media.probe import SAFE_INPUT
 from corpus.media.quality import detail_size, quality_signals
 from corpus.media.signature import SAMPLE_FPS, SAMPLE_SIDE, area_resize, frames_from_raw, signatures
-from corpus.options import ClipOptions
 from manifests.schemas import SIGNATURE_HASHES
 
 
@@ -23,6 +22,17 @@ def target_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     """Scale so the short side is `short_side` (never up), both sides even for yuv420p."""
     scale = min(1.0, short_side / min(width, height))
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How a clip is encoded: the clip step's settings and the shared media ones."""
+
+    short_side: int
+    fps: float | None  # None keeps the source's
+    crf: int
+    preset: str
+    keep_audio: bool
 
 
 @dataclass
@@ -42,7 +52,7 @@ class EncodedClip:
     quality: dict[str, float]  # sharpness, frozen, bars, overlay
 
 
-def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, opts: ClipOptions) -> EncodedClip:
+def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, opts: Encoding) -> EncodedClip:
     """Cut [start, start+length) of src (seconds in the file) into dest."""
     width, height = target_size(info["width"], info["height"], opts.short_side)
     # -ss before -i seeks to the keyframe before `start`, then decodes and drops frames up to it:

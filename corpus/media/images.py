@@ -20,7 +20,6 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from corpus.errors import StepError
 from corpus.media.signature import SAMPLE_SIDE, signatures
-from corpus.options import ImageOptions
 from manifests.pictures import SNIFF_BYTES, picture_format, refused_picture_file
 
 
@@ -40,7 +39,17 @@ class StoredImage:
     signature_masked: list[int]
 
 
-def _open(path: str, opts: ImageOptions) -> Image.Image:
+@dataclass(frozen=True)
+class ImageEncoding:
+    """How an image is checked and stored: the image step's settings and the shared media ones."""
+
+    short_side: int
+    min_side: int  # smaller images fail as too_small
+    max_pixels: int  # larger ones fail as too_large, before they are decoded
+    quality: int  # JPEG quality
+
+
+def _open(path: str, opts: ImageEncoding) -> Image.Image:
     """The image with its header read and checked; nothing decoded yet. Its format is decided from
     its bytes, and Pillow is given that one plugin (manifests/pictures.py)."""
     with open(path, "rb") as f:
@@ -115,8 +124,8 @@ def _target(width: int, height: int, short_side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def store_image(src: str, dest: Path, opts: ImageOptions, short_side: int) -> StoredImage:
-    """Decode `src`, resize its short side to `short_side`, write it to `dest` as JPEG."""
+def store_image(src: str, dest: Path, opts: ImageEncoding) -> StoredImage:
+    """Decode `src`, resize its short side to `opts.short_side`, write it to `dest` as JPEG."""
     img = _open(src, opts)
     fmt, frames, (w, h) = img.format or "unknown", getattr(img, "n_frames", 1), img.size
     try:
@@ -124,7 +133,7 @@ def store_image(src: str, dest: Path, opts: ImageOptions, short_side: int) -> St
         turn = _UPRIGHT.get(img.getexif().get(0x0112, 1))
         sideways = turn in (Image.Transpose.TRANSPOSE, Image.Transpose.ROTATE_270, Image.Transpose.TRANSVERSE,
                             Image.Transpose.ROTATE_90)
-        out_w, out_h = _target(*((h, w) if sideways else (w, h)), short_side)
+        out_w, out_h = _target(*((h, w) if sideways else (w, h)), opts.short_side)
         stored_w, stored_h = (out_h, out_w) if sideways else (out_w, out_h)  # the target before the turn
         if fmt == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale when that still covers the target
             img.draft("RGB", (stored_w, stored_h))

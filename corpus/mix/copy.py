@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from corpus.errors import InputError
-from corpus.steps.shard import KEEP_OUT_OF_META, write_tar
+from corpus.shard_writer import KEEP_OUT_OF_META, write_tar
 from manifests.layout import CorpusLayout
 from manifests.tables import write_atomic_bytes, write_part
 from manifests.tars import Member, members

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus.errors import InputError
-from corpus.steps.shard import group_by_bytes
+from corpus.shard_writer import group_by_bytes
 from manifests.layout import CorpusLayout
 from manifests.recipe import THRESHOLD_KEYS, Recipe
 from manifests.sample import fit_key, is_valid_key, media_ext

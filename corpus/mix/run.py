@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 from tqdm import tqdm
@@ -19,10 +20,11 @@ from corpus.executors import get_executor
 from corpus.lock import check_finished, reading, writing
 from corpus.mix.copy import MixUnit, UnitCopier
 from corpus.mix.plan import MixPlan, candidates, plan_mix
-from corpus.options import SHARD_BYTES
+from corpus.options import ALLOW_UNFINISHED, ExecutorOptions, Sectioned, ShardOptions
 from corpus.status import summarize
 from manifests.atomic import remove_leftovers
 from manifests.layout import CorpusLayout
+from manifests.options import option
 from manifests.recipe import Recipe, RecipeError, load_recipe
 from manifests.schemas import SCHEMA_VERSION
 from manifests.tables import read_table, to_table, write_atomic_bytes
@@ -34,17 +36,16 @@ MAX_MIX_CLIPS = 30_000_000
 
 
 @dataclass(frozen=True)
-class MixOptions:
+class MixOptions(Sectioned):
     recipe: str
     inputs: dict[str, str]  # recipe source name → corpus folder
     out: str
-    scale: float = 1.0
-    seed: int = 0
-    shard_bytes: int = SHARD_BYTES
-    workers: int = 1  # local: processes; ray: units in flight
-    executor: str = "local"
-    ray_address: str | None = None
-    allow_unfinished: bool = False  # use input corpora whose build did not finish, with a loud warning
+    scale: float = option(1.0, "Multiply every quota, e.g. 0.001 for a small trial mix.", output=True)
+    seed: int = option(0, "Seed of the sampling and interleaving.", output=True)
+    allow_unfinished: bool = option(False, ALLOW_UNFINISHED, output=False)
+    shard: ShardOptions = field(default_factory=ShardOptions)
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)
+    components: dict[str, Any] = field(default_factory=dict)  # the executor's own options
 
 
 def _check(recipe: Recipe, opts: MixOptions) -> None:
@@ -132,7 +133,7 @@ def mix(opts: MixOptions, progress: bool = True) -> dict:
     with writing(out), reading(opts.inputs.values()):
         labels = _labels(recipe, opts.inputs)
         pool = {n: candidates(n, Path(d), opts.allow_unfinished) for n, d in opts.inputs.items()}
-        plan = plan_mix(recipe, pool, opts.scale, opts.seed, bool(labels), opts.shard_bytes)
+        plan = plan_mix(recipe, pool, opts.scale, opts.seed, bool(labels), opts.shard.shard_bytes)
         if resuming:
             _resume_check(layout, plan)
             remove_leftovers(layout.tars)  # tars a killed run was writing
@@ -144,7 +145,7 @@ def mix(opts: MixOptions, progress: bool = True) -> dict:
         todo = [MixUnit(u, by_unit[u]) for u in plan.units if not layout.marker(f"{u}.json").is_file()]
         bar = tqdm(total=len(plan.clips), initial=len(plan.clips) - sum(len(w.clips) for w in todo), desc="mix",
                    unit="clip", disable=not progress)
-        executor = get_executor(opts.executor)(opts.workers, address=opts.ray_address)
+        executor = get_executor(opts)
         executor.map(UnitCopier(str(out), bool(labels)), todo, lambda work, _: bar.update(len(work.clips)))
         bar.close()
         if layout.build_doc().get("state") != "complete":

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import types
-import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from corpus.errors import InputError
-from corpus.options import BuildOptions
+from corpus.options import BuildOptions, NoOptions
 from corpus.sources.tabular import find_column, read_rows
 from manifests.labels.label_list import read_label_list
+from manifests.options import OptionError, read_options
 
 # How a source's rows are fetched: over HTTP, through yt-dlp, or read where they lie.
 FETCH_HTTP, FETCH_YTDLP, FETCH_LOCAL = "http", "ytdlp", "local"
@@ -140,42 +138,15 @@ def apply_labels(rows: list[dict], labels: list[str] | None, label_map: str | No
     return labels, dict(sorted(unknown.items()))
 
 
-def _option_value(name: str, hint, value):
-    """A source option as its field's type: KEY=VALUE pairs arrive as text, so a tuple is read
-    from comma-separated items (not one character at a time), numbers and booleans are parsed."""
-    if isinstance(value, list | tuple):
-        return tuple(value)
-    if value is None or not isinstance(value, str):
-        return value
-    kind = hint
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None: the X
-        kind = next(t for t in typing.get_args(hint) if t is not type(None))
-    if typing.get_origin(kind) is tuple:
-        return tuple(item.strip() for item in value.split(",") if item.strip())
-    if kind is bool:
-        if value.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
-            raise InputError(f"{name}={value}: write true or false")
-        return value.strip().lower() in ("true", "1", "yes")
-    if kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            raise InputError(f"{name}={value}: expected a number") from None
-    return value
-
-
-@dataclass(frozen=True)
-class NoOptions:
-    """A source without options of its own."""
-
-
 class Source:
     """Turns user input into plan rows. Subclasses set `name` and `fetcher`, may declare their own
-    `Options` (a frozen dataclass, filled from BuildOptions.source_options), and write plan()."""
+    `Options` (a frozen dataclass of `option` fields, filled from BuildOptions.source_options) and
+    `presets` (settings their inputs call for), and write plan()."""
 
     name: ClassVar[str]
     fetcher: ClassVar[str]
     Options: ClassVar[type] = NoOptions
+    summary: ClassVar[str] = ""  # one line: what its inputs are, for the help and the docs' table of sources
     splits_shots: ClassVar[bool] = False  # rows are whole videos, so --split shots may cut them
     media: ClassVar[str] = "video"  # what its rows become: video clips, or images (corpus/pipeline.py's STEPS)
 
@@ -185,36 +156,19 @@ class Source:
 
     @classmethod
     def read_options(cls, given: dict):
-        known = {f.name: f for f in dataclasses.fields(cls.Options)}
-        unknown = sorted(set(given) - set(known))
-        if unknown:
-            raise InputError(f"the {cls.name} source has no option {', '.join(unknown)}; its options: "
-                             f"{', '.join(known) or 'none'}")
-        hints = typing.get_type_hints(cls.Options)
-        return cls.Options(**{k: _option_value(f"--source-option {k}", hints[k], v) for k, v in given.items()})
+        try:
+            return read_options(cls.Options, given, f"the {cls.name} source")
+        except OptionError as e:
+            raise InputError(str(e)) from e
+
+    @classmethod
+    def presets(cls, chosen: dict) -> list[dict]:
+        """Layers of settings (by section, lowest first) this source's inputs call for, under what
+        the user `chosen` (by section): movies cut 10 s windows unless told otherwise."""
+        return []
 
     def plan(self) -> Plan:
         raise NotImplementedError
-
-    def clip_defaults(self, clip):
-        """Source-specific defaults for clip options (movies cut windows by default)."""
-        return clip
-
-    def check_clip_options(self, clip) -> None:
-        """Refuse clip options that do not fit together or do not fit this source."""
-        if clip.split not in ("range", "shots"):
-            raise InputError(f"--split {clip.split!r}: choose range or shots")
-        if clip.split == "range":
-            return
-        if not self.splits_shots:
-            raise InputError(f"--split shots is for sources of whole videos (movies, web, youtube), not "
-                             f"{self.name}, whose rows are annotated ranges")
-        if clip.clip_seconds is not None or clip.window_frames is not None:
-            raise InputError("--split shots cuts at shot boundaries: drop --clip-seconds/--window-frames "
-                             "(use --max-seconds to cut long shots)")
-        if clip.max_seconds is not None and clip.max_seconds < 2 * clip.min_seconds:
-            raise InputError(f"--max-seconds {clip.max_seconds:g} must be at least twice --min-seconds "
-                             f"({clip.min_seconds:g}) so that the pieces of a long shot are not too short")
 
     def extra_files(self, rows: list[dict], labels: list[str] | None) -> dict[str, bytes]:
         """Files the source adds to the corpus folder once labels are final (path → content)."""

@@ -20,14 +20,17 @@ from corpus.sources.base import Plan, fail, file_in, mark_duplicates, meta_json,
 from corpus.sources.retrieval import SPLITS, from_name
 from corpus.sources.tabular import read_json
 from corpus.sources.web import WebOptions, WebSource
+from manifests.options import option
 
 MAX_FILE_BYTES = 1024**3  # COCO's largest captions file is ~90 MB
 
 
 @dataclass(frozen=True)
 class ImagesOptions(WebOptions):
-    images: str | None = None  # folder of an annotation file's images; default: the file's own folder
-    split: str | None = None  # default: from an annotation file's name (train, val, test)
+    images: str | None = option(None, "Folder of an annotation file's images (default: the file's own folder).",
+                                output=True)
+    split: str | None = option(None, "The rows' split (default: from the annotation file's name: train, val, "
+                                      "test).", output=True)
 
 
 class ImagesSource(WebSource):

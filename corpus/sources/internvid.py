@@ -19,6 +19,7 @@ from corpus.sources.base import (
 from corpus.sources.panda70m import WATCH_URL
 from corpus.sources.tabular import bad_utf8_columns, cell_text
 from corpus.sources.timestamps import parse_timestamp
+from manifests.options import option
 
 COLUMNS = {"id": ("YoutubeID", "youtube_id", "videoID", "video_id"),
            "start": ("Start_timestamp", "start_timestamp", "start", "start_s"),
@@ -28,7 +29,8 @@ COLUMNS = {"id": ("YoutubeID", "youtube_id", "videoID", "video_id"),
 
 @dataclass(frozen=True)
 class InternVidOptions:
-    url_template: str = WATCH_URL  # a video's URL from its YouTube id
+    url_template: str = option(WATCH_URL, "A video's URL, with {youtube_id} (default: YouTube's watch URL).",
+                               output=True, flag=True)
 
 
 class InternVidSource(Source):

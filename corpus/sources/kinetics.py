@@ -29,6 +29,7 @@ from corpus.sources.kinetics_merge import (
 )
 from corpus.sources.tabular import bad_utf8_columns, cell_text, read_rows
 from manifests.labels.kinetics import canonical, version_of
+from manifests.options import option
 
 REQUIRED = ("youtube_id", "time_start", "time_end")
 
@@ -39,9 +40,12 @@ def mirror_name(youtube_id: str, start: float, end: float) -> str:
 
 @dataclass(frozen=True)
 class KineticsOptions:
-    url_template: str = "https://www.youtube.com/watch?v={youtube_id}"  # a video's URL, from its youtube_id
-    mirror: str | None = None  # folder of {youtube_id}_{start:06d}_{end:06d}.mp4 files (fetched locally)
-    version_labels: tuple[str, ...] = ()  # "400=FILE": class order of a version, for its index map
+    url_template: str = option("https://www.youtube.com/watch?v={youtube_id}", "A video's URL, with {youtube_id} "
+                               "(default: YouTube's watch URL).", output=True, flag=True)
+    mirror: str | None = option(None, "Folder of {youtube_id}_{start:06d}_{end:06d}.mp4 files (read where they lie).",
+                                output=True, flag=True)
+    version_labels: tuple[str, ...] = option((), "Class order of a version for its index map, e.g. "
+                                                 "400=label_map_k400.txt; repeat.", output=True, flag=True)
 
 
 class KineticsSource(Source):

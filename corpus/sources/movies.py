@@ -3,7 +3,6 @@ downloaded; the files are read where they lie."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from corpus.errors import InputError
@@ -26,10 +25,13 @@ class MoviesSource(Source):
     fetcher = FETCH_LOCAL
     splits_shots = True
 
-    def clip_defaults(self, clip):
-        if clip.clip_seconds is None and clip.window_frames is None and clip.split == "range":
-            return dataclasses.replace(clip, clip_seconds=DEFAULT_CLIP_SECONDS)
-        return clip
+    @classmethod
+    def presets(cls, chosen: dict) -> list[dict]:
+        """A movie is cut into windows of DEFAULT_CLIP_SECONDS unless windows or shots are asked for."""
+        clip = chosen.get("clip", {})
+        if clip.get("clip_seconds") is None and clip.get("window_frames") is None and clip.get("split") != "shots":
+            return [{"clip": {"clip_seconds": DEFAULT_CLIP_SECONDS}}]
+        return []
 
     def plan(self) -> Plan:
         rows = []

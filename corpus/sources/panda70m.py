@@ -18,6 +18,7 @@ from corpus.sources.base import (
 )
 from corpus.sources.tabular import bad_utf8_columns, cell_text
 from corpus.sources.timestamps import parse_list, parse_timestamp
+from manifests.options import option
 
 WATCH_URL = "https://www.youtube.com/watch?v={youtube_id}"
 COLUMNS = {"id": ("videoID", "video_id", "youtube_id"), "spans": ("timestamp", "timestamps"),
@@ -26,7 +27,8 @@ COLUMNS = {"id": ("videoID", "video_id", "youtube_id"), "spans": ("timestamp", "
 
 @dataclass(frozen=True)
 class Panda70mOptions:
-    url_template: str = WATCH_URL  # a video's URL from its id, for rows without a url
+    url_template: str = option(WATCH_URL, "A video's URL, with {youtube_id} (default: YouTube's watch URL).",
+                               output=True, flag=True)
 
 
 class Panda70mSource(Source):

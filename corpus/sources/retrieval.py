@@ -14,6 +14,7 @@ from pathlib import Path
 from corpus.errors import InputError
 from corpus.sources.base import FETCH_LOCAL, Plan, Source, fail, file_in, mark_duplicates, meta_json, plan_row
 from corpus.sources.tabular import read_json
+from manifests.options import option
 
 BENCHMARKS = {"msrvtt": r"msr.?vtt", "didemo": r"didemo", "msvd": r"msvd", "activitynet": r"anet|activitynet",
               "lsmdc": r"lsmdc"}
@@ -24,10 +25,13 @@ MAX_FILE_BYTES = 256 * 1024**2  # the largest public one (MSR-VTT train, 20 capt
 
 @dataclass(frozen=True)
 class RetrievalOptions:
-    videos: str | None = None  # folder the "video" paths are relative to; default: the annotation file's folder
-    benchmark: str | None = None  # default: from the file name
-    split: str | None = None  # default: from the file name (train, val, test)
-    paragraph: bool | None = None  # join a caption list into one paragraph; default: DiDeMo and ActivityNet
+    videos: str | None = option(None, "Folder the \"video\" paths are relative to (default: the annotation "
+                                      "file's folder).", output=True)
+    benchmark: str | None = option(None, "The benchmark (default: from the file name).", output=True)
+    split: str | None = option(None, "The rows' split (default: from the file name: train, val, test).",
+                               output=True)
+    paragraph: bool | None = option(None, "Join a caption list into one paragraph (default: for DiDeMo and "
+                                          "ActivityNet).", output=True)
 
 
 def from_name(name: str, table) -> str | None:

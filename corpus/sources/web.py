@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from corpus.errors import InputError
 from corpus.sources.base import FETCH_HTTP, Plan, Source, fail, mark_duplicates, meta_json, plan_row, unreadable
 from corpus.sources.tabular import bad_utf8_columns, find_column, read_rows, repaired
+from manifests.options import option
 
 URL_COLUMNS = ("url", "contentUrl", "video_url")
 ID_COLUMNS = ("videoid", "video_id", "id")
@@ -24,8 +25,10 @@ def url_video_id(url: str) -> str:
 
 @dataclass(frozen=True)
 class WebOptions:
-    url_column: str | None = None  # the URL column's name; default: one of the source's URL_COLUMNS
-    caption_column: str | None = None  # the caption column's name; default: one of its CAPTION_COLUMNS
+    url_column: str | None = option(None, "Name of the URL column (default: one of the usual names).", output=True,
+                                    flag=True)
+    caption_column: str | None = option(None, "Name of the caption column (default: one of the usual names).",
+                                        output=True, flag=True)
 
 
 class WebSource(Source):

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from corpus.errors import InputError, StepError
+from corpus.fetchers import YtdlpFetcher
 from corpus.fetchers.ytdlp import expand
 from corpus.sources.base import FETCH_YTDLP, Plan, Source, fail, mark_duplicates, meta_json, plan_row
 
@@ -43,7 +44,7 @@ class YouTubeSource(Source):
             vid = m.group(1) if m else item
             return [plan_row(self.name, vid, url=item, meta=meta_json(meta))]
         try:
-            entries = expand(item, self.options.fetch, self.warnings)
+            entries = expand(item, self.options.of(YtdlpFetcher), self.options.download, self.warnings)
         except StepError as e:
             return [fail(plan_row(self.name, f"line{line}", url=item, meta=meta_json(meta)), e.kind,
                          f"{path}:{line}: could not expand {item}: {e.message}")]

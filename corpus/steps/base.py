@@ -1,18 +1,18 @@
-"""Steps: small classes with one job. The base owns iteration, failure capture, counting and
-timing; a subclass overrides the one hook `process`. What a step did to a task (its outcome and
-seconds) travels with the task, so an executor can sum it per unit wherever the task ran."""
+"""Steps: small classes with one job, each a component with its own options. The base owns
+iteration, failure capture, counting and timing; a subclass overrides the one hook `process`.
+What a step did to a task (its outcome and seconds) travels with the task, so an executor can sum
+it per unit wherever the task ran."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
 
+from corpus.component import Component
 from corpus.errors import MachineFault, StepError
-from corpus.options import BuildOptions
 
 
 @dataclass
@@ -56,28 +56,23 @@ class Task:
             r.update(status="skipped" if err.skipped else "failed", error_kind=err.kind, error=err.message)
 
 
-class Step:
-    """A step is built from its own options (`options_from` takes them out of the build's), so
-    that what a step may depend on is written in one place."""
+class Step(Component):
+    """One job on each task. The base runs the loop: which tasks it applies to (`applies`), the
+    outcome counts and seconds in the task's stats, a StepError failing the task's pending rows.
+    A subclass writes `process`; a filter (steps/filters/base.py) is a step whose hook is `check`."""
 
-    name: ClassVar[str]
-
-    @classmethod
-    def options_from(cls, build: BuildOptions):
-        """This step's own options, out of the build's."""
-        raise NotImplementedError
-
-    def __init__(self, options):
-        self.options = options
+    def applies(self, task: Task) -> bool:
+        """Whether this step has work in `task`: rows still pending."""
+        return bool(task.pending)
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Task]:
         for task in tasks:
-            if task.pending:
+            if self.applies(task):
                 stats = task.stats.setdefault(self.name, Counter())
                 start = time.perf_counter()
                 try:
-                    self.process(task)
-                    stats["ok"] += 1
+                    outcome = self.process(task)
+                    stats.update({"ok": 1} if outcome is None else outcome)
                 except StepError as e:
                     task.fail_pending(e)
                     stats[e.kind] += 1
@@ -85,6 +80,22 @@ class Step:
                     stats["seconds"] += time.perf_counter() - start
             yield task
 
-    def process(self, task: Task) -> None:
-        """Do this step's work on one task; raise StepError to fail its pending rows."""
+    @staticmethod
+    def each_row(task: Task, work: Callable[[dict], None]) -> Counter:
+        """work(row) on each pending row, for a step whose rows of one file succeed or fail
+        apart (one bad range of a video fails that row alone): a StepError fails its row, and
+        the outcomes of the rows are counted."""
+        outcomes: Counter = Counter()
+        for row in task.pending:
+            try:
+                work(row)
+                outcomes["ok"] += 1
+            except StepError as e:
+                row.update(status="skipped" if e.skipped else "failed", error_kind=e.kind, error=e.message)
+                outcomes[e.kind] += 1
+        return outcomes
+
+    def process(self, task: Task) -> Counter | None:
+        """Do this step's work on one task; raise StepError to fail its pending rows. Returns the
+        outcomes to count (None: one "ok")."""
         raise NotImplementedError

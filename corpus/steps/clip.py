@@ -4,19 +4,55 @@ re-encode, and compute signature and motion score in the same pass."""
 from __future__ import annotations
 
 import math
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from corpus.errors import StepError
-from corpus.media.encode import encode_clip
+from corpus.errors import InputError, StepError
+from corpus.media.encode import Encoding, encode_clip
 from corpus.media.shots import detect_cuts, shot_clips
-from corpus.options import BuildOptions, ClipOptions
+from corpus.options import CLIP, MediaOptions
 from corpus.steps.base import Step, Task
+from manifests.options import option
 from manifests.sample import clip_key
 
 # A cut that decodes to less than this share of its requested length means damaged data.
 MIN_DECODED_SHARE = 0.8
 MAX_WINDOWS = 100_000  # per row: a day of video in one-second windows is a tenth of that
 _EPS = 1e-3
+
+
+@dataclass(frozen=True)
+class ClipOptions:
+    fps: float | None = option(None, "Output frame rate (default: the source's).", output=True, panel=CLIP)
+    crf: int = option(23, "x264 quality (lower is better).", output=True, panel=CLIP)
+    preset: str = option("veryfast", "x264 speed preset.", output=True, panel=CLIP)
+    min_seconds: float = option(0.5, "Shorter clips fail as too_short.", output=True, panel=CLIP)
+    # windows: cut each video (or its annotated range) into fixed windows instead of one clip
+    clip_seconds: float | None = option(None, "Cut fixed windows of this many seconds.", output=True, panel=CLIP)
+    window_frames: int | None = option(None, "Cut fixed windows of this many frames (AVA: 300).", output=True,
+                                       panel=CLIP)
+    stride_s: float | None = option(None, "Seconds between window starts (default: window length).", output=True,
+                                    flag="--stride", panel=CLIP)
+    # shots: clips follow shot boundaries; shorter shots than min_seconds merge, longer than max_seconds are cut
+    split: str = option("range", "range: the row's range (or windows of it); shots: clips follow shot boundaries "
+                                 "(movies, web, youtube).", output=True, panel=CLIP)
+    max_seconds: float | None = option(None, "--split shots: cut longer shots into equal pieces.", output=True,
+                                       panel=CLIP)
+    shot_threshold: float = option(3.0, "--split shots: how far above its rolling average a frame's change must "
+                                        "jump to cut (lower finds more cuts).", output=True, panel=CLIP)
+
+    def __post_init__(self):
+        if self.split not in ("range", "shots"):
+            raise InputError(f"--split {self.split!r}: choose range or shots")
+        if self.clip_seconds is not None and self.window_frames is not None:
+            raise InputError("give --clip-seconds or --window-frames, not both")
+        if self.split == "shots" and (self.clip_seconds is not None or self.window_frames is not None):
+            raise InputError("--split shots cuts at shot boundaries: drop --clip-seconds/--window-frames "
+                             "(use --max-seconds to cut long shots)")
+        if self.split == "shots" and self.max_seconds is not None and self.max_seconds < 2 * self.min_seconds:
+            raise InputError(f"--max-seconds {self.max_seconds:g} must be at least twice --min-seconds "
+                             f"({self.min_seconds:g}) so that the pieces of a long shot are not too short")
 
 
 def windows(start: float, end: float, fps: float, opts: ClipOptions) -> list[tuple[float, float]]:
@@ -35,22 +71,17 @@ def windows(start: float, end: float, fps: float, opts: ClipOptions) -> list[tup
 
 class Clip(Step):
     name = "clip"
+    Options = ClipOptions
+    reads = ("media",)  # the short side, and whether audio is kept
+    options: ClipOptions
 
-    @classmethod
-    def options_from(cls, build: BuildOptions) -> ClipOptions:
-        return build.clip
+    def __init__(self, options: ClipOptions, media: MediaOptions) -> None:
+        super().__init__(options, media=media)
+        self.encoding = Encoding(media.short_side, options.fps, options.crf, options.preset, media.keep_audio)
 
-    def process(self, task: Task) -> None:
+    def process(self, task: Task) -> Counter:
         task.make_workdir()
-        for row in task.pending:
-            try:
-                made = self._clip_row(task, row)
-            except StepError as e:
-                # A row is all or nothing: drop the windows it made before the failure.
-                task.clips = [c for c in task.clips if c["row"] != row["row"]]
-                row.update(status="failed", error_kind=e.kind, error=e.message)
-                continue
-            row.update(status="ok", clips=made)
+        return self.each_row(task, lambda row: self._clip_row(task, row))
 
     def _cuts(self, task: Task, row: dict) -> list[tuple[float, float, float | None, float | None]]:
         """Cuts in the file's own time (the file may start at offset_s of the original video), as
@@ -70,17 +101,18 @@ class Clip(Step):
             raise StepError("too_short", f"{hi - lo:.2f} s is shorter than one window")
         return [(a, b, None, None) for a, b in cuts]
 
-    def _clip_row(self, task: Task, row: dict) -> int:
+    def _clip_row(self, task: Task, row: dict) -> None:
+        """Every clip of one row, or none: its clips join the task only once all are made."""
         offset = row["offset_s"] or 0.0
-        made = 0
+        made = []
         for lo, hi, shot_lo, shot_hi in self._cuts(task, row):
             key = clip_key(row["source"], row["video_id"], lo + offset, hi + offset)
             enc = encode_clip(task.file, lo, hi - lo, Path(task.workdir) / f"{key}.mp4", task.info,
-                              self.options)
+                              self.encoding)
             if enc.duration_s < MIN_DECODED_SHARE * (hi - lo):
                 raise StepError("corrupt", f"decoded only {enc.duration_s:.2f} s of the {hi - lo:.2f} s cut "
                                 f"at {lo:.2f} s: the file is truncated or damaged")
-            task.clips.append(task.clip_of(
+            made.append(task.clip_of(
                 row, file=str(enc.path), clip_key=key, start_s=lo + offset, end_s=hi + offset,
                 duration_s=enc.duration_s, fps=enc.fps, frames=enc.frames, width=enc.width, height=enc.height,
                 bytes=enc.bytes, sha256=enc.sha256, signature=enc.signature, signature_views=enc.signature_views,
@@ -89,5 +121,5 @@ class Clip(Step):
                 shot_start_s=None if shot_lo is None else shot_lo + offset,
                 shot_end_s=None if shot_hi is None else shot_hi + offset,
             ))
-            made += 1
-        return made
+        task.clips += made
+        row.update(status="ok", clips=len(made))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corpus.fetchers import FETCHERS, FetchRequest
-from corpus.options import BuildOptions, FetchStepOptions
+from corpus.fetchers import FETCHERS, Fetcher, FetchRequest
+from corpus.options import BuildOptions
 from corpus.steps.base import Step, Task
 from manifests.sample import safe_id
 
@@ -14,9 +14,14 @@ from manifests.sample import safe_id
 class Fetch(Step):
     name = "fetch"
 
+    def __init__(self, options, fetchers: dict[str, Fetcher]) -> None:
+        super().__init__(options)
+        self.fetchers = fetchers
+
     @classmethod
-    def options_from(cls, build: BuildOptions) -> FetchStepOptions:
-        return FetchStepOptions(build.fetch, build.clip.keep_audio)
+    def from_build(cls, build: BuildOptions) -> Fetch:
+        """With every registered fetcher, each built from its own options."""
+        return cls(build.of(cls), {name: fetcher.from_build(build) for name, fetcher in FETCHERS.items()})
 
     def process(self, task: Task) -> None:
         row = task.rows[0]
@@ -29,7 +34,7 @@ class Fetch(Step):
         req = FetchRequest(url=row["url"], path=row["path"], stem=safe_id(row["video_id"]), workdir=workdir,
                            section=self._section(task))
         try:
-            got = FETCHERS[task.fetcher](req, self.options, count_try)
+            got = self.fetchers[task.fetcher].fetch(req, count_try)
         finally:  # a failed fetch's warnings say most about why
             task.warnings += [w for w in req.warnings if w not in task.warnings]
         task.file, task.downloaded = str(got.path), got.downloaded
@@ -38,9 +43,10 @@ class Fetch(Step):
             if got.offset_s is not None:
                 r["offset_s"] = got.offset_s
 
-    def _section(self, task: Task) -> tuple[float, float] | None:
-        """The annotated range to fetch alone, when asked and when one range covers the task."""
+    @staticmethod
+    def _section(task: Task) -> tuple[float, float] | None:
+        """The one annotated range that covers the task's rows, when each has one."""
         rows = task.pending
-        if not self.options.fetch.download_sections or any(r["start_s"] is None for r in rows):
+        if any(r["start_s"] is None for r in rows):
             return None
         return (min(r["start_s"] for r in rows), max(r["end_s"] for r in rows))

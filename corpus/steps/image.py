@@ -3,26 +3,39 @@ pending row of the task (one per caption list of that image) becomes a one-frame
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from corpus.media.images import store_image
-from corpus.options import BuildOptions, ImageStepOptions
+from corpus.media.images import ImageEncoding, store_image
+from corpus.options import CLIP, MediaOptions
 from corpus.steps.base import Step, Task
+from manifests.options import option
 from manifests.sample import clip_key
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """How images (the images source) are kept; their short side and pixel cap are the media section's."""
+
+    min_side: int = option(64, "images: smaller images (short side, px) fail as too_small.", output=True, panel=CLIP)
+    quality: int = option(90, "images: JPEG quality of stored images.", output=True, flag="--jpeg-quality",
+                          panel=CLIP)
 
 
 class StoreImage(Step):
     name = "image"
+    Options = ImageOptions
+    reads = ("media",)
 
-    @classmethod
-    def options_from(cls, build: BuildOptions) -> ImageStepOptions:
-        return ImageStepOptions(build.image, build.clip.short_side)
+    def __init__(self, options: ImageOptions, media: MediaOptions) -> None:
+        super().__init__(options, media=media)
+        self.encoding = ImageEncoding(media.short_side, options.min_side, media.max_pixels, options.quality)
 
     def process(self, task: Task) -> None:
         task.make_workdir()
         first = task.pending[0]
         key = clip_key(first["source"], first["video_id"], 0.0, 0.0)
-        got = store_image(task.file, Path(task.workdir) / f"{key}.jpg", self.options.image, self.options.short_side)
+        got = store_image(task.file, Path(task.workdir) / f"{key}.jpg", self.encoding)
         for row in task.pending:
             row.update(status="ok", clips=1, width=got.source_width, height=got.source_height,
                        codec=got.format.lower(), duration_s=None, fps=None)

@@ -10,7 +10,7 @@ import os
 
 from corpus.errors import StepError
 from corpus.media.probe import probe_file
-from corpus.options import BuildOptions, ClipOptions
+from corpus.options import MediaOptions
 from corpus.steps.base import Step, Task
 
 MAX_FPS = 1000.0  # above this a frame rate is a damaged or crafted header
@@ -21,19 +21,17 @@ MIN_BYTES_PER_SECOND = 16
 
 class Probe(Step):
     name = "probe"
-
-    @classmethod
-    def options_from(cls, build: BuildOptions) -> ClipOptions:
-        return build.clip
+    reads = ("media",)  # the caps on what a header may claim
+    media: MediaOptions
 
     def process(self, task: Task) -> None:
         task.info = probe_file(task.file)
-        check_claims(task.info, os.path.getsize(task.file), self.options)
+        check_claims(task.info, os.path.getsize(task.file), self.media)
         for r in task.rows:
             r.update({k: task.info[k] for k in ("duration_s", "fps", "width", "height", "codec")})
 
 
-def check_claims(info: dict, size: int, opts: ClipOptions) -> None:
+def check_claims(info: dict, size: int, opts: MediaOptions) -> None:
     """Refuse a header whose duration, frame rate or frame size is beyond the caps or beyond belief."""
     duration, fps, pixels = info["duration_s"], info["fps"], info["width"] * info["height"]
     if fps > MAX_FPS:

@@ -109,11 +109,11 @@ def test_ytdlp_errors_are_classified(server):
     import pytest
 
     from corpus.errors import StepError
-    from corpus.fetchers.ytdlp import classify, download
-    from corpus.options import FetchOptions
+    from corpus.fetchers.ytdlp import YtdlpOptions, classify, download
+    from corpus.options import DownloadOptions
     for code, kind in [(404, "not_found"), (429, "rate_limited"), (503, "http_5xx"), (403, "private")]:
         with pytest.raises(StepError) as err:
-            download(f"{server}/status/{code}/v.mp4", Path("/tmp"), "x", FetchOptions(timeout_s=3))
+            download(f"{server}/status/{code}/v.mp4", Path("/tmp"), "x", YtdlpOptions(), DownloadOptions(timeout_s=3))
         assert err.value.kind == kind, (code, err.value.message)
     assert classify("Sign in to confirm you’re not a bot") == "rate_limited"
     assert classify("ERROR: [youtube] xyz: Private video. Sign in if you've been granted access") == "private"

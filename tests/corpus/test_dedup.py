@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 
 from corpus.build import build
+from corpus.config import configure_build
 from corpus.dedup.mih import brute_force_pairs, chunk_bounds, cross_pairs, near_pairs
 from corpus.dedup.pairs import Signed, distance
 from corpus.dedup.run import DEFAULT_THRESHOLD, dedup
 from corpus.dedup.units import load_items
 from corpus.errors import InputError
-from corpus.executors.local import LocalExecutor
+from corpus.executors import local_executor
 from corpus.media.signature import SIGNATURE_VERSION
 from corpus.options import BuildOptions
 from corpus.synthetic import make_video
@@ -119,11 +120,11 @@ def test_leaks_against_an_evaluation_corpus(tmp_path, near_set):
 
 def test_plan_only_dedup_drops_videos_before_download(tmp_path, kinetics_data):
     k400 = tmp_path / "k400"
-    build(BuildOptions(source="kinetics", inputs=(str(kinetics_data / "kinetics-400_val.csv"),), out=str(k400),
-                       unit_size=5000, source_options={"url_template": "http://127.0.0.1:9/{youtube_id}.mp4"}),
+    build(configure_build({"source": "kinetics", "inputs": [kinetics_data / "kinetics-400_val.csv"], "out": k400,
+                           "unit_size": 5000, "url_template": "http://127.0.0.1:9/{youtube_id}.mp4"}),
           plan_only=True, progress=False)
-    build(BuildOptions(source="kinetics", inputs=(str(kinetics_data / "kinetics-600_test.csv"),),
-                       out=str(tmp_path / "k600test"), unit_size=10000), plan_only=True, progress=False)
+    build(configure_build({"source": "kinetics", "inputs": [kinetics_data / "kinetics-600_test.csv"],
+                           "out": tmp_path / "k600test", "unit_size": 10000}), plan_only=True, progress=False)
     (r,) = dedup([k400], against=[tmp_path / "k600test"])
     assert r.dropped == {"leak_id": 450}  # K400 val videos that are K600 test videos
     d = pd.read_parquet(k400 / "dedup")
@@ -167,7 +168,7 @@ def test_mih_is_exact_against_all_pairs():
     assert (d == every[i, q]).all() and len(i) >= 400
     # chunks searched in two worker processes: the same pairs and distances, each chunk once
     serial, chunks = near_pairs(sig, 40), []
-    parallel = near_pairs(sig, 40, LocalExecutor(2), on_chunk=lambda: chunks.append(1))
+    parallel = near_pairs(sig, 40, local_executor(2), on_chunk=lambda: chunks.append(1))
     assert all(np.array_equal(x, y) for x, y in zip(serial, parallel, strict=True)) and len(serial[0]) >= 100
     assert len(chunks) == len(chunk_bounds(512, 40))
 

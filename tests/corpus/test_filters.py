@@ -10,9 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from corpus.build import build
 from corpus.errors import InputError
-from corpus.options import BuildOptions, ClipOptions
 from corpus.report import report
 from corpus.steps.filters import FILTERS, parse_filter
 from corpus.steps.filters.base import PREVIEW_HEIGHT
@@ -79,10 +77,8 @@ def test_filters_keep_clips_out_with_reasons_and_lose_nothing(tmp_path, cases):
     assert steps["sharpness"]["kept"] == 8  # every clip went through the first filter
     # a rerun with another threshold would mix clips filtered two ways: refused
     with pytest.raises(InputError, match="filter"):
-        build(BuildOptions(source="movies", inputs=(str(cases),), out=str(root),
-                           clip=ClipOptions(clip_seconds=1.0, short_side=96, preset="ultrafast"),
-                           shard_bytes=400_000, filters=(parse_filter("sharpness:min_sharpness=1"),)),
-              progress=False)
+        build_corpus(root, "movies", [cases], clip={"clip_seconds": 1.0},
+                     filters=["sharpness:min_sharpness=1"])
 
 
 def test_a_row_filter_drops_before_download(tmp_path):

@@ -6,15 +6,15 @@ import pandas as pd
 import pytest
 
 from corpus.build import build
+from corpus.config import configure_build
 from corpus.errors import InputError
-from corpus.options import BuildOptions
 from manifests.labels.kinetics import RENAMES, canonical, version_of
 from manifests.validate import validate
 
 
 def plan_only(out, inputs, **opts):
-    return build(BuildOptions(source="kinetics", inputs=tuple(map(str, inputs)), out=str(out), unit_size=5000,
-                              **opts), plan_only=True, progress=False)
+    return build(configure_build({"source": "kinetics", "inputs": inputs, "out": out, "unit_size": 5000, **opts}),
+                 plan_only=True, progress=False)
 
 
 def test_rename_table_matches_the_public_merge_table(kinetics_data):

@@ -18,12 +18,15 @@ from corpus.compact import write_table
 from corpus.dedup.run import dedup
 from corpus.errors import InputError
 from corpus.mix.run import MixOptions, mix
+from corpus.options import ExecutorOptions, ShardOptions
 from corpus.synthetic import make_video
 from manifests.layout import CorpusLayout
 from manifests.recipe import RecipeError, load_recipe, parse_recipe
 from manifests.tables import read_table
 from manifests.validate import validate
 from tests.helpers import build_corpus, check_corpus
+
+SHARD_30K = ShardOptions(shard_bytes=30_000)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +79,7 @@ def test_recipe_errors(tmp_path):
 def test_unlabeled_mix_round_trip(tmp_path, corpora):
     recipe = recipe_file(tmp_path / "r.yaml", "sources:\n  films: {quota: 10}\n  kin: {quota: 6}\n")
     s = mix(MixOptions(recipe=recipe, inputs={"films": str(corpora / "movies"), "kin": str(corpora / "kin")},
-                       out=str(tmp_path / "out"), shard_bytes=_third_of(corpora)), progress=False)
+                       out=str(tmp_path / "out"), shard=ShardOptions(_third_of(corpora))), progress=False)
     assert s["mix"]["films"] == {"quota": 10, "available": 12, "dropped_by_dedup": 6, "kept_out": {},
                                  "selected": 6, "shortfall": 4}
     assert s["mix"]["kin"]["selected"] == 6 and s["mix"]["kin"]["shortfall"] == 0
@@ -169,8 +172,9 @@ DELAYS = (1.2, 1.6)  # seconds after the start at which the mix is killed
 def test_parallel_units_make_the_same_mix_and_a_killed_mix_resumes_to_it(corpora, tmp_path):
     recipe = recipe_file(tmp_path / "r.yaml", "sources:\n  m: {quota: 6}\n  k: {quota: 8}\n")
     inputs = {"m": str(corpora / "movies"), "k": str(corpora / "kin")}
-    one = mix(MixOptions(recipe=recipe, inputs=inputs, out=str(tmp_path / "one"), shard_bytes=30_000), progress=False)
-    mix(MixOptions(recipe=recipe, inputs=inputs, out=str(tmp_path / "two"), shard_bytes=30_000, workers=2),
+    one = mix(MixOptions(recipe=recipe, inputs=inputs, out=str(tmp_path / "one"), shard=SHARD_30K), progress=False)
+    mix(MixOptions(recipe=recipe, inputs=inputs, out=str(tmp_path / "two"), shard=SHARD_30K,
+                   executor=ExecutorOptions(workers=2)),
         progress=False)
     assert one["shards"] > 4 and shards_of(tmp_path / "one") == shards_of(tmp_path / "two")  # same bytes
     argv = [sys.executable, "-m", "cli.main", "corpus", "mix", "--recipe", recipe, "--input", f"m={inputs['m']}",
@@ -207,7 +211,7 @@ def test_a_mix_killed_while_it_starts_starts_again(corpora, tmp_path, monkeypatc
     import corpus.mix.run as mix_run
 
     recipe = recipe_file(tmp_path / "r.yaml", "sources:\n  m: {quota: 6}\n")
-    opts = MixOptions(recipe=recipe, inputs={"m": str(corpora / "movies")}, out=str(tmp_path / "c"), shard_bytes=30_000)
+    opts = MixOptions(recipe=recipe, inputs={"m": str(corpora / "movies")}, out=str(tmp_path / "c"), shard=SHARD_30K)
     real_write = mix_run.write_atomic_bytes
 
     def killed_at_the_marker(path, data):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from corpus.executors import EXECUTORS, get_executor
+from corpus.executors import EXECUTORS
 from corpus.executors.base import UnitWork
-from corpus.options import BuildOptions
+from corpus.options import BuildOptions, ExecutorOptions
 from corpus.pipeline import Pipeline
 from corpus.stats import unit_stats
 from corpus.steps.base import Step, Task
@@ -23,10 +23,6 @@ class Built(Step):
     construction: a pipeline rebuilt for every task in the same process would show 12 ids)."""
 
     name = "built"
-
-    @classmethod
-    def options_from(cls, build):
-        return build.workers  # its own options: the one value it reads
 
     def __init__(self, options):
         super().__init__(options)
@@ -48,9 +44,10 @@ def test_each_worker_builds_the_pipeline_once_and_stats_travel_with_tasks(tmp_pa
     units = [UnitWork(f"u{k}", [], [Task(f"u{k}", [{"row": k * 3 + i, "status": "pending"}], str(log))
                                     for i in range(3)]) for k in range(4)]
     finished = {}
-    get_executor(name)(workers=2).run(units, Pipeline(BuildOptions("web", (), "-"), steps=(Built,)),
-                                 lambda work, tasks: unit_stats(tasks), lambda t: None,
-                                 lambda work, marker: finished.__setitem__(work.unit, marker))
+    executor = EXECUTORS[name](EXECUTORS[name].Options(), ExecutorOptions(name, workers=2))
+    executor.run(units, Pipeline(BuildOptions("web", (), "-"), steps=(Built,)),
+                 lambda work, tasks: unit_stats(tasks), lambda t: None,
+                 lambda work, marker: finished.__setitem__(work.unit, marker))
     builders = log.read_text().split()
     # 12 tasks; steps built once per worker process: 2 local workers, or (Ray) at most one per unit
     assert len(builders) == 12 and len(set(builders)) <= (2 if name == "local" else len(units))

@@ -144,7 +144,8 @@ def test_a_unit_whose_worker_dies_every_time_is_tried_twice_then_reported(tmp_pa
     from dataclasses import dataclass
 
     from corpus.errors import MachineFault
-    from corpus.executors.ray import RayExecutor
+    from corpus.executors.ray import RayExecutor, RayOptions
+    from corpus.options import ExecutorOptions
 
     @dataclass
     class Unit:
@@ -158,5 +159,6 @@ def test_a_unit_whose_worker_dies_every_time_is_tried_twice_then_reported(tmp_pa
         os._exit(1)
 
     with pytest.raises(MachineFault, match=r"the Ray worker running unit u000007 died on each of its 2 tries"):
-        RayExecutor(1).map(dies, [Unit("u000007")], lambda item, result: None)
+        RayExecutor(RayOptions(), ExecutorOptions("ray", workers=1)).map(dies, [Unit("u000007")],
+                                                                        lambda item, result: None)
     assert tries.read_text().split() == ["u000007", "u000007"]

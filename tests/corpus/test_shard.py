@@ -4,7 +4,7 @@ tarfile writes for them, and readable by it."""
 import io
 import tarfile
 
-from corpus.steps.shard import write_tar
+from corpus.shard_writer import write_tar
 from manifests.sample import label_text, meta_json
 
 

@@ -29,9 +29,9 @@ def test_a_header_claiming_four_billion_seconds_fails_its_row(tmp_path, videos):
     shutil.copy(videos / "a.mp4", films / "honest.mp4")
     done = run_limited(f"""
 from corpus.build import build
-from corpus.options import BuildOptions, ClipOptions
-build(BuildOptions(source="movies", inputs=({str(films)!r},), out={str(tmp_path / "c")!r},
-                   clip=ClipOptions(clip_seconds=1, short_side=64, preset="ultrafast")), progress=False)
+from corpus.config import configure_build
+build(configure_build({{"source": "movies", "inputs": [{str(films)!r}], "out": {str(tmp_path / "c")!r},
+                       "clip_seconds": 1, "short_side": 64, "preset": "ultrafast"}}), progress=False)
 """, limit_gb=3)
     assert done.returncode == 0, done.stderr[-3000:]
     import pandas as pd

@@ -4,12 +4,12 @@ one on, with its options read into its own Options class."""
 from __future__ import annotations
 
 import dataclasses
-import typing
 
 from corpus.errors import InputError
 from corpus.steps.filters.base import Filter
 from corpus.steps.filters.caption import Caption
 from corpus.steps.filters.quality import Bars, Frozen, Motion, Overlay, Sharpness
+from manifests.options import OptionError, described_fields, read_options
 
 FILTERS: dict[str, type[Filter]] = {f.name: f for f in (Caption, Motion, Sharpness, Frozen, Bars, Overlay)}
 
@@ -28,19 +28,19 @@ def parse_filter(spec: str) -> tuple[str, dict]:
 
 def filter_options(name: str, values: dict, where: str):
     """The filter's Options from raw values (strings from the CLI, or numbers from JSON)."""
-    options_class = FILTERS[name].Options
-    fields = {f.name: f for f in dataclasses.fields(options_class)}
-    hints = typing.get_type_hints(options_class)
-    converted = {}
-    for key, value in values.items():
-        if key not in fields:
-            raise InputError(f"{where}: the {name} filter has no option '{key}' (it has: {', '.join(fields)})")
-        try:
-            converted[key] = hints[key](value)
-        except (TypeError, ValueError) as e:
-            raise InputError(f"{where}: {key}={value!r} is not a {hints[key].__name__}") from e
-    return options_class(**converted)
+    try:
+        return read_options(FILTERS[name].Options, values, f"{where}: the {name} filter")
+    except OptionError as e:
+        raise InputError(str(e)) from e
 
 
 def build_filters(specs: tuple[tuple[str, dict], ...]) -> list[Filter]:
     return [FILTERS[name](filter_options(name, values, f"filter {name}")) for name, values in specs]
+
+
+def described() -> str:
+    """'caption (rows, before download: min_words), motion (min_motion), ...' for a help text."""
+    def one(f: type[Filter]) -> str:
+        keys = ", ".join(o.name for o in described_fields(f.Options))
+        return f"{f.name} ({'rows, before download: ' if f.on == 'rows' else ''}{keys})"
+    return ", ".join(one(f) for f in FILTERS.values())

@@ -6,15 +6,13 @@ was dropped becomes `skipped` in videos/ with the reason as its error_kind."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
 from corpus.errors import StepError
 from corpus.media.preview import contact_sheet
-from corpus.steps.base import Task
+from corpus.steps.base import Step, Task
 from manifests.containers import SNIFF_BYTES
 
 Verdict = tuple[str, str] | None  # None: keep; else (reason, detail)
@@ -22,33 +20,24 @@ PREVIEWS = 3  # dropped clips of each reason, per unit, whose contact sheet is k
 PREVIEW_HEIGHT = 64
 
 
-class Filter:
-    """One filter with its own options (a frozen dataclass named Options, with defaults)."""
+class Filter(Step):
+    """A step that answers, for each row (`on = "rows"`, before download) or clip (`on = "clips"`,
+    after encoding), keep or a reason to drop it; its options are a frozen dataclass named Options."""
 
-    name: ClassVar[str]
-    Options: ClassVar[type]
     on: ClassVar[str]  # "rows": before download; "clips": after encoding
 
-    def __init__(self, options):
-        self.options = options
-
-    def run(self, tasks: Iterable[Task]) -> Iterator[Task]:
-        for task in tasks:
-            if task.pending or task.clips:
-                stats = task.stats.setdefault(self.name, Counter())
-                start = time.perf_counter()
-                if self.on == "rows":
-                    self._filter_rows(task, stats)
-                else:
-                    self._filter_clips(task, stats)
-                stats["seconds"] += time.perf_counter() - start
-            yield task
+    def applies(self, task: Task) -> bool:
+        return bool(task.pending if self.on == "rows" else task.clips)
 
     def check(self, item: dict) -> Verdict:
         """Keep (None) or drop (reason, detail) one row or clip."""
         raise NotImplementedError
 
-    def _filter_rows(self, task: Task, stats: Counter) -> None:
+    def process(self, task: Task) -> Counter:
+        return self._filter_rows(task) if self.on == "rows" else self._filter_clips(task)
+
+    def _filter_rows(self, task: Task) -> Counter:
+        stats: Counter = Counter()
         for row in task.pending:
             verdict = self.check(row)
             if verdict is None:
@@ -58,8 +47,10 @@ class Filter:
             stats[reason] += 1
             row.update(status="skipped", error_kind=reason, error=f"kept out by the {self.name} filter: {detail}")
             task.rejects.append(_reject(self.name, row, None, reason, detail, task.unit))
+        return stats
 
-    def _filter_clips(self, task: Task, stats: Counter) -> None:
+    def _filter_clips(self, task: Task) -> Counter:
+        stats: Counter = Counter()
         kept = []
         for clip in task.clips:
             verdict = self.check(clip)
@@ -84,6 +75,7 @@ class Filter:
                     why = next(r for r in reversed(task.rejects) if r["row"] == row["row"])
                     row.update(status="skipped", error_kind=why["reason"],
                                error=f"every clip kept out by filters, the last by {why['filter']}: {why['detail']}")
+        return stats
 
 
 def _preview(clip: dict) -> bytes | None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from corpus.steps.filters.base import Filter, Verdict
+from manifests.options import option
 
 
 @dataclass(frozen=True)
 class CaptionOptions:
-    min_words: int = 3
+    min_words: int = option(3, "Rows whose caption has fewer words are kept out as short_caption.", output=True)
 
 
 class Caption(Filter):

@@ -5,9 +5,10 @@ One filter per signal, each with an Options class of one field named as recipes 
 
 from __future__ import annotations
 
-from dataclasses import field, make_dataclass
+from dataclasses import make_dataclass
 
 from corpus.steps.filters.base import Filter, Verdict
+from manifests.options import option
 from manifests.quality import SIGNALS
 
 
@@ -25,7 +26,10 @@ class SignalFilter(Filter):
 def signal_filter(signal: str) -> type[SignalFilter]:
     """The filter of one signal, with its Options dataclass."""
     s = SIGNALS[signal]
-    options = make_dataclass(f"{signal.title()}Options", [(s.key, float, field(default=s.default))], frozen=True)
+    side = "below" if s.bound == "min" else "above"
+    help_text = f"Clips whose {s.column} is {side} this are kept out as {s.reason}: {s.meaning}."
+    options = make_dataclass(f"{signal.title()}Options", [(s.key, float, option(s.default, help_text, output=True))],
+                             frozen=True)
     return type(signal.title(), (SignalFilter,), {"name": signal, "signal": signal, "Options": options})
 
 

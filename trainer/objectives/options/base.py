@@ -5,14 +5,8 @@ from these classes without loading the trainer."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
-
-
-def option(default: Any, help: str, **extra: Any) -> Any:  # noqa: A002 - named as typer names it
-    """A setting with its help text (and CLI extras such as `flag` or `panel`)."""
-    return dataclasses.field(default=default, metadata={"help": help, **extra})
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from manifests.options import option
 from trainer.errors import ConfigError
-from trainer.objectives.options.base import ObjectiveOptions, option
+from trainer.objectives.options.base import ObjectiveOptions
 
 AUG = "Augmentation and regularization"
 INIT = "Initialization"

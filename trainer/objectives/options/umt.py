@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from manifests.options import option
 from trainer.errors import ConfigError
-from trainer.objectives.options.base import ObjectiveOptions, option
+from trainer.objectives.options.base import ObjectiveOptions
 
 TEACHER_PRECISIONS = ("auto", "bf16", "fp32")
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from manifests.options import option
 from trainer.errors import ConfigError
-from trainer.objectives.options.base import ObjectiveOptions, option
+from trainer.objectives.options.base import ObjectiveOptions
 
 LOSSES = ("uma", "vtc", "vtm", "mlm")
 

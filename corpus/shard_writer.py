@@ -1,4 +1,4 @@
-"""shard: pack a unit's clips into WebDataset tars of at most --shard-bytes, each written under
+"""The shard writer: pack a unit's clips into WebDataset tars of at most --shard-bytes, each written under
 a temporary name and renamed into place, with its sha256 computed while writing. Video bytes are
 streamed into the tar from wherever they lie (an encoded file, or a member of another tar)."""
 
