@@ -33,11 +33,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trainer.bench.flops import visible_tokens  # noqa: E402
 from trainer.bench.model import step_rate  # noqa: E402
 from trainer.bench.setup import BenchOptions  # noqa: E402
 from trainer.bench.turns import in_turns, ratio_note  # noqa: E402
 from trainer.distributed import Dist  # noqa: E402
+from trainer.measure.flops import visible_tokens  # noqa: E402
 
 TARGET = 0.5
 DEVICE = Dist(rank=0, world=1, local_rank=0, device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))

@@ -108,6 +108,14 @@ AUGMENT: dict[str, Any] = {
 }
 
 
+# the option groups a stage's command is made of (trainer/stages/specs.py names them); "objectives"
+# is the options of every objective the stage accepts
+GROUPS: dict[str, dict[str, Any]] = {
+    "shared": SHARED, "data": DATA, "masks": MASKS, "pretraining": PRETRAINING, "validation": VALIDATION,
+    "video_language_stage": VIDEO_LANGUAGE_STAGE, "supervised_stage": SUPERVISED_STAGE, "augment": AUGMENT,
+}
+
+
 def objective_options(registry: dict[str, type[ObjectiveOptions]]) -> dict[str, Any]:
     """Every registered objective's settings as options (not given: None), under its help panel."""
     return {name: hint for options in registry.values() for name, hint in options_of(options, options.panel).items()}

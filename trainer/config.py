@@ -20,9 +20,15 @@ from manifests.options import defaults, merge, nest, sections
 from trainer.data.config import DataConfig
 from trainer.data.masking import ENCODER_MASKS
 from trainer.errors import ConfigError
-from trainer.objectives.options import PRETRAIN, SUPERVISED, VIDEO_LANGUAGE, ObjectiveOptions, part_names
-from trainer.objectives.options.supervised import SupervisedOptions
-from trainer.objectives.options.vl import VLOptions
+from trainer.objectives.options import (
+    PRETRAIN,
+    MAEOptions,
+    ObjectiveOptions,
+    SupervisedOptions,
+    UMTOptions,
+    VLOptions,
+    part_names,
+)
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -91,12 +97,16 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class PretrainSettings(TrainConfig):
+class PretrainConfig(TrainConfig):
+    """Stage 1: one section per objective of PRETRAIN (a test holds them equal)."""
+
     objective: str = "mae"  # one of PRETRAIN's parts, or several joined by '+'
     objective_weights: dict[str, float] = field(default_factory=dict)  # per part of a sum; 1 when absent
     # the encoder's mask, shared by every part: tube | random | semantic (sampled by a teacher's attention)
     mask_type: str = "tube"
     encoder_mask: float = 0.9
+    mae: MAEOptions = field(default_factory=MAEOptions)
+    umt: UMTOptions = field(default_factory=UMTOptions)
 
     SIZE_PRESETS: ClassVar[dict[str, dict]] = {  # the VideoMAE V2 recipe's per-size settings
         "vit_large": {"drop_path": 0.1},
@@ -129,19 +139,12 @@ class PretrainSettings(TrainConfig):
         return any(PRETRAIN[name].needs_decoder for name in part_names(self.objective))
 
 
-def with_sections(base: type, registry: dict[str, type[ObjectiveOptions]], name: str) -> type:
-    """`base` with one section per registered objective (named as it), each its options class."""
-    fields = [(key, options, field(default_factory=options)) for key, options in registry.items()]
-    cls = dataclasses.make_dataclass(name, fields, bases=(base,), frozen=True)
-    cls.__module__ = __name__  # so that a config pickles (to loader workers) by its name here
-    return cls
-
-
-PretrainConfig = with_sections(PretrainSettings, PRETRAIN, "PretrainConfig")
 
 
 @dataclass(frozen=True)
-class FinetuneSettings(TrainConfig):
+class FinetuneConfig(TrainConfig):
+    """Stages 2 and 3 (postpretrain, finetune: the same recipe): one section per objective of SUPERVISED."""
+
     val_shards: tuple[str, ...] = ()  # validation corpus, scored single-view every val_every steps
     stage: str = "finetune"  # postpretrain | finetune: names the run, same recipe
     label_map: str | None = None  # index map: JSON list, or a label_maps/kNNN.json with "index"
@@ -162,6 +165,7 @@ class FinetuneSettings(TrainConfig):
     ema: float | None = None  # decay of an exponential moving average of the weights
     val_every: int = 0  # 0: at the end only (when val_shards are given)
     data: DataConfig = field(default_factory=lambda: DataConfig(num_views=2))
+    supervised: SupervisedOptions = field(default_factory=SupervisedOptions)
 
     SIZE_PRESETS: ClassVar[dict[str, dict]] = {  # the VideoMAE V2 fine-tuning recipe's per-size settings
         "vit_large": {"drop_path": 0.2, "layer_decay": 0.8},
@@ -188,7 +192,6 @@ class FinetuneSettings(TrainConfig):
         return [SupervisedOptions]
 
 
-FinetuneConfig = with_sections(FinetuneSettings, SUPERVISED, "FinetuneConfig")
 
 
 VL_MASKS = ("semantic", "none")
@@ -197,7 +200,9 @@ _STUDENT_GEOMETRY = ("patch", "tubelet", "img_size")
 
 
 @dataclass(frozen=True)
-class VLSettings(TrainConfig):
+class VLConfig(TrainConfig):
+    """UMT's second stage: one section per objective of VIDEO_LANGUAGE (its own, and umt's for UMA)."""
+
     image_shards: tuple[str, ...] = ()  # captioned image corpora; steps of images and of videos alternate
     val_shards: tuple[str, ...] = ()  # a captioned corpus scored by retrieval every val_every steps
     val_every: int = 0  # 0: at the end only (when val_shards are given)
@@ -205,6 +210,8 @@ class VLSettings(TrainConfig):
     encoder_mask: float = 0.8  # of a video's tokens; an image's: vl.image_mask
     retrieval: bool = False  # retrieval fine-tuning: VTC and VTM only, no mask, no teacher
     flip: bool = True  # off where captions say left or right
+    vl: VLOptions = field(default_factory=VLOptions)
+    umt: UMTOptions = field(default_factory=UMTOptions)
 
     def __post_init__(self):
         if self.mask_type not in VL_MASKS:
@@ -233,7 +240,6 @@ class VLSettings(TrainConfig):
                 *([VLOptions.NO_TEACHER] if no_teacher else []), init]
 
 
-VLConfig = with_sections(VLSettings, VIDEO_LANGUAGE, "VLConfig")
 
 
 def build_config(cls: type, options: dict, from_file: dict | None = None, started_from: dict | None = None):

@@ -26,6 +26,8 @@ MAX_RETRIES = 1
 
 @dataclass(frozen=True)
 class RayOptions:
+    """Which Ray cluster runs the tasks, and what each task asks of it."""
+
     ray_address: str | None = option(None, "Ray cluster to join, e.g. auto or ray://head:10001 (default: start a "
                                            "local Ray instance).", output=False, panel=RUN)
     ray_cpus: float = option(1.0, "CPUs each Ray task asks for.", output=False, panel=RUN)

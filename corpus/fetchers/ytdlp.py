@@ -27,6 +27,8 @@ FORMAT_WITH_AUDIO = "bv*[height<=360]+ba/b[height<=360]/wv*+ba/w"
 
 @dataclass(frozen=True)
 class YtdlpOptions:
+    """What yt-dlp is asked for and how it reaches the site (the download section's caps apply too)."""
+
     format: str | None = option(None, "yt-dlp format (default: best ≤360p, with audio only under --keep-audio).",
                                 output=True, panel=FETCH)
     download_sections: bool = option(False, "yt-dlp: fetch only the annotated time range.", output=True,

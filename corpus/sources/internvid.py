@@ -4,8 +4,6 @@ carried in meta. Lines of one video are fetched once, through yt-dlp, from --url
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from corpus.sources.base import (
     FETCH_YTDLP,
     Plan,
@@ -16,10 +14,9 @@ from corpus.sources.base import (
     meta_json,
     plan_row,
 )
-from corpus.sources.panda70m import WATCH_URL
 from corpus.sources.tabular import bad_utf8_columns, cell_text
 from corpus.sources.timestamps import parse_timestamp
-from manifests.options import option
+from corpus.sources.youtube import YouTubeIdOptions
 
 COLUMNS = {"id": ("YoutubeID", "youtube_id", "videoID", "video_id"),
            "start": ("Start_timestamp", "start_timestamp", "start", "start_s"),
@@ -27,16 +24,10 @@ COLUMNS = {"id": ("YoutubeID", "youtube_id", "videoID", "video_id"),
            "caption": ("Caption", "caption", "text")}
 
 
-@dataclass(frozen=True)
-class InternVidOptions:
-    url_template: str = option(WATCH_URL, "A video's URL, with {youtube_id} (default: YouTube's watch URL).",
-                               output=True, flag=True)
-
-
 class InternVidSource(Source):
     name = "internvid"
     fetcher = FETCH_YTDLP
-    Options = InternVidOptions
+    Options = YouTubeIdOptions
 
     def _row(self, path: str, line: int, values: dict, cols: dict) -> dict:
         vid = cell_text(values.get(cols["id"]))

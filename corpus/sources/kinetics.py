@@ -28,6 +28,7 @@ from corpus.sources.kinetics_merge import (
     version_maps,
 )
 from corpus.sources.tabular import bad_utf8_columns, cell_text, read_rows
+from corpus.sources.youtube import YouTubeIdOptions
 from manifests.labels.kinetics import canonical, version_of
 from manifests.options import option
 
@@ -39,9 +40,7 @@ def mirror_name(youtube_id: str, start: float, end: float) -> str:
 
 
 @dataclass(frozen=True)
-class KineticsOptions:
-    url_template: str = option("https://www.youtube.com/watch?v={youtube_id}", "A video's URL, with {youtube_id} "
-                               "(default: YouTube's watch URL).", output=True, flag=True)
+class KineticsOptions(YouTubeIdOptions):
     mirror: str | None = option(None, "Folder of {youtube_id}_{start:06d}_{end:06d}.mp4 files (read where they lie).",
                                 output=True, flag=True)
     version_labels: tuple[str, ...] = option((), "Class order of a version for its index map, e.g. "

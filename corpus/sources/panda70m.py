@@ -4,8 +4,6 @@ video is fetched once (through yt-dlp, from the row's `url` or --url-template) a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from corpus.sources.base import (
     FETCH_YTDLP,
     Plan,
@@ -18,23 +16,16 @@ from corpus.sources.base import (
 )
 from corpus.sources.tabular import bad_utf8_columns, cell_text
 from corpus.sources.timestamps import parse_list, parse_timestamp
-from manifests.options import option
+from corpus.sources.youtube import YouTubeIdOptions
 
-WATCH_URL = "https://www.youtube.com/watch?v={youtube_id}"
 COLUMNS = {"id": ("videoID", "video_id", "youtube_id"), "spans": ("timestamp", "timestamps"),
            "captions": ("caption", "captions"), "url": ("url",)}
-
-
-@dataclass(frozen=True)
-class Panda70mOptions:
-    url_template: str = option(WATCH_URL, "A video's URL, with {youtube_id} (default: YouTube's watch URL).",
-                               output=True, flag=True)
 
 
 class Panda70mSource(Source):
     name = "panda70m"
     fetcher = FETCH_YTDLP
-    Options = Panda70mOptions
+    Options = YouTubeIdOptions
 
     def _rows(self, path: str, line: int, values: dict, cols: dict) -> list[dict]:
         vid = cell_text(values.get(cols["id"]))

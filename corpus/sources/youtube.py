@@ -4,12 +4,14 @@ Playlists and channels are expanded flat at plan time into one row per video."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.errors import InputError, StepError
 from corpus.fetchers import YtdlpFetcher
 from corpus.fetchers.ytdlp import expand
 from corpus.sources.base import FETCH_YTDLP, Plan, Source, fail, mark_duplicates, meta_json, plan_row
+from manifests.options import option
 
 _VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 # URLs that name one YouTube video need no expansion (a 'list=' parameter means a playlist).
@@ -24,6 +26,17 @@ def read_lines(path: str) -> list[tuple[int, str]]:
     text = p.read_bytes().decode("utf-8", "replace")
     return [(i, s.strip()) for i, s in enumerate(text.splitlines(), start=1)
             if s.strip() and not s.strip().startswith("#")]
+
+
+WATCH_URL = "https://www.youtube.com/watch?v={youtube_id}"
+
+
+@dataclass(frozen=True)
+class YouTubeIdOptions:
+    """The options of a source whose rows name YouTube videos by id."""
+
+    url_template: str = option(WATCH_URL, "A video's URL, with {youtube_id} (default: YouTube's watch URL).",
+                               output=True, flag=True)
 
 
 class YouTubeSource(Source):

@@ -24,6 +24,8 @@ _EPS = 1e-3
 
 @dataclass(frozen=True)
 class ClipOptions:
+    """How each row's range becomes clips: one cut, fixed windows or shots, and how they are encoded."""
+
     fps: float | None = option(None, "Output frame rate (default: the source's).", output=True, panel=CLIP)
     crf: int = option(23, "x264 quality (lower is better).", output=True, panel=CLIP)
     preset: str = option("veryfast", "x264 speed preset.", output=True, panel=CLIP)

@@ -17,6 +17,7 @@ from manifests.sample import clip_key
 class ImageOptions:
     """How images (the images source) are kept; their short side and pixel cap are the media section's."""
 
+
     min_side: int = option(64, "images: smaller images (short side, px) fail as too_small.", output=True, panel=CLIP)
     quality: int = option(90, "images: JPEG quality of stored images.", output=True, flag="--jpeg-quality",
                           panel=CLIP)

@@ -16,3 +16,16 @@ def test_every_command_has_a_section_with_its_options():
                     "vmae eval", "vmae bench", "vmae manifests validate"):
         assert f"## {command}\n" in page, command
     assert "| `--uma-weight` |" in page and "| `--host` | `127.0.0.1` |" in page
+
+
+def test_the_component_pages_list_every_registered_component():
+    from corpus.sources import SOURCES
+    from corpus.steps.filters import FILTERS
+    from trainer.models.families import FAMILIES
+    from trainer.stages.specs import STAGES
+
+    corpus, training = pages()["corpus.md"], pages()["training.md"]
+    assert all(f"### {name}\n" in corpus for name in [*SOURCES, *FILTERS])
+    assert "| `--crf` | `23` | yes |" in corpus and "| `--workers` | `1` | no |" in corpus
+    assert all(f"| `{name}` |" in training for name in [*STAGES, *FAMILIES])
+    assert "### umt\n" in training and "| `--decoder-mask` | `0.5` |" in training

@@ -8,8 +8,8 @@ import math
 from typer.testing import CliRunner
 
 from cli.main import app
-from trainer.bench.peaks import datasheet_peak, peak_for, precision_warning, slow_precision_note
 from trainer.bench.run import Measured, verdict
+from trainer.measure.peaks import datasheet_peak, peak_for, precision_warning, slow_precision_note
 
 ARGS = ["bench", "--model", "vit_test", "--frames", "4", "--img-size", "32", "--precision", "fp32",
         "--batch-size", "2", "--steps", "1"]
@@ -118,7 +118,7 @@ def test_measuring_a_peak_leaves_the_runs_random_stream_alone():
     """A training run measures its device's peak at its start: that must not change its draws."""
     import torch
 
-    from trainer.bench.peaks import measured_peak
+    from trainer.measure.peaks import measured_peak
 
     torch.manual_seed(1)
     untouched = torch.rand(4)

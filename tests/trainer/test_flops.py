@@ -2,26 +2,44 @@
 and torch's own FlopCounterMode on a real model's forward and backward with real dual masks."""
 
 import numpy as np
+import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
-from trainer.bench.flops import (
+from trainer.data.config import Geometry
+from trainer.data.masking import dual_mask
+from trainer.measure.flops import (
+    StepFlops,
+    StepShape,
     TeacherShape,
     block_flops,
     embed_flops,
     encoder_flops,
-    mae_step,
-    supervised_step,
     teacher_flops,
-    umt_step,
+    visible_tokens,
 )
-from trainer.data.config import Geometry
-from trainer.data.masking import dual_mask
+from trainer.models.families import FAMILIES, classifier_flops, trunk_flops
 from trainer.models.registry import create_model
 from trainer.models.sizes import SIZES, ViTConfig
+from trainer.objectives.options import PRETRAIN, SUPERVISED, VIDEO_LANGUAGE, MAEOptions, UMTOptions, VLOptions
 
 TINY = ViTConfig(patch=4, tubelet=2, frames=4, img_size=8, dim=8, depth=1, heads=2, mlp_ratio=2.0, decoder_dim=4,
                  decoder_depth=1, decoder_heads=1)
+
+
+def mae_step(vit: ViTConfig, mask_ratio: float, decoder_ratio: float) -> StepFlops:
+    """A stage-1 mae sample as the pretrain stage counts it: the trunk on the visible tokens, and
+    what mae's options add."""
+    shape = StepShape(vit, visible_tokens(vit, mask_ratio), vit.tokens)
+    return StepFlops(trunk_flops(shape)) + MAEOptions(decoder_mask=decoder_ratio).flops(shape)
+
+
+def test_every_objective_and_family_states_its_flops():
+    shape = StepShape(TINY, 4, 8, "semantic", TeacherShape(8, 1, 2.0, 4, 8, 8), 4, classes=3)
+    for registry in (PRETRAIN, SUPERVISED):
+        for options in registry.values():
+            assert isinstance(options().flops(shape), StepFlops), options.name
+    assert all(isinstance(f.flops(shape), float) for f in FAMILIES.values())
 
 
 def test_a_tiny_configuration_counted_by_hand():
@@ -37,7 +55,7 @@ def test_a_tiny_configuration_counted_by_hand():
     assert step.per_sample == 3 * 23296 and step.frozen_forward == 0
     # decoder ratio 0: the decoder's mask tokens sit at every hidden position (4)
     assert mae_step(TINY, 0.5, 0.0).trained_forward == step.trained_forward  # 4 hidden = 4 kept here
-    assert supervised_step(TINY, classes=10).trained_forward == embed + block_flops(8, 8, 2.0) + 2 * 8 * 10
+    assert classifier_flops(StepShape(TINY, 8, 8, classes=10)) == embed + block_flops(8, 8, 2.0) + 2 * 8 * 10
 
 
 def _attention_counted():
@@ -84,8 +102,9 @@ def test_the_teachers_forward_is_what_torch_measures():
         teacher(pixels)
     assert counted.get_total_flops() == teacher_flops(shape, frames=4, layers=2)
     cfg = ViTConfig(frames=4, img_size=32, dim=64, depth=2, heads=2, decoder_depth=0)
-    step = umt_step(cfg, shape, mask_ratio=0.75, layers=2)
     visible = (4 - int(4 * 0.75)) * 2  # one of 4 tokens kept per slice, 2 slices
+    student = StepShape(cfg, visible, cfg.tokens, "semantic", shape, teacher_frames=4)
+    step = StepFlops(trunk_flops(student)) + UMTOptions(align_layers=2).flops(student)
     assert step.frozen_forward == teacher_flops(shape, 4, 2)
     assert step.trained_forward == encoder_flops(cfg, visible) + 2 * 2 * visible * 64 * shape.out_dim
     assert step.per_sample == 3 * step.trained_forward + step.frozen_forward  # the teacher runs forward only
@@ -95,7 +114,6 @@ def test_the_video_language_step_is_what_torch_measures():
     """UMT's second stage, every loss on: the video and text towers, the fusion layers on each pair
     and its two hard negatives, BERT's MLM head, the alignment heads and the teacher (a semantic
     mask), for a video batch and an image batch."""
-    from trainer.bench.flops import VLShape, vl_step
     from trainer.models.teacher import build_teacher
     from trainer.models.text import TextConfig
     from trainer.models.video_language import VideoLanguageModel
@@ -120,6 +138,11 @@ def test_the_video_language_step_is_what_torch_measures():
                  "keep": torch.ones(batch_size, length, dtype=torch.bool), "caption_id": torch.arange(batch_size)}
         with FlopCounterMode(display=False, custom_mapping=_attention_counted()) as counted:
             objective(model, batch)
-        shape = VLShape(frozenset(objective.weights), 16, length, batch_size, ratio, mlm_tokens=length - 1)
-        ours = vl_step(cfg, text, shape, image=frames == 1, teacher=teacher.shape(), layers=2)
-        assert counted.get_total_flops() / batch_size == ours.trained_forward + ours.frozen_forward
+        slices = 1 if frames == 1 else 2
+        shape = StepShape(cfg, visible_tokens(cfg, ratio, slices), 4 * slices, "semantic", teacher.shape(),
+                          teacher_frames=2 if frames == 1 else 4, text=text, embed_dim=16, batch=batch_size)
+        options = VLOptions(embed_dim=16, max_tokens=length, mlm_prob=1 - 1e-9)
+        ours = StepFlops(trunk_flops(shape)) + options.flops(shape) + UMTOptions(align_layers=2).flops(shape)
+        assert counted.get_total_flops() / batch_size == pytest.approx(ours.trained_forward + ours.frozen_forward,
+                                                                       rel=1e-8)
+    assert set(VIDEO_LANGUAGE) == {"vl", "umt"}

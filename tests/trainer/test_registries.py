@@ -20,7 +20,7 @@ from trainer.errors import USER_ERRORS, CheckpointError
 from trainer.models.families import FAMILIES
 from trainer.models.sizes import SIZES, ViTConfig
 from trainer.models.text import TextConfig
-from trainer.objectives.options import PRETRAIN, SUPERVISED, VIDEO_LANGUAGE
+from trainer.objectives.options import PRETRAIN, SUPERVISED, VIDEO_LANGUAGE, ObjectiveOptions
 from trainer.settings import configure
 from trainer.stages.finetune import finetune
 from trainer.stages.pretrain import pretrain
@@ -148,3 +148,21 @@ def test_only_vmaes_own_errors_lose_their_traceback(tmp_path, monkeypatch):
     monkeypatch.setenv("VMAE_DEBUG", "1")
     loud = CliRunner().invoke(app, args)
     assert loud.exit_code == 2 and "Traceback" in loud.output
+
+
+def test_every_stage_spec_names_its_config_sections_groups_and_runner():
+    """A stage's accepted objectives are sections of its config (each with a FLOPs count), its
+    command is made of known groups, and what runs it imports."""
+    from cli.train_options import GROUPS
+    from trainer.stages.specs import STAGES, stage_for
+
+    for spec in STAGES.values():
+        assert set(spec.objectives) <= set(sections(spec.config)), spec.name
+        assert all(g in GROUPS or g == "objectives" for g in spec.groups), spec.name
+        assert callable(spec.runner())
+        for options in spec.objectives.values():  # each states what it adds to a step's FLOPs
+            assert options.flops is not ObjectiveOptions.flops, options.name
+    assert [stage_for(o).name for o in ("mae", "umt", "mae+umt", "supervised", "vl")] == \
+        ["pretrain", "pretrain", "pretrain", "postpretrain", "vlpretrain"]
+    commands = get_command(app).commands["train"].commands
+    assert set(STAGES) <= set(commands)

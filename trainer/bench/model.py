@@ -15,10 +15,10 @@ import torch
 import torch.distributed as dist
 
 from trainer import parallel
-from trainer.bench.flops import StepFlops, supervised_step
 from trainer.bench.setup import CLASSES, BenchOptions
 from trainer.bench.turns import Rounds
 from trainer.distributed import Dist
+from trainer.measure.flops import StepFlops
 from trainer.stages.base import Trainee
 from trainer.stages.loop import AUTOCAST
 from trainer.stages.optim import optimizer_step
@@ -138,12 +138,12 @@ def _stage_one(cfg, device: torch.device, world: int) -> tuple[Trainee, dict, St
 def _supervised(cfg, device: torch.device, world: int) -> tuple[Trainee, dict, StepFlops]:
     """The fine-tuning recipe's objective (mixup, cutmix, random erasing, label smoothing) on a
     head of K710's classes."""
-    from trainer.stages.finetune import classifier, supervised_objective
+    from trainer.stages.finetune import classifier, supervised_flops, supervised_objective
 
     model, objective = classifier(cfg, CLASSES), supervised_objective(cfg, CLASSES, device.type)
     labels = torch.randint(0, CLASSES, (cfg.batch_size,), device=device)
     return (Trainee(model, objective), {"video": _video(cfg, device), "label": labels},
-            supervised_step(model.cfg, CLASSES))
+            supervised_flops(cfg, model, objective))
 
 
 def text_tower(video_dim: int, fusion_layers: int):

@@ -10,7 +10,7 @@ instead of deciding a figure:
   the CPU count; the worker counts in turns, `rounds` times;
 - model (trainer/bench/model.py): clips/s of each training step on data already on the device,
   so the model alone is timed (the median of the steps); its peak memory; and MFU, the model
-  FLOPs of trainer/bench/flops.py per second over the device's peak (trainer/bench/peaks.py);
+  FLOPs of trainer/measure/flops.py per second over the device's peak (trainer/measure/peaks.py);
   with --profile, a torch.profiler trace of two more steps and the ops that took the most time.
 The verdict: loader workers one device needs to stay fed (its step rate over one worker's rate),
 and whether this machine's cores can run that many for every device it has.
@@ -31,10 +31,10 @@ import torch.distributed as dist
 from trainer import distributed
 from trainer.bench.data import decode_rate, loader_rate, read_clips, stage_loader
 from trainer.bench.model import step_rate
-from trainer.bench.peaks import peak_for, precision_warning
 from trainer.bench.setup import BenchOptions
 from trainer.bench.turns import in_turns
 from trainer.data.shards import resolve_shards
+from trainer.measure.peaks import peak_for, precision_warning
 
 
 @dataclass

@@ -4,6 +4,7 @@ builds the model, objective and masks that run would."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 OBJECTIVES = ("mae", "umt", "mae+umt", "supervised", "vl")
@@ -36,19 +37,19 @@ class BenchOptions:
     align_layers: int = 6
 
     def stage_config(self):
-        """The config of the stage that trains this objective: stage 1 (mae, umt, mae+umt),
-        fine-tuning (supervised) or the video-language stage (vl)."""
-        from trainer.config import FinetuneConfig, PretrainConfig, VLConfig
+        """The config of the stage that trains this objective (trainer/stages/specs.py): stage 1
+        (mae, umt, mae+umt), fine-tuning (supervised) or the video-language stage (vl)."""
+        from manifests.options import sections
         from trainer.settings import configure
+        from trainer.stages.specs import stage_for
 
+        spec = stage_for(self.objective)
         data = {k: v for k, v in (("frames", self.frames), ("img_size", self.img_size)) if v is not None}
         doc = {"model": self.model, "steps": 1, "out": "unused", "shards": list(self.shards) or ["unused"],
                "batch_size": self.batch_size, "precision": self.precision, "fsdp": self.fsdp, "compile": self.compile,
-               "grad_checkpointing": self.grad_checkpointing, "data": {**data, "stride": self.stride}}
-        teacher = {"teacher": self.teacher, "teacher_weights": "random", "align_layers": self.align_layers}
-        if self.objective == "supervised":
-            return configure(FinetuneConfig, doc)
-        if self.objective == "vl":
-            return configure(VLConfig, doc | teacher)
-        return configure(PretrainConfig, doc | {"objective": self.objective}
-                         | (teacher if "umt" in self.objective else {}))
+               "grad_checkpointing": self.grad_checkpointing, "data": {**data, "stride": self.stride}, **spec.fixed}
+        if "objective" in {f.name for f in dataclasses.fields(spec.config)}:
+            doc["objective"] = self.objective
+        if "umt" in sections(spec.config):  # a teacher of random weights: it costs what a real one does
+            doc |= {"teacher": self.teacher, "teacher_weights": "random", "align_layers": self.align_layers}
+        return configure(spec.config, doc)

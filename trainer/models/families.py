@@ -1,8 +1,9 @@
 """Model families as registered specs (torchtitan's ModelSpec and StateDictAdapter): each says how to
 build its model from a ViTConfig, where its video trunk's weights are, which of its weights may
 start new and under what name a person knows them, how a released file of it is recognized, how
-transformers names it, and which modules FSDP shards one by one. Code elsewhere asks the spec and
-never branches on a family's name: a new family is a file with its model and a line in FAMILIES.
+transformers names it, which modules FSDP shards one by one, and what its forward costs. Code
+elsewhere asks the spec and never branches on a family's name: a new family is a file with its model
+and a line in FAMILIES.
 
 A checkpoint record names its family in `kind` (the field's name since the first version).
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from trainer.measure.flops import StepShape, encoder_flops
 from trainer.models import text
 from trainer.models.classifier import VideoClassifier
 from trainer.models.layers import Block
@@ -24,6 +26,17 @@ from trainer.models.video_language import VideoLanguageModel
 # Keys of a released UMT pretraining file that belong to its alignment heads, not to the encoder: like
 # our own heads (kept with the objective), they never load into a model's trunk.
 ALIGNMENT_KEYS = ("encoder.clip_decoder.", "encoder.clip_pos_embed")
+
+
+def trunk_flops(shape: StepShape) -> float:
+    """The video trunk: every token embedded, the blocks on those the encoder sees. The pixel
+    decoder is the mae objective's to count (only it runs it)."""
+    return encoder_flops(shape.vit, shape.visible, shape.embedded)
+
+
+def classifier_flops(shape: StepShape) -> float:
+    """The trunk on every token and the linear head on the pooled token."""
+    return trunk_flops(shape) + 2.0 * shape.vit.dim * shape.classes
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,8 @@ class Family:
     hf_export: str | None = None
     # what the family's own build arguments (family_args in a record) may state, checked before building
     check_args: Callable[[dict], None] = lambda args: None
+    # forward FLOPs of its model on one sample (torch-free; an objective's own work is its options')
+    flops: Callable[[StepShape], float] = trunk_flops
 
     def build(self, cfg: ViTConfig, num_classes: int = 0, head_dropout: float = 0.0,
               family_args: dict | None = None) -> nn.Module:
@@ -105,7 +120,7 @@ CLASSIFIER = Family(
     "classifier", VideoClassifier, lambda cfg, classes, dropout: VideoClassifier(cfg, classes, dropout), trunk="",
     trunk_lacks=("norm.",),  # it pools the blocks' output and norms it with fc_norm instead
     parts={"": "encoder", "fc_norm.": "head", "head.": "head"}, fresh=("head",), starts_from=("pretrain", "vl"),
-    head="head.weight", recognize=_classifier_weights,
+    head="head.weight", recognize=_classifier_weights, flops=classifier_flops,
     hf_architectures=("VideoMAEForVideoClassification", "VideoMAEForVideoClassification"), hf_pooled=True)
 
 VIDEO_LANGUAGE = Family(

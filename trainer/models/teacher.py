@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 from torch import nn
 
-from trainer.bench.flops import TeacherShape
+from trainer.measure.flops import TeacherShape
 
 # Tiny architectures for tests and laptop runs, built by the same code path as real teachers.
 ALIASES: dict[str, tuple[str, dict]] = {
@@ -87,7 +87,7 @@ class ImageTeacher(nn.Module):
         return super().train(False)  # frozen: always in inference mode
 
     def shape(self) -> TeacherShape:
-        """What its forward costs depends on (trainer/bench/flops.py counts it)."""
+        """What its forward costs depends on (trainer/measure/flops.py counts it)."""
         vit = self.vit
         return TeacherShape(dim=vit.embed_dim, depth=len(vit.blocks),
                             mlp_ratio=vit.blocks[0].mlp.fc1.out_features / vit.embed_dim,

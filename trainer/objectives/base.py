@@ -24,6 +24,11 @@ class Objective(nn.Module):
     def forward(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
+    def step_facts(self) -> dict:
+        """What the built objective knows that its FLOPs depend on (trainer.measure.flops.StepShape's
+        fields: a teacher's shape, …); its options count them (ObjectiveOptions.flops)."""
+        return {}
+
     def _is_frozen(self, key: str) -> bool:
         return any(key == f or key.startswith(f + ".") for f in self.frozen)
 
@@ -51,6 +56,10 @@ class PretrainPart(nn.Module):
     needs_decoder = False  # the model keeps its pixel decoder
     layers = 0  # how many of the encoder's last blocks it reads
     frozen: tuple[str, ...] = ()
+
+    def step_facts(self) -> dict:
+        """As Objective.step_facts, for one part of stage 1's loss."""
+        return {}
 
     @classmethod
     def build(cls, cfg, model: nn.Module, device: torch.device) -> PretrainPart:

@@ -56,6 +56,9 @@ class Supervised(Objective):
         self.teacher = teacher.requires_grad_(False).eval() if teacher is not None else None
         self.distill_weight, self.distill_temperature = distill_weight, distill_temperature
 
+    def step_facts(self) -> dict:
+        return {"distilled_from": self.teacher.cfg} if self.teacher is not None else {}
+
     def train(self, mode: bool = True) -> Supervised:
         super().train(mode)
         if self.teacher is not None:

@@ -74,6 +74,9 @@ class UMT(PretrainPart):
         self.heads.apply(init_weights)
         self.register_buffer("pos_embed", sincos_table(geometry.tokens, dim), persistent=False)
 
+    def step_facts(self) -> dict:
+        return {"teacher": self.teacher.shape()}
+
     @classmethod
     def build(cls, cfg, model: nn.Module, device: torch.device) -> UMT:
         geometry, student, options = cfg.data.geometry(), model.encoder, cfg.umt

@@ -128,6 +128,9 @@ class VideoLanguage(Objective):
         self.weights = {name: w for name, w in weights.items() if w > 0 and (name != "uma" or uma is not None)}
         self.video_mask, self.image_mask, self.mlm_prob = video_mask, image_mask, mlm_prob
 
+    def step_facts(self) -> dict:
+        return self.uma.step_facts() if self.uma is not None else {}
+
     @classmethod
     def build(cls, cfg, model: nn.Module, device: torch.device) -> VideoLanguage:
         options = cfg.vl

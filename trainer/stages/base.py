@@ -56,7 +56,7 @@ class Stage:
         return f"vmae {self.title} {self.cfg.model}: {len(urls)} shards, {clips if clips is not None else '?'} clips"
 
     def flops_per_clip(self, trainee: Trainee, world: int = 1) -> float | None:
-        """Model FLOPs of one training clip (trainer/bench/flops.py) for the MFU in the metrics,
+        """Model FLOPs of one training clip (trainer/measure/flops.py) for the MFU in the metrics,
         on a run of `world` ranks; None where no count is written."""
         return None
 

@@ -13,7 +13,6 @@ from torch.utils.data import DataLoader
 
 from manifests.labels.label_list import read_label_list
 from trainer import checkpoint, parallel
-from trainer.bench.flops import supervised_step
 from trainer.config import FinetuneConfig
 from trainer.data.labeled import LabeledStream, corpus_labels
 from trainer.data.shards import resolve_shards
@@ -22,6 +21,8 @@ from trainer.data.video_augment import ClipAugment
 from trainer.distributed import Dist
 from trainer.errors import CheckpointError
 from trainer.eval.evaluate import classify, score
+from trainer.measure.flops import StepFlops, StepShape
+from trainer.models.families import family_of
 from trainer.models.registry import create_classifier
 from trainer.objectives.base import Objective
 from trainer.objectives.supervised import Supervised
@@ -58,7 +59,7 @@ class FinetuneStage(Stage):
         return classifier(self.cfg, self.classes)
 
     def flops_per_clip(self, trainee: Trainee, world: int = 1) -> float | None:
-        return supervised_step(trainee.model.cfg, trainee.model.num_classes).per_sample
+        return supervised_flops(self.cfg, trainee.model, trainee.objective).per_sample
 
     def initialize(self, model: nn.Module) -> str:
         cfg = self.cfg
@@ -139,6 +140,14 @@ def supervised_objective(cfg: FinetuneConfig, classes: int, device_type: str,
     o = cfg.supervised
     return Supervised(classes, o.smoothing, o.mixup, o.cutmix, o.mix_prob, o.erase_prob, teacher, o.distill_weight,
                       o.distill_temperature, device_type)
+
+
+def supervised_flops(cfg: FinetuneConfig, model: nn.Module, objective: Objective) -> StepFlops:
+    """FLOPs of one clip's step: the classifier on every token, and what the objective adds (a
+    distillation teacher's forward)."""
+    vit = model.cfg
+    shape = StepShape(vit, vit.tokens, vit.tokens, classes=model.num_classes, **objective.step_facts())
+    return StepFlops(family_of(model).flops(shape)) + cfg.supervised.flops(shape)
 
 
 def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:

@@ -18,12 +18,12 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from trainer import checkpoint, distributed, parallel
-from trainer.bench.peaks import peak_for, precision_warning
 from trainer.checkpoint import sharded
 from trainer.config import Derived, derive
 from trainer.data.stream import StreamState, advance
 from trainer.distributed import Dist
 from trainer.errors import TrainingError
+from trainer.measure.peaks import peak_for, precision_warning
 from trainer.stages.base import Stage, Trainee
 from trainer.stages.curves import plot_losses
 from trainer.stages.metrics import MetricsLog

@@ -10,11 +10,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from trainer import checkpoint
-from trainer.bench.flops import StepFlops, pretrain_step
 from trainer.config import PretrainConfig
 from trainer.data.masking import MaskSpec
 from trainer.data.stream import StreamState, make_loader
 from trainer.distributed import Dist
+from trainer.measure.flops import StepFlops, StepShape, visible_tokens
+from trainer.models.families import family_of
 from trainer.models.registry import create_model
 from trainer.objectives.base import Objective
 from trainer.objectives.pretraining import pretrain_objective
@@ -78,11 +79,17 @@ def mask_spec(cfg: PretrainConfig) -> MaskSpec:
 
 
 def pretrain_flops(cfg: PretrainConfig, model: nn.Module, objective: Objective) -> StepFlops:
-    """FLOPs of one clip's step of this stage-1 run: its model, parts, masks and teacher."""
-    umt = objective.parts["umt"] if "umt" in objective.parts else None
-    decoder_ratio = cfg.mae.decoder_mask if "mae" in objective.parts else 0.0
-    return pretrain_step(model.cfg, set(objective.parts), cfg.mask_type, cfg.encoder_mask, decoder_ratio,
-                         umt.teacher.shape() if umt else None, umt.layers if umt else 0)
+    """FLOPs of one clip's step of this stage-1 run: its model's forward on the visible tokens
+    (every mask type hides int(ratio·H·W) tokens of each time slice), once for all parts, and
+    what each part adds (its options' count)."""
+    vit = model.cfg
+    facts = {k: v for part in objective.parts.values() for k, v in part.step_facts().items()}
+    shape = StepShape(vit, visible_tokens(vit, cfg.encoder_mask), vit.tokens, cfg.mask_type,
+                      teacher_frames=vit.frames, **facts)
+    total = StepFlops(family_of(model).flops(shape))
+    for name in objective.parts:
+        total += getattr(cfg, name).flops(shape)
+    return total
 
 
 def pretrain(cfg: PretrainConfig, progress: bool = True) -> dict:

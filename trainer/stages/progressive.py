@@ -27,15 +27,13 @@ from pathlib import Path
 import yaml
 
 from manifests.tables import write_atomic_bytes
-from trainer.config import FinetuneConfig, PretrainConfig, VLConfig
 from trainer.eval.evaluate import run_eval
 from trainer.settings import configure
-from trainer.stages.finetune import finetune
-from trainer.stages.pretrain import pretrain
-from trainer.stages.vlpretrain import vlpretrain
+from trainer.stages.specs import STAGES
 
-STAGES = ("pretrain", "vlpretrain", "postpretrain", "finetune", "eval")
+STEPS = (*STAGES, "eval")  # the registered stages in their order, then the evaluation
 SHARED = ("model", "data")
+EVAL_SETTINGS = ("shards", "clips", "crops", "batch_size", "workers", "decoder", "decode_device")
 
 
 class ProgressiveError(Exception):
@@ -61,14 +59,14 @@ def _finish(folder: Path, result: dict) -> dict:
 
 def read_plan(path: str | Path) -> dict:
     doc = yaml.safe_load(Path(path).read_text()) or {}
-    unknown = set(doc) - {"out", *SHARED, *STAGES}
+    unknown = set(doc) - {"out", *SHARED, *STEPS}
     if unknown:
         raise ProgressiveError(f"{path}: unknown sections {sorted(unknown)}; expected out, model, data and "
-                               f"the stages {', '.join(STAGES)}")
+                               f"the stages {', '.join(STEPS)}")
     if not doc.get("out"):
         raise ProgressiveError(f"{path}: give 'out:', the folder of the whole run")
-    if not any(s in doc for s in STAGES):
-        raise ProgressiveError(f"{path}: no stages; add some of {', '.join(STAGES)}")
+    if not any(s in doc for s in STEPS):
+        raise ProgressiveError(f"{path}: no stages; add some of {', '.join(STEPS)}")
     return doc
 
 
@@ -78,47 +76,44 @@ def run_progressive(path: str | Path, progress: bool = True, announce=print) -> 
     shared = {k: plan[k] for k in SHARED if k in plan}
     previous: Path | None = None  # the folder of the last training stage run
     stages: dict[str, dict] = {}
-    for stage in STAGES:
+    for stage in STEPS:
         if stage not in plan:
             continue
         folder = root / stage
+        spec = STAGES.get(stage)
         done = _done(folder)
         if done is not None:
             announce(f"== {stage}: finished before ({folder / 'done.json'}), not redone")
-            stages[stage], previous = done, folder if stage not in ("eval", "vlpretrain") else previous
+            stages[stage], previous = done, folder if spec is not None and spec.chain else previous
             continue
         announce(f"== {stage}")
         own = dict(plan[stage] or {})
-        if stage == "pretrain":
-            cfg = configure(PretrainConfig, {"out": str(folder)}, _merge(shared, own))
-            result = pretrain(cfg, progress=progress)
-        elif stage == "vlpretrain":  # from stage 1, beside the supervised chain (which goes on from stage 1)
-            if previous is not None and "init" not in own:
-                own["init"] = str(previous)
-            cfg = configure(VLConfig, {"out": str(folder)}, _merge(shared, own))
-            result = vlpretrain(cfg, progress=progress)
-        elif stage in ("postpretrain", "finetune"):
-            if previous is not None and "init" not in own:
-                own["init"] = str(previous)
-            cfg = configure(FinetuneConfig, {"out": str(folder), "stage": stage}, _merge(shared, own))
-            result = finetune(cfg, progress=progress)
-        else:
-            if previous is None and "ckpt" not in own:
-                raise ProgressiveError(f"{path}: eval needs a training stage before it or 'ckpt:'")
-            best = previous / "best.pt" if previous is not None else None
-            ckpt = own.pop("ckpt", None) or (best if best is not None and best.is_file() else previous)
-            unknown = set(own) - {"shards", "clips", "crops", "batch_size", "workers", "decoder", "decode_device"}
-            if unknown:
-                raise ProgressiveError(f"{path}: eval takes shards, clips, crops, batch_size, workers, decoder, "
-                                       f"decode_device; not {sorted(unknown)}")
-            result = run_eval(ckpt, list(own.pop("shards", [])), folder, overwrite=True, progress=progress,
-                              **own) or {}  # {} on ranks other than 0 under torchrun
-            result.pop("failed_keys", None)
-        if stage != "eval":
-            if result["steps"] < result["total_steps"]:  # stopped early (stop_after): rerun goes on from here
-                announce(f"== {stage} stopped at step {result['steps']} of {result['total_steps']}; rerun to go on")
-                stages[stage] = result
-                return {"out": str(root), "stages": stages, "finished": False}
-            previous = folder if stage != "vlpretrain" else previous  # the supervised chain goes on from stage 1
+        if spec is None:
+            stages[stage] = _finish(folder, _evaluate(path, own, previous, folder, progress))
+            continue
+        if previous is not None and "init" not in own:  # each stage goes on from the chain's last
+            own["init"] = str(previous)
+        cfg = configure(spec.config, {"out": str(folder), **spec.fixed}, _merge(shared, own))
+        result = spec.runner()(cfg, progress=progress)
+        if result["steps"] < result["total_steps"]:  # stopped early (stop_after): rerun goes on from here
+            announce(f"== {stage} stopped at step {result['steps']} of {result['total_steps']}; rerun to go on")
+            stages[stage] = result
+            return {"out": str(root), "stages": stages, "finished": False}
+        previous = folder if spec.chain else previous  # vlpretrain runs beside the chain, from stage 1
         stages[stage] = _finish(folder, result)
     return {"out": str(root), "stages": stages, "finished": True}
+
+
+def _evaluate(path: str | Path, own: dict, previous: Path | None, folder: Path, progress: bool) -> dict:
+    """The eval step: the chain's last checkpoint (its best one where it kept one), or `ckpt:`."""
+    if previous is None and "ckpt" not in own:
+        raise ProgressiveError(f"{path}: eval needs a training stage before it or 'ckpt:'")
+    best = previous / "best.pt" if previous is not None else None
+    ckpt = own.pop("ckpt", None) or (best if best is not None and best.is_file() else previous)
+    unknown = set(own) - set(EVAL_SETTINGS)
+    if unknown:
+        raise ProgressiveError(f"{path}: eval takes {', '.join(EVAL_SETTINGS)}; not {sorted(unknown)}")
+    result = run_eval(ckpt, list(own.pop("shards", [])), folder, overwrite=True, progress=progress,
+                      **own) or {}  # {} on ranks other than 0 under torchrun
+    result.pop("failed_keys", None)
+    return result

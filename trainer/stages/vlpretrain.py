@@ -16,7 +16,6 @@ import numpy as np
 from torch import nn
 
 from trainer import checkpoint, parallel
-from trainer.bench.flops import StepFlops, VLShape, vl_step
 from trainer.checkpoint.bert import BertFolder, load_bert, read_bert
 from trainer.config import VLConfig
 from trainer.data.captioned import CaptionedStream
@@ -26,7 +25,8 @@ from trainer.data.stream import StreamState, loader_for
 from trainer.distributed import Dist
 from trainer.errors import CheckpointError, ConfigError
 from trainer.eval import retrieval
-from trainer.models.families import VIDEO_LANGUAGE
+from trainer.measure.flops import StepFlops, StepShape, visible_tokens
+from trainer.models.families import VIDEO_LANGUAGE, family_of
 from trainer.models.registry import model_config
 from trainer.models.text import TextConfig
 from trainer.models.video_language import VideoLanguageModel
@@ -206,16 +206,18 @@ def video_config(cfg: VLConfig):
 
 def vl_flops(cfg: VLConfig, model: VideoLanguageModel, objective: VideoLanguage, world: int,
              image: bool = False) -> StepFlops:
-    """FLOPs of one sample's step of this run: a video, or an image. The MLM head is counted on
-    mlm_prob of the caption's tokens after [CLS] (an upper bound: padding is never masked)."""
+    """FLOPs of one sample's step of this run: a video, or an image (one tubelet: the frame
+    repeated, which the teacher sees `tubelet` times). The video tower on its visible tokens, the
+    text side (vl's options' count) and UMA (umt's options' count), when on."""
+    vit = model.cfg
     masked = objective.uma is not None and cfg.mask_type == "semantic"
     ratio = (objective.image_mask if image else objective.video_mask) if masked else 0.0
-    tokens = cfg.vl.max_tokens
-    shape = VLShape(frozenset(objective.weights), model.embed_dim, tokens, cfg.batch_size, ratio,
-                    objective.mlm_prob * (tokens - 1), world)
-    uma = objective.uma
-    return vl_step(model.cfg, model.text_cfg, shape, image, uma.teacher.shape() if uma else None,
-                   uma.layers if uma else 0)
+    slices = 1 if image else vit.frames // vit.tubelet
+    shape = StepShape(vit, visible_tokens(vit, ratio, slices), (vit.img_size // vit.patch) ** 2 * slices,
+                      cfg.mask_type, teacher_frames=vit.tubelet if image else vit.frames, text=model.text_cfg,
+                      embed_dim=model.embed_dim, batch=cfg.batch_size, ranks=world, **objective.step_facts())
+    total = StepFlops(family_of(model).flops(shape)) + cfg.vl.flops(shape)
+    return total + cfg.umt.flops(shape) if objective.uma is not None else total
 
 
 def vlpretrain(cfg: VLConfig, progress: bool = True) -> dict:

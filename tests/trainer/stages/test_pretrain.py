@@ -9,11 +9,13 @@ import pytest
 import torch
 
 from trainer import checkpoint
-from trainer.bench.flops import mae_step
 from trainer.config import PretrainConfig
 from trainer.data.shards import resolve_shards
 from trainer.errors import DataError, TrainingError
+from trainer.measure.flops import StepFlops, StepShape, visible_tokens
+from trainer.models.families import trunk_flops
 from trainer.models.registry import model_config
+from trainer.objectives.options import MAEOptions
 from trainer.settings import configure
 from trainer.stages.pretrain import pretrain
 
@@ -51,7 +53,8 @@ def test_loss_goes_down(tmp_path, corpus):
     # every step's throughput per device and MFU, from the FLOPs vmae bench counts
     last_row = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     model = model_config("vit_test", frames=8, img_size=32)
-    per_clip = mae_step(model, 0.75, 0.5).per_sample
+    shape = StepShape(model, visible_tokens(model, 0.75), model.tokens)
+    per_clip = (StepFlops(trunk_flops(shape)) + MAEOptions(decoder_mask=0.5).flops(shape)).per_sample
     assert last_row["clips_per_s_per_device"] == last_row["clips_per_s"] > 0 and 0 < last_row["mfu"] < 1
     assert last_row["clips_per_s_per_device"] * per_clip / last_row["mfu"] > 1e9  # the peak it divided by, FLOP/s
 
@@ -77,7 +80,7 @@ def test_an_lr_under_the_floor_never_rises(tmp_path, corpus):
 
 
 def test_an_mfu_above_one_is_logged_with_a_warning_that_says_why(tmp_path, corpus, capsys, monkeypatch):
-    from trainer.bench.peaks import Peak
+    from trainer.measure.peaks import Peak
     from trainer.stages import loop
 
     monkeypatch.setattr(loop, "peak_for", lambda *_: Peak(1e6, "measured: best of 5 512x512 fp32 matmuls"))
@@ -91,7 +94,7 @@ def test_an_mfu_above_one_is_logged_with_a_warning_that_says_why(tmp_path, corpu
 def test_a_measured_peak_keeps_trying_for_a_quarter_second():
     import time
 
-    from trainer.bench.peaks import MEASURE_SECONDS, measured_peak
+    from trainer.measure.peaks import MEASURE_SECONDS, measured_peak
 
     began = time.perf_counter()
     peak = measured_peak("cpu", "fp32", size=64)
@@ -159,7 +162,7 @@ def test_bf16_with_gradient_checkpointing_and_a_yaml_config(tmp_path, corpus, ca
     result = pretrain(cfg, progress=False)
     assert result["steps"] == 4 and math.isfinite(result["final_loss"])
     # a CPU that emulates bf16 (this project's machine: 150x slower than fp32) is called out at the start
-    from trainer.bench.peaks import measured_peak
+    from trainer.measure.peaks import measured_peak
 
     slower = measured_peak("cpu", "fp32").flops / measured_peak("cpu", "bf16").flops
     warned = "warning: --precision bf16 runs matmuls" in capsys.readouterr().out

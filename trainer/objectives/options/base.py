@@ -1,12 +1,14 @@
 """What an objective's options class is: a frozen dataclass of the settings only that objective
-reads (each field's help text in its metadata, for the CLI), the recipe presets it brings, and the
-checks it makes of the whole run config. Plain data, no torch: the CLI builds its options and help
-from these classes without loading the trainer."""
+reads (each field's help text in its metadata, for the CLI), the recipe presets it brings, the
+checks it makes of the whole run config, and the FLOPs it adds to a step. Plain data, no torch: the
+CLI builds its options and help from these classes without loading the trainer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from trainer.measure.flops import StepFlops, StepShape
 
 
 @dataclass(frozen=True)
@@ -26,3 +28,9 @@ class ObjectiveOptions:
 
     def check(self, cfg: Any) -> None:
         """Checks of the run config when this objective is chosen; ConfigError with what to do."""
+
+    def flops(self, shape: StepShape) -> StepFlops:
+        """The FLOPs of one sample this objective adds to its model family's forward (a decoder,
+        heads, a frozen teacher, losses), for the MFU of a run and of `vmae bench`. Every objective
+        states its cost: without it a run's MFU would silently leave the objective's work out."""
+        raise NotImplementedError(f"the {self.name} objective does not state its FLOPs: write its flops()")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from manifests.options import option
 from trainer.errors import ConfigError
+from trainer.measure.flops import StepFlops, StepShape, encoder_flops
 from trainer.objectives.options.base import ObjectiveOptions
 
 AUG = "Augmentation and regularization"
@@ -32,6 +33,13 @@ class SupervisedOptions(ObjectiveOptions):
     @property
     def mixes(self) -> bool:
         return (self.mixup > 0 or self.cutmix > 0) and self.mix_prob > 0
+
+    def flops(self, shape: StepShape) -> StepFlops:
+        """Nothing trained beyond the classifier (mixup, erasing and the loss are not matmuls); with
+        distillation, the teacher classifier's forward on every token (frozen)."""
+        teacher = shape.distilled_from
+        frozen = encoder_flops(teacher, teacher.tokens) + 2.0 * teacher.dim * shape.classes if teacher else 0.0
+        return StepFlops(0.0, frozen)
 
     def check(self, cfg) -> None:
         if self.mixes and cfg.batch_size % 2:

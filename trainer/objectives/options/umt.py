@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from manifests.options import option
 from trainer.errors import ConfigError
+from trainer.measure.flops import StepFlops, StepShape, alignment_flops, teacher_flops
 from trainer.objectives.options.base import ObjectiveOptions
 
 TEACHER_PRECISIONS = ("auto", "bf16", "fp32")
@@ -38,6 +39,13 @@ class UMTOptions(ObjectiveOptions):
     @classmethod
     def presets(cls, model: str) -> list[dict]:
         return [cls.PRESET, cls.SIZE_PRESETS.get(model, {})]
+
+    def flops(self, shape: StepShape) -> StepFlops:
+        """The alignment heads on the visible tokens (trained), the teacher's forward on every frame (frozen)."""
+        if shape.teacher is None:
+            raise ValueError("umt's FLOPs need the teacher's shape")
+        return StepFlops(alignment_flops(shape.visible, shape.vit.dim, shape.teacher, self.align_layers),
+                         teacher_flops(shape.teacher, shape.teacher_frames, self.align_layers))
 
     def check(self, cfg) -> None:
         if not self.teacher_weights:

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from manifests.options import option
 from trainer.errors import ConfigError
+from trainer.measure.flops import StepFlops, StepShape, fusion_flops, text_flops
 from trainer.objectives.options.base import ObjectiveOptions
 
 LOSSES = ("uma", "vtc", "vtm", "mlm")
@@ -53,6 +54,31 @@ class VLOptions(ObjectiveOptions):
 
     def weights(self) -> dict[str, float]:
         return {name: getattr(self, f"{name}_weight") for name in LOSSES}
+
+    def flops(self, shape: StepShape) -> StepFlops:
+        """One sample's text-side work (its UMA part is umt's options' count):
+        - the text tower's text-only layers on the caption (padded to max_tokens: every token costs);
+        - vtc: the two projections to the shared space, and the similarities of the batch gathered
+          from every rank (each rank computes them all: per sample of its own, ranks rows);
+        - vtm: the fusion layers on the pair and on its two hard negatives, the matching head on each;
+          the similarities it draws the negatives from run forward only;
+        - mlm: the text layers again on the masked caption, the fusion layers with the video, BERT's
+          head on mlm_prob of the tokens after [CLS] (an upper bound: padding is never masked)."""
+        text, vit, weights, length = shape.text, shape.vit, self.weights(), self.max_tokens
+        trained = frozen = 0.0
+        if weights["vtc"] or weights["vtm"] or weights["mlm"]:
+            trained += text_flops(text, length)
+        if weights["vtc"]:
+            gathered = shape.batch * shape.ranks
+            trained += 2.0 * (vit.dim + text.dim) * shape.embed_dim + 2.0 * gathered * shape.ranks * shape.embed_dim
+        if weights["vtm"]:
+            trained += 3 * (fusion_flops(text, length, shape.visible, vit.dim) + 2.0 * text.dim * 2)
+            frozen += 2.0 * shape.batch * shape.embed_dim
+        if weights["mlm"]:
+            masked = self.mlm_prob * (length - 1)
+            trained += (text_flops(text, length) + fusion_flops(text, length, shape.visible, vit.dim)
+                        + masked * 2.0 * (text.dim * text.dim + text.dim * text.vocab_size))
+        return StepFlops(trained, frozen)
 
     def check(self, cfg) -> None:
         if any(w < 0 for w in self.weights().values()) or not any(self.weights().values()):
