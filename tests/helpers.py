@@ -128,3 +128,13 @@ def get(address: str, path: str, headers: dict | None = None) -> tuple[int, dict
     body = r.read()
     conn.close()
     return r.status, dict(r.getheaders()), body
+
+
+def snapshot(root: Path) -> dict:
+    """What two builds of the same inputs must share: clips, shards and rows (attempts aside)."""
+    clips = pd.read_parquet(root / "clips").sort_values("clip_key")
+    videos = pd.read_parquet(root / "videos").sort_values("row").drop(columns=["attempts"])
+    shards = pd.read_parquet(root / "shards").sort_values("shard")
+    return {"clips": list(zip(clips.clip_key, clips.sha256, clips.shard, strict=True)),
+            "shards": list(zip(shards.shard, shards.sha256, strict=True)),
+            "videos": videos.astype(str).values.tolist()}

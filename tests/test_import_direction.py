@@ -1,7 +1,8 @@
 """Imports point down DESIGN.md's list, read from the source (imports inside functions count too;
 those under `if TYPE_CHECKING:` are hints, not imports): corpus and trainer never import each
 other, models/ imports nothing else of the trainer but the measure leaf, measure/ imports nothing
-of the trainer, and nothing below `vmae bench` imports trainer/bench/."""
+of the trainer, nothing below `vmae bench` imports trainer/bench/, and test modules import
+helpers, never each other."""
 
 from __future__ import annotations
 
@@ -46,4 +47,11 @@ def _modules_of(folder: str) -> dict[str, set[str]]:
 def test_imports_point_down(folder, allowed, forbidden):
     wrong = {path: sorted(m for m in modules if m.startswith(forbidden) and not m.startswith(allowed))
              for path, modules in _modules_of(folder).items()}
+    assert not {p: w for p, w in wrong.items() if w}
+
+
+def test_test_modules_never_import_each_other():
+    """Shared test code lives in conftest.py and helpers modules, not in another test's module."""
+    wrong = {path: sorted(m for m in modules if m.split(".")[-1].startswith("test_"))
+             for path, modules in _modules_of("tests").items()}
     assert not {p: w for p, w in wrong.items() if w}

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.trainer.test_checkpoint import evil_file
+from tests.trainer.helpers import evil_file
 
 runner = CliRunner()
 DATA = ["--frames", "4", "--stride", "2", "--img-size", "32", "--workers", "0", "--steps", "1", "--batch-size", "2",
@@ -56,7 +56,7 @@ def test_a_sharded_checkpoint_whose_plan_would_run_code_is_refused(motion_corpor
     the .metadata plan freely; ours knows the plan's classes only."""
     import pickle
 
-    from tests.trainer.test_checkpoint import RunsCode
+    from tests.trainer.helpers import RunsCode
 
     run = tmp_path / "run"
     r = runner.invoke(app, ["train", "pretrain", "--shards", str(motion_corpora["six"]), "--out", str(run), "--fsdp",

@@ -197,7 +197,7 @@ def test_umt_recipe_mixes_captioned_videos_and_images(tmp_path, image_server, se
 
 def test_an_image_build_killed_resumes_and_ray_builds_the_same(tmp_path, image_server):
     pytest.importorskip("ray", reason="Ray is an extra: pip install 'vmae[ray]' (make test installs it)")
-    from tests.corpus.test_ray import snapshot  # here: that module skips itself without Ray
+    from tests.helpers import snapshot
 
     base, _ = image_server
     tsv = tmp_path / "list.tsv"  # 48 distinct URLs, a few of them bad

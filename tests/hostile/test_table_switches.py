@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from manifests.tables import read_table, write_part
-from tests.manifests.test_generations import rows
+from tests.manifests.helpers import rows
 
 CHILD = """
 import sys
@@ -20,7 +20,7 @@ from pathlib import Path
 from corpus.compact import write_table
 from manifests.layout import CorpusLayout
 from manifests.tables import to_table
-from tests.manifests.test_generations import rows
+from tests.manifests.helpers import rows
 layout = CorpusLayout.at(Path(sys.argv[1]))
 table = to_table("videos", rows(600))
 while True:  # the same 600 rows, as a compacted table and then split into units, forever

@@ -14,11 +14,7 @@ import pytest
 from manifests import generations as generations_module
 from manifests.generations import ensure, generations, new_generation
 from manifests.tables import write_part
-from tests.manifests.test_tables import EXAMPLES
-
-
-def rows(n, start=0):
-    return [{**EXAMPLES["videos"], "row": start + i, "video_id": f"v{start + i}"} for i in range(n)]
+from tests.manifests.helpers import rows
 
 
 def test_a_new_table_is_a_link_to_its_first_generation_and_switches_whole(tmp_path, monkeypatch):
@@ -55,7 +51,7 @@ CHILD = """
 import sys, pandas as pd
 from pathlib import Path
 from manifests.generations import new_generation
-from tests.manifests.test_generations import rows
+from tests.manifests.helpers import rows
 folder = Path(sys.argv[1])
 while True:  # rewrite the same 600 rows as 1, 3 or 6 files, forever
     for files in (1, 3, 6):

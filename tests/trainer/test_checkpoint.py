@@ -2,31 +2,16 @@
 load (with the one plain type they pickle), and anything that would run code is refused."""
 
 import argparse
-import os
 import warnings
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
+from tests.trainer.helpers import evil_file
 from trainer import checkpoint
 from trainer.errors import CheckpointError
 from trainer.models.registry import create_classifier, create_model
-
-
-class RunsCode:
-    """Pickles as a call of os.system: loading it with plain pickle would create the marker."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
-def evil_file(path, marker):
-    torch.save({"model": create_classifier("vit_test", 3).state_dict(), "extra": RunsCode(marker)}, path)
-    return path
 
 
 def test_a_record_rebuilds_its_model_without_being_told_the_size(tmp_path):

@@ -12,7 +12,7 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.trainer.stages.test_pretrain import losses
+from tests.trainer.helpers import losses
 from trainer import checkpoint
 from trainer.checkpoint.export import export_safetensors, export_transformers
 from trainer.config import FinetuneConfig, PretrainConfig, VLConfig, sections
@@ -40,7 +40,7 @@ def _settings(name: str, corpus, out, **kw) -> dict:
 
 def _train(objective: str, motion_corpora, out, **kw) -> dict:
     if objective in VIDEO_LANGUAGE:
-        from tests.trainer.stages.test_vlpretrain import settings
+        from tests.trainer.helpers import vl_settings as settings
 
         return vlpretrain(configure(VLConfig, settings(motion_corpora, out, steps=6, **kw)), progress=False)
     if objective in SUPERVISED:

@@ -1,22 +1,13 @@
 """Every registered size builds and trains a step at tiny image size; parameter names follow
 the released VideoMAE V2 checkpoints; the trunk is shared and recomputes under checkpointing."""
 
-import numpy as np
 import pytest
 import torch
 
-from trainer.data.config import Geometry
-from trainer.data.masking import dual_mask
+from tests.trainer.helpers import masks
 from trainer.models.registry import create_model
 from trainer.models.sizes import SIZES
 from trainer.objectives.mae import patch_targets, reconstruction_loss
-
-
-def masks(cfg, batch, enc=0.75, dec=0.5, seed=0):
-    grid = Geometry(frames=cfg.frames, img_size=cfg.img_size, patch=cfg.patch, tubelet=cfg.tubelet)
-    rng = np.random.default_rng(seed)
-    ms = [dual_mask(grid, enc, dec, rng) for _ in range(batch)]
-    return torch.from_numpy(np.stack([m.encoder for m in ms])), torch.from_numpy(np.stack([m.decoder for m in ms]))
 
 
 @pytest.mark.parametrize("name", sorted(SIZES))

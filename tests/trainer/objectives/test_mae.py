@@ -2,7 +2,7 @@
 
 import torch
 
-from tests.trainer.models.test_models import masks
+from tests.trainer.helpers import masks
 from trainer.models.registry import create_model
 from trainer.objectives.mae import patch_targets, reconstruction_loss
 

@@ -16,25 +16,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.trainer.helpers import VMAE, run, torchrun
 from trainer import checkpoint
 from trainer.checkpoint import sharded
 
-VMAE = str(Path(sys.executable).parent / "vmae")
 TINY = ["--model", "vit_test", "--frames", "8", "--stride", "1", "--img-size", "32", "--workers", "1",
         "--shuffle-buffer", "2", "--no-progress"]
 LABELED = ["--model", "vit_test", "--frames", "4", "--stride", "2", "--img-size", "32", "--workers", "1",
            "--shuffle-buffer", "4", "--no-progress"]
-
-
-def torchrun(nproc: int, *args: str) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
-            "--no-python", VMAE, *args]
-
-
-def run(cmd: list[str], timeout: int = 240) -> subprocess.CompletedProcess:
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])
-    return done
 
 
 def test_two_fsdp_ranks_take_the_same_steps_as_one_process_with_the_same_global_batch(tmp_path):

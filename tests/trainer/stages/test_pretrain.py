@@ -8,6 +8,7 @@ import shutil
 import pytest
 import torch
 
+from tests.trainer.helpers import losses
 from trainer import checkpoint
 from trainer.config import PretrainConfig
 from trainer.data.shards import resolve_shards
@@ -31,14 +32,6 @@ def config(corpus, out, **kw):
     return configure(PretrainConfig, {"shards": [str(corpus)], "out": str(out), "model": "vit_test", "batch_size": 4,
                                          "lr": 2e-3, "ckpt_every": 5, "warmup_fraction": 0.1, "encoder_mask": 0.75,
                                          "data": data, **kw})
-
-
-def losses(out):
-    rows = {}
-    for line in (out / "metrics.jsonl").read_text().splitlines():
-        r = json.loads(line)
-        rows[r["step"]] = r["loss"]
-    return rows
 
 
 def test_loss_goes_down(tmp_path, corpus):

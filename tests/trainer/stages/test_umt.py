@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.trainer.stages.test_pretrain import losses
+from tests.trainer.helpers import losses
 from trainer import checkpoint
 from trainer.stages.progressive import run_progressive
 

@@ -18,6 +18,7 @@ from cli.main import app
 from manifests.generations import current
 from manifests.schemas import TABLES, with_version
 from manifests.tables import part_files
+from tests.trainer.helpers import vl_settings
 from trainer import checkpoint
 from trainer.config import VLConfig
 from trainer.errors import CheckpointError, ConfigError
@@ -29,20 +30,12 @@ from trainer.stages.vlpretrain import vlpretrain
 LOSSES = ("loss_uma", "loss_vtc", "loss_vtm", "loss_mlm")
 
 
-def settings(vl_data, out, **kw) -> dict:
-    return {"shards": [str(vl_data["videos"])], "image_shards": [str(vl_data["images"])], "out": str(out),
-            "init": str(vl_data["student"]), "text_weights": str(vl_data["bert"]), "fusion_layers": 1,
-            "teacher": "clip_test", "teacher_weights": "random", "align_layers": 2, "batch_size": 4, "lr": 2e-3,
-            "warmup_fraction": 0.1, "ckpt_every": 3, "data": {"img_size": 32, "workers": 1, "shuffle_buffer": 8},
-            **kw}
-
-
 def parts(out) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_a_tiny_run_from_a_stage1_student_lowers_every_loss(tmp_path, vl_data, capsys):
-    result = vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "run", steps=100)), progress=False)
+    result = vlpretrain(configure(VLConfig, vl_settings(vl_data, tmp_path / "run", steps=100)), progress=False)
     first_line = capsys.readouterr().out
     assert "text tower from" in first_line and "new heads, cross-attention" in first_line
     assert "GFLOP per clip, MFU against" in first_line
@@ -61,9 +54,9 @@ def test_a_tiny_run_from_a_stage1_student_lowers_every_loss(tmp_path, vl_data, c
 
 
 def test_a_stopped_run_resumes_exactly(tmp_path, vl_data):
-    vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "full", steps=6)), progress=False)
-    vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "split", steps=6, stop_after=3)), progress=False)
-    vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "split", steps=6)), progress=False)
+    vlpretrain(configure(VLConfig, vl_settings(vl_data, tmp_path / "full", steps=6)), progress=False)
+    vlpretrain(configure(VLConfig, vl_settings(vl_data, tmp_path / "split", steps=6, stop_after=3)), progress=False)
+    vlpretrain(configure(VLConfig, vl_settings(vl_data, tmp_path / "split", steps=6)), progress=False)
     full, split = parts(tmp_path / "full"), parts(tmp_path / "split")
     assert [r["step"] for r in split] == list(range(1, 7))
     for a, b in zip(full, split, strict=True):
@@ -94,14 +87,14 @@ def test_the_command_line_trains_and_scores_retrieval_with_both_rankings(tmp_pat
 
 def test_what_cannot_start_a_run_says_so(tmp_path, vl_data):
     with pytest.raises(ConfigError, match="--text-weights FOLDER"):
-        vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "a", steps=1, text_weights=None)),
+        vlpretrain(configure(VLConfig, vl_settings(vl_data, tmp_path / "a", steps=1, text_weights=None)),
                    progress=False)
-    without = configure(VLConfig, settings(vl_data, tmp_path / "b", steps=1, uma_weight=0))  # as its help says
+    without = configure(VLConfig, vl_settings(vl_data, tmp_path / "b", steps=1, uma_weight=0))  # as its help says
     assert (without.mask_type, without.encoder_mask, [o.name for o in without.chosen()]) == ("none", 0.0, ["vl"])
     with pytest.raises(ConfigError, match="needs --uma-weight above 0"):
-        configure(VLConfig, settings(vl_data, tmp_path / "b", steps=1, uma_weight=0, mask_type="semantic"))
+        configure(VLConfig, vl_settings(vl_data, tmp_path / "b", steps=1, uma_weight=0, mask_type="semantic"))
     with pytest.raises(CheckpointError, match="at least one text-only layer"):
-        vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "c", steps=1, fusion_layers=3)), progress=False)
+        vlpretrain(configure(VLConfig, vl_settings(vl_data, tmp_path / "c", steps=1, fusion_layers=3)), progress=False)
     r = CliRunner().invoke(app, ["eval", "--task", "retrieval", "--ckpt", str(vl_data["student"]), "--shards",
                                  str(vl_data["videos"]), "--out", str(tmp_path / "ret")])
     assert r.exit_code == 2 and "retrieval needs a video-language one" in r.output
@@ -165,7 +158,7 @@ def test_exports_give_the_same_embeddings_in_transformers_and_back_in_vmae(tmp_p
     from trainer.data.augment import to_model_input
     from trainer.data.captions import Tokenizer
 
-    vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "run", steps=2)), progress=False)
+    vlpretrain(configure(VLConfig, vl_settings(vl_data, tmp_path / "run", steps=2)), progress=False)
     ckpt = checkpoint.read(tmp_path / "run")
     ours = checkpoint.rebuild(ckpt)
     ids, keep = Tokenizer(ours.vocab, 32)(["a dark scene moving left", "a light scene moving up"])
@@ -196,7 +189,7 @@ def test_exports_give_the_same_embeddings_in_transformers_and_back_in_vmae(tmp_p
 
 @pytest.mark.parametrize("sharding", [[], ["--fsdp"]], ids=["ddp", "fsdp"])
 def test_two_ranks_under_torchrun_train_and_resume(tmp_path, vl_data, sharding):
-    from tests.trainer.stages.test_fsdp import run, torchrun
+    from tests.trainer.helpers import run, torchrun
 
     args = ["train", "vlpretrain", "--shards", str(vl_data["videos"]), "--image-shards", str(vl_data["images"]),
             "--out", str(tmp_path / "run"), "--init", str(vl_data["student"]), "--text-weights",
@@ -224,7 +217,7 @@ def test_several_captions_per_video_count_each_or_join_into_a_paragraph(tmp_path
     (tmp_path / "msrvtt_test1k.json").write_text(json.dumps(entries))
     build_corpus(tmp_path / "bench", "retrieval", [tmp_path / "msrvtt_test1k.json"], clip={"short_side": 48},
                  source_options={"videos": str(src)})
-    vlpretrain(configure(VLConfig, settings(vl_data, tmp_path / "run", steps=2)), progress=False)
+    vlpretrain(configure(VLConfig, vl_settings(vl_data, tmp_path / "run", steps=2)), progress=False)
     each = run_retrieval(tmp_path / "run", [str(tmp_path / "bench")], tmp_path / "each", rerank=2, progress=False)
     joined = run_retrieval(tmp_path / "run", [str(tmp_path / "bench")], tmp_path / "joined", rerank=2,
                            paragraph=True, progress=False)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from corpus.watch import SetupFault, setup_cause
 from tests.helpers import build_corpus, check_corpus
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(Path(__file__).resolve().parents[3])
 
 
 def test_js_runtime_and_ejs_found_with_path_stripped():

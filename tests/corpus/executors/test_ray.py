@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from manifests.validate import validate
+from tests.helpers import snapshot
 
 pytest.importorskip("ray", reason="Ray is an extra: pip install 'vmae[ray]' (make test installs it)")
 
@@ -28,15 +29,6 @@ def command(url_list: Path, out: Path, executor: str) -> list[str]:
     return [*VMAE, "corpus", "build", "--source", "web", "--input", str(url_list), "--out", str(out),
             "--workers", "2", "--executor", executor, "--unit-size", "1", "--shard-bytes", "200KB",
             "--short-side", "96", "--preset", "ultrafast", "--retries", "0", "--no-progress"]
-
-
-def snapshot(root: Path) -> dict:
-    clips = pd.read_parquet(root / "clips").sort_values("clip_key")
-    videos = pd.read_parquet(root / "videos").sort_values("row").drop(columns=["attempts"])
-    shards = pd.read_parquet(root / "shards").sort_values("shard")
-    return {"clips": list(zip(clips.clip_key, clips.sha256, clips.shard, strict=True)),
-            "shards": list(zip(shards.shard, shards.sha256, strict=True)),
-            "videos": videos.astype(str).values.tolist()}
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
     reason="Chromium and its driver are not installed: `make test` installs Debian's chromium and chromium-driver "
            "with apt when it runs as root; elsewhere install them yourself",
 )
-ARTIFACTS = Path(os.environ.get("VMAE_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")) / "view"
+ARTIFACTS = Path(os.environ.get("VMAE_TEST_ARTIFACTS", Path(__file__).resolve().parents[3] / "test-artifacts")) / "view"
 
 
 @pytest.fixture(scope="module")

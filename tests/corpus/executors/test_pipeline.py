@@ -39,7 +39,7 @@ class Built(Step):
 def test_each_worker_builds_the_pipeline_once_and_stats_travel_with_tasks(tmp_path, name, monkeypatch):
     # the step class lives in this test module: Ray workers (which never get the driver's current
     # folder on their path) find it through PYTHONPATH, as a user's own step would be installed
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[3]))
     log = tmp_path / "built.txt"
     units = [UnitWork(f"u{k}", [], [Task(f"u{k}", [{"row": k * 3 + i, "status": "pending"}], str(log))
                                     for i in range(3)]) for k in range(4)]
