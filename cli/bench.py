@@ -1,74 +1,77 @@
 """`vmae bench`: decode, loader and model-step throughput and MFU on this machine, with the
-loader workers a device needs (trainer/bench/run.py says how each is measured)."""
+loader workers a device needs (trainer/bench/run.py says how each is measured). Its command is
+its own options and the train commands' groups (model, masks, data, every objective's settings),
+so a run's settings are measured as given."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from cli.options import command
+from cli.train_options import DATA, MASKS, SHARED, objective_options
+from trainer.objectives.options import PRETRAIN, SUPERVISED, VIDEO_LANGUAGE
 
-def bench(
-    shards: Annotated[list[str] | None, typer.Option(
+BENCH: dict[str, Any] = {  # what the bench itself measures and how
+    "shards": Annotated[list[str] | None, typer.Option(
         help="Corpus folders or shard patterns whose clips the decode and loader parts read (repeatable); "
-             "without it only the model step is measured.")] = None,
-    model: Annotated[str, typer.Option(help="Registered model size (vit_test … vit_giant).")] = "vit_base",
-    objective: Annotated[str, typer.Option(
-        help="mae (dual masking), umt (its teacher included), mae+umt (stage 1), supervised (stages 2 and 3), or vl "
-             "(the video-language stage: UMA, VTC, VTM, MLM, with a BERT-base text tower, BERT-large from vit_large)."
-    )] = "mae",
-    precision: Annotated[str, typer.Option(help="bf16, fp16 or fp32 (autocast).")] = "bf16",
-    batch_size: Annotated[int, typer.Option(help="Clips per step on one device.")] = 8,
-    steps: Annotated[int, typer.Option(help="Measured model steps (after 2 warm-up steps).")] = 5,
-    decoder: Annotated[list[str] | None, typer.Option(
-        help="Decoder backends to measure (repeatable; the first also runs the loader) [default: torchcodec, "
-             "decord].")] = None,
-    decode_device: Annotated[str, typer.Option(help="cpu, or cuda for torchcodec's GPU decoder.")] = "cpu",
-    frames: Annotated[int | None, typer.Option(
-        help="Frames per clip [default: the objective's: umt 8, vl 4, else the model size's 16].")] = None,
-    img_size: Annotated[int | None, typer.Option(help="Frame side [default: the model size's, 224].")] = None,
-    grad_checkpointing: Annotated[bool, typer.Option(help="Recompute activations in the backward pass.")] = False,
-    fsdp: Annotated[bool, typer.Option(
-        help="Shard the model over the ranks with FSDP2, as training's --fsdp (under torchrun; without it, DDP).")
-    ] = False,
-    compile: Annotated[bool, typer.Option(
-        "--compile", help="torch.compile the step, as training's --compile (compiled during the warm-up).")] = False,
-    profile: Annotated[Path | None, typer.Option(
+             "without it only the model step is measured.")],
+    "objective": Annotated[str | None, typer.Option(
+        help="mae (dual masking, the default), umt (its teacher included), mae+umt (stage 1), supervised (stages 2 "
+             "and 3), or vl (the video-language stage: UMA, VTC, VTM, MLM, with a BERT-base text tower, BERT-large "
+             "from vit_large); the stage that trains it is the one measured.")],
+    "steps": Annotated[int | None, typer.Option(help="Measured model steps, after 2 warm-up steps (default: 5).")],
+    "decoder": Annotated[list[str] | None, typer.Option(
+        help="Decoder backends to measure (repeatable; the first also runs the loader) (default: torchcodec, "
+             "decord).")],
+    "profile": Annotated[Path | None, typer.Option(
         help="A folder for a torch.profiler trace of 2 more steps (trace.json, for Perfetto or chrome://tracing); "
-             "the table then lists the ops that took the most time.")] = None,
-    max_workers: Annotated[int | None, typer.Option(help="Most loader workers tried [default: the CPU count].")] = None,
-    teacher: Annotated[str, typer.Option(help="umt's and vl's image teacher (timm name; random weights cost the same).")
-                       ] = "vit_base_patch16_clip_224",
-    align_layers: Annotated[int, typer.Option(help="umt: last K blocks aligned.")] = 6,
-    rounds: Annotated[int, typer.Option(
-        help="Rounds of each decode backend and loader worker count, in turns (medians and spread).")] = 3,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
-) -> None:
-    """Measure, on the hardware at hand: decode clips/s per worker for each backend, loader clips/s
-    at 1, 2, 4 … workers, the model's training-step clips/s, peak memory and MFU, and how many
-    loader workers each device needs. Under torchrun (torchrun --nproc-per-node N --no-python vmae bench ...)
-    the ranks step together as in training, with DDP or --fsdp."""
+             "the table then lists the ops that took the most time.")],
+    "max_workers": Annotated[int | None, typer.Option(help="Most loader workers tried (default: the CPU count).")],
+    "rounds": Annotated[int | None, typer.Option(
+        help="Rounds of each decode backend and loader worker count, in turns (medians and spread; default: 3).")],
+    "as_json": Annotated[bool | None, typer.Option("--json", help="Print the figures as JSON.")],
+}
+# the train commands' own options, each as a run takes it (the bench's defaults: bf16, batch 8)
+TRAIN = {name: SHARED[name] for name in ("model", "config", "precision", "batch_size", "grad_checkpointing",
+                                          "compile", "fsdp")}
+MEASURED_AS_A_RUN = ("model", "precision", "batch_size", "grad_checkpointing", "compile", "fsdp")
+LOADING = {name: hint for name, hint in DATA.items() if name not in ("decoder", "workers", "shuffle_buffer", "seed")}
+OBJECTIVES = {name: hint for registry in (PRETRAIN, SUPERVISED, VIDEO_LANGUAGE)
+              for name, hint in objective_options(registry).items()}
+
+
+def _bench(options: dict) -> None:
     from cli.common import fail
     from corpus.errors import InputError
     from trainer.bench.run import bench as run_bench
-    from trainer.bench.setup import OBJECTIVES, PRECISIONS, BenchOptions
-    from trainer.errors import CheckpointError, ConfigError, DataError
+    from trainer.bench.setup import OBJECTIVES as MEASURED
+    from trainer.bench.setup import PRECISIONS, BenchOptions
+    from trainer.errors import USER_ERRORS
 
-    if objective not in OBJECTIVES:
-        raise fail(InputError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"))
-    if precision not in PRECISIONS:
-        raise fail(InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"))
-    opts = BenchOptions(shards=tuple(shards or ()), model=model, objective=objective, precision=precision,
-                        batch_size=batch_size, steps=steps, decoders=tuple(decoder or ("torchcodec", "decord")),
-                        decode_device=decode_device, frames=frames, img_size=img_size,
-                        grad_checkpointing=grad_checkpointing, fsdp=fsdp, compile=compile,
-                        profile=str(profile) if profile else None, max_workers=max_workers, teacher=teacher,
-                        align_layers=align_layers, rounds=rounds)
+    options.pop("progress")
+    own = {name: options.pop(name) for name in BENCH}
+    as_run = {name: options.pop(name) for name in MEASURED_AS_A_RUN if options.get(name) is not None}
+    config = options.pop("config")
+    objective = own["objective"] or "mae"
+    if objective not in MEASURED:
+        raise fail(InputError(f"--objective must be one of {', '.join(MEASURED)}, got {objective!r}"))
+    if as_run.get("precision", "bf16") not in PRECISIONS:
+        raise fail(InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {as_run['precision']!r}"))
+    defaults = BenchOptions()
+    opts = BenchOptions(
+        **as_run, shards=tuple(own["shards"] or ()), objective=objective, steps=own["steps"] or defaults.steps,
+        decoders=tuple(own["decoder"] or defaults.decoders), profile=str(own["profile"]) if own["profile"] else None,
+        max_workers=own["max_workers"], rounds=own["rounds"] or defaults.rounds,
+        decode_device=options.get("decode_device") or defaults.decode_device,
+        settings={k: v for k, v in options.items() if v is not None}, config=str(config) if config else None)
+    as_json = bool(own["as_json"])
     try:
         measured = run_bench(opts, progress=(lambda _: None) if as_json else (lambda s: typer.echo(s, err=True)))
-    except (InputError, ConfigError, DataError, CheckpointError, ValueError) as e:
+    except (InputError, *USER_ERRORS, ValueError) as e:
         raise fail(e) from e
     if measured is None:  # another rank than 0 of a torchrun: rank 0 reports
         return
@@ -76,6 +79,14 @@ def bench(
         typer.echo(json.dumps(measured.to_json() | {"options": opts.__dict__}, indent=2, default=list))
         return
     typer.echo(table(measured, opts))
+
+
+bench = command(_bench, """Measure, on the hardware at hand: decode clips/s per worker for each backend, loader
+clips/s at 1, 2, 4 … workers, the model's training-step clips/s, peak memory and MFU, and how many loader workers
+each device needs. It measures the stage that trains --objective with the train commands' own options (masks,
+frames, the objective's settings), as a run with them would train. Under torchrun (torchrun --nproc-per-node N
+--no-python vmae bench ...) the ranks step together as in training, with DDP or --fsdp.""",
+                BENCH, TRAIN, LOADING, MASKS, OBJECTIVES)
 
 
 def table(m, opts) -> str:

@@ -152,3 +152,28 @@ def test_a_precision_this_cpu_emulates_is_called_out():
     assert slow_precision_note("bf16", 80e9, 150e9) == ""  # within 2x of fp32: nothing to say
     assert precision_warning("cpu", "fp32", peak_for("cpu", "CPU", "fp32")) == ""
     assert precision_warning("cuda", "bf16", datasheet_peak("NVIDIA H200", "bf16")) == ""
+
+
+def test_the_bench_takes_the_train_commands_settings_for_the_stage_it_measures(tmp_path):
+    """`vmae bench` measures the config a run with the same settings has: the stage that trains
+    the objective, its presets, and any train setting given by name (masks, data, objectives')."""
+    from trainer.bench.setup import BenchOptions
+    from trainer.errors import USER_ERRORS
+
+    cfg = BenchOptions(model="vit_test", settings={"encoder_mask": 0.5, "decoder_mask": 0.25, "frames": 4}
+                       ).stage_config()
+    assert (cfg.encoder_mask, cfg.mae.decoder_mask, cfg.data.frames, cfg.data.stride) == (0.5, 0.25, 4, 4)
+    umt = BenchOptions(model="vit_test", objective="umt", settings={"align_layers": 2}).stage_config()
+    assert (umt.data.frames, umt.mask_type, umt.umt.align_layers, umt.umt.teacher_weights) == \
+        (8, "semantic", 2, "random")  # UMT's presets, under what was given
+    (tmp_path / "b.yaml").write_text("data: {img_size: 64}\nsmoothing: 0.2\n")
+    sup = BenchOptions(model="vit_test", objective="supervised", config=str(tmp_path / "b.yaml")).stage_config()
+    assert (sup.data.img_size, sup.supervised.smoothing) == (64, 0.2)
+    try:
+        BenchOptions(model="vit_test", objective="supervised", settings={"mask_type": "tube"}).stage_config()
+    except USER_ERRORS as e:
+        assert "'mask_type' is not a setting of FinetuneConfig" in str(e)
+    else:
+        raise AssertionError("a setting the stage does not have must be refused")
+    result = CliRunner().invoke(app, [*ARGS, "--objective", "supervised", "--mask-type", "tube"])
+    assert result.exit_code == 2 and "'mask_type' is not a setting of FinetuneConfig" in result.output
