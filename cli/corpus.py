@@ -17,11 +17,11 @@ from corpus.dedup.by_embedding import SemanticOptions
 from corpus.dedup.run import DedupOptions
 from corpus.errors import InputError, MachineFault
 from corpus.mix.run import MixOptions
-from corpus.options import SRC, DownloadOptions, ExecutorOptions, MediaOptions, PlanOptions, ShardOptions
+from corpus.options import SRC, BuildOptions, ExecutorOptions, ShardOptions
 from corpus.sources import SOURCES
 from corpus.steps.filters import described as described_filters
 from manifests.errors import ManifestError
-from manifests.options import OptionError, described_fields, read_settings_file
+from manifests.options import OptionError, described_fields, read_settings_file, sections
 from manifests.recipe import builtin_names
 
 # Each command imports its work when it runs (its settings' classes are plain dataclasses): `vmae
@@ -91,8 +91,8 @@ def _build(options: dict) -> None:
 
 
 app.command("build")(command(_build, """Build a corpus: plan → fetch → probe → clip → filters → shard. Rerun the same
-command to resume.""", BUILD_RUN, *_sections(PlanOptions, MediaOptions, DownloadOptions, ShardOptions,
-                                             ExecutorOptions, *component_sections().values()), _source_flags()))
+command to resume.""", BUILD_RUN, *_sections(*sections(BuildOptions).values(), *component_sections().values()),
+                             _source_flags()))
 
 
 def print_summary(s: dict) -> None:

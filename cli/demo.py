@@ -129,6 +129,7 @@ def demo(
     from cli.demo_data import PLANTED, TARGET_CLASSES, build_movies, build_web, make_videos, plan, planted_found
     from corpus.dedup.run import dedup
     from corpus.mix.run import MixOptions, mix
+    from corpus.options import ShardOptions
     from corpus.report import report
     from manifests.validate import validate
     from trainer.stages.progressive import run_progressive
@@ -159,7 +160,7 @@ def demo(
         recipe = out / f"demo_{kind}.yaml"
         recipe.write_text(RECIPES[kind].format(**counts))
         summary = mix(MixOptions(recipe=str(recipe), inputs={p.name: str(p) for p in inputs},
-                                 out=str(corpora / f"{kind}_hybrid"), shard_bytes=1_000_000))
+                                 out=str(corpora / f"{kind}_hybrid"), shard=ShardOptions(shard_bytes=1_000_000)))
         typer.echo(f"{kind} hybrid: " + ", ".join(f"{n} {r['selected']}" for n, r in summary["mix"].items()))
         _check(corpora / f"{kind}_hybrid")
     png, _ = report([*training, corpora / "unlabeled_hybrid", corpora / "labeled_hybrid"], out / "report.png")

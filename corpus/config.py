@@ -66,13 +66,15 @@ def _source_options(settings: dict) -> dict:
 def _filters(given: Any) -> tuple[tuple[str, dict], ...]:
     """Filters as `--filter NAME[:KEY=VALUE,...]` texts, (name, options) pairs, or (from a file)
     mappings {NAME: {KEY: VALUE}}."""
+    def spec(name: str, values: dict | None) -> str:
+        return name + ":" + ",".join(f"{k}={v}" for k, v in (values or {}).items())
+
     out = []
     for item in given or ():
         if isinstance(item, list | tuple):
-            out.append(parse_filter(item[0] + ":" + ",".join(f"{k}={v}" for k, v in (item[1] or {}).items())))
+            out.append(parse_filter(spec(*item)))
         elif isinstance(item, dict):
-            out += [parse_filter(name + ":" + ",".join(f"{k}={v}" for k, v in (opts or {}).items()))
-                    for name, opts in item.items()]
+            out += [parse_filter(spec(name, values)) for name, values in item.items()]
         else:
             out.append(parse_filter(str(item)))
     return tuple(out)
