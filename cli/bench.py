@@ -31,6 +31,10 @@ BENCH: dict[str, Any] = {  # what the bench itself measures and how
         help="A folder for a torch.profiler trace of 2 more steps (trace.json, for Perfetto or chrome://tracing); "
              "the table then lists the ops that took the most time.")],
     "max_workers": Annotated[int | None, typer.Option(help="Most loader workers tried (default: the CPU count).")],
+    "plan_for": Annotated[str | None, typer.Option(
+        help="A GPU (h100, h200, a100, l40s, …) or its dense peak in TFLOP/s: how many loader cores it needs to train "
+             "at --mfu, from the loader's rate per core measured here (needs --shards).")],
+    "mfu": Annotated[float | None, typer.Option(help="The MFU --plan-for aims at (default: 0.45).")],
     "rounds": Annotated[int | None, typer.Option(
         help="Rounds of each decode backend and loader worker count, in turns (medians and spread; default: 3).")],
     "as_json": Annotated[bool | None, typer.Option("--json", help="Print the figures as JSON.")],
@@ -51,6 +55,7 @@ def _bench(options: dict) -> None:
     from trainer.bench.setup import OBJECTIVES as MEASURED
     from trainer.bench.setup import PRECISIONS, BenchOptions
     from trainer.errors import USER_ERRORS
+    from trainer.measure.plan import gpu_peak
 
     options.pop("progress")
     own = {name: options.pop(name) for name in BENCH}
@@ -65,11 +70,14 @@ def _bench(options: dict) -> None:
     opts = BenchOptions(
         **as_run, shards=tuple(own["shards"] or ()), objective=objective, steps=own["steps"] or defaults.steps,
         decoders=tuple(own["decoder"] or defaults.decoders), profile=str(own["profile"]) if own["profile"] else None,
-        max_workers=own["max_workers"], rounds=own["rounds"] or defaults.rounds,
+        max_workers=own["max_workers"], rounds=own["rounds"] or defaults.rounds, plan_for=own["plan_for"],
+        mfu=own["mfu"] if own["mfu"] is not None else defaults.mfu,
         decode_device=options.get("decode_device") or defaults.decode_device,
         settings={k: v for k, v in options.items() if v is not None}, config=str(config) if config else None)
     as_json = bool(own["as_json"])
     try:
+        if opts.plan_for:  # a GPU it does not know is refused before anything is measured
+            gpu_peak(opts.plan_for, opts.precision)
         measured = run_bench(opts, progress=(lambda _: None) if as_json else (lambda s: typer.echo(s, err=True)))
     except (InputError, *USER_ERRORS, ValueError) as e:
         raise fail(e) from e
@@ -107,6 +115,11 @@ def table(m, opts) -> str:
         lines.append(f"| loader workers needed per device | {m.workers_needed} |")
         lines.append(f"| enough cores for {m.devices} device(s) | {'yes' if m.cores_suffice else 'no'} "
                      f"({m.workers_needed * m.devices} workers, {m.cores} cores) |")
+    if m.plan:
+        p = m.plan
+        lines.append(f"| plan: {p['gpu']} ({p['peak_tflops']:g} TFLOP/s) at MFU {p['mfu']:.0%} | consumes "
+                     f"{p['consumed_clips_s']:,.0f} clips/s; one loader core here gives {p['clips_per_core']:.1f}: "
+                     f"**{p['cores']} cores per GPU** |")
     if m.top_ops:
         lines += ["", f"Where a step's time goes (torch.profiler, each op's own time on the {m.device}; the trace is "
                   f"{Path(opts.profile) / 'trace.json'}):", "", "| op | ms per step | share |", "|---|---|---|"]

@@ -177,3 +177,32 @@ def test_the_bench_takes_the_train_commands_settings_for_the_stage_it_measures(t
         raise AssertionError("a setting the stage does not have must be refused")
     result = CliRunner().invoke(app, [*ARGS, "--objective", "supervised", "--mask-type", "tube"])
     assert result.exit_code == 2 and "'mask_type' is not a setting of FinetuneConfig" in result.output
+
+
+def test_plan_for_sizes_a_gpus_feed_by_hand_count():
+    """MAE ViT-B's 155 GFLOP per clip at 45% of an H100's 989 TFLOP/s is 2,871 clips/s; at 25
+    clips/s per core that is 115 cores (the issue's own figures)."""
+    import pytest
+
+    from trainer.measure.plan import FeedPlan, gpu_peak
+
+    plan = FeedPlan("H100", 989.0, 0.45, 155.0, 25.0)
+    assert math.isclose(plan.consumed_clips_s, 0.45 * 989e12 / 155e9) and plan.cores == 115
+    assert FeedPlan("x", 989.0, 0.45, 155.0, 240.0).cores == 12  # the goal: 240 clips/s per core
+    assert gpu_peak("h100", "bf16") == ("H100, bf16 datasheet", 989.0)
+    assert gpu_peak("H200", "fp32")[1] == 67.0 and gpu_peak("400", "bf16") == ("400 TFLOP/s (given)", 400.0)
+    for bad, why in (("v100", "no bf16 figure"), ("tpu", "not a GPU vmae knows"), ("-3", "above 0")):
+        with pytest.raises(ValueError, match=why):
+            gpu_peak(bad, "bf16")
+
+
+def test_plan_for_in_the_json_and_the_table(tiny_unlabeled):
+    result = CliRunner().invoke(app, [*ARGS, "--shards", str(tiny_unlabeled), "--max-workers", "1", "--decoder",
+                                      "torchcodec", "--rounds", "1", "--plan-for", "h100", "--mfu", "0.5", "--json"])
+    assert result.exit_code == 0, result.output
+    m = json.loads(result.stdout)
+    plan = m["plan"]
+    assert plan["gpu"] == "H100, fp32 datasheet" and plan["mfu"] == 0.5 and plan["clips_per_core"] == m["loader"]["1"]
+    assert plan["cores"] == math.ceil(0.5 * 67e12 / (m["gflops_per_clip"] * 1e9) / m["loader"]["1"])
+    refused = CliRunner().invoke(app, [*ARGS, "--plan-for", "tpu"])
+    assert refused.exit_code == 2 and "not a GPU vmae knows" in refused.output

@@ -35,6 +35,7 @@ from trainer.bench.setup import BenchOptions
 from trainer.bench.turns import in_turns
 from trainer.data.shards import resolve_shards
 from trainer.measure.peaks import peak_for, precision_warning
+from trainer.measure.plan import FeedPlan, gpu_peak
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Measured:
     spread: dict[str, float] = field(default_factory=dict)  # part -> (slowest - fastest) / median of its rounds
     parallel: str = "one process"  # or DDP / FSDP over N ranks
     top_ops: list[dict] = field(default_factory=list)  # --profile: op, ms_per_step, share
+    plan: dict | None = None  # --plan-for: the cores a GPU of that peak needs at --mfu, from this loader
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -93,7 +95,19 @@ def bench(opts: BenchOptions, progress=print) -> Measured | None:
     out.notes += [w for w in (precision_warning(out.device, opts.precision, peak),) if w]
     out.mfu = out.step_clips_s * flops.per_sample / peak.flops
     verdict(out)
+    if opts.plan_for:
+        plan_feed(out, opts)
     return out if env.main else None
+
+
+def plan_feed(m: Measured, opts: BenchOptions) -> None:
+    """--plan-for: the cores a GPU of that peak needs to train at --mfu, from the trained clips/s
+    one loader worker delivers here (the loader at one worker)."""
+    if not m.loader.get(1):
+        m.notes.append("--plan-for needs the loader's rate per core: give --shards (a corpus of the clips to train on)")
+        return
+    name, tflops = gpu_peak(opts.plan_for, opts.precision)
+    m.plan = FeedPlan(name, tflops, opts.mfu, m.gflops_per_clip, m.loader[1]).to_json()
 
 
 def data_parts(opts: BenchOptions, cfg, out: Measured, say) -> None:

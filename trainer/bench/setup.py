@@ -31,6 +31,8 @@ class BenchOptions:
     compile: bool = False  # torch.compile the step's model and objective, as training's --compile
     profile: str | None = None  # a folder: a torch.profiler trace of a few more steps, and the top ops
     max_workers: int | None = None  # the CPU count when None
+    plan_for: str | None = None  # a GPU (h100, …) or its peak in TFLOP/s: the cores it needs fed, from here
+    mfu: float = 0.45  # the utilization that plan aims at
     # any other setting of the stage's config, by name as the train commands take it (frames,
     # mask_type, decoder_mask, teacher, …); the stage's presets apply under them
     settings: dict = field(default_factory=dict)
