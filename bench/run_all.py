@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 # cheapest first, so that a --quick run shows most of the table soonest
 SCRIPTS = ("manifest_scale", "near_dup_quality", "images", "loader", "corpus_build", "mix_scale", "dedup_scale",
            "semantic_dedup", "quality_cost", "view_paging",
-           "dual_masking", "umt_vs_mae", "vl_step")
+           "dual_masking", "umt_vs_mae", "vl_step", "feed")
 RESULT = re.compile(r"^RESULT (\S+) (.*)$")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
