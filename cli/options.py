@@ -36,6 +36,12 @@ def _default_text(f: dataclasses.Field) -> str:
     return f" (default: {format_size(value) if f.metadata.get('parse') == SIZE else value})"
 
 
+def flag_of(f: dataclasses.Field) -> str:
+    """A setting's command-line spelling: its `flag`, else --its-name."""
+    flag = f.metadata.get("flag")
+    return flag if isinstance(flag, str) else "--" + f.name.replace("_", "-")
+
+
 def described_option(f: dataclasses.Field, hint: Any, panel: str | None = None, help_text: str | None = None,
                      show_default: bool = False) -> Any:
     """One field as a typer option (None unless given)."""

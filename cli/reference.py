@@ -87,6 +87,7 @@ def _doc(obj, module: bool = False) -> str:
 def _settings(cls: type, output: bool = False, keys: bool = False) -> list[str]:
     """A table of a settings class: each setting's option (`keys`: its KEY, and its flag where it
     has one), default, what it does (and whether it changes a corpus' output)."""
+    from cli.options import flag_of
     from manifests.options import described_fields
 
     fields = described_fields(cls)
@@ -96,9 +97,9 @@ def _settings(cls: type, output: bool = False, keys: bool = False) -> list[str]:
     lines = [head, "|---|---|" + ("---|" if output else "") + "---|"]
     for f in fields:
         flag = f.metadata.get("flag")
-        name = flag if isinstance(flag, str) else "--" + f.name.replace("_", "-")
+        name = flag_of(f)
         if keys:
-            name = f.name + ("` or `--" + f.name.replace("_", "-") if flag is True else "")
+            name = f.name + (f"` or `{name}" if flag is True else "")
         changes = ("yes | " if f.metadata["output"] else "no | ") if output else ""
         default = "" if f.default in (None, (), dataclasses.MISSING) else f"`{_cell(f.default)}`"
         lines.append(f"| `{name}` | {default} | {changes}{_cell(f.metadata['help'])} |")

@@ -28,14 +28,19 @@ def components() -> list[type[Component]]:
     return [*steps, *FETCHERS.values(), *EXECUTORS.values()]
 
 
+def sections_of(chosen: list[type[Component]] | None = None) -> dict[str, type]:
+    """The section of each of `chosen` (default: every registered component) that has options of
+    its own: its name -> its Options class."""
+    return {c.section: c.Options for c in (components() if chosen is None else chosen) if described_fields(c.Options)}
+
+
 def component_sections() -> dict[str, type]:
-    """The section of each component with options of its own: its name -> its Options class."""
-    return {c.section: c.Options for c in components() if described_fields(c.Options)}
+    return sections_of()
 
 
 def executor_sections() -> dict[str, type]:
-    """The section of each executor with options of its own (shared by build, mix and dedup)."""
-    return {e.section: e.Options for e in EXECUTORS.values() if described_fields(e.Options)}
+    """The executors' sections (shared by build, mix and dedup)."""
+    return sections_of(list(EXECUTORS.values()))
 
 
 def source_flags() -> dict[str, dataclasses.Field]:
@@ -88,8 +93,7 @@ def configure(cls: type, settings: dict, from_file: dict | None = None, defaults
     such as every core for --workers) over the classes' defaults. `components`: those whose own
     options are sections here (default: the executors). Raises InputError naming the setting."""
     try:
-        own = {c.section: c.Options for c in (components if components is not None else EXECUTORS.values())
-               if described_fields(c.Options)}
+        own = sections_of(components) if components is not None else executor_sections()
         parts = {**sections(cls), **own}
         chosen = merge(nest(cls, from_file or {}, parts), nest(cls, settings, parts))
         doc = chosen
