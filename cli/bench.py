@@ -115,6 +115,8 @@ def table(m, opts) -> str:
         lines.append(f"| loader workers needed per device | {m.workers_needed} |")
         lines.append(f"| enough cores for {m.devices} device(s) | {'yes' if m.cores_suffice else 'no'} "
                      f"({m.workers_needed * m.devices} workers, {m.cores} cores) |")
+    if m.feed:
+        lines.append(f"| what the loader read and did | {m.feed} |")
     if m.plan:
         p = m.plan
         lines.append(f"| plan: {p['gpu']} ({p['peak_tflops']:g} TFLOP/s) at MFU {p['mfu']:.0%} | consumes "

@@ -64,6 +64,9 @@ Decoder = Annotated[str | None, typer.Option(help="Video decoder: torchcodec (de
                                              rich_help_panel=DATA)]
 DecodeDevice = Annotated[str | None, typer.Option(help="cpu, or cuda (torchcodec on a GPU; decodes on the CPU with a "
                                                        "counted warning where none is visible).", rich_help_panel=DATA)]
+ResizeOn = Annotated[str | None, typer.Option(help="Where pretraining views are resized: loader (its workers), device "
+                                                  "(the training process: the workers only decode and crop), or "
+                                                  "auto (default: the device on a GPU).", rich_help_panel=DATA)]
 ShuffleBuffer = Annotated[int | None, typer.Option(help="Samples in the shuffle buffer.", rich_help_panel=DATA)]
 Seed = Annotated[int | None, typer.Option(help="Seed of data order, crops, masks and augmentation.",
                                           rich_help_panel=DATA)]

@@ -33,6 +33,7 @@ from cli.common import (
     NumViews,
     Out,
     Precision,
+    ResizeOn,
     Sampling,
     Seed,
     Shards,
@@ -59,7 +60,7 @@ SHARED: dict[str, Any] = {
 DATA: dict[str, Any] = {
     "frames": Frames, "stride": Stride, "sampling": Sampling, "img_size": ImgSize, "tubelet": Tubelet,
     "num_views": NumViews, "workers": Workers, "decoder": Decoder, "decode_device": DecodeDevice,
-    "shuffle_buffer": ShuffleBuffer, "seed": Seed,
+    "resize_on": ResizeOn, "shuffle_buffer": ShuffleBuffer, "seed": Seed,
 }
 
 MASKS: dict[str, Any] = {

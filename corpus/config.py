@@ -19,6 +19,7 @@ from corpus.pipeline import STEPS
 from corpus.sources import SOURCES
 from corpus.steps.clip import Clip
 from corpus.steps.filters import parse_filter
+from corpus.storage import storage_presets
 from manifests.options import OptionError, described_fields, merge, nest, read_options, sections, typed
 
 
@@ -135,7 +136,8 @@ def configure_build(settings: dict, from_file: dict | None = None, defaults: dic
     settings |= {"source": source.name, "out": str(run["out"]), "source_options": source_options,
                  "inputs": tuple(str(p) for p in ([inputs] if isinstance(inputs, str) else inputs)),
                  "filters": _filters(run.get("filter", run.get("filters")))}
-    options = configure(BuildOptions, settings, from_file, defaults, components(), source.presets)
+    options = configure(BuildOptions, settings, from_file, defaults, components(),
+                        lambda chosen: [*storage_presets(chosen), *source.presets(chosen)])
     clip = options.of(Clip)
     if clip.split == "shots" and not source.splits_shots:
         raise InputError(f"--split shots is for sources of whole videos (movies, web, youtube), not {source.name}, "

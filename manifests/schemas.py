@@ -11,8 +11,9 @@ import pyarrow as pa
 
 # 2: captions (every caption of a row, `caption` keeps the first) and media (video or image)
 # 3: quality signals of clips (sharpness, frozen, bars, overlay) and the rejects table
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)  # an older part reads with the added columns as nulls
+# 4: source_fps of clips (the rate of the video a clip was cut from; `--for` profiles store fewer)
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)  # an older part reads with the added columns as nulls
 VERSION_KEY = b"vmae.schema"
 
 # Number of 64-bit perceptual hashes, spread evenly over a clip, that make its signature.
@@ -68,6 +69,7 @@ CLIPS = pa.schema(
         ("end_s", pa.float64()),
         ("duration_s", pa.float64()),
         ("fps", pa.float64()),
+        ("source_fps", pa.float64()),  # the rate of the video it was cut from (a stride counts its frames)
         ("frames", pa.int32()),
         ("width", pa.int32()),
         ("height", pa.int32()),
@@ -105,7 +107,7 @@ CLIPS = pa.schema(
 # Columns added after version 1 was first written: a part without them reads them as nulls.
 ADDED_COLUMNS: dict[str, set[str]] = {"clips": {"motion", "shot_start_s", "shot_end_s", "captions", "media",
                                                 "sharpness", "frozen", "bars", "overlay", "signature_views",
-                                                "signature_masked"},
+                                                "signature_masked", "source_fps"},
                                       "videos": {"captions"}, "dedup": {"cluster", "similarity"},
                                       "rejects": {"preview"}}
 

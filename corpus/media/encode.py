@@ -33,6 +33,8 @@ class Encoding:
     crf: int
     preset: str
     keep_audio: bool
+    gop: int | None = None  # frames between keyframes; None: x264's own choice
+    fast_decode: bool = False  # x264's fastdecode tune
 
 
 @dataclass
@@ -63,7 +65,10 @@ def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, o
     inp = ffmpeg.input(src, ss=f"{start:.3f}", t=f"{length:.3f}", threads=1, **SAFE_INPUT)
     video = inp.video
     if opts.fps:
-        video = video.filter("fps", fps=opts.fps)
+        # round=up: the stored frame at time t is the source frame on screen at t (the default,
+        # near, keeps one from up to half a stored frame later: a 30 fps source at 7.5 kept
+        # frames 1, 5, 9, … where stride 4 reads 0, 4, 8, …)
+        video = video.filter("fps", fps=opts.fps, round="up")
     split = video.filter_multi_output("split")
     main = split[0].filter("scale", width, height).filter("setsar", 1)
     # The sampled frames come 144 px high (quality signals); the signature's 64x64 ones are
@@ -80,8 +85,12 @@ def encode_clip(src: str, start: float, length: float, dest: Path, info: dict, o
         audio_args = {"acodec": "aac", "audio_bitrate": "96k"}
     # passthrough: the muxer must not duplicate frames to keep a constant rate (it did, by one
     # frame now and then, depending on when the signature branch delivered its frames).
+    x264 = {"g": opts.gop} if opts.gop else {}
+    if opts.fast_decode:
+        x264["tune"] = "fastdecode"
     clip_out = ffmpeg.output(*streams, str(dest), vcodec="libx264", pix_fmt="yuv420p", preset=opts.preset,
-                             crf=opts.crf, movflags="+faststart", fps_mode="passthrough", threads=1, **audio_args)
+                             crf=opts.crf, movflags="+faststart", fps_mode="passthrough", threads=1, **x264,
+                             **audio_args)
     sig_out = ffmpeg.output(sig, "pipe:", format="rawvideo", pix_fmt="gray")
     # -progress reports the frames written to the first output (the clip), which saves probing it.
     cmd = ffmpeg.merge_outputs(clip_out, sig_out).global_args(

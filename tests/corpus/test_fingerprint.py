@@ -28,7 +28,7 @@ def _flipped(section, f: dataclasses.Field):
     elif typing.get_origin(kind) is tuple:
         candidates = [(*value, "400=x.txt")]
     else:
-        candidates = ["shots", "ray", "x" if value is None else f"{value}x"]
+        candidates = ["shots", "ray", "pretrain", "x" if value is None else f"{value}x"]
     for candidate in candidates:
         with_it = _replaced(section, f.name, candidate)
         if with_it is not None and getattr(with_it, f.name) != value:

@@ -40,6 +40,9 @@ def test_the_table_has_a_row_per_part(tiny_unlabeled):
                 "| loader workers needed per device |", "| enough cores for 1 device(s) |"):
         assert row in result.stdout, row
     assert "decord" not in result.stdout
+    # what the figures hold for: the fine-tuning stage's 2 views, a corpus at its source's rate, a CPU-only machine
+    assert "| what the loader read and did | 2 view(s) per decoded clip; clips stored at their source's rate (10 fps)" \
+        "; views resized on the loader; torchcodec |" in result.stdout
     assert "the corpus has no labels: the loader measured is the pretraining one" in result.stdout
 
 

@@ -15,7 +15,7 @@ import torch
 from trainer.bench.setup import BenchOptions
 from trainer.data.config import DataConfig
 from trainer.data.decode import Video
-from trainer.data.sampling import training_indices
+from trainer.data.sampling import sample_stride, training_indices
 from trainer.data.stream import StreamState, loader_for, make_loader
 from trainer.errors import DataError
 
@@ -24,22 +24,25 @@ from trainer.errors import DataError
 BENCH_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def read_clips(urls: list[str], clips: int) -> list[bytes]:
-    """The first `clips` video members of the shards, in memory (as a loader worker reads them)."""
+def read_clips(urls: list[str], clips: int) -> list[dict]:
+    """The first `clips` video samples of the shards ({"mp4", "json"}: the clip and its row), in
+    memory, as a loader worker reads them."""
     from manifests.tars import members
 
-    videos: list[bytes] = []
+    samples: dict[str, dict] = {}
     for url in urls:
         with open(url, "rb") as f:
             for member, payload in members(f, url, max_bytes=1 << 30):
-                if payload is not None and member.name.endswith(".mp4"):
-                    videos.append(payload)
+                key, _, ext = member.name.rpartition(".")
+                if payload is not None and ext in ("mp4", "json"):
+                    samples.setdefault(key, {})[ext] = payload
+                videos = [s for s in samples.values() if "mp4" in s]
                 if len(videos) >= clips:
                     return videos
-    return videos
+    return [s for s in samples.values() if "mp4" in s]
 
 
-def decode_rate(videos: list[bytes], data: DataConfig, backend: str, device: str) -> float:
+def decode_rate(videos: list[dict], data: DataConfig, backend: str, device: str) -> float:
     """Clips/s of one process decoding the clips from memory with one thread, the frames a
     training sample takes."""
     if not videos:
@@ -57,9 +60,9 @@ def decode_rate(videos: list[bytes], data: DataConfig, backend: str, device: str
         torch.set_num_threads(threads)
 
 
-def _decode_one(payload: bytes, data: DataConfig, backend: str, device: str, rng: np.random.Generator) -> None:
-    video = Video(payload, backend, device)
-    indices = training_indices(video.frames, data, rng)
+def _decode_one(sample: dict, data: DataConfig, backend: str, device: str, rng: np.random.Generator) -> None:
+    video = Video(sample["mp4"], backend, device)
+    indices = training_indices(video.frames, data, rng, sample_stride(sample, data.stride))
     if indices is not None:  # too short for dense sampling: the stream skips it too
         video.get(indices)
 
@@ -110,7 +113,8 @@ def loader_rate(loader: Iterator[dict], batches: int = 6) -> float:
     done = 0
     for _ in range(batches):
         try:
-            done += len(next(loader)["video"])
+            batch = next(loader)
+            done += len(batch["video" if "video" in batch else "crops"])
         except StopIteration:
             break
     return done / (time.perf_counter() - start) if done else 0.0

@@ -21,9 +21,10 @@ data parts and reports.
 
 from __future__ import annotations
 
+import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.distributed as dist
@@ -33,6 +34,7 @@ from trainer.bench.data import decode_rate, loader_rate, read_clips, stage_loade
 from trainer.bench.model import step_rate
 from trainer.bench.setup import BenchOptions
 from trainer.bench.turns import in_turns
+from trainer.data.sampling import clip_stride
 from trainer.data.shards import resolve_shards
 from trainer.measure.peaks import peak_for, precision_warning
 from trainer.measure.plan import FeedPlan, gpu_peak
@@ -59,6 +61,7 @@ class Measured:
     parallel: str = "one process"  # or DDP / FSDP over N ranks
     top_ops: list[dict] = field(default_factory=list)  # --profile: op, ms_per_step, share
     plan: dict | None = None  # --plan-for: the cores a GPU of that peak needs at --mfu, from this loader
+    feed: str = ""  # what the loader measured reads and does: views per decode, storage, resize, decoder
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -114,6 +117,7 @@ def data_parts(opts: BenchOptions, cfg, out: Measured, say) -> None:
     """Decode per backend and the loader per worker count, each in turns over `rounds` rounds."""
     urls, _ = resolve_shards(list(opts.shards))
     videos = read_clips(urls, opts.decode_clips)
+    out.feed = feed_text(videos, replace(cfg.data, decoder=opts.decoders[0]))
     say(f"decode: {', '.join(opts.decoders)}, {opts.rounds} rounds in turns")
     timed = in_turns(lambda backend: decode_rate(videos, cfg.data, backend, opts.decode_device), list(opts.decoders),
                      opts.rounds)
@@ -131,6 +135,19 @@ def data_parts(opts: BenchOptions, cfg, out: Measured, say) -> None:
     for workers, rounds in in_turns(loader, counts, opts.rounds).items():
         out.loader[workers], out.spread[f"loader {workers}"] = rounds.median, rounds.spread
     out.notes += sorted(n for n in notes if n)
+
+
+def feed_text(videos: list[dict], data) -> str:
+    """What the loader measured reads and does, for the table: the figures hold for these only."""
+    rows = [json.loads(v["json"]) for v in videos[:1] if "json" in v]
+    fps, source = (rows[0].get("fps"), rows[0].get("source_fps")) if rows else (None, None)
+    if fps and source and abs(fps - source) > 1e-3:
+        read_as = clip_stride(data.stride, rows[0])
+        storage = f"clips stored at {fps:g} fps of {source:g} (stride {data.stride} read as {read_as:g})"
+    else:
+        storage = f"clips stored at their source's rate{f' ({fps:g} fps)' if fps else ''}"
+    where = "the device" if data.resizes_on_device else "the loader"
+    return f"{data.num_views} view(s) per decoded clip; {storage}; views resized on {where}; {data.decoder}"
 
 
 def _doublings(limit: int) -> list[int]:

@@ -1,5 +1,6 @@
-"""Spatial augmentation of decoded pretraining clips (in numpy/torch on the CPU), and turning a
-batch of uint8 views into model input."""
+"""Spatial augmentation of decoded pretraining clips, and turning a batch of uint8 views into model
+input. A loader worker picks each view's crop; the resize runs there too, or on the training
+device (data.resize_on), with the same code and the same result."""
 
 from __future__ import annotations
 
@@ -22,14 +23,34 @@ def multiscale_crop(h: int, w: int, rng: np.random.Generator, max_distort: int =
     return int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1)), ch, cw
 
 
-def crop_resize(frames: np.ndarray, box: tuple[int, int, int, int], size: int) -> torch.Tensor:
-    """(T, H, W, C) uint8 -> (C, T, size, size) uint8. Views stay uint8 until the training
-    step: a quarter of the bytes to move from loader workers, and normalizing is cheap there."""
+def crop(frames: np.ndarray, box: tuple[int, int, int, int]) -> torch.Tensor:
+    """(T, H, W, C) uint8 -> the box's (T, h, w, C) uint8: a copy of the pixels a view needs, which
+    is all a loader worker ships when views are resized on the training device."""
     top, left, ch, cw = box
-    x = torch.from_numpy(np.ascontiguousarray(frames[:, top : top + ch, left : left + cw]))
-    x = x.permute(0, 3, 1, 2).float()  # (T, C, h, w)
+    return torch.from_numpy(np.ascontiguousarray(frames[:, top : top + ch, left : left + cw]))
+
+
+def resize_crop(cropped: torch.Tensor, size: int) -> torch.Tensor:
+    """(T, h, w, C) uint8 -> (C, T, size, size) uint8, on whatever device `cropped` is on. Views
+    stay uint8 until the training step: a quarter of the bytes to move, and normalizing is cheap
+    there; rounding here also makes views resized on a GPU equal those of a loader worker."""
+    x = cropped.permute(0, 3, 1, 2).float()  # (T, C, h, w)
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     return x.round_().clamp_(0, 255).to(torch.uint8).permute(1, 0, 2, 3).contiguous()
+
+
+def crop_resize(frames: np.ndarray, box: tuple[int, int, int, int], size: int) -> torch.Tensor:
+    """(T, H, W, C) uint8 -> (C, T, size, size) uint8: the box, resized."""
+    return resize_crop(crop(frames, box), size)
+
+
+def resize_views(batch: dict, size: int, device: torch.device) -> dict:
+    """A batch of unresized views (`crops`: a list of (T, h, w, C) uint8, from a loader that left
+    the resizing to the training device) with `video` made from them on `device`."""
+    if "crops" not in batch:
+        return batch
+    video = torch.stack([resize_crop(c.to(device, non_blocking=True), size) for c in batch["crops"]])
+    return {**{k: v for k, v in batch.items() if k != "crops"}, "video": video}
 
 
 def to_model_input(video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

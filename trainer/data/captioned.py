@@ -25,7 +25,7 @@ from trainer.data.captions import Tokenizer
 from trainer.data.config import DataConfig
 from trainer.data.decode import DecodeError
 from trainer.data.labeled import my_shards
-from trainer.data.sampling import training_indices
+from trainer.data.sampling import sample_stride, training_indices
 from trainer.data.stream import BadShards, PretrainStream, StreamState
 from trainer.data.tars import tar_samples
 from trainer.data.video_augment import ClipAugment
@@ -84,7 +84,9 @@ def media_frames(sample: dict, cfg: DataConfig, rng: np.random.Generator | None)
     video = cfg.open_video(sample["mp4"])
     if video.frames < 1:
         raise DecodeError("no frames")
-    idx = training_indices(video.frames, cfg, rng) if rng is not None else view_indices(video.frames, cfg, 1)[0]
+    stride = sample_stride(sample, cfg.stride)
+    idx = (training_indices(video.frames, cfg, rng, stride) if rng is not None
+           else view_indices(video.frames, cfg, 1, stride)[0])
     return None if idx is None else video.get(idx)
 
 

@@ -11,6 +11,7 @@ from trainer.data.decode import FrameLimits, Video, check_decoder
 from trainer.errors import ConfigError
 
 SAMPLINGS = ("dense", "segments")
+RESIZE_ON = ("auto", "loader", "device")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class DataConfig(Geometry):
     decode_threads: int = 1
     decoder: str = "torchcodec"  # torchcodec | decord
     decode_device: str = "cpu"  # cpu | cuda (torchcodec; the CPU where no GPU is visible, counted)
+    # where pretraining views are resized: loader workers, or the training device (the workers then
+    # only decode and crop); auto: the device when a GPU is visible, else the workers
+    resize_on: str = "auto"
     seed: int = 0
     # what a decoded frame may cost: larger frames are skipped, larger short sides scaled in the decoder
     max_pixels: int = FrameLimits.max_pixels
@@ -67,6 +71,8 @@ class DataConfig(Geometry):
     def __post_init__(self):
         super().__post_init__()
         check_decoder(self.decoder, self.decode_device)
+        if self.resize_on not in RESIZE_ON:
+            raise ConfigError(f"resize_on must be one of {', '.join(RESIZE_ON)}, got {self.resize_on!r}")
         for name in ("max_pixels", "max_short_side", "max_member_bytes"):
             value = getattr(self, name)
             if not (value is None and name == "max_member_bytes") and (not isinstance(value, int) or value < 2):
@@ -76,6 +82,15 @@ class DataConfig(Geometry):
         """A clip (a shard member's bytes, or a file) opened with this config's decoder and limits."""
         return Video(source, self.decoder, self.decode_device, self.decode_threads,
                      FrameLimits(self.max_pixels, self.max_short_side))
+
+    @property
+    def resizes_on_device(self) -> bool:
+        """Whether loader workers leave the resizing of views to the training process."""
+        if self.resize_on == "auto":
+            import torch
+
+            return torch.cuda.is_available()
+        return self.resize_on == "device"
 
     def geometry(self) -> Geometry:
         return Geometry(**{k: getattr(self, k) for k in GEOMETRY_FIELDS})

@@ -20,6 +20,7 @@ from manifests.labels.label_list import read_label_list
 from manifests.layout import CorpusLayout
 from trainer.data.config import DataConfig
 from trainer.data.decode import DecodeError
+from trainer.data.sampling import sample_stride
 from trainer.data.stream import BadShards, PretrainStream, StreamState, worker_context
 from trainer.data.tars import tar_samples
 from trainer.data.video_augment import ClipAugment
@@ -86,7 +87,8 @@ class ViewStream(IterableDataset):
                 if "mp4" not in sample:
                     raise DecodeError("no .mp4 member")
                 video = self.cfg.open_video(sample["mp4"])
-                frames = video.get(view_indices(video.frames, self.cfg, self.clips))
+                stride = sample_stride(sample, self.cfg.stride)
+                frames = video.get(view_indices(video.frames, self.cfg, self.clips, stride))
             except DecodeError as e:
                 log.warning("skipping %s: cannot decode (%s)", sample.get("__key__"), e)
                 yield {"key": sample["__key__"], "label": label, "views": None}

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 
 from manifests.children import keep_current_folder_off_child_paths
-from trainer.data.augment import crop_resize, multiscale_crop
+from trainer.data.augment import crop, crop_resize, multiscale_crop
 from trainer.data.config import DataConfig
 from trainer.data.decode import FALLBACKS, DecodeError
 from trainer.data.masking import MaskSpec
-from trainer.data.sampling import training_indices
+from trainer.data.sampling import sample_stride, training_indices
 from trainer.data.shards import shards_for
 from trainer.data.tars import tar_samples
 from trainer.errors import DataError
@@ -100,6 +100,8 @@ class PretrainStream(IterableDataset):
                  world: int = 1, state: StreamState | None = None):
         self.urls, self.cfg, self.masks, self.rank, self.world = urls, cfg, masks or MaskSpec(), rank, world
         self.state = state or StreamState()
+        # decided here, in the training process: a worker may not look at the GPU
+        self.resize_in_loader = not cfg.resizes_on_device
 
     def _decode(self, sample: dict, rng: np.random.Generator) -> np.ndarray | None:
         """(T, H, W, C) uint8 frames, or None when the clip cannot be used."""
@@ -108,20 +110,22 @@ class PretrainStream(IterableDataset):
             return None
         try:
             video = self.cfg.open_video(data)
-            idx = training_indices(video.frames, self.cfg, rng)
+            idx = training_indices(video.frames, self.cfg, rng, sample_stride(sample, self.cfg.stride))
             return None if idx is None else video.get(idx)
         except DecodeError as e:
             log.warning("skipping %s: cannot decode (%s)", sample.get("__key__"), e)
             return None
 
     def _views(self, sample: dict, frames: np.ndarray, rng: np.random.Generator) -> list[dict]:
-        """The training views of one decoded clip: here crops with their masks; subclasses
-        make others."""
+        """The training views of one decoded clip: here crops with their masks (each crop resized,
+        or left for the training device to resize: `crops`); subclasses make others."""
         out = []
         for _ in range(self.cfg.num_views):
             box = multiscale_crop(frames.shape[1], frames.shape[2], rng)
             masks = {k: torch.from_numpy(v) for k, v in self.masks.make(self.cfg, rng).items()}
-            out.append({"video": crop_resize(frames, box, self.cfg.img_size), **masks})
+            view = {"video": crop_resize(frames, box, self.cfg.img_size)} if self.resize_in_loader \
+                else {"crops": crop(frames, box)}
+            out.append({**view, **masks})
         return out
 
     def __iter__(self) -> Iterator[dict]:
@@ -163,8 +167,20 @@ def make_loader(urls: list[str], cfg: DataConfig, batch_size: int, masks: MaskSp
 
 def loader_for(stream: PretrainStream, batch_size: int) -> DataLoader:
     workers = stream.cfg.workers
+    # pinned batches: the copy to a GPU runs while the step before it computes
     return DataLoader(stream, batch_size=batch_size, num_workers=workers, persistent_workers=workers > 0,
-                      prefetch_factor=4 if workers else None, multiprocessing_context=worker_context(stream.cfg))
+                      prefetch_factor=4 if workers else None, multiprocessing_context=worker_context(stream.cfg),
+                      collate_fn=collate_views, pin_memory=torch.cuda.is_available())
+
+
+def collate_views(items: list[dict]) -> dict:
+    """A batch of views; unresized crops (of several sizes) stay a list, for the device to resize
+    (trainer/data/augment.py: resize_views)."""
+    if "crops" not in items[0]:
+        return default_collate(items)
+    batch = default_collate([{k: v for k, v in it.items() if k != "crops"} for it in items])
+    batch["crops"] = [it["crops"] for it in items]
+    return batch
 
 
 def worker_context(cfg: DataConfig) -> str | None:

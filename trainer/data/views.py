@@ -11,13 +11,13 @@ import torch
 import torch.nn.functional as F
 
 from trainer.data.config import Geometry
-from trainer.data.sampling import segment_indices
+from trainer.data.sampling import offsets, segment_indices
 
 
-def temporal_starts(total: int, frames: int, stride: int, clips: int) -> list[int]:
+def temporal_starts(total: int, frames: int, stride: float, clips: int) -> list[int]:
     """Starts of `clips` windows of frames·stride spread evenly from the first to the last
     possible start (a clip shorter than one window gives start 0 and repeats its last frame)."""
-    last = max(0, total - ((frames - 1) * stride + 1))
+    last = max(0, total - (int(offsets(frames, stride)[-1]) + 1))
     return [round(last * k / (clips - 1)) if clips > 1 else last // 2 for k in range(clips)]
 
 
@@ -27,17 +27,18 @@ def spatial_offsets(long_side: int, size: int, crops: int) -> list[int]:
     return [round(last * k / (crops - 1)) if crops > 1 else last // 2 for k in range(crops)]
 
 
-def clip_indices(total: int, frames_per_clip: int, stride: int, clips: int) -> np.ndarray:
+def clip_indices(total: int, frames_per_clip: int, stride: float, clips: int) -> np.ndarray:
     """(clips, frames_per_clip) frame numbers of the temporal windows (past the end: the last frame)."""
     starts = np.array(temporal_starts(total, frames_per_clip, stride, clips))
-    return np.minimum(starts[:, None] + np.arange(frames_per_clip) * stride, total - 1)
+    return np.minimum(starts[:, None] + offsets(frames_per_clip, stride), total - 1)
 
 
-def view_indices(total: int, geometry: Geometry, clips: int) -> np.ndarray:
-    """(clips, frames) frame numbers of the temporal views of a clip of `total` frames."""
+def view_indices(total: int, geometry: Geometry, clips: int, stride: float | None = None) -> np.ndarray:
+    """(clips, frames) frame numbers of the temporal views of a clip of `total` frames; `stride`:
+    the clip's own (trainer/data/sampling.py: clip_stride), default the geometry's."""
     if geometry.sampling == "segments":
         return np.stack([segment_indices(total, geometry.frames, position=(k + 0.5) / clips) for k in range(clips)])
-    return clip_indices(total, geometry.frames, geometry.stride, clips)
+    return clip_indices(total, geometry.frames, geometry.stride if stride is None else stride, clips)
 
 
 def crop_views(clips: np.ndarray, size: int, crops: int) -> torch.Tensor:

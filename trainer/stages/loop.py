@@ -20,6 +20,7 @@ from tqdm import tqdm
 from trainer import checkpoint, distributed, parallel
 from trainer.checkpoint import sharded
 from trainer.config import Derived, derive
+from trainer.data.augment import resize_views
 from trainer.data.stream import StreamState, advance
 from trainer.distributed import Dist
 from trainer.errors import TrainingError
@@ -163,8 +164,9 @@ def train_step(run: Run, params: list[torch.Tensor]) -> dict:
         batch, wait = take_batch(run.loader, run.stream)
         waited += wait
         counts = {k: max(n, int(batch[k].max())) for k, n in counts.items()}
+        batch = resize_views(_to(batch, env.device), cfg.data.img_size, env.device)  # in float32, as a worker does
         with torch.autocast(env.device.type, dtype=autocast, enabled=autocast is not None):
-            loss, named = run.net(_to(batch, env.device))
+            loss, named = run.net(batch)
         loss = loss / cfg.accum
         (run.scaler.scale(loss) if run.scaler else loss).backward()
         loss_sum += loss.item()
