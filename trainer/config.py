@@ -107,6 +107,9 @@ class PretrainConfig(TrainConfig):
     encoder_mask: float = 0.9
     mae: MAEOptions = field(default_factory=MAEOptions)
     umt: UMTOptions = field(default_factory=UMTOptions)
+    # 4 views (crop + masks) per decoded clip, as VideoMAE V2's pretraining (--num_sample 4): a
+    # quarter of the decoding per trained clip (bench/feed.py); an epoch decodes every clip once
+    data: DataConfig = field(default_factory=lambda: DataConfig(num_views=4))
 
     SIZE_PRESETS: ClassVar[dict[str, dict]] = {  # the VideoMAE V2 recipe's per-size settings
         "vit_large": {"drop_path": 0.1},

@@ -114,7 +114,7 @@ def loader_rate(loader: Iterator[dict], batches: int = 6) -> float:
     for _ in range(batches):
         try:
             batch = next(loader)
-            done += len(batch["video" if "video" in batch else "crops"])
+            done += len(batch["video" if "video" in batch else "crop_shapes"])
         except StopIteration:
             break
     return done / (time.perf_counter() - start) if done else 0.0

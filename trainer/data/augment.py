@@ -23,11 +23,11 @@ def multiscale_crop(h: int, w: int, rng: np.random.Generator, max_distort: int =
     return int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1)), ch, cw
 
 
-def crop(frames: np.ndarray, box: tuple[int, int, int, int]) -> torch.Tensor:
-    """(T, H, W, C) uint8 -> the box's (T, h, w, C) uint8: a copy of the pixels a view needs, which
-    is all a loader worker ships when views are resized on the training device."""
+def crop(frames: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(T, H, W, C) uint8 -> the box's (T, h, w, C): a view of the pixels a view needs, copied once,
+    into the batch (collate_crops), when views are resized on the training device."""
     top, left, ch, cw = box
-    return torch.from_numpy(np.ascontiguousarray(frames[:, top : top + ch, left : left + cw]))
+    return frames[:, top : top + ch, left : left + cw]
 
 
 def resize_crop(cropped: torch.Tensor, size: int) -> torch.Tensor:
@@ -41,16 +41,41 @@ def resize_crop(cropped: torch.Tensor, size: int) -> torch.Tensor:
 
 def crop_resize(frames: np.ndarray, box: tuple[int, int, int, int], size: int) -> torch.Tensor:
     """(T, H, W, C) uint8 -> (C, T, size, size) uint8: the box, resized."""
-    return resize_crop(crop(frames, box), size)
+    return resize_crop(torch.from_numpy(np.ascontiguousarray(crop(frames, box))), size)
+
+
+def collate_crops(crops: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unresized crops of several sizes as one flat uint8 tensor and their (N, 4) shapes. In a
+    loader worker the tensor is made in shared memory (as torch's default_collate makes its
+    batches), so each crop is copied once on its way to the training process, and a batch is
+    one transfer to the device."""
+    from torch.utils.data import get_worker_info
+
+    sizes = [c.size for c in crops]
+    total = sum(sizes)
+    if get_worker_info() is not None:
+        flat = torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(total))
+    else:
+        flat = torch.empty(total, dtype=torch.uint8)
+    into = flat.numpy()
+    start = 0
+    for c, n in zip(crops, sizes, strict=True):
+        into[start : start + n].reshape(c.shape)[...] = c
+        start += n
+    return flat, torch.tensor([c.shape for c in crops], dtype=torch.int64)
 
 
 def resize_views(batch: dict, size: int, device: torch.device) -> dict:
-    """A batch of unresized views (`crops`: a list of (T, h, w, C) uint8, from a loader that left
-    the resizing to the training device) with `video` made from them on `device`."""
+    """A batch of unresized views (`crops`, `crop_shapes`: from a loader that left the resizing to
+    the training device) with `video` made from them on `device`."""
     if "crops" not in batch:
         return batch
-    video = torch.stack([resize_crop(c.to(device, non_blocking=True), size) for c in batch["crops"]])
-    return {**{k: v for k, v in batch.items() if k != "crops"}, "video": video}
+    flat = batch["crops"].to(device, non_blocking=True)
+    shapes = batch["crop_shapes"].tolist()
+    starts = np.cumsum([0, *(int(np.prod(s)) for s in shapes)])
+    pieces = zip(starts[:-1], starts[1:], shapes, strict=True)
+    video = torch.stack([resize_crop(flat[a:b].view(*s), size) for a, b, s in pieces])
+    return {**{k: v for k, v in batch.items() if k not in ("crops", "crop_shapes")}, "video": video}
 
 
 def to_model_input(video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -140,6 +140,8 @@ class Video:
             frames = self._get_unique(unique.tolist())
         except _errors(self.decoder) as e:
             raise DecodeError(_reason(e, None)) from e
+        if len(unique) == where.size and (where == np.arange(where.size)).all():
+            return frames.reshape(*np.shape(indices), *frames.shape[1:])  # in order, none twice: no copy
         return frames[where].reshape(*np.shape(indices), *frames.shape[1:])
 
     def _get_unique(self, indices: list[int]) -> np.ndarray:

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 
 from manifests.children import keep_current_folder_off_child_paths
-from trainer.data.augment import crop, crop_resize, multiscale_crop
+from trainer.data.augment import collate_crops, crop, crop_resize, multiscale_crop
 from trainer.data.config import DataConfig
 from trainer.data.decode import FALLBACKS, DecodeError
 from trainer.data.masking import MaskSpec
@@ -174,12 +174,12 @@ def loader_for(stream: PretrainStream, batch_size: int) -> DataLoader:
 
 
 def collate_views(items: list[dict]) -> dict:
-    """A batch of views; unresized crops (of several sizes) stay a list, for the device to resize
-    (trainer/data/augment.py: resize_views)."""
+    """A batch of views; unresized crops (of several sizes) packed into one tensor, for the device
+    to resize (trainer/data/augment.py: resize_views)."""
     if "crops" not in items[0]:
         return default_collate(items)
     batch = default_collate([{k: v for k, v in it.items() if k != "crops"} for it in items])
-    batch["crops"] = [it["crops"] for it in items]
+    batch["crops"], batch["crop_shapes"] = collate_crops([it["crops"] for it in items])
     return batch
 
 
