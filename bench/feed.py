@@ -24,6 +24,7 @@ as VideoMAE V2's --num_sample 4; views resized on the device).
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import platform
 import shutil
@@ -36,7 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.build import build  # noqa: E402
 from corpus.config import configure_build  # noqa: E402
-from trainer.bench.data import decode_rate, loader_rate, read_clips  # noqa: E402
+from corpus.localserve import serve_folder  # noqa: E402
+from trainer.bench.data import decode_rate, loader_rate, read_clips, stage_loader  # noqa: E402
+from trainer.bench.model import clip_flops  # noqa: E402
+from trainer.bench.setup import BenchOptions  # noqa: E402
 from trainer.bench.turns import in_turns, ratio_note  # noqa: E402
 from trainer.data.config import DataConfig  # noqa: E402
 from trainer.data.masking import MaskSpec  # noqa: E402
@@ -52,8 +56,11 @@ WINDOW_S = 3.0  # 16 frames 4 apart at 25 fps span 2.6 s; windows start every 0.
 MFU = 0.45
 # build settings of each storage profile; the last one trades resolution for decode speed (not a
 # default: crops of a 256 px short side are upscaled to 224 more often), measured at the defaults only
-PROFILES = {"full": {}, "pretrain": {"storage": "pretrain"}, "pretrain, 256 px": {"storage": "pretrain",
-                                                                                   "short_side": 256}}
+PROFILES = {"full": {}, "pretrain": {"storage": "pretrain"}, "sparse": {"storage": "sparse"},
+            "pretrain, 256 px": {"storage": "pretrain", "short_side": 256}}
+# each stage's objective and the profile its corpus is built with (`--for`)
+STAGES = {"MAE (pretrain)": ("mae", "pretrain"), "UMT (pretrain)": ("umt", "sparse"),
+          "fine-tuning": ("supervised", "pretrain"), "video-language": ("vl", "sparse")}
 VIEWS = (1, 2, 4)
 RESIZE = ("loader", "device")
 BATCH = 32  # views per batch: a ViT-B pretraining batch on one GPU (VideoMAE V2: 32 per GPU)
@@ -70,21 +77,59 @@ def footage() -> list[Path]:
     return [data / "bigbuckbunny.mp4", data / "bikes.mp4", data / "carphone_pristine.mp4"]
 
 
+# a label and a caption for each video, so that every stage's own loader can read the corpora
+ABOUT = [("animation", "a large rabbit wakes up in a sunny meadow"), ("cycling", "cyclists ride past on a road"),
+         ("driving", "a man talks on a phone in a moving car")]
+
+
 def make_corpora(root: Path) -> tuple[dict[str, list[str]], dict[str, tuple[float, int]]]:
-    """The footage built once per storage profile, as `vmae corpus build` stores it: the shards of
-    each, and its (build seconds, shard bytes)."""
+    """The footage built once per storage profile, as `vmae corpus build` stores it (a URL list
+    with labels and captions, served on 127.0.0.1): the shards of each, and its (build seconds,
+    shard bytes)."""
     (root / "src").mkdir(parents=True)
+    names = []
     for k, clip in enumerate(footage()):
-        shutil.copy(clip, root / "src" / f"f{k}{clip.suffix}")
+        names.append(f"f{k}{clip.suffix}")
+        shutil.copy(clip, root / "src" / names[-1])
     urls, costs = {}, {}
-    for name, settings in PROFILES.items():
-        out = root / name.replace(", ", "_").replace(" ", "")
-        start = time.perf_counter()
-        build(configure_build({"source": "movies", "inputs": [root / "src"], "out": out, "clip_seconds": WINDOW_S,
-                               "stride_s": 0.5, "workers": os.cpu_count(), **settings}), progress=False)
-        urls[name], _ = resolve_shards([str(out)])
-        costs[name] = (time.perf_counter() - start, sum(Path(u).stat().st_size for u in urls[name]))
+    with serve_folder(root / "src") as base:
+        with open(root / "list.csv", "w", newline="") as f:
+            rows = csv.writer(f)
+            rows.writerow(["url", "label", "caption"])
+            rows.writerows([f"{base}/{name}", *about] for name, about in zip(names, ABOUT, strict=True))
+        for name, settings in PROFILES.items():
+            out = root / name.replace(", ", "_").replace(" ", "")
+            start = time.perf_counter()
+            build(configure_build({"source": "web", "inputs": [root / "list.csv"], "out": out,
+                                   "clip_seconds": WINDOW_S, "stride_s": 0.5, "workers": os.cpu_count(), **settings}),
+                  progress=False)
+            urls[name], _ = resolve_shards([str(out)])
+            costs[name] = (time.perf_counter() - start, sum(Path(u).stat().st_size for u in urls[name]))
     return urls, costs
+
+
+def stage_figures(urls: dict[str, list[str]], rounds: int) -> list[tuple]:
+    """Per stage: (stage, GFLOP per trained clip, storage profile, views per decode, trained clips/s
+    one loader worker delivers with the stage's own loader and defaults (views resized on the
+    device where the stage does that), cores per H100 at 45% MFU)."""
+    opts = {stage: BenchOptions(shards=(str(Path(urls[profile][0]).parents[1]),), objective=objective,
+                                batch_size=BATCH, decoders=("torchcodec",), settings={"resize_on": "device"})
+            for stage, (objective, profile) in STAGES.items()}
+    configs = {stage: o.stage_config() for stage, o in opts.items()}
+
+    def rate(stage: str) -> float:
+        loader, _ = stage_loader(opts[stage], configs[stage], urls[STAGES[stage][1]], 1)
+        return loader_rate(loader)
+
+    measured = in_turns(rate, list(STAGES), rounds)
+    _, tflops = gpu_peak("h100", "bf16")
+    out = []
+    for stage, (_, profile) in STAGES.items():
+        gflops = clip_flops(opts[stage], configs[stage]).per_sample / 1e9
+        per_core = measured[stage].median
+        out.append((stage, gflops, profile, configs[stage].data.num_views, per_core,
+                    FeedPlan("H100", tflops, MFU, gflops, per_core).cores))
+    return out
 
 
 def mae_vit_b_gflops() -> float:
@@ -101,7 +146,7 @@ def main() -> None:
     args = ap.parse_args()
     rounds = args.rounds or (2 if args.quick else 3)
     decoders = ("torchcodec",) if args.quick else ("torchcodec", "decord")
-    sides = [(profile, views, resize, decoder) for profile in list(PROFILES)[:2] for views in VIEWS
+    sides = [(profile, views, resize, decoder) for profile in ("full", "pretrain") for views in VIEWS
              for resize in RESIZE for decoder in decoders] + [("pretrain, 256 px", *DEFAULT[1:])]
     with tempfile.TemporaryDirectory(prefix="vmae-feed-") as tmp:
         urls, costs = make_corpora(Path(tmp))
@@ -120,6 +165,7 @@ def main() -> None:
         limits = sorted({("limit", side[0], side[3]) for side in sides})
         measured = in_turns(lambda side: limit(*side[1:]) if side[0] == "limit" else loader(*side[1:]),
                             [*limits, *(("loader", *side) for side in sides)], rounds)
+        stages = stage_figures(urls, rounds)
     gflops = mae_vit_b_gflops()
     name, tflops = gpu_peak("h100", "bf16")
     print(f"\nMAE ViT-B (16x224², {gflops:.0f} GFLOP per trained clip) on an {name} ({tflops:g} TFLOP/s) at "
@@ -139,6 +185,12 @@ def main() -> None:
     print("\n| storage | build seconds (2 profiles in turn, not in rounds) | shard MB |\n|---|---|---|")
     for profile, (seconds, size) in costs.items():
         print(f"| {profile} | {seconds:.1f} | {size / 1e6:.1f} |")
+    print("\nEvery stage with its own loader and defaults, on a corpus built with the profile it reads (views resized "
+          "on the device where the stage does that):\n")
+    print("| stage | GFLOP per trained clip | storage | views per decode | trained clips/s per core | cores per H100 |")
+    print("|---|---|---|---|---|---|")
+    for stage, gflops, profile, views, per_core, needed in stages:
+        print(f"| {stage} | {gflops:,.0f} | {profile} | {views} | {per_core:.1f} | {needed} |")
     best = min(cores, key=cores.get)
     print(f"\nthe fewest cores: {cores[best]} per H100 ({', '.join(map(str, best))}); before these levers "
           f"{cores[BEFORE]} ({', '.join(map(str, BEFORE))}); the goal is {GOAL_CORES}")

@@ -207,5 +207,6 @@ def test_plan_for_in_the_json_and_the_table(tiny_unlabeled):
     plan = m["plan"]
     assert plan["gpu"] == "H100, fp32 datasheet" and plan["mfu"] == 0.5 and plan["clips_per_core"] == m["loader"]["1"]
     assert plan["cores"] == math.ceil(0.5 * 67e12 / (m["gflops_per_clip"] * 1e9) / m["loader"]["1"])
+    assert "views resized on the device" in m["feed"]  # measured as the GPU planned for would run it
     refused = CliRunner().invoke(app, [*ARGS, "--plan-for", "tpu"])
     assert refused.exit_code == 2 and "not a GPU vmae knows" in refused.output

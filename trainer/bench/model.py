@@ -41,8 +41,7 @@ def step_rate(opts: BenchOptions, cfg, env: Dist) -> StepFigures:
     the same as real ones. `cfg` is opts.stage_config()."""
     torch.manual_seed(0)
     device = env.device
-    build = {"supervised": _supervised, "vl": _video_language}.get(opts.objective, _stage_one)
-    trainee, batch, flops = build(cfg, device, env.world)
+    trainee, batch, flops = _BUILDERS.get(opts.objective, _stage_one)(cfg, device, env.world)
     trainee = trainee.to(device)
     if opts.fsdp:
         parallel.shard(trainee, env, opts.precision)
@@ -77,6 +76,12 @@ def step_rate(opts: BenchOptions, cfg, env: Dist) -> StepFigures:
     if opts.profile:
         figures.top_ops = profiled(step, device, Path(opts.profile), env.main)
     return figures
+
+
+def clip_flops(opts: BenchOptions, cfg) -> StepFlops:
+    """FLOPs per clip of the stage's step, as step_rate counts them (the model is built on the
+    CPU with random weights and not run)."""
+    return _BUILDERS.get(opts.objective, _stage_one)(cfg, torch.device("cpu"), 1)[2]
 
 
 def profiled(step, device: torch.device, folder: Path, main: bool) -> list[dict]:
@@ -173,3 +178,6 @@ def _video_language(cfg, device: torch.device, world: int) -> tuple[Trainee, dic
     batch = {"video": _video(cfg, device), "ids": ids, "keep": torch.ones_like(ids, dtype=torch.bool),
              "caption_id": torch.arange(cfg.batch_size, device=device)}
     return Trainee(model, objective), batch, vl_flops(cfg, model, objective, world)
+
+
+_BUILDERS = {"supervised": _supervised, "vl": _video_language}  # every other objective is stage 1's

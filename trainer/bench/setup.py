@@ -50,6 +50,8 @@ class BenchOptions:
         doc = {"model": self.model, "steps": 1, "out": "unused", "shards": list(self.shards) or ["unused"],
                "batch_size": self.batch_size, "precision": self.precision, "fsdp": self.fsdp, "compile": self.compile,
                "grad_checkpointing": self.grad_checkpointing, "data": {"stride": STRIDE}, **spec.fixed}
+        if self.plan_for:  # a plan is for a GPU, where views are resized on it (unless the settings say otherwise)
+            doc["data"]["resize_on"] = "device"
         if "objective" in {f.name for f in dataclasses.fields(spec.config)}:
             doc["objective"] = self.objective
         if "umt" in sections(spec.config):  # a teacher of random weights: it costs what a real one does

@@ -204,3 +204,10 @@ def test_pretraining_goes_on_from_a_transformers_export(tmp_path, corpus, capsys
     assert after["model_name"] == "vit_test" and after["config"]["data"]["img_size"] == 32
     for key, value in before["model"].items():
         torch.testing.assert_close(after["model"][key], value, rtol=0, atol=1e-8, msg=key)
+
+
+def test_a_batch_of_few_distinct_clips_is_called_out():
+    from trainer.stages.loop import few_clips_warning
+
+    assert "sees only 4 distinct clips" in few_clips_warning(4, 16)  # the demo's batch at the default 4 views
+    assert few_clips_warning(4, 64) == "" and few_clips_warning(1, 4) == ""  # 16 clips a step; one view each
