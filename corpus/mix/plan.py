@@ -19,9 +19,10 @@ from manifests.recipe import THRESHOLD_KEYS, Recipe
 from manifests.sample import fit_key, is_valid_key, media_ext
 from manifests.tables import read_table
 
-COPIED = ("video_id", "start_s", "end_s", "duration_s", "fps", "frames", "width", "height", "bytes", "sha256",
-          "signature", "signature_views", "signature_masked", "split", "caption", "captions", "meta", "motion",
-          "shot_start_s", "shot_end_s", "sharpness", "frozen", "bars", "overlay")
+# source_fps with fps: a clip stored by a `--for` profile is read at its stride in the mix too
+COPIED = ("video_id", "start_s", "end_s", "duration_s", "fps", "source_fps", "frames", "width", "height", "bytes",
+          "sha256", "signature", "signature_views", "signature_masked", "split", "caption", "captions", "meta",
+          "motion", "shot_start_s", "shot_end_s", "sharpness", "frozen", "bars", "overlay")
 
 
 @dataclass

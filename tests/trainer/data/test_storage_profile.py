@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from torchcodec.decoders import VideoDecoder
 
+from corpus.mix.run import MixOptions, mix
 from corpus.synthetic import make_video
 from tests.helpers import build_corpus
 from trainer.data.config import DataConfig
@@ -102,3 +103,12 @@ def test_clip_stride_from_the_recorded_rates():
     assert clip_stride(2, {"fps": 7.5, "source_fps": 30}) == 1  # too sparse for the stride: consecutive frames
     assert training_indices(30, DataConfig(frames=4, stride=4, tubelet=2), np.random.default_rng(0), 1.2).tolist() \
         in ([s, s + 1, s + 2, s + 4] for s in range(30))
+
+
+def test_a_mix_keeps_the_recorded_rates(two_rates, tmp_path):
+    """Mixed into a hybrid, a 7.5 fps clip is still read 1 stored frame apart at stride 4."""
+    (tmp_path / "r.yaml").write_text("sources:\n  pt: {quota: 1}\n")
+    mix(MixOptions(recipe=str(tmp_path / "r.yaml"), inputs={"pt": str(two_rates["pretrain"])}, out=str(tmp_path / "m")),
+        progress=False)
+    assert pd.read_parquet(tmp_path / "m" / "clips").source_fps.tolist() == [30]
+    assert sample_stride(samples(tmp_path / "m")[0], 4) == 1.0
