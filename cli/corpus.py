@@ -195,7 +195,7 @@ MIX_RUN: dict = {
 
 def _mix(options: dict) -> None:
     from corpus.config import configure
-    from corpus.mix.run import MixOptions
+    from corpus.mix.run import PLAN_ONLY_FILES, MixOptions
     from corpus.mix.run import mix as run_mix
 
     progress = options.pop("progress")
@@ -219,6 +219,11 @@ def _mix(options: dict) -> None:
         still = "".join(f", {n} {reason}" for reason, n in r["kept_out"].items())
         say(f"{name:<12} quota {r['quota']:>8}  selected {r['selected']:>8}  of {r['available']} "
             f"({r['dropped_by_dedup']} dropped by dedup{still}){short}")
+    if config.plan_only:
+        say(f"planned     {summary['planned_clips']} clips, {summary['planned_bytes'] / 1e9:.2f} GB in "
+            f"{summary['shards']} shards; nothing copied. The plan: {Path(config.out) / PLAN_ONLY_FILES[0]} and "
+            f"{PLAN_ONLY_FILES[1]}; the same command without --plan-only makes this mix")
+        return
     print_summary(summary)
 
 

@@ -8,6 +8,7 @@ kill -9 at any moment, and every input row is in videos/ exactly once throughout
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,33 @@ def write_table(layout: CorpusLayout, name: str, table: pa.Table, split: set[str
             _write_chunks(folder, rest)
         if units.num_rows:
             _write_units(folder, units.sort_by([("unit", "ascending"), (SORT_KEYS[name], "ascending")]))
+
+
+def write_table_batches(layout: CorpusLayout, name: str, pieces: Iterable[pa.Table]) -> int:
+    """Make the pieces, in order, the whole of table `name`, in files of ROWS_PER_FILE rows,
+    holding one piece at a time: a table larger than memory (a 25M-clip mix's videos/). The
+    pieces must come sorted as the table is (SORT_KEYS). Returns the rows written."""
+    schema = with_version(TABLES[name], name)
+    own, written, files = uuid.uuid4().hex[:8], 0, 0
+    with new_generation(layout.table(name)) as folder:
+        writer = None
+        for piece in pieces:
+            piece = piece.cast(schema)
+            while piece.num_rows:
+                if writer is None or written >= ROWS_PER_FILE * files:
+                    if writer is not None:
+                        writer.close()
+                    writer = pq.ParquetWriter(folder / f"part-c{files:06d}-{own}.parquet", schema, compression="zstd")
+                    files += 1
+                room = ROWS_PER_FILE * files - written
+                writer.write_table(piece.slice(0, room), row_group_size=ROW_GROUP)
+                written += min(room, piece.num_rows)
+                piece = piece.slice(room)
+        if writer is None:  # an empty table is still one (empty) file
+            pq.write_table(schema.empty_table(), folder / f"part-c000000-{own}.parquet", compression="zstd")
+        else:
+            writer.close()
+    return written
 
 
 def split_units(layout: CorpusLayout, units: set[str]) -> bool:

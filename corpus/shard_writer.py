@@ -14,7 +14,7 @@ from typing import BinaryIO
 from manifests.atomic import atomic_path
 from manifests.sample import LABEL_EXT, META_EXT, TEXT_EXT, caption_text, label_text, media_ext, meta_json
 
-_TAR_OVERHEAD = 3 * 1024  # headers and padding of one sample's members, for size planning
+TAR_OVERHEAD = 3 * 1024  # headers and padding of one sample's members, for size planning
 
 
 BLOCK, RECORD = 512, 20 * 512  # tar blocks; a tar stream ends padded to a whole record
@@ -101,7 +101,7 @@ def group_by_bytes(clips: list[dict], shard_bytes: int) -> list[list[dict]]:
     groups: list[list[dict]] = []
     size = 0
     for c in clips:
-        need = c["bytes"] + _TAR_OVERHEAD
+        need = c["bytes"] + TAR_OVERHEAD
         if not groups or (size + need > shard_bytes and groups[-1]):
             groups.append([])
             size = 0

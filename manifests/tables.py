@@ -28,6 +28,17 @@ def to_table(name: str, rows: Iterable[Mapping]) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=with_version(schema, name))
 
 
+def from_columns(name: str, columns: Mapping[str, pa.Array | pa.ChunkedArray], rows: int) -> pa.Table:
+    """Columns as an Arrow table of the named schema, the missing ones null (what to_table does
+    for rows, without a Python object per value)."""
+    schema = TABLES[name]
+    unknown = set(columns) - set(schema.names)
+    if unknown:
+        raise ValueError(f"{name} columns not in the schema: {sorted(unknown)}")
+    return pa.Table.from_pydict({f.name: columns[f.name].cast(f.type) if f.name in columns else pa.nulls(rows, f.type)
+                                 for f in schema}, schema=with_version(schema, name))
+
+
 def write_atomic_bytes(path: Path, data: bytes) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(data)
@@ -189,27 +200,40 @@ def _read_generation(root: Path, name: str, required: bool, columns: list[str] |
 
 def read_batches(root: Path, name: str, columns: list[str], rows: int) -> Iterator[pa.RecordBatch]:
     """`columns` of table `name`, `rows` rows at a time (nothing when it has no parts): a wide
-    column (a million clips' signatures) costs one batch's decoding at a time, not the table's."""
-    dataset = _dataset(Path(root), name, required=False, columns=columns)
-    if dataset is not None:
-        yield from dataset.to_batches(columns=columns, batch_size=rows, batch_readahead=1, fragment_readahead=1)
+    column (a million clips' signatures) costs one batch's decoding at a time, not the table's.
+    Each part is read with its own Parquet reader, which holds one row group at a time (a
+    dataset scanner reads further ahead: gigabytes of a wide table); a column an older part
+    lacks reads as nulls, as in read_table."""
+    schema = pa.schema([TABLES[name].field(c) for c in columns])
+    for f in _part_files_checked(Path(root), name, required=False, columns=columns):
+        reader = pq.ParquetFile(f)
+        present = [c for c in columns if c in reader.schema_arrow.names]
+        for batch in reader.iter_batches(batch_size=rows, columns=present, use_threads=False):
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(c).cast(field.type) if c in present else pa.nulls(batch.num_rows, field.type)
+                 for c, field in zip(columns, schema, strict=True)], schema=schema)
+
+
+def _part_files_checked(root: Path, name: str, required: bool, columns: list[str] | None) -> list[Path]:
+    """The part files of the table's current generation, every one checked (schema, and what
+    `columns` decode to)."""
+    folder = Path(root) / name
+    generation = current(folder)
+    files = part_files(generation) if generation.is_dir() else []
+    if not files and required:
+        raise ManifestError(f"{folder}: no part files. Is {root} a vmae corpus folder (made by 'vmae corpus build')?")
+    for f in files:
+        _check_part_schema(f, name)
+        check_decoded_size(f, columns)
+    return files
 
 
 def _dataset(root: Path, name: str, required: bool, columns: list[str] | None = None):
     """The table's current generation as a pyarrow dataset, every part checked (schema, and what
     `columns` decode to); None when it has no parts (and `required` is false)."""
-    folder = Path(root) / name
-    generation = current(folder)
-    files = part_files(generation) if generation.is_dir() else []
+    files = _part_files_checked(Path(root), name, required, columns)
     if not files:
-        if required:
-            raise ManifestError(
-                f"{folder}: no part files. Is {root} a vmae corpus folder (made by 'vmae corpus build')?"
-            )
         return None
-    for f in files:
-        _check_part_schema(f, name)
-        check_decoded_size(f, columns)
     import pyarrow.dataset as ds  # here: it imports pandas, which processes that only write tables never need
 
     return ds.dataset([str(f) for f in files], format="parquet", schema=TABLES[name])

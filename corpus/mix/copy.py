@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import pyarrow.parquet as pq
+
 from corpus.errors import InputError
 from corpus.shard_writer import KEEP_OUT_OF_META, write_tar
 from manifests.layout import CorpusLayout
@@ -63,7 +65,8 @@ class _SourceTars:
 @dataclass(frozen=True)
 class MixUnit:
     unit: str
-    clips: list[dict]  # planned rows, in output order
+    plan: str  # the Parquet file of its planned rows, in output order (corpus/mix/gather.py)
+    clips: int
 
 
 @dataclass(frozen=True)
@@ -75,14 +78,14 @@ class UnitCopier:
 
     def __call__(self, work: MixUnit) -> dict:
         layout = CorpusLayout.at(Path(self.root))
-        shard = work.clips[0]["shard"]
+        clips = pq.read_table(work.plan).to_pylist()
+        shard = clips[0]["shard"]
         sources = _SourceTars()
         try:
-            written = write_tar(layout.root / shard, work.clips, self.labeled,
-                                sources.member)
+            written = write_tar(layout.root / shard, clips, self.labeled, sources.member)
         finally:
             sources.close()
-        rows = [{k: v for k, v in c.items() if k not in (*KEEP_OUT_OF_META, "src_member")} for c in work.clips]
+        rows = [{k: v for k, v in c.items() if k not in (*KEEP_OUT_OF_META, "src_member")} for c in clips]
         write_part(layout.part("clips", work.unit), "clips", rows)
         write_part(layout.part("shards", work.unit), "shards",
                    [{"shard": shard, "unit": work.unit, "clips": len(rows), **written}])

@@ -228,3 +228,29 @@ def test_a_mix_killed_while_it_starts_starts_again(corpora, tmp_path, monkeypatc
     reference = mix(MixOptions(**{**opts.__dict__, "out": str(tmp_path / "reference")}), progress=False)
     assert shards_of(tmp_path / "c") == shards_of(tmp_path / "reference") and reference["shards"] > 1
     assert validate(tmp_path / "c").ok
+
+
+def test_plan_only_writes_the_plan_and_copies_nothing_then_the_same_command_mixes_it(corpora, tmp_path):
+    recipe = recipe_file(tmp_path / "r.yaml", "sources:\n  m: {quota: 9}\n  k: {quota: 8}\n")
+    out = tmp_path / "planned"
+    argv = [sys.executable, "-m", "cli.main", "corpus", "mix", "--recipe", recipe, "--input",
+            f"m={corpora / 'movies'}", "--input", f"k={corpora / 'kin'}", "--out", str(out), "--shard-bytes", "30000",
+            "--no-progress"]
+    planned = subprocess.run([*argv, "--plan-only"], capture_output=True, text=True)
+    assert planned.returncode == 0, planned.stderr[-2000:]
+    assert "SHORT by 3" in planned.stdout and "nothing copied" in planned.stdout
+    assert sorted(p.name for p in out.iterdir() if p.name != ".lock") == ["mix-plan-shards.parquet", "mix-plan.json"]
+    plan = json.loads((out / "mix-plan.json").read_text())
+    shards = pd.read_parquet(out / "mix-plan-shards.parquet")
+    assert plan["planned_clips"] == 14 == shards.clips.sum() and plan["shards"] == len(shards) > 2
+    assert plan["mix"]["m"] == {"quota": 9, "available": 12, "dropped_by_dedup": 6, "kept_out": {}, "selected": 6,
+                                "shortfall": 3}
+    done = subprocess.run(argv, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((out / "build.json").read_text())["plan_digest"] == plan["plan_digest"]
+    clips = check_corpus(out)
+    made = clips.groupby("shard").size()
+    assert list(made.index) == list(shards.shard) and list(made) == list(shards.clips)
+    assert clips.groupby("shard").bytes.sum().tolist() == shards.bytes.tolist()
+    assert plan["planned_bytes"] == clips.bytes.sum()
+    assert not (out / ".work").exists()  # the planned rows of each unit are gone once the mix is complete
