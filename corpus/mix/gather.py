@@ -147,8 +147,11 @@ def write_units(plan: MixPlan, pool: dict[str, Source], tars: dict, folder: Path
                 piece = _unit_rows(batch.take(pa.array(rows[lo:hi] - offset)), at[lo:hi], name, pool[name], plan,
                                    tars[name], unit_of, labeled)
                 bucket = bucket_of_unit[unit_of[at[lo:hi]]]
-                for b in np.unique(bucket).tolist():
-                    buckets.add(b, piece.filter(pa.array(bucket == b)))
+                # each bucket's rows copied out once (a slice would keep the whole batch alive)
+                order = np.argsort(bucket, kind="stable")
+                starts = np.flatnonzero(np.r_[True, bucket[order][1:] != bucket[order][:-1]])
+                for start, end in zip(starts.tolist(), np.r_[starts[1:], len(order)].tolist(), strict=True):
+                    buckets.add(int(bucket[order[start]]), piece.take(pa.array(order[start:end])))
             offset += batch.num_rows
     for rows in buckets.sorted_buckets():
         unit = rows["unit"].to_numpy(zero_copy_only=False)
