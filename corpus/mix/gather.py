@@ -133,7 +133,7 @@ def write_units(plan: MixPlan, pool: dict[str, Source], tars: dict, folder: Path
     """A Parquet file of planned rows, in output order, for every unit not in `skip`."""
     folder.mkdir(parents=True, exist_ok=True)
     unit_of = plan.unit_of()
-    wanted = ~np.isin(np.arange(len(plan.units)), [plan.units.index(u) for u in skip if u in plan.units])
+    wanted = np.array([u not in skip for u in plan.units], bool)
     bucket_of_unit = plan.unit_start // BUCKET_ROWS
     buckets = _Buckets(folder, len(np.unique(bucket_of_unit)))
     for k, name in enumerate(plan.names):
