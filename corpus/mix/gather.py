@@ -64,8 +64,9 @@ def source_tars(plan: MixPlan, pool: dict[str, Source]) -> dict[str, dict[str, s
 
 
 def _unit_rows(batch: pa.RecordBatch, at: np.ndarray, name: str, clips: Source, plan: MixPlan,
-               tars: dict[str, str], unit_of: np.ndarray, labeled: bool) -> pa.Table:
-    """The planned rows of output clips `at`, whose source rows `batch` holds in the same order."""
+               tars: dict[str, str], unit_of: np.ndarray, names: tuple[pa.Array, pa.Array], labeled: bool) -> pa.Table:
+    """The planned rows of output clips `at`, whose source rows `batch` holds in the same order;
+    `names` are the units' names and shards."""
     origin = batch.column("clip_key")
     changed = np.flatnonzero((plan.earlier[at] > 0) | pc.greater(pc.binary_length(origin), MAX_KEY_BYTES).to_numpy(
         zero_copy_only=False) | np.isin(at, list(plan.renamed)))
@@ -78,15 +79,14 @@ def _unit_rows(batch: pa.RecordBatch, at: np.ndarray, name: str, clips: Source, 
     media = pc.fill_null(batch.column("media"), "video")
     ext = pc.if_else(pc.equal(media, "image"), "." + media_ext("image"), "." + media_ext(None))
     shard_list = list(tars)
-    units = pa.array(plan.units).take(pa.array(unit_of[at]))
+    unit = pa.array(unit_of[at])
     n = len(at)
     columns = {c: batch.column(c) for c in COPIED} | {
         "clip_key": keys, "source": pa.array([name] * n, pa.string()), "row": pa.array(at),
         "origin_corpus": pa.array([clips.corpus] * n, pa.string()), "origin_key": origin,
         "label": batch.column("label") if labeled else pa.nulls(n, pa.string()),
         "label_id": batch.column("label_id") if labeled else pa.nulls(n, pa.int32()),
-        "media": media, "unit": units,
-        "shard": pc.binary_join_element_wise("tars/", units, "-0000.tar", ""),
+        "media": media, "unit": names[0].take(unit), "shard": names[1].take(unit),
         "src_tar": pa.array([tars[s] for s in shard_list], pa.string()).take(
             pc.index_in(batch.column("shard"), value_set=pa.array(shard_list, pa.string()))),
         "src_member": pc.binary_join_element_wise(origin, ext, "")}
@@ -136,6 +136,7 @@ def write_units(plan: MixPlan, pool: dict[str, Source], tars: dict, folder: Path
     wanted = np.array([u not in skip for u in plan.units], bool)
     bucket_of_unit = plan.unit_start // BUCKET_ROWS
     buckets = _Buckets(folder, len(np.unique(bucket_of_unit)))
+    names = (pa.array(plan.units, pa.string()), pa.array(plan.shards(), pa.string()))
     for k, name in enumerate(plan.names):
         at = np.flatnonzero((plan.source == k) & wanted[unit_of])
         order = np.argsort(plan.row[at], kind="stable")
@@ -145,7 +146,7 @@ def write_units(plan: MixPlan, pool: dict[str, Source], tars: dict, folder: Path
             lo, hi = np.searchsorted(rows, [offset, offset + batch.num_rows])
             if hi > lo:
                 piece = _unit_rows(batch.take(pa.array(rows[lo:hi] - offset)), at[lo:hi], name, pool[name], plan,
-                                   tars[name], unit_of, labeled)
+                                   tars[name], unit_of, names, labeled)
                 bucket = bucket_of_unit[unit_of[at[lo:hi]]]
                 # each bucket's rows copied out once (a slice would keep the whole batch alive)
                 order = np.argsort(bucket, kind="stable")

@@ -232,9 +232,17 @@ class MixPlan:
     report: dict  # per source: quota, available, dropped by dedup, selected, shortfall
     digest: str = ""
 
+    def unit_clips(self) -> np.ndarray:
+        """How many output clips each unit holds."""
+        return np.diff(np.r_[self.unit_start, len(self.source)])
+
     def unit_of(self) -> np.ndarray:
         """Each output clip's unit index."""
-        return np.repeat(np.arange(len(self.units)), np.diff(np.r_[self.unit_start, len(self.source)]))
+        return np.repeat(np.arange(len(self.units)), self.unit_clips())
+
+    def shards(self) -> list[str]:
+        """The tar each unit writes (one shard a unit)."""
+        return [f"tars/{u}-0000.tar" for u in self.units]
 
     def base_keys(self, at: np.ndarray, origin: list[str]) -> list[str]:
         """The keys of output clips `at` before clashes, from their source keys `origin`: a

@@ -38,8 +38,8 @@ from manifests.tables import read_batches, write_atomic_bytes
 PLAN_MARKER = "plan.json"
 # What --plan-only writes: the plan's figures, and one row per planned shard
 PLAN_ONLY_FILES = ("mix-plan.json", "mix-plan-shards.parquet")
-# The plan holds about 40 bytes of arrays per output clip, and the inputs' keys (bench/scale.py:
-# planning 25M clips takes ~2.5 GB): 300M clips fit a 32 GB machine.
+# The plan holds about 40 bytes of arrays per output clip and 30 per candidate, no key strings
+# (bench/scale.py: planning 25M clips peaks at 3.1 GB): 300M clips fit a 64 GB machine.
 MAX_MIX_CLIPS = 300_000_000
 
 
@@ -133,12 +133,10 @@ def _finish(layout: CorpusLayout) -> None:
 def _write_plan(out: Path, plan: MixPlan, recipe: Recipe, opts: MixOptions) -> dict:
     """--plan-only: the plan's figures and its shards, beside nothing else (no corpus yet)."""
     out.mkdir(parents=True, exist_ok=True)
-    ends = np.r_[plan.unit_start[1:], len(plan.source)]
     doc = {"recipe": recipe.name, "inputs": opts.inputs, "scale": opts.scale, "seed": opts.seed,
            "plan_digest": plan.digest, "planned_clips": len(plan.source), "planned_bytes": int(plan.sizes.sum()),
            "shards": len(plan.units), "mix": plan.report}
-    shards = pa.table({"shard": [f"tars/{u}-0000.tar" for u in plan.units], "unit": plan.units,
-                       "clips": ends - plan.unit_start,
+    shards = pa.table({"shard": plan.shards(), "unit": plan.units, "clips": plan.unit_clips(),
                        "bytes": np.add.reduceat(plan.sizes, plan.unit_start) if len(plan.units) else np.empty(0, int),
                        "first_row": plan.unit_start})
     pq.write_table(shards, out / PLAN_ONLY_FILES[1])
@@ -179,9 +177,8 @@ def mix(opts: MixOptions, progress: bool = True) -> dict:
         done = {u for u in plan.units if layout.marker(f"{u}.json").is_file()}
         folder = layout.work / "mix"
         write_units(plan, pool, tars, folder, bool(labels), done)
-        sizes = np.diff(np.r_[plan.unit_start, len(plan.source)])
-        todo = [MixUnit(u, str(unit_file(folder, u)), int(n)) for u, n in zip(plan.units, sizes, strict=True)
-                if u not in done]
+        todo = [MixUnit(u, str(unit_file(folder, u)), int(n))
+                for u, n in zip(plan.units, plan.unit_clips(), strict=True) if u not in done]
         bar = tqdm(total=len(plan.source), initial=len(plan.source) - sum(w.clips for w in todo), desc="mix",
                    unit="clip", disable=not progress)
         executor = get_executor(opts)
