@@ -46,11 +46,12 @@ def write_atomic_bytes(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def write_part(path: Path, name: str, rows: Iterable[Mapping]) -> int:
-    """Write one part file of table `name` atomically; returns the number of rows.
+def write_part(path: Path, name: str, rows: Iterable[Mapping] | pa.Table) -> int:
+    """Write one part file of table `name` (its rows, or a table from_columns made) atomically;
+    returns the number of rows.
 
     A reader never sees a half-written part (see manifests/atomic.py)."""
-    table = to_table(name, rows)
+    table = rows if isinstance(rows, pa.Table) else to_table(name, rows)
     ensure(Path(path).parent)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")

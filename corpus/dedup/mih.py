@@ -4,17 +4,18 @@ A signature is B bits (8 × 64). Split into m chunks; if two signatures differ i
 bits, then by the pigeonhole principle some chunk differs in at most ⌊T/m⌋ bits. With
 m = ⌊T/2⌋ + 1 that is at most one bit, so probing every chunk for equal values and for values
 one bit apart finds every pair within T: the search is exact, not approximate. Candidates are
-then verified on the whole signature. Everything is vectorized numpy over sorted chunk keys.
+then verified on the whole signature. Everything is vectorized numpy over a table of each
+chunk's keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-
-_VERIFY_BATCH = 4_000_000  # candidate pairs verified at once (bounds memory)
 
 
 def chunk_bounds(total_bits: int, threshold: int) -> list[tuple[int, int]]:
@@ -39,94 +40,175 @@ def extract_bits(words: np.ndarray, start: int, end: int) -> np.ndarray:
     return ((high << np.uint64(low_len)) | (words[:, w + 1] >> np.uint64(64 - low_len))) & mask
 
 
-def _expand(queries: np.ndarray, lo: np.ndarray, hi: np.ndarray, order: np.ndarray):
-    """Pairs (query, order[lo..hi)) for every query."""
-    n = hi - lo
-    keep = n > 0
-    queries, lo, n = queries[keep], lo[keep], n[keep]
-    if not len(n):
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    return np.repeat(queries, n), order[np.repeat(lo, n) + offsets]
+TABLE_BITS = 25  # the longest look-up key: a table of 2^25 starts (128 MB)
 
 
-def _chunk_candidates(keys: np.ndarray, bits: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Pairs whose chunk keys are equal or one bit apart."""
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    counts = np.diff(np.r_[starts, len(keys)])
-    uniq = sorted_keys[starts]
-    # equal keys: each item with the items after it in its run
-    pos = np.arange(len(keys))
-    yield _expand(order, pos + 1, np.repeat(starts + counts, counts), order)
-    # one bit apart: from each key whose bit is 0 to the key with that bit set. Setting a zero
-    # bit keeps those keys in ascending order, so the look-ups run over sorted queries.
-    for b in range(bits):
-        flip = np.uint64(1 << b)
-        ask = np.flatnonzero((uniq & flip) == 0)
-        q = uniq[ask] | flip
-        idx = np.minimum(np.searchsorted(uniq, q), len(uniq) - 1)
-        hit = uniq[idx] == q
-        ga, gb = ask[hit], idx[hit]
-        # every item of group ga with every item of group gb
-        rep = np.repeat(np.arange(len(ga)), counts[ga])
-        pos_a = starts[ga][rep] + np.arange(len(rep)) - np.repeat(np.cumsum(counts[ga]) - counts[ga], counts[ga])
-        lo = starts[gb][rep]
-        yield _expand(order[pos_a], lo, lo + counts[gb][rep], order)
+def _key_bounds(start: int, end: int, rows: int) -> tuple[int, int]:
+    """The bits of a chunk its look-up key holds: its last few, about 16 possible keys per row of
+    the index (fewer bits crowd the keys, so more candidates reach the signatures: 4 bits fewer
+    took 40% longer at 1.35M rows; more would make the table larger than the rows need), and at
+    most TABLE_BITS. Two chunks within one bit have keys within one bit, so probing the key finds
+    every pair the whole chunk would (and a few more, which verification drops)."""
+    return max(start, end - min(TABLE_BITS, max(8, rows.bit_length() + 4))), end
+
+
+@dataclass(frozen=True)
+class OnDisk:
+    """A signature array saved as .npy for worker processes of this machine: each maps the file
+    (the pages are shared) instead of receiving its own pickled copy through a pipe."""
+
+    path: str
+    shape: tuple[int, ...]
+
+    def load(self) -> np.ndarray:
+        return np.load(self.path, mmap_mode="r")
+
+
+Signatures = np.ndarray | OnDisk
+
+
+def _shipped(signatures: np.ndarray, folder: Path | None) -> Signatures:
+    """The array itself (contiguous uint64), or saved in `folder` for workers to map."""
+    signatures = np.ascontiguousarray(signatures, np.uint64)
+    if folder is None:
+        return signatures
+    path = folder / f"signatures-{next(_SAVED)}.npy"
+    np.save(path, signatures)
+    return OnDisk(str(path), signatures.shape)
+
+
+_SAVED = itertools.count()
+
+
+def _loaded(signatures: Signatures | None) -> np.ndarray | None:
+    return signatures.load() if isinstance(signatures, OnDisk) else signatures
 
 
 @dataclass(frozen=True, eq=False)
 class ChunkSearch:
-    """The pairs within the threshold found through one chunk: one task of the search, so chunks
-    run in parallel. Picklable; an executor ships it (and its signatures) once per worker."""
+    """The (index row, query row) pairs within the threshold found through one chunk: one task of
+    the search, so chunks run in parallel. Picklable; an executor ships it (and its signatures)
+    once per worker.
 
-    signatures: np.ndarray  # (N, W) uint64, contiguous
+    The index is sorted by chunk key into a table of where each key's rows start (one uint32 per
+    possible key) and a bitmap of the keys present (a few MB: it stays in cache). Each query's key,
+    as it is and with each bit flipped, is tested in the bitmap; only the hits reach the table and
+    the signatures. Queries go a block at a time, so every step's arrays stay in cache too."""
+
+    index: Signatures  # (N, W) uint64, contiguous
+    queries: Signatures | None  # (M, W) uint64, contiguous; None: pairs within the index, row < row
     threshold: int
+    skip_absent: bool = False  # queries that are all zero (an item without that signature) find nothing
 
     def __call__(self, bounds: tuple[int, int]) -> np.ndarray:
-        """(k, 3) rows (i, j, distance), i < j, unique, verified on the whole signature."""
-        sig, n = self.signatures, len(self.signatures)
-        found, pending_a, pending_b, pending = [], [], [], 0
+        """(k, 3) int64 rows (index row, query row, distance), verified on the whole signature;
+        within the index, (row, later row, distance)."""
+        index, queries = _loaded(self.index), _loaded(self.queries)
+        start, end = _key_bounds(*bounds, len(index))
+        bits = end - start
+        keys = extract_bits(index, start, end).astype(np.int64)
+        order = np.argsort(keys)
+        keys = keys[order]
+        table = _starts(keys, bits)
+        present = np.packbits(table[1:] != table[:-1], bitorder="little")
+        within = queries is None
+        queries = index if within else queries
+        index = index[order]  # in key order: a bucket's signatures lie together
+        # Within one set, a pair of equal keys comes from the buckets themselves, and a pair one bit
+        # apart only from the row whose bit is clear: each pair is found once.
+        found = [self._equal_keys(index, order, keys, table)] if within else []
+        flips = np.left_shift(1, np.arange(bits, dtype=np.int64))
+        flips = flips if within else np.r_[0, flips]
+        # a probe's byte of the bitmap and its bit there, flipped apart: no array of probes is made
+        byte_flips, bit_flips = (flips >> 3)[:, None], (flips & 7).astype(np.uint8)[:, None]
+        for s in range(0, len(queries), _PROBE_BLOCK):
+            block = queries[s : s + _PROBE_BLOCK]
+            asked = extract_bits(block, start, end).astype(np.int64)
+            hit = np.flatnonzero(present[(asked >> 3)[None, :] ^ byte_flips] &
+                                 np.left_shift(np.uint8(1), (asked & 7).astype(np.uint8)[None, :] ^ bit_flips))
+            asker, flip = hit % len(block), flips[hit // len(block)]
+            if within:
+                clear = (asked[asker] & flip) == 0
+                asker, flip = asker[clear], flip[clear]
+            if self.skip_absent:
+                live = _nonzero_rows(block)[asker]
+                asker, flip = asker[live], flip[live]
+            key = asked[asker] ^ flip
+            lo, count = table[key].astype(np.int64), (table[key + 1] - table[key]).astype(np.int64)
+            at = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(count.sum())  # index positions
+            asker = np.repeat(asker, count)
+            found.append(self._verified(index[at], block[asker], at, asker + s, order))
+        pairs = np.concatenate(found)
+        if within:
+            pairs[:, :2].sort(axis=1)
+        return pairs
 
-        def verify() -> None:
-            nonlocal pending
-            if not pending:
-                return
-            a, b = np.concatenate(pending_a), np.concatenate(pending_b)
-            pair = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
-            lo, hi = pair // n, pair % n
-            dist = np.bitwise_count(sig[lo] ^ sig[hi]).sum(axis=1).astype(np.int64)
-            ok = dist <= self.threshold
-            found.append(np.stack([lo[ok], hi[ok], dist[ok]], axis=1))
-            pending_a.clear()
-            pending_b.clear()
-            pending = 0
+    def _equal_keys(self, index: np.ndarray, order: np.ndarray, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+        """Pairs within the threshold among the rows of each bucket (equal keys)."""
+        position = np.arange(len(keys))
+        later = table[keys + 1].astype(np.int64) - position - 1  # the rows after each in its bucket
+        a = np.repeat(position, later)
+        b = a + 1 + np.arange(later.sum()) - np.repeat(np.cumsum(later) - later, later)
+        return self._verified(index[a], index[b], a, b, order, order)
 
-        start, end = bounds
-        for a, b in _chunk_candidates(extract_bits(sig, start, end), end - start):
-            if len(a):
-                pending_a.append(a)
-                pending_b.append(b)
-                pending += len(a)
-                if pending >= _VERIFY_BATCH:
-                    verify()
-        verify()
-        return np.concatenate(found) if found else np.empty((0, 3), np.int64)
+    def _verified(self, x: np.ndarray, y: np.ndarray, x_at: np.ndarray, y_at: np.ndarray, x_rows: np.ndarray,
+                  y_rows: np.ndarray | None = None) -> np.ndarray:
+        """(k, 3) rows (x row, y row, distance) of the candidate pairs within the threshold; a
+        candidate's row is x_rows[x_at] (y_rows[y_at], or y_at itself), looked up for the few
+        that pass."""
+        np.bitwise_xor(x, y, out=x)  # x is a gathered copy
+        dist = _bits_apart(x)
+        ok = dist <= self.threshold
+        y_at = y_at[ok]
+        return np.stack([x_rows[x_at[ok]], y_at if y_rows is None else y_rows[y_at], dist[ok]], axis=1)
 
 
-def near_pairs(signatures: np.ndarray, threshold: int, executor=None, on_chunk: Callable[[], None] | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+_PROBE_BLOCK = 8192  # queries probed at once: with every flip, about 200k probes, which stay in cache
+
+
+def _nonzero_rows(words: np.ndarray) -> np.ndarray:
+    """Rows of (N, W) uint64 with a bit set (a reduction along a row of 8 is slow in numpy)."""
+    seen = words[:, 0].copy()
+    for w in range(1, words.shape[1]):
+        seen |= words[:, w]
+    return seen != 0
+
+
+def _bits_apart(xor: np.ndarray) -> np.ndarray:
+    """(N,) int64 bits set per row of (N, W) uint64. For 8 words, the 8 bytes of counts are read as
+    one word and summed in 16-bit lanes (a numpy reduction along a row of 8 is 6x slower)."""
+    counts = np.bitwise_count(xor)
+    if xor.shape[1] != 8:
+        return counts.sum(axis=1, dtype=np.int64)
+    packed = counts.view(np.uint64).ravel()
+    lanes = np.uint64(0x00FF00FF00FF00FF)
+    pairs = (packed & lanes) + ((packed >> np.uint64(8)) & lanes)  # 4 lanes of at most 128
+    return ((pairs * np.uint64(0x0001000100010001)) >> np.uint64(48)).astype(np.int64)
+
+
+def _starts(sorted_keys: np.ndarray, bits: int) -> np.ndarray:
+    """(2^bits + 1,) uint32: where each key's rows start among the sorted keys (the next key's
+    start is where they end)."""
+    first = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if len(sorted_keys) else []
+    table = np.zeros((1 << bits) + 1, np.uint32)
+    table[sorted_keys[first] + 1] = np.diff(np.r_[first, len(sorted_keys)])
+    return np.cumsum(table, out=table)
+
+
+def near_pairs(signatures: np.ndarray, threshold: int, executor=None, on_chunk: Callable[[], None] | None = None,
+               spill: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs (i < j) of rows of (N, W) uint64 signatures within `threshold` bits, with their
     distances. Exact: the same pairs as comparing every pair. Chunks are searched by `executor`
-    (its map) when given, else here; on_chunk() after each."""
-    search = ChunkSearch(np.ascontiguousarray(signatures, dtype=np.uint64), threshold)
-    return _search_chunks(search, chunk_bounds(search.signatures.shape[1] * 64, threshold), executor, on_chunk)
+    (its map) when given, else here; on_chunk() after each. spill: a folder where the signatures
+    are saved for the executor's workers to map (they share this machine's disk)."""
+    search = ChunkSearch(_shipped(signatures, spill), None, threshold)
+    return _search_chunks(search, chunk_bounds(signatures.shape[1] * 64, threshold), executor, on_chunk)
 
 
 def _search_chunks(search: Callable, bounds: list, executor, on_chunk: Callable[[], None] | None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every chunk's pairs, by `executor` (its map) when given, else here; each pair once."""
+    """Every chunk's pairs, by `executor` (its map) when given, else here; each pair once. The
+    signatures it saved for the workers are removed after."""
     found: list[np.ndarray] = []
 
     def done(_, pairs: np.ndarray) -> None:
@@ -134,68 +216,29 @@ def _search_chunks(search: Callable, bounds: list, executor, on_chunk: Callable[
         if on_chunk:
             on_chunk()
 
-    if executor is None:
-        for b in bounds:
-            done(b, search(b))
-    else:
-        executor.map(search, bounds, done)
+    try:
+        if executor is None:
+            for b in bounds:
+                done(b, search(b))
+        else:
+            executor.map(search, bounds, done)
+    finally:
+        for saved in (search.index, search.queries):
+            if isinstance(saved, OnDisk):
+                Path(saved.path).unlink(missing_ok=True)
     pairs = np.concatenate(found) if found else np.empty((0, 3), np.int64)
     pairs = np.unique(pairs, axis=0) if len(pairs) else pairs
     return pairs[:, 0], pairs[:, 1], pairs[:, 2]
 
 
-@dataclass(frozen=True, eq=False)
-class CrossChunkSearch:
-    """The (index, query) pairs within the threshold found through one chunk: every query's chunk
-    key looked up among the index's sorted keys, as it is and with each bit flipped."""
-
-    index: np.ndarray  # (N, W) uint64, contiguous
-    queries: np.ndarray  # (M, W) uint64, contiguous
-    threshold: int
-
-    def __call__(self, bounds: tuple[int, int]) -> np.ndarray:
-        """(k, 3) rows (index row, query row, distance), verified on the whole signature."""
-        start, end = bounds
-        keys = extract_bits(self.index, start, end)
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-        uniq, counts = sorted_keys[starts], np.diff(np.r_[starts, len(keys)])
-        asked = extract_bits(self.queries, start, end)
-        query_order = np.argsort(asked, kind="stable")
-        sorted_asked = asked[query_order]
-        found = []
-        for flip in [None] + [np.uint64(1 << b) for b in range(end - start)]:
-            # Flipping bit b keeps the queries with it clear in order, and those with it set too:
-            # look-ups of sorted keys run through the index's keys once.
-            if flip is None:
-                groups = [(sorted_asked, query_order)]
-            else:
-                has = (sorted_asked & flip) != 0
-                groups = [(sorted_asked[~has] | flip, query_order[~has]), (sorted_asked[has] ^ flip, query_order[has])]
-            for wanted, who in groups:
-                at = np.minimum(np.searchsorted(uniq, wanted), len(uniq) - 1)
-                hit = uniq[at] == wanted
-                lo = starts[at[hit]]
-                queries, index = _expand(who[hit], lo, lo + counts[at[hit]], order)
-                self._verify(index, queries, found)
-        return np.concatenate(found) if found else np.empty((0, 3), np.int64)
-
-    def _verify(self, index: np.ndarray, queries: np.ndarray, found: list) -> None:
-        for s in range(0, len(queries), _VERIFY_BATCH):
-            a, b = index[s : s + _VERIFY_BATCH], queries[s : s + _VERIFY_BATCH]
-            dist = np.bitwise_count(self.index[a] ^ self.queries[b]).sum(axis=1).astype(np.int64)
-            ok = dist <= self.threshold
-            found.append(np.stack([a[ok], b[ok], dist[ok]], axis=1))
-
-
 def cross_pairs(index: np.ndarray, queries: np.ndarray, threshold: int, executor=None,
-                on_chunk: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                on_chunk: Callable[[], None] | None = None, skip_absent: bool = False, spill: Path | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (index row, query row) pairs within `threshold` bits, with their distances; exact, as
-    near_pairs, between two sets of signatures instead of within one."""
-    search = CrossChunkSearch(np.ascontiguousarray(index, np.uint64), np.ascontiguousarray(queries, np.uint64),
-                              threshold)
-    bounds = chunk_bounds(search.index.shape[1] * 64, threshold) if len(index) and len(queries) else []
+    near_pairs, between two sets of signatures instead of within one. skip_absent: all-zero
+    queries (items without that signature) find nothing. spill: as near_pairs'."""
+    search = ChunkSearch(_shipped(index, spill), _shipped(queries, spill), threshold, skip_absent)
+    bounds = chunk_bounds(index.shape[1] * 64, threshold) if len(index) and len(queries) else []
     return _search_chunks(search, bounds, executor, on_chunk)
 
 

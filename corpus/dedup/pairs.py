@@ -14,8 +14,9 @@ import numpy as np
 
 from manifests.schemas import SIGNATURE_HASHES, SIGNATURE_MASKS, SIGNATURE_VIEWS
 
-# (index signatures, what, query signatures or None) -> (i, j, distance): pairs within one set
-# (i < j) when no queries are given, else (index row, query row)
+# (index signatures, what, query signatures or None, skip_absent=False) -> (i, j, distance): pairs
+# within one set (i < j) when no queries are given, else (index row, query row); skip_absent:
+# all-zero queries (an item without that signature) find nothing
 Search = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
@@ -53,11 +54,9 @@ def _closest(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, n
 def within(search: Search, items: Signed, what: str):
     """Pairs (i < j) of one set of items within the threshold."""
     found = [search(items.mains, what)]
-    # One search per view and per mask keeps the query set (and each worker's copy) one item long.
-    for k in range(items.views.shape[1]):
-        owner = _present(items.views[:, k])
-        i, q, e = search(items.mains, f"{what}, view {k + 1}", items.views[owner, k])
-        j = owner[q]
+    if items.views.shape[1]:
+        i, q, e = _views_against(search, items.mains, items.views, f"{what}, views")
+        j = q // items.views.shape[1]
         other = i != j
         found.append((np.minimum(i, j)[other], np.maximum(i, j)[other], e[other]))
     for k in range(items.masked.shape[1]):
@@ -68,21 +67,25 @@ def within(search: Search, items: Signed, what: str):
     return _closest(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
 
 
+def _views_against(search: Search, mains: np.ndarray, views: np.ndarray, what: str):
+    """Every view of every item (N, V, 8) against the whole-frame signatures, in one search (one
+    index per chunk, where a search per view built it V times): pairs (main row, item * V + view)."""
+    return search(mains, what, views.reshape(-1, views.shape[-1]), skip_absent=True)
+
+
 def between(search: Search, items: Signed, other: Signed, what: str):
     """Pairs (item of the first set, item of the other) within the threshold."""
     found = []
     # the first set's wholes and views against the other's wholes
     j, i, d = search(other.mains, what, items.mains)
     found.append((i, j, d))
-    for k in range(items.views.shape[1]):
-        owner = _present(items.views[:, k])
-        j, q, d = search(other.mains, f"{what}, view {k + 1}", items.views[owner, k])
-        found.append((owner[q], j, d))
+    if items.views.shape[1]:
+        j, q, d = _views_against(search, other.mains, items.views, f"{what}, views")
+        found.append((q // items.views.shape[1], j, d))
     # the other's views against the first's wholes
-    for k in range(other.views.shape[1]):
-        owner = _present(other.views[:, k])
-        i, q, d = search(items.mains, f"{what}, their view {k + 1}", other.views[owner, k])
-        found.append((i, owner[q], d))
+    if other.views.shape[1]:
+        i, q, d = _views_against(search, items.mains, other.views, f"{what}, their views")
+        found.append((i, q // other.views.shape[1], d))
     for k in range(items.masked.shape[1]):
         mine, theirs = _present(items.masked[:, k]), _present(other.masked[:, k])
         j, i, d = search(other.masked[theirs, k], f"{what}, mask {k + 1}", items.masked[mine, k])

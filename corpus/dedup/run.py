@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from corpus.dedup import DEFAULT_THRESHOLD, pairs
 from corpus.dedup.by_embedding import SemanticOptions, semantic_pass
@@ -37,7 +39,7 @@ from corpus.lock import check_finished, reading, writing
 from corpus.options import ALLOW_UNFINISHED, ExecutorOptions, Sectioned
 from manifests.layout import CorpusLayout
 from manifests.options import option
-from manifests.tables import write_part
+from manifests.tables import from_columns, write_part
 
 
 @dataclass(frozen=True)
@@ -92,17 +94,19 @@ def _all_items(corpora: list[CorpusItems]) -> pd.DataFrame:
     return items
 
 
-def _searcher(pool, threshold: int, progress: bool) -> Search:
+def _searcher(pool, threshold: int, progress: bool, spill: Path | None) -> Search:
     """The near-pair search of one dedup run: its chunks in worker processes or as Ray tasks
-    (the heavy pass: every chunk sorts and probes every signature), with a progress bar."""
+    (the heavy pass: every chunk sorts and probes every signature), with a progress bar. spill:
+    where signatures are saved for workers on this machine to map."""
     from tqdm import tqdm
 
-    def search(sigs: np.ndarray, what: str, queries: np.ndarray | None = None):
+    def search(sigs: np.ndarray, what: str, queries: np.ndarray | None = None, skip_absent: bool = False):
         chunks = len(chunk_bounds(sigs.shape[1] * 64, threshold))
         with tqdm(total=chunks, desc=what, unit="chunk", disable=not progress, file=sys.stderr) as bar:
             if queries is None:
-                return near_pairs(sigs, threshold, pool, on_chunk=bar.update)
-            return cross_pairs(sigs, queries, threshold, pool, on_chunk=bar.update)
+                return near_pairs(sigs, threshold, pool, on_chunk=bar.update, spill=spill)
+            return cross_pairs(sigs, queries, threshold, pool, on_chunk=bar.update, skip_absent=skip_absent,
+                               spill=spill)
 
     return search
 
@@ -186,7 +190,11 @@ def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: 
                 held.enter_context(writing(root))
         held.enter_context(reading(a for a in against if Path(a).resolve() not in written))
         pool = executor or local_executor(1)
-        return _dedup(corpora, against, _searcher(pool, threshold, progress), pool.map,
+        # workers on this machine map the signatures from a file (a pickled copy each cost 11 s
+        # and a GB of pipe at 1.35M clips); the folder is the first corpus', removed after
+        spill = Path(held.enter_context(tempfile.TemporaryDirectory(prefix=".dedup-", dir=corpora[0]))) \
+            if pool.workers > 1 and pool.workers_share_this_disk else None
+        return _dedup(corpora, against, _searcher(pool, threshold, progress, spill), pool.map,
                       semantic if semantic is not None and semantic.embeddings else None)
 
 
@@ -213,11 +221,12 @@ def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search,
 
 
 def _write(corpus: CorpusItems, items: pd.DataFrame, embedded: int, plot: Path | None) -> DedupResult:
-    rows = [{"clip_key": r.key, "video_id": r.video_id, "keep": bool(r.keep), "reason": r.reason,
-             "duplicate_of": r.duplicate_of, "duplicate_corpus": r.duplicate_corpus,
-             "distance": None if pd.isna(r.distance) else int(r.distance),
-             "cluster": None if pd.isna(r.cluster) else int(r.cluster),
-             "similarity": None if pd.isna(r.similarity) else float(r.similarity)} for r in items.itertuples()]
-    write_part(CorpusLayout.at(corpus.root).part("dedup", "all"), "dedup", rows)
+    # column by column: a dict per row took 14 s at 1.35M clips
+    columns = {"clip_key": items["key"], "video_id": items["video_id"], "keep": items["keep"].astype(bool),
+               **{c: items[c] for c in ("reason", "duplicate_of", "duplicate_corpus", "distance", "cluster",
+                                         "similarity")}}
+    table = from_columns("dedup", {name: pa.array(values, from_pandas=True) for name, values in columns.items()},
+                         len(items))
+    write_part(CorpusLayout.at(corpus.root).part("dedup", "all"), "dedup", table)
     dropped = items.loc[~items["keep"], "reason"].value_counts().to_dict()
     return DedupResult(corpus.root, len(items), dropped, embedded, plot)

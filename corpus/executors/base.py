@@ -72,6 +72,7 @@ class Executor(Component):
     """Built from the shared executor section (which executor, how many workers) and its own options."""
 
     finishes_units_on_workers: ClassVar[bool]  # False: units are finished in the calling process
+    workers_share_this_disk: ClassVar[bool]  # True: workers can read a file the calling process writes
     reads: ClassVar[tuple[str, ...]] = ("executor",)
     executor: ExecutorOptions
 

@@ -24,6 +24,7 @@ def _call_in_worker(item):
 class LocalExecutor(Executor):
     name = "local"
     finishes_units_on_workers = False
+    workers_share_this_disk = True
     LOOKAHEAD = 3  # items submitted per worker: the next is ready when one finishes
 
     def map(self, fn: Callable, items: Iterable, on_done: OnDone) -> None:

@@ -68,6 +68,7 @@ class RayExecutor(Executor):
     name = "ray"
     Options = RayOptions
     finishes_units_on_workers = True
+    workers_share_this_disk = False  # a cluster's nodes may have no shared filesystem
     options: RayOptions
 
     def _connect(self):

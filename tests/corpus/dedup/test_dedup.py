@@ -149,7 +149,7 @@ def test_plan_only_duplicates_across_sources_by_id(tmp_path, server):
     assert pd.read_parquet(tmp_path / "kinetics" / "dedup").keep.all()  # labeled wins
 
 
-def test_mih_is_exact_against_all_pairs():
+def test_mih_is_exact_against_all_pairs(tmp_path):
     rng = np.random.default_rng(1)
     sig = rng.integers(0, 2**63, size=(4000, 8), dtype=np.uint64)
     for _ in range(300):  # planted near copies
@@ -166,11 +166,12 @@ def test_mih_is_exact_against_all_pairs():
     every = np.bitwise_count(sig[:, None] ^ queries[None]).sum(-1)
     assert set(zip(i.tolist(), q.tolist(), strict=True)) == set(zip(*np.nonzero(every <= 40), strict=True))
     assert (d == every[i, q]).all() and len(i) >= 400
-    # chunks searched in two worker processes: the same pairs and distances, each chunk once
+    # chunks searched in two worker processes, which map the signatures from a file: the same pairs
+    # and distances, each chunk once, and the file removed after
     serial, chunks = near_pairs(sig, 40), []
-    parallel = near_pairs(sig, 40, local_executor(2), on_chunk=lambda: chunks.append(1))
+    parallel = near_pairs(sig, 40, local_executor(2), on_chunk=lambda: chunks.append(1), spill=tmp_path)
     assert all(np.array_equal(x, y) for x, y in zip(serial, parallel, strict=True)) and len(serial[0]) >= 100
-    assert len(chunks) == len(chunk_bounds(512, 40))
+    assert len(chunks) == len(chunk_bounds(512, 40)) and not any(tmp_path.iterdir())
 
 
 def test_bad_input(tmp_path, movie_dir):
