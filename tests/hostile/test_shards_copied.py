@@ -98,3 +98,14 @@ def test_damaged_tars_are_clear_errors_in_mix_and_validate(tmp_path, tiny_unlabe
     r = runner.invoke(app, mix_argv(corpus, tmp_path / "mix", recipe))
     assert r.exit_code == 2 and "Traceback" not in r.output and tar.name in r.output, r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_clips_rows_without_bytes_are_a_finding_not_a_traceback(tmp_path, tiny_unlabeled):
+    corpus = copy_of(tiny_unlabeled, tmp_path / "c")
+    rows = pd.read_parquet(corpus / "clips").to_dict("records")
+    rows[0]["bytes"] = None
+    for old in (corpus / "clips").rglob("*.parquet"):
+        old.unlink()
+    write_part(corpus / "clips" / "part-x.parquet", "clips", rows)
+    report = validate(corpus)
+    assert f"clips without bytes or sha256 (1): {rows[0]['clip_key']}" in "\n".join(report.problems), report.problems
