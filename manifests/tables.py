@@ -207,7 +207,9 @@ def read_batches(root: Path, name: str, columns: list[str], rows: int) -> Iterat
     lacks reads as nulls, as in read_table."""
     schema = pa.schema([TABLES[name].field(c) for c in columns])
     for f in _part_files_checked(Path(root), name, required=False, columns=columns):
-        reader = pq.ParquetFile(f)
+        # no pre-buffering: it keeps every row group's column chunks read so far until the reader
+        # goes (1.2 GB of 1.35M clips' signatures; and reading was 1.5x slower with it here)
+        reader = pq.ParquetFile(f, pre_buffer=False)
         present = [c for c in columns if c in reader.schema_arrow.names]
         for batch in reader.iter_batches(batch_size=rows, columns=present, use_threads=False):
             yield pa.RecordBatch.from_arrays(

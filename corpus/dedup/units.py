@@ -59,12 +59,17 @@ def load_items(root: str | Path) -> CorpusItems:
     clips = read_table(layout.root, "clips", required=False, columns=[
         "clip_key", "video_id", "sha256", "label_id", "row", "width", "height"])
     if clips.num_rows:
+        # column by column from Arrow: a Python object per value held GBs at 1.35M clips
         frame = pd.DataFrame({
-            "key": clips["clip_key"].to_pylist(), "video_id": clips["video_id"].to_pylist(),
-            "sha256": clips["sha256"].to_pylist(), "labeled": pc.is_valid(clips["label_id"]).to_pylist(),
+            "key": clips["clip_key"].to_pandas(), "video_id": clips["video_id"].to_pandas(),
+            "sha256": clips["sha256"].to_pandas(),
+            "labeled": pc.is_valid(clips["label_id"]).to_numpy(zero_copy_only=False),
             "pixels": _source_pixels(layout, clips),
         })
-        return CorpusItems(layout.root, frame, *_signatures(layout.root, clips.num_rows))
+        rows = clips.num_rows
+        del clips
+        pa.default_memory_pool().release_unused()
+        return CorpusItems(layout.root, frame, *_signatures(layout.root, rows))
     videos = read_table(layout.root, "videos").to_pandas()
     live = videos[videos["status"].isin(["pending", "ok"])]
     frame = pd.DataFrame({"key": live["video_id"].astype(str), "video_id": live["video_id"].astype(str),
@@ -91,12 +96,12 @@ def _signatures(root: Path, n: int) -> list[np.ndarray]:
             array[at : at + len(batch)] = column.flatten().to_numpy(zero_copy_only=False).reshape(
                 -1, count, SIGNATURE_HASHES)
         at += len(batch)
-        del batch
+        del batch, column
         pa.default_memory_pool().release_unused()  # else the pool keeps every batch's decoding buffers
     return [out[0][:, 0], out[1], out[2]]
 
 
-def _source_pixels(layout: CorpusLayout, clips) -> list[int]:
+def _source_pixels(layout: CorpusLayout, clips) -> np.ndarray:
     """Each clip's source resolution (width x height of the file it was cut from), so that of two
     copies stored at the same short side the one from the larger original is kept; a clip whose
     row lacks it counts its own pixels."""
@@ -104,4 +109,4 @@ def _source_pixels(layout: CorpusLayout, clips) -> list[int]:
     source = (videos["width"].astype("float64") * videos["height"].astype("float64")).set_axis(videos["row"])
     own = pc.multiply(clips["width"], clips["height"]).to_numpy(zero_copy_only=False).astype("float64")
     found = source.reindex(clips["row"].to_numpy(zero_copy_only=False)).to_numpy()
-    return np.where(np.isnan(found), own, found).astype(np.int64).tolist()
+    return np.where(np.isnan(found), own, found).astype(np.int64)
