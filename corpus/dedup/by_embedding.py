@@ -42,10 +42,10 @@ class SemanticOptions:
                                     "of the first corpus).", panel=SEMANTIC)
 
 
-def semantic_pass(items: pd.DataFrame, against: pd.DataFrame, opts: SemanticOptions, map_fn: Callable | None
-                  ) -> tuple[int, Path]:
+def semantic_pass(items: pd.DataFrame, against: pd.DataFrame, opts: SemanticOptions, map_fn: Callable | None,
+                  spill: Path | None = None) -> tuple[int, Path]:
     """Marks items in place; returns how many items had an embedding, and the picture's path.
-    `against`: the evaluation items (key, corpus)."""
+    `against`: the evaluation items (key, corpus). spill: as similar_pairs'."""
     if not 0 < opts.similarity <= 1:
         raise InputError(f"--similarity {opts.similarity}: a cosine between 0 and 1")
     keys, emb = read_embeddings(list(opts.embeddings))
@@ -54,7 +54,8 @@ def semantic_pass(items: pd.DataFrame, against: pd.DataFrame, opts: SemanticOpti
     if not len(live):
         raise InputError(f"none of the clips still kept has an embedding in {', '.join(opts.embeddings)} (matched "
                          "by clip_key); embed the corpora with 'vmae embed --shards DIR' first")
-    x = emb[where[items.loc[live, "key"]].to_numpy()]
+    rows = where[items.loc[live, "key"]].to_numpy()
+    x = emb if np.array_equal(rows, np.arange(len(emb))) else emb[rows]  # (a copy only when it must)
     k = opts.clusters or max(1, round(np.sqrt(len(live))))
     centroids = kmeans(x, k)
     label = assign(x, centroids)
@@ -62,7 +63,7 @@ def semantic_pass(items: pd.DataFrame, against: pd.DataFrame, opts: SemanticOpti
     _leaks(items, live, x, against, where, emb, centroids, label, opts.similarity)
     alive = items.loc[live, "keep"].to_numpy(bool)
     video = video_keys(items, live)
-    pairs, best = similar_pairs(x, video, label, opts.similarity, map_fn)
+    pairs, best = similar_pairs(x, video, label, opts.similarity, map_fn, spill)
     a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
     ok = alive[a] & alive[b]
     keeper = keepers(a[ok], b[ok], len(live), preference(items)[live])

@@ -10,12 +10,13 @@ chunk's keys.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from corpus.dedup.spill import Shipped, loaded, removed, shipped
 
 
 def chunk_bounds(total_bits: int, threshold: int) -> list[tuple[int, int]]:
@@ -52,38 +53,6 @@ def _key_bounds(start: int, end: int, rows: int) -> tuple[int, int]:
     return max(start, end - min(TABLE_BITS, max(8, rows.bit_length() + 4))), end
 
 
-@dataclass(frozen=True)
-class OnDisk:
-    """A signature array saved as .npy for worker processes of this machine: each maps the file
-    (the pages are shared) instead of receiving its own pickled copy through a pipe."""
-
-    path: str
-    shape: tuple[int, ...]
-
-    def load(self) -> np.ndarray:
-        return np.load(self.path, mmap_mode="r")
-
-
-Signatures = np.ndarray | OnDisk
-
-
-def _shipped(signatures: np.ndarray, folder: Path | None) -> Signatures:
-    """The array itself (contiguous uint64), or saved in `folder` for workers to map."""
-    signatures = np.ascontiguousarray(signatures, np.uint64)
-    if folder is None:
-        return signatures
-    path = folder / f"signatures-{next(_SAVED)}.npy"
-    np.save(path, signatures)
-    return OnDisk(str(path), signatures.shape)
-
-
-_SAVED = itertools.count()
-
-
-def _loaded(signatures: Signatures | None) -> np.ndarray | None:
-    return signatures.load() if isinstance(signatures, OnDisk) else signatures
-
-
 @dataclass(frozen=True, eq=False)
 class ChunkSearch:
     """The (index row, query row) pairs within the threshold found through one chunk: one task of
@@ -95,15 +64,15 @@ class ChunkSearch:
     as it is and with each bit flipped, is tested in the bitmap; only the hits reach the table and
     the signatures. Queries go a block at a time, so every step's arrays stay in cache too."""
 
-    index: Signatures  # (N, W) uint64, contiguous
-    queries: Signatures | None  # (M, W) uint64, contiguous; None: pairs within the index, row < row
+    index: Shipped  # (N, W) uint64, contiguous
+    queries: Shipped | None  # (M, W) uint64, contiguous; None: pairs within the index, row < row
     threshold: int
     skip_absent: bool = False  # queries that are all zero (an item without that signature) find nothing
 
     def __call__(self, bounds: tuple[int, int]) -> np.ndarray:
         """(k, 3) int64 rows (index row, query row, distance), verified on the whole signature;
         within the index, (row, later row, distance)."""
-        index, queries = _loaded(self.index), _loaded(self.queries)
+        index, queries = loaded(self.index), loaded(self.queries)
         start, end = _key_bounds(*bounds, len(index))
         bits = end - start
         keys = extract_bits(index, start, end).astype(np.int64)
@@ -195,13 +164,17 @@ def _starts(sorted_keys: np.ndarray, bits: int) -> np.ndarray:
     return np.cumsum(table, out=table)
 
 
+def _signatures(array: np.ndarray, spill: Path | None) -> Shipped:
+    return shipped(np.ascontiguousarray(array, np.uint64), spill)
+
+
 def near_pairs(signatures: np.ndarray, threshold: int, executor=None, on_chunk: Callable[[], None] | None = None,
                spill: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs (i < j) of rows of (N, W) uint64 signatures within `threshold` bits, with their
     distances. Exact: the same pairs as comparing every pair. Chunks are searched by `executor`
     (its map) when given, else here; on_chunk() after each. spill: a folder where the signatures
     are saved for the executor's workers to map (they share this machine's disk)."""
-    search = ChunkSearch(_shipped(signatures, spill), None, threshold)
+    search = ChunkSearch(_signatures(signatures, spill), None, threshold)
     return _search_chunks(search, chunk_bounds(signatures.shape[1] * 64, threshold), executor, on_chunk)
 
 
@@ -223,9 +196,7 @@ def _search_chunks(search: Callable, bounds: list, executor, on_chunk: Callable[
         else:
             executor.map(search, bounds, done)
     finally:
-        for saved in (search.index, search.queries):
-            if isinstance(saved, OnDisk):
-                Path(saved.path).unlink(missing_ok=True)
+        removed(search.index, search.queries)
     pairs = np.concatenate(found) if found else np.empty((0, 3), np.int64)
     pairs = np.unique(pairs, axis=0) if len(pairs) else pairs
     return pairs[:, 0], pairs[:, 1], pairs[:, 2]
@@ -237,7 +208,7 @@ def cross_pairs(index: np.ndarray, queries: np.ndarray, threshold: int, executor
     """All (index row, query row) pairs within `threshold` bits, with their distances; exact, as
     near_pairs, between two sets of signatures instead of within one. skip_absent: all-zero
     queries (items without that signature) find nothing. spill: as near_pairs'."""
-    search = ChunkSearch(_shipped(index, spill), _shipped(queries, spill), threshold, skip_absent)
+    search = ChunkSearch(_signatures(index, spill), _signatures(queries, spill), threshold, skip_absent)
     bounds = chunk_bounds(index.shape[1] * 64, threshold) if len(index) and len(queries) else []
     return _search_chunks(search, bounds, executor, on_chunk)
 

@@ -195,11 +195,11 @@ def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: 
         spill = Path(held.enter_context(tempfile.TemporaryDirectory(prefix=".dedup-", dir=corpora[0]))) \
             if pool.workers > 1 and pool.workers_share_this_disk else None
         return _dedup(corpora, against, _searcher(pool, threshold, progress, spill), pool.map,
-                      semantic if semantic is not None and semantic.embeddings else None)
+                      semantic if semantic is not None and semantic.embeddings else None, spill)
 
 
 def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search, map_fn,
-           semantic: SemanticOptions | None) -> list[DedupResult]:
+           semantic: SemanticOptions | None, spill: Path | None) -> list[DedupResult]:
     loaded = [load_items(c) for c in corpora]
     empty = [str(c.root) for c in loaded if c.frame.empty]
     if empty:
@@ -216,7 +216,7 @@ def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search,
     if semantic is not None:
         evaluation = pd.DataFrame([(k, str(a.root)) for a in held_out if not a.plan_only for k in a.frame["key"]],
                                   columns=["key", "corpus"])
-        embedded, plot = semantic_pass(items, evaluation, semantic, map_fn)
+        embedded, plot = semantic_pass(items, evaluation, semantic, map_fn, spill)
     return [_write(c, items[items["corpus"] == str(c.root)], embedded, plot) for c in loaded]
 
 

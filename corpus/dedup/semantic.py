@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from corpus.dedup.spill import Shipped, loaded, removed, shipped
 from corpus.errors import InputError
 
 _SAMPLE = 100_000  # centroids are fitted on at most this many embeddings
@@ -25,31 +26,44 @@ _BATCH = 50_000  # rows assigned to centroids at once (bounds memory)
 
 def read_embeddings(paths: list[str | Path]) -> tuple[list[str], np.ndarray]:
     """Keys and L2-normalized float32 embeddings of every file, checked: same width, finite, no
-    key twice."""
+    key twice. Read a batch at a time into one array (the table, its float copy and the
+    normalized copy were three times the embeddings' size)."""
+    files = [_embedding_file(p) for p in paths]
+    widths = {width for _, width in files}
+    if len(widths) > 1:
+        raise InputError(f"--embeddings: the files hold embeddings of different widths ({sorted(widths)})")
+    width = widths.pop() if widths else 1
+    x = np.empty((sum(f.metadata.num_rows for f, _ in files), width), np.float32)
     keys: list[str] = []
-    blocks = []
-    for path in paths:
+    for (file, _), path in zip(files, paths, strict=True):
         try:
-            table = pq.read_table(path, columns=["clip_key", "embedding"])
-        except (OSError, KeyError, ValueError) as e:
-            raise InputError(f"--embeddings {path}: not a Parquet file with clip_key and embedding columns, as "
-                             f"'vmae embed' writes ({e})") from e
-        column = table["embedding"].combine_chunks()
-        width = getattr(column.type, "list_size", None)
-        if width is None or width <= 0:
-            raise InputError(f"--embeddings {path}: 'embedding' must be a fixed-size list of floats")
-        values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, width)
-        if blocks and width != blocks[0].shape[1]:
-            raise InputError(f"--embeddings {path}: {width} values per clip, the other files {blocks[0].shape[1]}")
-        if not np.isfinite(values).all():
-            raise InputError(f"--embeddings {path}: holds values that are not finite")
-        keys += table["clip_key"].to_pylist()
-        blocks.append(values)
+            for batch in file.iter_batches(batch_size=65_536, columns=["clip_key", "embedding"], use_threads=False):
+                block = x[len(keys) : len(keys) + batch.num_rows]
+                block[:] = batch.column("embedding").flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
+                if not np.isfinite(block).all():
+                    raise InputError(f"--embeddings {path}: holds values that are not finite")
+                block /= np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
+                keys += batch.column("clip_key").to_pylist()
+        except (OSError, ValueError, TypeError) as e:  # damaged pages, values that are not numbers
+            raise InputError(f"--embeddings {path}: cannot be read as clip keys and embeddings ({e})") from e
     if len(set(keys)) != len(keys):
         raise InputError("--embeddings: a clip_key occurs twice; give each clip's embedding once")
-    x = np.concatenate(blocks) if blocks else np.empty((0, 1), np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return keys, x / np.maximum(norms, 1e-12)
+    return keys, x
+
+
+def _embedding_file(path: str | Path) -> tuple[pq.ParquetFile, int]:
+    """The file, opened and checked (its columns), and its embeddings' width."""
+    try:
+        file = pq.ParquetFile(path, pre_buffer=False)
+        kind = file.schema_arrow.field("embedding").type
+        file.schema_arrow.field("clip_key")
+    except (OSError, KeyError, ValueError) as e:
+        raise InputError(f"--embeddings {path}: not a Parquet file with clip_key and embedding columns, as "
+                         f"'vmae embed' writes ({e})") from e
+    width = getattr(kind, "list_size", None)
+    if width is None or width <= 0:
+        raise InputError(f"--embeddings {path}: 'embedding' must be a fixed-size list of floats")
+    return file, width
 
 
 def kmeans(x: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
@@ -78,16 +92,16 @@ class ClusterSearch:
     """The pairs of one batch of clusters at or above the threshold, and each item's best
     similarity to another video (for the picture). Picklable: one task of the search."""
 
-    x: np.ndarray  # (N, D) normalized embeddings
+    x: Shipped  # (N, D) normalized embeddings
     video: np.ndarray  # (N,) an id per video: windows of one video are never pairs
     members: list[np.ndarray]  # per cluster: its item indices
     threshold: float
 
     def __call__(self, batch: range) -> tuple[np.ndarray, np.ndarray]:
-        pairs, best = [], []
+        pairs, best, x = [], [], loaded(self.x)
         for c in batch:
             idx = self.members[c]
-            sim = self.x[idx] @ self.x[idx].T
+            sim = x[idx] @ x[idx].T
             sim[self.video[idx][:, None] == self.video[idx][None, :]] = -1.0
             best.append(np.stack([idx, sim.max(axis=1) if len(idx) > 1 else np.full(len(idx), -1.0)], axis=1))
             a, b = np.nonzero(np.triu(sim >= self.threshold, 1))
@@ -97,9 +111,10 @@ class ClusterSearch:
 
 
 def similar_pairs(x: np.ndarray, video: np.ndarray, label: np.ndarray, threshold: float,
-                  map_fn: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  map_fn: Callable | None = None, spill: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (i, j, cosine) of different videos in one cluster at or above the threshold, and each
-    item's highest cosine to another video of its cluster (-1 when it has none)."""
+    item's highest cosine to another video of its cluster (-1 when it has none). spill: where the
+    embeddings are saved for map_fn's workers to map (corpus/dedup/spill.py)."""
     order = np.argsort(label, kind="stable")
     bounds = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1], True])
     members = [order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -107,12 +122,15 @@ def similar_pairs(x: np.ndarray, video: np.ndarray, label: np.ndarray, threshold
     work = np.cumsum([len(m) ** 2 for m in members])
     cuts = np.searchsorted(work, np.linspace(0, work[-1] if len(work) else 0, 17)[1:-1])
     batches = [range(a, b) for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(members)], strict=True) if b > a]
-    search = ClusterSearch(x, video, members, threshold)
+    search = ClusterSearch(shipped(x, spill if map_fn else None), video, members, threshold)
     found: list[tuple[np.ndarray, np.ndarray]] = []
-    if map_fn is None:
-        found = [search(b) for b in batches]
-    else:
-        map_fn(search, batches, lambda _, r: found.append(r))
+    try:
+        if map_fn is None:
+            found = [search(b) for b in batches]
+        else:
+            map_fn(search, batches, lambda _, r: found.append(r))
+    finally:
+        removed(search.x)
     pairs = np.concatenate([p for p, _ in found]) if found else np.empty((0, 3))
     best = np.full(len(x), -1.0)
     for _, b in found:

@@ -97,6 +97,13 @@ def test_embedding_files_are_checked(tmp_path, corpora):
     twice = write_embeddings(tmp_path / "twice.parquet", ["a", "a"], [[1.0, 0.0], [0.0, 1.0]])
     with pytest.raises(InputError, match="occurs twice"):
         dedup([corpora / "train"], semantic=SemanticOptions((twice,)))
+    words = tmp_path / "words.parquet"  # a fixed-size list, of text
+    pq.write_table(pa.table({"clip_key": ["a"], "embedding": pa.array([["x", "y"]], pa.list_(pa.string(), 2))}), words)
+    with pytest.raises(InputError, match="words.parquet: cannot be read as clip keys and embeddings"):
+        dedup([corpora / "train"], semantic=SemanticOptions((str(words),)))
+    narrow = write_embeddings(tmp_path / "narrow.parquet", ["b"], [[1.0, 0.0, 0.0]])
+    with pytest.raises(InputError, match="different widths"):
+        dedup([corpora / "train"], semantic=SemanticOptions((str(twice), narrow)))
     other = write_embeddings(tmp_path / "other.parquet", ["nobody"], [[1.0, 0.0]])
     with pytest.raises(InputError, match="none of the clips"):
         dedup([corpora / "train"], semantic=SemanticOptions((other,)))
