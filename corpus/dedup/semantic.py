@@ -46,6 +46,9 @@ def read_embeddings(paths: list[str | Path]) -> tuple[list[str], np.ndarray]:
                 keys += batch.column("clip_key").to_pylist()
         except (OSError, ValueError, TypeError) as e:  # damaged pages, values that are not numbers
             raise InputError(f"--embeddings {path}: cannot be read as clip keys and embeddings ({e})") from e
+    if len(keys) != len(x):
+        raise InputError(f"--embeddings: the files hold {len(keys)} rows where their metadata says {len(x)}; "
+                         "write them again")
     if len(set(keys)) != len(keys):
         raise InputError("--embeddings: a clip_key occurs twice; give each clip's embedding once")
     return keys, x
