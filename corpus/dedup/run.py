@@ -17,6 +17,7 @@ Exactly one copy is kept.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -191,11 +192,17 @@ def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: 
         held.enter_context(reading(a for a in against if Path(a).resolve() not in written))
         pool = executor or local_executor(1)
         # workers on this machine map the signatures from a file (a pickled copy each cost 11 s
-        # and a GB of pipe at 1.35M clips); the folder is the first corpus', removed after
-        spill = Path(held.enter_context(tempfile.TemporaryDirectory(prefix=".dedup-", dir=corpora[0]))) \
+        # and a GB of pipe at 1.35M clips); the folder is the first corpus', removed after, and
+        # one a killed run left is removed here (this run holds the corpus as its writer)
+        for stale in Path(corpora[0]).glob(f"{_SPILL_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        spill = Path(held.enter_context(tempfile.TemporaryDirectory(prefix=_SPILL_PREFIX, dir=corpora[0]))) \
             if pool.workers > 1 and pool.workers_share_this_disk else None
         return _dedup(corpora, against, _searcher(pool, threshold, progress, spill), pool.map,
                       semantic if semantic is not None and semantic.embeddings else None, spill)
+
+
+_SPILL_PREFIX = ".dedup-spill-"
 
 
 def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search, map_fn,

@@ -95,7 +95,11 @@ def test_exact_copies_across_corpora_keep_exactly_one_and_prefer_labels(tmp_path
     (tmp_path / "mirror").mkdir()
     (tmp_path / "mirror" / "copy0_00000_000000_000003.mp4").write_bytes((videos / "a.mp4").read_bytes())
     build_corpus(tmp_path / "c2", "kinetics", [ann], source_options={"mirror": str(tmp_path / "mirror")})
+    stale = tmp_path / "c1" / ".dedup-spill-killed"  # signatures a killed dedup left for its workers
+    stale.mkdir()
+    (stale / "array-0.npy").write_bytes(b"\0" * 1024)
     r1, r2 = dedup([tmp_path / "c1", tmp_path / "c2"])
+    assert not stale.exists()
     d1, d2 = pd.read_parquet(tmp_path / "c1" / "dedup"), pd.read_parquet(tmp_path / "c2" / "dedup")
     assert d2.keep.all()  # the labeled copy wins
     assert (~d1.keep).all() and set(d1.reason) == {"exact"} and (d1.distance == 0).all()
