@@ -100,11 +100,11 @@ class ChunkSearch:
                 clear = (asked[asker] & flip) == 0
                 asker, flip = asker[clear], flip[clear]
             if self.skip_absent:
-                live = _nonzero_rows(block)[asker]
+                live = nonzero_rows(block)[asker]
                 asker, flip = asker[live], flip[live]
             key = asked[asker] ^ flip
             lo, count = table[key].astype(np.int64), (table[key + 1] - table[key]).astype(np.int64)
-            at = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(count.sum())  # index positions
+            at = _ranges(lo, count)  # index positions
             asker = np.repeat(asker, count)
             found.append(self._verified(index[at], block[asker], at, asker + s, order))
         pairs = np.concatenate(found)
@@ -116,8 +116,7 @@ class ChunkSearch:
         """Pairs within the threshold among the rows of each bucket (equal keys)."""
         position = np.arange(len(keys))
         later = table[keys + 1].astype(np.int64) - position - 1  # the rows after each in its bucket
-        a = np.repeat(position, later)
-        b = a + 1 + np.arange(later.sum()) - np.repeat(np.cumsum(later) - later, later)
+        a, b = np.repeat(position, later), _ranges(position + 1, later)
         return self._verified(index[a], index[b], a, b, order, order)
 
     def _verified(self, x: np.ndarray, y: np.ndarray, x_at: np.ndarray, y_at: np.ndarray, x_rows: np.ndarray,
@@ -135,7 +134,12 @@ class ChunkSearch:
 _PROBE_BLOCK = 8192  # queries probed at once: with every flip, about 200k probes, which stay in cache
 
 
-def _nonzero_rows(words: np.ndarray) -> np.ndarray:
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """starts[i], starts[i] + 1, ... (counts[i] values) for every i, one after the other."""
+    return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+
+
+def nonzero_rows(words: np.ndarray) -> np.ndarray:
     """Rows of (N, W) uint64 with a bit set (a reduction along a row of 8 is slow in numpy)."""
     seen = words[:, 0].copy()
     for w in range(1, words.shape[1]):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from corpus.dedup.mih import nonzero_rows
 from manifests.schemas import SIGNATURE_HASHES, SIGNATURE_MASKS, SIGNATURE_VIEWS
 
 # (index signatures, what, query signatures or None, skip_absent=False) -> (i, j, distance): pairs
@@ -38,7 +39,7 @@ class Signed:
 
 def _present(signatures: np.ndarray) -> np.ndarray:
     """The rows of (N, 8) signatures that exist (an item built before a kind has zeros)."""
-    return np.flatnonzero(signatures.any(axis=1))
+    return np.flatnonzero(nonzero_rows(signatures))
 
 
 def _closest(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
