@@ -42,6 +42,8 @@ from manifests.layout import CorpusLayout
 from manifests.options import option
 from manifests.tables import from_columns, write_part
 
+_SPILL_PREFIX = ".dedup-spill-"  # DIR/.dedup-spill-*/: the signatures workers map while dedup runs
+
 
 @dataclass(frozen=True)
 class DedupOptions(Sectioned):
@@ -200,9 +202,6 @@ def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: 
             if pool.workers > 1 and pool.workers_share_this_disk else None
         return _dedup(corpora, against, _searcher(pool, threshold, progress, spill), pool.map,
                       semantic if semantic is not None and semantic.embeddings else None, spill)
-
-
-_SPILL_PREFIX = ".dedup-spill-"
 
 
 def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search, map_fn,

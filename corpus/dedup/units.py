@@ -96,7 +96,7 @@ def _signatures(root: Path, n: int) -> list[np.ndarray]:
             array[at : at + len(batch)] = column.flatten().to_numpy(zero_copy_only=False).reshape(
                 -1, count, SIGNATURE_HASHES)
         at += len(batch)
-        del batch, column
+        del batch
         pa.default_memory_pool().release_unused()  # else the pool keeps every batch's decoding buffers
     return [out[0][:, 0], out[1], out[2]]
 
