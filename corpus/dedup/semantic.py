@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from corpus.dedup.spill import Shipped, loaded, removed, shipped
+from corpus.dedup.spill import Shipped, removed, shipped, taken
 from corpus.errors import InputError
 
 _SAMPLE = 100_000  # centroids are fitted on at most this many embeddings
@@ -101,10 +101,11 @@ class ClusterSearch:
     threshold: float
 
     def __call__(self, batch: range) -> tuple[np.ndarray, np.ndarray]:
-        pairs, best, x = [], [], loaded(self.x)
+        pairs, best = [], []
         for c in batch:
             idx = self.members[c]
-            sim = x[idx] @ x[idx].T
+            members = taken(self.x, idx)  # from the file a cluster at a time: a worker holds no copy of x
+            sim = members @ members.T
             sim[self.video[idx][:, None] == self.video[idx][None, :]] = -1.0
             best.append(np.stack([idx, sim.max(axis=1) if len(idx) > 1 else np.full(len(idx), -1.0)], axis=1))
             a, b = np.nonzero(np.triu(sim >= self.threshold, 1))

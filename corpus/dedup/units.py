@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpus.dedup.mih import nonzero_rows
+from corpus.dedup.pairs import Signed
+from corpus.dedup.spill import ArrayWriter
 from corpus.errors import InputError
 from manifests.layout import CorpusLayout
 from manifests.schemas import SIGNATURE_HASHES, SIGNATURE_MASKS, SIGNATURE_VIEWS
@@ -18,20 +22,17 @@ from manifests.tables import ManifestError, read_batches, read_table
 
 @dataclass
 class CorpusItems:
-    """The items of one corpus: a frame with key, video_id, sha256, labeled, pixels, and the
-    (N, 8) uint64 signatures (None for a plan-only corpus, which is compared by id alone), and
-    the views' and masked pictures' as (N, SIGNATURE_VIEWS, 8) and (N, SIGNATURE_MASKS, 8), all
-    zero for a clip that has none (built before them)."""
+    """The items of one corpus: a frame with key, video_id, sha256, labeled, pixels; `built` when
+    they are clips with signatures (read by signature_batches), not planned videos (compared by
+    id alone)."""
 
     root: Path
     frame: pd.DataFrame
-    signatures: np.ndarray | None
-    views: np.ndarray | None = None
-    masked: np.ndarray | None = None
+    built: bool
 
     @property
     def plan_only(self) -> bool:
-        return self.signatures is None
+        return not self.built
 
 
 def signature_version(layout: CorpusLayout) -> int | None:
@@ -66,39 +67,70 @@ def load_items(root: str | Path) -> CorpusItems:
             "labeled": pc.is_valid(clips["label_id"]).to_numpy(zero_copy_only=False),
             "pixels": _source_pixels(layout, clips),
         })
-        rows = clips.num_rows
         del clips
         pa.default_memory_pool().release_unused()
-        return CorpusItems(layout.root, frame, *_signatures(layout.root, rows))
+        return CorpusItems(layout.root, frame, True)
     videos = read_table(layout.root, "videos").to_pandas()
     live = videos[videos["status"].isin(["pending", "ok"])]
     frame = pd.DataFrame({"key": live["video_id"].astype(str), "video_id": live["video_id"].astype(str),
                           "sha256": None, "labeled": live["label"].notna(), "pixels": 0})
     frame = frame.drop_duplicates("key").reset_index(drop=True)  # one item per video
-    return CorpusItems(layout.root, frame, None)
+    return CorpusItems(layout.root, frame, False)
 
 
 _SIGNATURE_COLUMNS = {"signature": 1, "signature_views": SIGNATURE_VIEWS, "signature_masked": SIGNATURE_MASKS}
 _BATCH_ROWS = 65_536
 
 
-def _signatures(root: Path, n: int) -> list[np.ndarray]:
-    """(N, 8), (N, SIGNATURE_VIEWS, 8) and (N, SIGNATURE_MASKS, 8) uint64 signatures, filled a
-    batch of rows at a time (decoding a million clips' list columns at once took several GB);
+def signature_batches(root: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A built corpus' (n, 8), (n, SIGNATURE_VIEWS, 8) and (n, SIGNATURE_MASKS, 8) uint64 signatures,
+    a batch of rows at a time (decoding a million clips' list columns at once took several GB);
     nulls (clips built before a column) are zeros."""
-    out = [np.zeros((n, count, SIGNATURE_HASHES), np.uint64) for count in _SIGNATURE_COLUMNS.values()]
-    at = 0
     for batch in read_batches(root, "clips", list(_SIGNATURE_COLUMNS), _BATCH_ROWS):
-        for array, (name, count) in zip(out, _SIGNATURE_COLUMNS.items(), strict=True):
+        out = []
+        for name, count in _SIGNATURE_COLUMNS.items():
             column = batch.column(name)
             if column.null_count:
                 column = pc.fill_null(column, pa.scalar([0] * SIGNATURE_HASHES * count, column.type))
-            array[at : at + len(batch)] = column.flatten().to_numpy(zero_copy_only=False).reshape(
-                -1, count, SIGNATURE_HASHES)
-        at += len(batch)
+            out.append(column.flatten().to_numpy(zero_copy_only=False).reshape(-1, count, SIGNATURE_HASHES))
         del batch
         pa.default_memory_pool().release_unused()  # else the pool keeps every batch's decoding buffers
-    return [out[0][:, 0], out[1], out[2]]
+        yield out[0][:, 0], out[1], out[2]
+
+
+def read_signatures(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All of a corpus' signatures in memory, as signature_batches gives them (for small corpora)."""
+    batches = list(signature_batches(root))
+    if not batches:
+        return (np.empty((0, SIGNATURE_HASHES), np.uint64), np.empty((0, SIGNATURE_VIEWS, SIGNATURE_HASHES), np.uint64),
+                np.empty((0, SIGNATURE_MASKS, SIGNATURE_HASHES), np.uint64))
+    return tuple(np.concatenate(kind) for kind in zip(*batches, strict=True))
+
+
+def spill_signatures(corpora: list[CorpusItems], rows: np.ndarray, folder: Path) -> Signed:
+    """The signatures of the built corpora, one after the other, written to files in `folder` a
+    batch at a time: what dedup searches, in memory a batch at a time whatever the corpora's
+    size. rows: each item's row in dedup's items frame."""
+    mains, views = ArrayWriter(folder, SIGNATURE_HASHES), ArrayWriter(folder, SIGNATURE_HASHES)
+    masks = [ArrayWriter(folder, SIGNATURE_HASHES) for _ in range(SIGNATURE_MASKS)]
+    owners: list[list[np.ndarray]] = [[] for _ in masks]
+    for corpus in corpora:
+        at = mains.written
+        for main, view, masked in signature_batches(corpus.root):
+            mains.append(main)
+            views.append(view)
+            for k, (writer, owner) in enumerate(zip(masks, owners, strict=True)):
+                has = np.flatnonzero(nonzero_rows(masked[:, k]))
+                writer.append(masked[has, k])
+                owner.append(has + at)
+            at += len(main)
+    written = mains.done()
+    if len(written) != len(rows):
+        raise InputError(f"the clips tables changed while dedup read them ({len(written)} signatures for "
+                         f"{len(rows)} clips); run dedup again")
+    return Signed(rows, written, views.done(), SIGNATURE_VIEWS,
+                  [(np.concatenate(o) if o else np.empty(0, np.int64), w.done()) for o, w in zip(owners, masks,
+                                                                                               strict=True)])
 
 
 def _source_pixels(layout: CorpusLayout, clips) -> np.ndarray:

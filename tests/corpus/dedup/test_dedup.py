@@ -2,6 +2,7 @@
 (re-encodes, rescales, brightness, letterbox, time shifts, a corner crop, a logo), leaks against evaluation corpora,
 plan-only corpora, and the keep rule."""
 
+import itertools
 import json
 
 import ffmpeg
@@ -11,15 +12,18 @@ import pytest
 
 from corpus.build import build
 from corpus.config import configure_build
+from corpus.dedup import mih
 from corpus.dedup.mih import brute_force_pairs, chunk_bounds, cross_pairs, near_pairs
 from corpus.dedup.pairs import Signed, distance
 from corpus.dedup.run import DEFAULT_THRESHOLD, dedup
-from corpus.dedup.units import load_items
+from corpus.dedup.spill import removed, shipped
+from corpus.dedup.units import load_items, read_signatures
 from corpus.errors import InputError
 from corpus.executors import local_executor
 from corpus.media.signature import SIGNATURE_VERSION
 from corpus.options import BuildOptions
 from corpus.synthetic import make_video
+from corpus.synthetic_tables import make_corpus_tables
 from tests.helpers import build_corpus
 
 ALTERATIONS = {
@@ -65,12 +69,12 @@ def test_near_duplicates_found_and_different_videos_kept(near_set):
 
 
 def test_signature_distances_separate_copies_from_other_videos(near_set):
-    items = load_items(near_set)
-    signed = Signed(np.arange(len(items.frame)), items.signatures, items.views, items.masked)
+    items, (mains, views, masked) = load_items(near_set), read_signatures(near_set)
+    signed = Signed.of(np.arange(len(items.frame)), mains, views, masked)
     n = len(items.frame)
     i, j = (a.ravel() for a in np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
     dist = distance(signed, i, j).reshape(n, n)
-    whole = np.bitwise_count(items.signatures[:, None] ^ items.signatures[None]).sum(-1)
+    whole = np.bitwise_count(mains[:, None] ^ mains[None]).sum(-1)
     video = items.frame["video_id"]
     scene = video.str.split("_").str[0].to_numpy()
     original = (video == video.str.split("_").str[0]).to_numpy()
@@ -160,16 +164,25 @@ def test_mih_is_exact_against_all_pairs(tmp_path):
         i, j = rng.integers(len(sig), size=2)
         sig[j] = sig[i] ^ (rng.random((8, 64)) < rng.uniform(0, 0.12)).astype(np.uint64).dot(
             np.uint64(1) << np.arange(64, dtype=np.uint64))
-    for t in (0, 12, 40, 70):
-        a, b, _ = near_pairs(sig, t)
-        assert set(zip(a.tolist(), b.tolist(), strict=True)) == brute_force_pairs(sig, t)
-    # between two sets (crops against whole frames): the same pairs as comparing every one
+    sig[:30] = 0  # items without a signature: equal to each other, absent as queries
     queries = sig[rng.choice(len(sig), 500)] ^ (rng.random((500, 8, 64)) < 0.06).astype(np.uint64).dot(
         np.uint64(1) << np.arange(64, dtype=np.uint64))
-    i, q, d = cross_pairs(sig, queries, 40)
+    queries[:10] = 0
     every = np.bitwise_count(sig[:, None] ^ queries[None]).sum(-1)
-    assert set(zip(i.tolist(), q.tolist(), strict=True)) == set(zip(*np.nonzero(every <= 40), strict=True))
-    assert (d == every[i, q]).all() and len(i) >= 400
+    every[:, :10] = 512
+    on_disk = shipped(sig, tmp_path), shipped(queries, tmp_path)
+    truth = {t: brute_force_pairs(sig, t) for t in (0, 12, 40, 70)}
+    # in memory or read from files a block at a time; the index whole or in parts (as a corpus
+    # larger than a worker should sort at once is searched)
+    for (index, asked), part_rows in itertools.product(((sig, queries), on_disk), (None, 700, 64)):
+        for t, pairs in truth.items() if index is sig and part_rows is None else [(40, truth[40])]:
+            a, b, _ = near_pairs(index, t, part_rows=part_rows)
+            assert set(zip(a.tolist(), b.tolist(), strict=True)) == pairs
+        # between two sets (crops against whole frames): the same pairs as comparing every one
+        i, q, d = cross_pairs(index, asked, 40, skip_absent=True, part_rows=part_rows)
+        assert set(zip(i.tolist(), q.tolist(), strict=True)) == set(zip(*np.nonzero(every <= 40), strict=True))
+        assert (d == every[i, q]).all() and len(i) >= 400
+    removed(*on_disk)
     # chunks searched in two worker processes, which map the signatures from a file: the same pairs
     # and distances, each chunk once, and the file removed after
     serial, chunks = near_pairs(sig, 40), []
@@ -204,3 +217,22 @@ def test_signatures_of_another_version_are_refused(tmp_path, near_set):
     (old / "build.json").write_text(json.dumps(doc))
     with pytest.raises(InputError, match=rf"different ways \(.*c: version {SIGNATURE_VERSION}, .*old: version 1\)"):
         dedup([near_set], against=[old])
+
+
+def test_dedup_searching_in_parts_gives_the_same_verdicts(tmp_path, monkeypatch):
+    """A corpus larger than a worker sorts at once is searched in parts of its index (forced small
+    here): the same verdicts as searching it whole, in one process or in two."""
+    roots = [tmp_path / "web", tmp_path / "youtube"]
+    for k, root in enumerate(roots):
+        make_corpus_tables(root, root.name, 5000, k)  # random signatures, 2% of them near copies
+
+    def verdicts(**kw) -> pd.DataFrame:
+        dedup(roots, **kw)
+        return pd.concat([pd.read_parquet(r / "dedup") for r in roots], ignore_index=True)
+
+    whole = verdicts()
+    assert (whole["reason"] == "near").sum() >= 0.015 * len(whole)  # the planted copies are found
+    monkeypatch.setattr(mih, "PART_ROWS", 1500)  # 8 parts of the 10,000 clips' index
+    pd.testing.assert_frame_equal(verdicts(), whole)
+    pd.testing.assert_frame_equal(verdicts(executor=local_executor(2)), whole)
+    assert not list(roots[0].glob(".dedup-spill-*"))  # the signatures' files are gone
