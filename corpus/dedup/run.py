@@ -34,7 +34,7 @@ from corpus.dedup.mih import chunk_bounds, cross_pairs, near_pairs
 from corpus.dedup.pairs import Search, Signed
 from corpus.dedup.spill import Shipped, loaded
 from corpus.dedup.units import CorpusItems, check_signature_versions, load_items, spill_signatures
-from corpus.dedup.verdicts import keepers, mark, preference, video_keys
+from corpus.dedup.verdicts import keepers, mark, preference, same_file, video_keys
 from corpus.errors import InputError
 from corpus.executors import Executor, local_executor
 from corpus.lock import check_finished, reading, writing
@@ -81,10 +81,13 @@ def _eval_index(against: list[CorpusItems], spill: Path) -> tuple[set[str], Sign
 
 
 def _all_items(corpora: list[CorpusItems]) -> pd.DataFrame:
-    frames = []
+    frames, roots = [], list(dict.fromkeys(str(c.root) for c in corpora))
     for order, c in enumerate(corpora):
         f = c.frame.copy()
-        f["corpus"], f["corpus_order"], f["plan_only"] = str(c.root), order, c.plan_only
+        # a code per row, not the folder's name (25M copies of it were a GB)
+        f["corpus"] = pd.Categorical.from_codes(np.full(len(f), roots.index(str(c.root))),
+                                                categories=pd.Index(roots, dtype=object))
+        f["corpus_order"], f["plan_only"] = order, c.plan_only
         frames.append(f)
     items = pd.concat(frames, ignore_index=True)
     items["keep"], items["reason"], items["duplicate_of"], items["duplicate_corpus"] = True, None, None, None
@@ -138,17 +141,16 @@ def _clusters(items, signed: Signed, search: Search) -> None:
     ok = alive[a] & alive[b] & (video[a] != video[b])
     a, b, d = a[ok], b[ok], d[ok]
     # identical files are copies even if their signatures were computed apart
-    sha = items.loc[sig_index, "sha256"].to_numpy()
-    same = pd.Series(np.arange(len(sig_index))).groupby(sha).transform("min").to_numpy()
+    same, sha = same_file(items["sha256"].iloc[sig_index])
     extra = np.flatnonzero((same != np.arange(len(sig_index))) & alive)
     a, b = np.r_[a, same[extra]], np.r_[b, extra]
     n = len(sig_index)
     keeper = keepers(a, b, n, preference(items)[sig_index])
     drop = np.flatnonzero((keeper != np.arange(n)) & alive)
     rows, krows = sig_index[drop], sig_index[keeper[drop]]
-    same_file = items.loc[rows, "sha256"].to_numpy() == items.loc[krows, "sha256"].to_numpy()
+    identical = (sha[drop] == sha[keeper[drop]]) & (sha[drop] >= 0)
     distance = pairs.distance(signed, drop, keeper[drop])
-    for reason, sel in (("exact", same_file), ("near", ~same_file)):
+    for reason, sel in (("exact", identical), ("near", ~identical)):
         mark(items, rows[sel], reason, items.loc[krows[sel], "key"].to_numpy(),
               items.loc[krows[sel], "corpus"].to_numpy(), distance[sel].astype(int))
 

@@ -20,10 +20,14 @@ def mark(items: pd.DataFrame, idx, reason: str, of_key, of_corpus, distance) -> 
 
 
 def preference(items: pd.DataFrame) -> np.ndarray:
-    """Rank of each item under the keep rule (0 = most preferred)."""
-    ordered = items.sort_values(["labeled", "pixels", "corpus_order", "key"], ascending=[False, False, True, True])
+    """Rank of each item under the keep rule (0 = most preferred): labeled first, then more
+    pixels, then the corpus given first, then the smaller key. Sorted as numbers (the keys as
+    their rank): sorting the frame itself held several copies of its strings."""
+    key_rank = pd.factorize(items["key"], sort=True)[0]
+    ordered = np.lexsort((key_rank, items["corpus_order"].to_numpy(), -items["pixels"].to_numpy(np.int64),
+                          ~items["labeled"].to_numpy(bool)))
     rank = np.empty(len(items), np.int64)
-    rank[ordered.index.to_numpy()] = np.arange(len(items))
+    rank[ordered] = np.arange(len(items))
     return rank
 
 
@@ -39,6 +43,17 @@ def keepers(a: np.ndarray, b: np.ndarray, n: int, rank: np.ndarray) -> np.ndarra
 
 
 def video_keys(items: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """One key per video (its corpus and id) for the items at `rows`: windows of one video are
+    """One number per video (its corpus and id) for the items at `rows`: windows of one video are
     never duplicates of each other."""
-    return (items.loc[rows, "corpus"] + "\0" + items.loc[rows, "video_id"]).to_numpy()
+    codes = pd.factorize(items["video_id"].to_numpy()[rows])[0].astype(np.int64)
+    return items["corpus_order"].to_numpy()[rows].astype(np.int64) << 40 | codes
+
+
+def same_file(sha256: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """For each item: the first item with its sha256 (itself when it has none), and a number per
+    distinct sha256 (-1: none)."""
+    codes = pd.factorize(sha256)[0]
+    has = codes >= 0
+    first = np.full(codes.max(initial=-1) + 1, len(codes), np.int64)
+    np.minimum.at(first, codes[has], np.flatnonzero(has))
+    return np.where(has, first[np.maximum(codes, 0)] if len(first) else 0, np.arange(len(codes))), codes
