@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 
 from corpus.compact import ROW_GROUP
 from corpus.media.signature import SIGNATURE_VERSION
-from manifests.schemas import CLIPS, DEDUP, VIDEOS, with_version
+from manifests.schemas import TABLES, with_version
+from manifests.tables import from_columns
 
 DROPPED = 0.05  # share of the clips that the dedup/ table written here drops
 COPIES = 0.02  # share of the clips whose signature is a near copy (a few bits apart) of another's
@@ -58,8 +59,7 @@ def _batch(source: str, start: int, stop: int, rng: np.random.Generator) -> pa.T
         **{c: pa.array(rng.random(n) * 10) for c in ("motion", "sharpness")},
         **{c: pa.array(rng.random(n) * 0.1) for c in ("frozen", "bars", "overlay")},
     }
-    schema = with_version(CLIPS, "clips")
-    return pa.table({f.name: columns.get(f.name, pa.nulls(n, f.type)) for f in schema}, schema=schema)
+    return from_columns("clips", columns, n)
 
 
 def make_corpus_tables(root: Path, source: str, clips: int, seed: int) -> None:
@@ -68,27 +68,25 @@ def make_corpus_tables(root: Path, source: str, clips: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     for table in ("clips", "videos", "dedup"):
         (root / table).mkdir(parents=True)
-    dedup_schema, videos_schema = with_version(DEDUP, "dedup"), with_version(VIDEOS, "videos")
-    with pq.ParquetWriter(root / "clips" / _PART, with_version(CLIPS, "clips"), compression="zstd") as clips_out, \
-            pq.ParquetWriter(root / "videos" / _PART, videos_schema, compression="zstd") as videos_out, \
-            pq.ParquetWriter(root / "dedup" / "part-all.parquet", dedup_schema, compression="zstd") as dedup_out:
+    with _writer(root, "clips") as clips_out, _writer(root, "videos") as videos_out, \
+            _writer(root, "dedup", "part-all.parquet") as dedup_out:
         for start in range(0, clips, ROW_GROUP):
             batch = _batch(source, start, min(start + ROW_GROUP, clips), rng)
             clips_out.write_table(batch, row_group_size=ROW_GROUP)
             video = {"row": batch["row"], "video_id": batch["video_id"], "source": batch["source"],
                      "status": pa.array(["ok"] * batch.num_rows), "width": batch["width"], "height": batch["height"],
                      "duration_s": batch["duration_s"], "clips": pa.array(np.ones(batch.num_rows, np.int32))}
-            videos_out.write_table(_conformed(video, videos_schema, batch.num_rows))
+            videos_out.write_table(from_columns("videos", video, batch.num_rows))
             keep = rng.random(batch.num_rows) >= DROPPED
             verdict = {"clip_key": batch["clip_key"], "video_id": batch["video_id"], "keep": pa.array(keep),
                        "reason": pa.array(np.where(keep, None, "near"))}
-            dedup_out.write_table(_conformed(verdict, dedup_schema, batch.num_rows))
+            dedup_out.write_table(from_columns("dedup", verdict, batch.num_rows))
     (root / "build.json").write_text(json.dumps({"tool": "vmae", "source": source, "state": "complete",
                                                  "rows": clips, "signature_version": SIGNATURE_VERSION}))
 
 
-def _conformed(columns: dict[str, pa.Array], schema: pa.Schema, rows: int) -> pa.Table:
-    return pa.table({f.name: columns.get(f.name, pa.nulls(rows, f.type)) for f in schema}, schema=schema)
+def _writer(root: Path, table: str, part: str = _PART) -> pq.ParquetWriter:
+    return pq.ParquetWriter(root / table / part, with_version(TABLES[table], table), compression="zstd")
 
 
 def make_embeddings(root: Path, path: Path, dim: int, seed: int) -> None:
