@@ -163,8 +163,9 @@ def _dedup(options: dict) -> None:
     try:
         config = configure(DedupOptions, options, read_settings_file(options.pop("config")), EVERY_CORE)
         with machine_faults("dedup", corpora[0]):
-            results = run_dedup(corpora, list(config.against), config.threshold, executor=get_executor(config),
-                                progress=progress, allow_unfinished=config.allow_unfinished, semantic=config.semantic)
+            results = run_dedup(corpora, list(config.against), config.threshold, exact=config.exact,
+                                executor=get_executor(config), progress=progress,
+                                allow_unfinished=config.allow_unfinished, semantic=config.semantic)
     except (InputError, ManifestError, OptionError) as e:
         raise fail(e) from e
     for r in results:

@@ -16,9 +16,10 @@ from corpus.dedup.mih import nonzero_rows
 from corpus.dedup.spill import Shipped, taken
 from manifests.schemas import SIGNATURE_HASHES, SIGNATURE_MASKS, SIGNATURE_VIEWS
 
-# (index signatures, what, query signatures or None, skip_absent=False) -> (i, j, distance): pairs
-# within one set (i < j) when no queries are given, else (index row, query row); skip_absent:
-# all-zero queries (an item without that signature) find nothing
+# (index signatures, what, query signatures or None, skip_absent=False, group=0) -> (i, j, distance):
+# pairs within one set (i < j) when no queries are given, else (index row, query row); skip_absent:
+# all-zero queries (an item without that signature) find nothing; group > 0: query q is index row
+# q // group's own (its views) and is not paired with it
 Search = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
@@ -66,10 +67,9 @@ def within(search: Search, items: Signed, what: str):
     if items.view_count:
         # every view of every item against the whole frames, in one search (one index per chunk,
         # where a search per view built it V times)
-        i, q, e = search(items.mains, f"{what}, views", items.views, skip_absent=True)
+        i, q, e = search(items.mains, f"{what}, views", items.views, skip_absent=True, group=items.view_count)
         j = q // items.view_count
-        other = i != j
-        found.append((np.minimum(i, j)[other], np.maximum(i, j)[other], e[other]))
+        found.append((np.minimum(i, j), np.maximum(i, j), e))
     for k, (owner, signatures) in enumerate(items.masks):
         if len(owner) > 1:
             a, b, d = search(signatures, f"{what}, mask {k + 1}")

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from corpus.dedup import DEFAULT_THRESHOLD, pairs
 from corpus.dedup.by_embedding import SemanticOptions, semantic_pass
-from corpus.dedup.mih import chunk_bounds, cross_pairs, near_pairs
+from corpus.dedup.mih import cross_pairs, near_pairs, search_bands
 from corpus.dedup.pairs import Search, Signed
 from corpus.dedup.spill import Shipped, loaded
 from corpus.dedup.units import CorpusItems, check_signature_versions, load_items, spill_signatures
@@ -53,6 +53,9 @@ class DedupOptions(Sectioned):
     against: tuple[str, ...] = option((), "Evaluation corpus (may be plan-only): training clips matching it by video "
                                           "id or signature are dropped as leaks. Repeat for several.")
     threshold: int = option(DEFAULT_THRESHOLD, "Near-duplicate threshold in bits of the 512-bit signature.")
+    exact: bool = option(False, "Find every pair within the threshold (multi-index hashing: time grows with the "
+                                "square of the corpus past a few million clips) instead of through sampled bits "
+                                "(a pair at the threshold missed with probability 1e-3, closer pairs far less).")
     allow_unfinished: bool = option(False, ALLOW_UNFINISHED)
     semantic: SemanticOptions = field(default_factory=SemanticOptions)  # on when it names embeddings
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)
@@ -97,21 +100,22 @@ def _all_items(corpora: list[CorpusItems]) -> pd.DataFrame:
     return items
 
 
-def _searcher(pool: Executor, threshold: int, progress: bool) -> Search:
-    """The near-pair search of one dedup run: its chunks in worker processes or as Ray tasks
-    (the heavy pass: every chunk sorts and probes every signature), with a progress bar. Workers
+def _searcher(pool: Executor, threshold: int, exact: bool, progress: bool) -> Search:
+    """The near-pair search of one dedup run: its bands in worker processes or as Ray tasks
+    (the heavy pass: every band sorts and probes every signature), with a progress bar. Workers
     on this machine read the signatures' files; workers elsewhere get the arrays."""
     from tqdm import tqdm
 
     here = pool.workers_share_this_disk
 
-    def search(sigs: Shipped, what: str, queries: Shipped | None = None, skip_absent: bool = False):
-        chunks = len(chunk_bounds(sigs.shape[1] * 64, threshold))
+    def search(sigs: Shipped, what: str, queries: Shipped | None = None, skip_absent: bool = False, group: int = 0):
+        bands = len(search_bands(sigs.shape[1] * 64, threshold, len(sigs), exact)[0])
         sigs, queries = (sigs, queries) if here else (loaded(sigs), loaded(queries))
-        with tqdm(total=chunks, desc=what, unit="chunk", disable=not progress, file=sys.stderr) as bar:
+        with tqdm(total=bands, desc=what, unit="band", disable=not progress, file=sys.stderr) as bar:
             if queries is None:
-                return near_pairs(sigs, threshold, pool, on_chunk=bar.update)
-            return cross_pairs(sigs, queries, threshold, pool, on_chunk=bar.update, skip_absent=skip_absent)
+                return near_pairs(sigs, threshold, pool, on_chunk=bar.update, exact=exact)
+            return cross_pairs(sigs, queries, threshold, pool, on_chunk=bar.update, skip_absent=skip_absent,
+                               exact=exact, group=group)
 
     return search
 
@@ -172,7 +176,7 @@ def _ids(items: pd.DataFrame) -> None:
 
 
 def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: int = DEFAULT_THRESHOLD, *,
-          executor: Executor | None = None, progress: bool = False, allow_unfinished: bool = False,
+          exact: bool = False, executor: Executor | None = None, progress: bool = False, allow_unfinished: bool = False,
           semantic: SemanticOptions | None = None) -> list[DedupResult]:
     """executor: where the near-pair search and the semantic pass's within-cluster search run
     (default: here, in this process); every other step is light and runs here. semantic: also
@@ -200,7 +204,7 @@ def dedup(corpora: list[str | Path], against: list[str | Path] = (), threshold: 
         for stale in Path(corpora[0]).glob(f"{_SPILL_PREFIX}*"):
             shutil.rmtree(stale, ignore_errors=True)
         spill = Path(held.enter_context(tempfile.TemporaryDirectory(prefix=_SPILL_PREFIX, dir=corpora[0])))
-        return _dedup(corpora, against, _searcher(pool, threshold, progress), pool.map,
+        return _dedup(corpora, against, _searcher(pool, threshold, exact, progress), pool.map,
                       semantic if semantic is not None and semantic.embeddings else None, spill,
                       pool.workers_share_this_disk)
 

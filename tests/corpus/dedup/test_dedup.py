@@ -13,7 +13,7 @@ import pytest
 from corpus.build import build
 from corpus.config import configure_build
 from corpus.dedup import mih
-from corpus.dedup.mih import brute_force_pairs, chunk_bounds, cross_pairs, near_pairs
+from corpus.dedup.mih import brute_force_pairs, cross_pairs, near_pairs, search_bands
 from corpus.dedup.pairs import Signed, distance
 from corpus.dedup.run import DEFAULT_THRESHOLD, dedup
 from corpus.dedup.spill import removed, shipped
@@ -157,8 +157,9 @@ def test_plan_only_duplicates_across_sources_by_id(tmp_path, server):
     assert pd.read_parquet(tmp_path / "kinetics" / "dedup").keep.all()  # labeled wins
 
 
-def test_mih_is_exact_against_all_pairs(tmp_path):
-    rng = np.random.default_rng(1)
+def _planted_signatures(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """4000 random signatures with 300 near copies planted, 30 absent (all zero); and 500 queries
+    near some of them, 10 absent."""
     sig = rng.integers(0, 2**63, size=(4000, 8), dtype=np.uint64)
     for _ in range(300):  # planted near copies
         i, j = rng.integers(len(sig), size=2)
@@ -168,6 +169,11 @@ def test_mih_is_exact_against_all_pairs(tmp_path):
     queries = sig[rng.choice(len(sig), 500)] ^ (rng.random((500, 8, 64)) < 0.06).astype(np.uint64).dot(
         np.uint64(1) << np.arange(64, dtype=np.uint64))
     queries[:10] = 0
+    return sig, queries
+
+
+def test_mih_is_exact_against_all_pairs(tmp_path):
+    sig, queries = _planted_signatures(np.random.default_rng(1))
     every = np.bitwise_count(sig[:, None] ^ queries[None]).sum(-1)
     every[:, :10] = 512
     on_disk = shipped(sig, tmp_path), shipped(queries, tmp_path)
@@ -176,19 +182,48 @@ def test_mih_is_exact_against_all_pairs(tmp_path):
     # larger than a worker should sort at once is searched)
     for (index, asked), part_rows in itertools.product(((sig, queries), on_disk), (None, 700, 64)):
         for t, pairs in truth.items() if index is sig and part_rows is None else [(40, truth[40])]:
-            a, b, _ = near_pairs(index, t, part_rows=part_rows)
+            a, b, _ = near_pairs(index, t, part_rows=part_rows, exact=True)
             assert set(zip(a.tolist(), b.tolist(), strict=True)) == pairs
         # between two sets (crops against whole frames): the same pairs as comparing every one
-        i, q, d = cross_pairs(index, asked, 40, skip_absent=True, part_rows=part_rows)
+        i, q, d = cross_pairs(index, asked, 40, skip_absent=True, part_rows=part_rows, exact=True)
         assert set(zip(i.tolist(), q.tolist(), strict=True)) == set(zip(*np.nonzero(every <= 40), strict=True))
         assert (d == every[i, q]).all() and len(i) >= 400
     removed(*on_disk)
     # chunks searched in two worker processes, which map the signatures from a file: the same pairs
     # and distances, each chunk once, and the file removed after
-    serial, chunks = near_pairs(sig, 40), []
-    parallel = near_pairs(sig, 40, local_executor(2), on_chunk=lambda: chunks.append(1), spill=tmp_path)
+    serial, chunks = near_pairs(sig, 40, exact=True), []
+    parallel = near_pairs(sig, 40, local_executor(2), on_chunk=lambda: chunks.append(1), spill=tmp_path, exact=True)
     assert all(np.array_equal(x, y) for x, y in zip(serial, parallel, strict=True)) and len(serial[0]) >= 100
-    assert len(chunks) == len(chunk_bounds(512, 40)) and not any(tmp_path.iterdir())
+    assert len(chunks) == len(search_bands(512, 40, len(sig), exact=True)[0]) and not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("table_bits", [mih.TABLE_BITS, 9])
+def test_sampled_bands_find_the_close_pairs_and_no_far_ones(tmp_path, monkeypatch, table_bits):
+    """The default search samples bits: every pair it reports is within the threshold at its true
+    distance, pairs well inside the threshold are all found, and few at the edge are missed. With a
+    table narrower than the keys (as at hundreds of millions of rows) and the index in parts, the
+    same pairs."""
+    monkeypatch.setattr(mih, "TABLE_BITS", table_bits)
+    sig, queries = _planted_signatures(np.random.default_rng(1))
+    every = np.bitwise_count(sig[:, None] ^ queries[None]).sum(-1)
+    every[:, :10] = 512
+    truth = brute_force_pairs(sig, 40)
+    within = {(a, b): int(np.bitwise_count(sig[a] ^ sig[b]).sum()) for a, b in truth}
+    for part_rows in (None, 700):
+        a, b, d = near_pairs(sig, 40, part_rows=part_rows)
+        found = set(zip(a.tolist(), b.tolist(), strict=True))
+        assert found <= truth and all(within[x, y] == e for x, y, e in zip(a.tolist(), b.tolist(), d.tolist(),
+                                                                          strict=True))
+        assert {p for p, x in within.items() if x <= 30} <= found and len(found) >= 0.99 * len(truth)
+        i, q, d = cross_pairs(sig, queries, 40, skip_absent=True, part_rows=part_rows)
+        assert (d == every[i, q]).all() and (d <= 40).all()
+        close = set(zip(*np.nonzero(every <= 30), strict=True))
+        assert close <= set(zip(i.tolist(), q.tolist(), strict=True)) and len(i) >= 0.99 * (every <= 40).sum()
+    # an item's own views (query q of index row q // 5) are never paired with it, other pairs are
+    views = np.repeat(sig[:400], 5, axis=0)
+    every_pair = set(zip(*cross_pairs(sig[:400], views, 40, skip_absent=True)[:2], strict=True))
+    not_own = set(zip(*cross_pairs(sig[:400], views, 40, skip_absent=True, group=5)[:2], strict=True))
+    assert not_own == {(i, q) for i, q in every_pair if i != q // 5} and not_own
 
 
 def test_bad_input(tmp_path, movie_dir):
