@@ -45,7 +45,7 @@ def keepers(a: np.ndarray, b: np.ndarray, n: int, rank: np.ndarray) -> np.ndarra
 def video_keys(items: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     """One number per video (its corpus and id) for the items at `rows`: windows of one video are
     never duplicates of each other."""
-    codes = pd.factorize(items["video_id"].to_numpy()[rows])[0].astype(np.int64)
+    codes = pd.factorize(items["video_id"].iloc[rows])[0].astype(np.int64)
     return items["corpus_order"].to_numpy()[rows].astype(np.int64) << 40 | codes
 
 
