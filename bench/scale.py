@@ -60,16 +60,25 @@ PAGES = ("/c/0/clips", "/c/0/clips?source={source}&split=train", "/c/0/clips?sor
 
 
 def make_corpora(folder: Path, clips: int, answer) -> None:
-    """The recipe's sources at `clips` clips in all, with embeddings; sends (source -> folder, the
-    recipe's scale)."""
+    """The recipe's sources at `clips` clips in all; sends (source -> folder, the recipe's scale)."""
     recipe = load_recipe(RECIPE)
     scale = clips / sum(recipe.quotas.values())
     inputs = {}
     for k, (name, quota) in enumerate(recipe.scaled(scale).items()):
         inputs[name] = str(folder / name)
         make_corpus_tables(folder / name, name, max(1, math.ceil(quota * SPARE)), k)
-        make_embeddings(folder / name, folder / f"{name}.embeddings.parquet", DIM, k)
     answer.send((inputs, scale))
+
+
+def make_all_embeddings(inputs: dict[str, str], answer) -> None:
+    """Each corpus' embeddings beside it (only when semantic dedup is measured: 28 GB at 25M)."""
+    for k, root in enumerate(inputs.values()):
+        make_embeddings(Path(root), _embeddings_of(root), DIM, k)
+    answer.send(None)
+
+
+def _embeddings_of(root: str) -> Path:
+    return Path(root).with_name(f"{Path(root).name}.embeddings.parquet")
 
 
 def run_mix(inputs: dict[str, str], scale: float, out: str, answer) -> None:
@@ -175,7 +184,9 @@ def run_size(folder: Path, n: int, only: list[str]) -> dict[str, tuple[float, fl
         (folder / "inputs.json").write_text(json.dumps([inputs, scale]))
     inputs, scale = json.loads((folder / "inputs.json").read_text())
     print(f"{n:,} clips: tables ready in {time.perf_counter() - made:.0f} s", flush=True)
-    embeddings = [str(folder / f"{name}.embeddings.parquet") for name in inputs]
+    embeddings = [str(_embeddings_of(root)) for root in inputs.values()]
+    if "semantic" in only and not all(map(os.path.isfile, embeddings)):
+        measure(make_all_embeddings, inputs)
     largest = max(inputs.values(), key=lambda r: json.loads((Path(r) / "build.json").read_text())["rows"])
     commands = {"mix": (run_mix, inputs, scale, str(folder / "mix")), "dedup": (run_dedup, inputs, []),
                 "semantic": (run_dedup, inputs, embeddings), "view": (run_view, largest)}
