@@ -1,19 +1,25 @@
-"""What the viewer knows of one corpus: lean frames of its tables (only the columns it shows),
-read once when the viewer starts, then filtered, sorted and paged per request on the server. A
-650k-row corpus is a few hundred MB of strings in pandas; the browser only ever gets one page."""
+"""What the viewer knows of the corpora: the columns it shows of their tables, copied once when the
+viewer starts into a DuckDB database in a temporary file, and asked per request for one page
+(filtered, sorted, counted by DuckDB). Memory stays that of DuckDB's buffer (MEMORY) whatever
+the corpora's size, where pandas frames of the shown columns took 3 GB at 5.5M clips; the
+browser only ever gets one page."""
 
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from corpus.errors import InputError
 from manifests.layout import CorpusLayout
-from manifests.tables import read_table
+from manifests.schemas import TABLES
+from manifests.tables import read_batches
 
 # the quality scores clips/ has (manifests/quality.py) and the motion score; filterable by range
 SCORES = ("motion", "sharpness", "frozen", "bars", "overlay", "duration_s")
@@ -101,11 +107,63 @@ def _number(text: str | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+MEMORY = "1GB"  # DuckDB's buffer for every corpus shown; the database file holds the rest
+_BATCH = 65_536  # rows copied into the database at once
+
+
 @dataclass
 class Page:
-    frame: pd.DataFrame
+    frame: pd.DataFrame  # the page's rows; its index is each row's position in its table
     total: int  # rows that match, over all pages
     pages: int
+
+
+class Database:
+    """One DuckDB database for the corpora shown, in a temporary folder removed with it."""
+
+    def __init__(self) -> None:
+        import duckdb  # here: only the viewer needs it
+
+        self._folder = tempfile.TemporaryDirectory(prefix="vmae-view-")
+        self._db = duckdb.connect(os.path.join(self._folder.name, "tables.duckdb"))
+        self._db.execute(f"SET memory_limit = '{MEMORY}'")
+        self._db.execute("SET temp_directory = ?", [os.path.join(self._folder.name, "spill")])
+        self._db.execute("SET preserve_insertion_order = true")
+
+    def _cursor(self):
+        """A connection of its own for one request (the server answers requests on threads)."""
+        return self._db.cursor()
+
+    def copy(self, name: str, root: Path, table: str, columns: list[str]) -> None:
+        """Table `table` of the corpus at root (those columns, every part checked as read_table
+        does) as `name`, with each row's position in it."""
+        schema = pa.schema([*(TABLES[table].field(c) for c in columns), pa.field("position", pa.int64())])
+
+        def numbered():
+            at = 0
+            for batch in read_batches(root, table, columns, _BATCH):
+                yield pa.RecordBatch.from_arrays([*batch.columns, pa.array(np.arange(at, at + batch.num_rows))],
+                                                 schema=schema)
+                at += batch.num_rows
+
+        incoming = pa.RecordBatchReader.from_batches(schema, numbered())
+        with self._cursor() as db:
+            db.register("incoming", incoming)
+            db.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming')
+            db.unregister("incoming")
+
+    def run(self, sql: str, params: list | None = None) -> list[tuple]:
+        with self._cursor() as db:
+            return db.execute(sql, params or []).fetchall()
+
+    def frame(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """The rows as pandas, converted from Arrow as the tables' readers convert them."""
+        with self._cursor() as db:
+            return db.sql(sql, params=params or []).to_arrow_table().to_pandas()
+
+    def close(self) -> None:
+        self._db.close()
+        self._folder.cleanup()
 
 
 @dataclass
@@ -113,7 +171,9 @@ class Corpus:
     index: int
     root: Path
     doc: dict  # build.json
-    tables: dict[str, pd.DataFrame]
+    db: Database
+    columns: dict[str, list[str]]  # per view, its table's columns
+    counts: dict[str, int]  # rows per view's table, and failed input rows ("failed")
     _choices: dict = field(default_factory=dict)
 
     @property
@@ -122,67 +182,103 @@ class Corpus:
 
     @property
     def plan_only(self) -> bool:
-        return self.tables["clips"].empty
+        return not self.counts["clips"]
 
     @property
     def mix(self) -> dict | None:
         return self.doc.get("mix")
 
+    def table(self, view: str) -> str:
+        """The database's name for a view's table of this corpus (names of ours, never an input's)."""
+        return f'"c{self.index}_{view}"'
+
     def clip(self, key: str) -> pd.Series | None:
-        """The clip of that key, looked up among the clips/ rows (never used as a path)."""
-        clips = self.tables["clips"]
-        at = clips.index.get_indexer([key]) if clips.index.is_unique else np.array([-1])
-        return None if at[0] < 0 else clips.iloc[int(at[0])]
+        """The clip of that key, looked up among the clips/ rows (never used as a path); None when
+        no clip, or several, have it."""
+        found = self.db.frame(f"SELECT * EXCLUDE (position) FROM {self.table('clips')} WHERE clip_key = ? LIMIT 2",
+                              [key])
+        return found.iloc[0] if len(found) == 1 else None
 
     def choices(self, view: View) -> dict[str, list[tuple[str, int]]]:
         """Per equality column, its values and their counts (the 200 most common); counted once,
         as the tables do not change while they are served."""
         if view.name not in self._choices:
-            frame = self.tables[view.name]
-            self._choices[view.name] = {c: [(str(v), int(n)) for v, n in frame[c].value_counts().head(200).items()]
-                                        for c in view.choices if c in frame}
+            self._choices[view.name] = {
+                c: [(str(v), int(n)) for v, n in self.db.run(
+                    f'SELECT "{c}", count(*) AS n FROM {self.table(view.name)} WHERE "{c}" IS NOT NULL '
+                    f'GROUP BY 1 ORDER BY n DESC, 1 LIMIT 200')]
+                for c in view.choices if c in self.columns[view.name]}
         return self._choices[view.name]
 
     def query(self, q: Query) -> Page:
-        frame = self.tables[q.view.name]
-        keep = np.ones(len(frame), bool)
+        where, params = ["true"], []
         for c, v in q.equal.items():
-            keep &= (frame[c] == v).to_numpy(bool)  # the columns offered are strings (None never equals)
+            where.append(f'"{c}" = ?')
+            params.append(v)
         for c, v in q.low.items():
-            keep &= (frame[c] >= v).fillna(False).to_numpy(bool)
+            where.append(f'"{c}" >= ?')
+            params.append(v)
         for c, v in q.high.items():
-            keep &= (frame[c] <= v).fillna(False).to_numpy(bool)
-        hits = frame[keep] if not keep.all() else frame
-        if q.sort:
-            hits = hits.sort_values(q.sort, ascending=not q.descending, kind="stable", na_position="last")
-        pages = max(1, -(-len(hits) // q.per_page))
+            where.append(f'"{c}" <= ?')
+            params.append(v)
+        table, condition = self.table(q.view.name), " AND ".join(where)
+        total = self.db.run(f"SELECT count(*) FROM {table} WHERE {condition}", params)[0][0]
+        pages = max(1, -(-total // q.per_page))
         start = (min(q.page, pages) - 1) * q.per_page
-        return Page(hits.iloc[start : start + q.per_page], len(hits), pages)
+        count = min(q.per_page, total - start)
+        # a late page is asked from the other end (a sort's top rows are cheap, its last ones are not)
+        backwards = start > total // 2
+        offset = total - start - count if backwards else start
+        order = self._order(q, backwards)
+        frame = self.db.frame(f"SELECT * FROM {table} WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
+                              [*params, max(count, 0), offset])
+        frame = frame.iloc[::-1] if backwards else frame
+        return Page(frame.set_index("position").rename_axis(None), total, pages)
+
+    def _order(self, q: Query, backwards: bool) -> str:
+        """ORDER BY of a page: the sort column (missing values last), then the table's order."""
+        down = q.descending != backwards
+        terms = [f'"{q.sort}" {"DESC" if down else "ASC"} NULLS {"FIRST" if backwards else "LAST"}'] if q.sort else []
+        return ", ".join([*terms, f"position {'DESC' if backwards else 'ASC'}"])
+
+    def reject_preview(self, at: int) -> bytes | None:
+        """The contact sheet of the reject at that position, if it has one."""
+        found = self.db.run(f"SELECT preview FROM {self.table('rejects')} WHERE position = ?", [at])
+        return found[0][0] if found else None
+
+    def origins(self) -> list[tuple[str, str, int]]:
+        """(source, origin corpus, clips) of a hybrid's clips."""
+        return self.db.run(f"SELECT source, origin_corpus, count(*) FROM {self.table('clips')} "
+                           "GROUP BY ALL ORDER BY 1, 2")
 
 
-def load(index: int, root: str | Path) -> Corpus:
+def load(index: int, root: str | Path, db: Database) -> Corpus:
     layout = CorpusLayout.at(root)
     if not layout.is_corpus():
         raise InputError(f"{root} is not a vmae corpus folder (no build.json); give the folder `vmae corpus build` "
                          f"or `vmae corpus mix` wrote")
-    def read(name: str, columns: list[str]) -> pd.DataFrame:
-        return read_table(layout.root, name, required=False, columns=columns).to_pandas()
-
     doc = layout.build_doc()
     if not isinstance(doc.get("mix", {}), dict):
         raise InputError(f"{layout.build_json}: its 'mix' is a JSON {type(doc['mix']).__name__}, not the recipe "
                          "report `vmae corpus mix` writes; the viewer cannot show this folder")
-    clips = read("clips", CLIP_COLUMNS)
-    rows = read("videos", ROW_COLUMNS)
-    dedup = read("dedup", DEDUP_COLUMNS)
-    rejects = read("rejects", REJECT_COLUMNS)
-    if len(clips):  # each clip with its dedup verdict
-        clips = clips.merge(dedup, on="clip_key", how="left").set_index("clip_key", drop=False)
-    else:
-        clips = clips.assign(**{c: pd.Series(dtype=object) for c in DEDUP_COLUMNS[1:]})
-        clips = clips.set_index("clip_key", drop=False)
-    dropped = dedup[~dedup["keep"].fillna(True).astype(bool)]
-    source = clips["source"] if len(clips) else rows.set_index("video_id")["source"]
-    dropped = dropped.assign(source=dropped["clip_key"].map(source.to_dict()) if len(dropped) else None)
-    return Corpus(index, layout.root, doc,
-                  {"clips": clips, "rows": rows, "dedup": dropped, "rejects": rejects})
+    name = f"c{index}_"
+    for view, table, columns in (("built", "clips", CLIP_COLUMNS), ("rows", "videos", ROW_COLUMNS),
+                                 ("verdicts", "dedup", DEDUP_COLUMNS), ("rejects", "rejects", REJECT_COLUMNS)):
+        db.copy(name + view, layout.root, table, columns)
+    verdicts = ", ".join(f'd."{c}"' for c in DEDUP_COLUMNS[1:])
+    # each clip with its dedup verdict, in the clips' order
+    db.run(f'CREATE TABLE "{name}clips" AS SELECT c.*, {verdicts} FROM "{name}built" c '
+           f'LEFT JOIN "{name}verdicts" d USING (clip_key) ORDER BY c.position')
+    built = db.run(f'SELECT count(*) FROM "{name}built"')[0][0]
+    # what dedup dropped, with the source of each (its clip's, or its planned video's)
+    source = (f'SELECT clip_key AS k, any_value(source) AS source FROM "{name}built" GROUP BY 1' if built else
+              f'SELECT video_id AS k, any_value(source) AS source FROM "{name}rows" GROUP BY 1')
+    db.run(f'CREATE TABLE "{name}dedup" AS SELECT d.*, s.source FROM "{name}verdicts" d LEFT JOIN ({source}) s '
+           f'ON s.k = d.clip_key WHERE NOT coalesce(d.keep, true) ORDER BY d.position')
+    for temporary in ("built", "verdicts"):
+        db.run(f'DROP TABLE "{name}{temporary}"')
+    columns = {v: [c for c, in db.run("SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                                      "ORDER BY ordinal_position", [name + v])] for v in VIEWS}
+    counts = {v: db.run(f'SELECT count(*) FROM "{name}{v}"')[0][0] for v in VIEWS}
+    counts["failed"] = db.run(f"""SELECT count(*) FROM "{name}rows" WHERE status = 'failed'""")[0][0]
+    return Corpus(index, layout.root, doc, db, columns, counts)

@@ -54,12 +54,11 @@ def document(title: str, corpora: list[Corpus], current: Corpus | None, tab: str
 def index(corpora: list[Corpus]) -> str:
     rows = []
     for c in corpora:
-        t = c.tables
-        failed = int((t["rows"]["status"] == "failed").sum()) if len(t["rows"]) else 0
+        n = c.counts
         rows.append(f"<tr><td><a href='/c/{c.index}/clips'>{esc(c.name)}</a></td><td>{esc(str(c.root))}</td>"
-                    f"<td class=num>{len(t['rows']):,}</td><td class=num>{len(t['clips']):,}</td>"
-                    f"<td class=num>{failed:,}</td><td class=num>{len(t['dedup']):,}</td>"
-                    f"<td class=num>{len(t['rejects']):,}</td>"
+                    f"<td class=num>{n['rows']:,}</td><td class=num>{n['clips']:,}</td>"
+                    f"<td class=num>{n['failed']:,}</td><td class=num>{n['dedup']:,}</td>"
+                    f"<td class=num>{n['rejects']:,}</td>"
                     f"<td>{'mix' if c.mix else esc(c.doc.get('source'))}</td></tr>")
     body = ("<h1>Corpora</h1><table class=rows><tr><th>corpus</th><th>folder</th><th>rows</th><th>clips</th>"
             "<th>failed rows</th><th>dropped by dedup</th><th>rejected by filters</th><th>kind</th></tr>"
@@ -74,7 +73,7 @@ def _filters(c: Corpus, q: Query) -> str:
                           f"{esc(v)} ({n:,})</option>" for v, n in values)
         parts.append(f"<label>{column}<select name='{column}'><option value=''>any</option>{options}</select></label>")
     for column in q.view.ranges:
-        if column in c.tables[q.view.name]:
+        if column in c.columns[q.view.name]:
             low, high = esc(q.low.get(column)), esc(q.high.get(column))
             parts.append(f"<label>{column} from<input name='min_{column}' size=5 value='{low}'></label>"
                          f"<label>to<input name='max_{column}' size=5 value='{high}'></label>")
@@ -171,10 +170,8 @@ def mix_page(corpora: list[Corpus], c: Corpus) -> str:
     rows = "".join(f"<tr><td>{esc(source)}</td>" + "".join(f"<td class=num>{esc(r.get(k))}</td>" for k in keys)
                    + f"<td>{esc(json.dumps(r.get('kept_out') or {}))}</td></tr>" for source, r in report.items()
                    if isinstance(r, dict))
-    clips = c.tables["clips"]
-    origins = clips.groupby(["source", "origin_corpus"]).size() if len(clips) else pd.Series(dtype=int)
     origin_rows = "".join(f"<tr><td>{esc(s)}</td><td>{esc(o)}</td><td class=num>{n:,}</td></tr>"
-                          for (s, o), n in origins.items())
+                          for s, o, n in c.origins())
     why = ("<p class=muted>available: the source's clips; dropped_by_dedup: copies dedup dropped; kept_out: "
            "clips the recipe's thresholds (and max_per_cluster) left out, by reason; shortfall: what the quota "
            "asked for beyond the usable clips (a recipe with repeat: true draws them again instead).</p>")

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from corpus.view import pages
-from corpus.view.catalog import VIEWS, Corpus, Query, load
+from corpus.view.catalog import VIEWS, Corpus, Database, Query, load
 from corpus.view.media import Members, NotServed, parse_range, read_range, sheet
 
 MAX_QUERY = 4096  # characters of a URL's query: filters are a few short values
@@ -52,7 +52,8 @@ class Viewer:
     the contact-sheet cache."""
 
     def __init__(self, roots: list[str | Path], cache: Path, token: str | None = None) -> None:
-        self.corpora = [load(i, r) for i, r in enumerate(roots)]
+        self.db = Database()
+        self.corpora = [load(i, r, self.db) for i, r in enumerate(roots)]
         self.by_root = {os.path.realpath(c.root): c for c in self.corpora}
         self.members = Members()
         self.cache = Path(cache)
@@ -156,11 +157,10 @@ class Handler(BaseHTTPRequestHandler):
                     else render(v.corpora, corpus, q, page))
             return self._html(HTTPStatus.OK, body, head)
         if what == "reject" and len(rest) == 1:
-            rejects = corpus.tables["rejects"]
-            at = _number(rest[0])
-            if at >= len(rejects) or rejects["preview"].iloc[at] is None:
+            preview = corpus.reject_preview(_number(rest[0]))
+            if preview is None:
                 raise NotServed(rest[0])
-            return self._bytes(rejects["preview"].iloc[at], "image/jpeg", head)
+            return self._bytes(preview, "image/jpeg", head)
         if what == "mix" and not rest and corpus.mix:
             return self._html(HTTPStatus.OK, pages.mix_page(v.corpora, corpus), head)
         if what in ("clip", "media", "sheet") and len(rest) == 1:
@@ -222,6 +222,14 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(piece)
 
 
+class _Server(ThreadingHTTPServer):
+    """Closing it also removes the viewer's database (a copy of the shown columns)."""
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.RequestHandlerClass.viewer.db.close()
+
+
 def serve(roots: list[str | Path], host: str = "127.0.0.1", port: int = 8765, cache: Path | None = None
           ) -> ThreadingHTTPServer:
     """A server for the corpora (not yet serving: call serve_forever, or run it in a thread). On a
@@ -229,7 +237,7 @@ def serve(roots: list[str | Path], host: str = "127.0.0.1", port: int = 8765, ca
     cache = cache or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vmae" / "view"
     viewer = Viewer(roots, cache, None if is_loopback(host) else secrets.token_urlsafe(16))
     handler = type("BoundHandler", (Handler,), {"viewer": viewer})
-    server = ThreadingHTTPServer((host, port), handler)
+    server = _Server((host, port), handler)
     server.daemon_threads = True
     bound = server.server_address[1]
     # on every interface (0.0.0.0, ::) the machine's names are not known: the token alone guards it
