@@ -49,10 +49,10 @@ def video_keys(items: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     return items["corpus_order"].to_numpy()[rows].astype(np.int64) << 40 | codes
 
 
-def same_file(sha256: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """For each item: the first item with its sha256 (itself when it has none), and a number per
-    distinct sha256 (-1: none)."""
-    codes = pd.factorize(sha256)[0]
+def same_file(file_id: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """For each item: the first item with its file (itself when it has none), and a number per
+    distinct file (-1: none)."""
+    codes = pd.factorize(file_id)[0]
     has = codes >= 0
     first = np.full(codes.max(initial=-1) + 1, len(codes), np.int64)
     np.minimum.at(first, codes[has], np.flatnonzero(has))
