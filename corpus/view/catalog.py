@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,10 +130,14 @@ class Database:
         self._db.execute(f"SET memory_limit = '{MEMORY}'")
         self._db.execute("SET temp_directory = ?", [os.path.join(self._folder.name, "spill")])
         self._db.execute("SET preserve_insertion_order = true")
+        self._local = threading.local()
 
     def _cursor(self):
-        """A connection of its own for one request (the server answers requests on threads)."""
-        return self._db.cursor()
+        """This thread's connection (the server answers requests on threads; opening one per query
+        took a few milliseconds of a page's ten)."""
+        if getattr(self._local, "db", None) is None:
+            self._local.db = self._db.cursor()
+        return self._local.db
 
     def copy(self, name: str, root: Path, table: str, columns: list[str]) -> None:
         """Table `table` of the corpus at root (those columns, every part checked as read_table
@@ -147,19 +152,17 @@ class Database:
                 at += batch.num_rows
 
         incoming = pa.RecordBatchReader.from_batches(schema, numbered())
-        with self._cursor() as db:
-            db.register("incoming", incoming)
-            db.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming')
-            db.unregister("incoming")
+        db = self._cursor()
+        db.register("incoming", incoming)
+        db.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming')
+        db.unregister("incoming")
 
     def run(self, sql: str, params: list | None = None) -> list[tuple]:
-        with self._cursor() as db:
-            return db.execute(sql, params or []).fetchall()
+        return self._cursor().execute(sql, params or []).fetchall()
 
     def frame(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """The rows as pandas, converted from Arrow as the tables' readers convert them."""
-        with self._cursor() as db:
-            return db.sql(sql, params=params or []).to_arrow_table().to_pandas()
+        return self._cursor().sql(sql, params=params or []).to_arrow_table().to_pandas()
 
     def close(self) -> None:
         self._db.close()
@@ -222,7 +225,8 @@ class Corpus:
             where.append(f'"{c}" <= ?')
             params.append(v)
         table, condition = self.table(q.view.name), " AND ".join(where)
-        total = self.db.run(f"SELECT count(*) FROM {table} WHERE {condition}", params)[0][0]
+        total = (self.db.run(f"SELECT count(*) FROM {table} WHERE {condition}", params)[0][0] if params
+                 else self.counts[q.view.name])
         pages = max(1, -(-total // q.per_page))
         start = (min(q.page, pages) - 1) * q.per_page
         count = min(q.per_page, total - start)
