@@ -65,7 +65,7 @@ def within(search: Search, items: Signed, what: str):
     """Pairs (i < j) of one set of items within the threshold."""
     found = [search(items.mains, what)]
     if items.view_count:
-        # every view of every item against the whole frames, in one search (one index per chunk,
+        # every view of every item against the whole frames, in one search (one index per band,
         # where a search per view built it V times)
         i, q, e = search(items.mains, f"{what}, views", items.views, skip_absent=True, group=items.view_count)
         j = q // items.view_count
