@@ -1,7 +1,7 @@
 """What the viewer knows of the corpora: the columns it shows of their tables, copied once when the
 viewer starts into a DuckDB database in a temporary file, and asked per request for one page
 (filtered, sorted, counted by DuckDB). Memory stays that of DuckDB's buffer (MEMORY) whatever
-the corpora's size, where pandas frames of the shown columns took 3 GB at 5.5M clips; the
+the corpora's size, where pandas frames of the shown columns took 3 GB at 2.4M rows; the
 browser only ever gets one page."""
 
 from __future__ import annotations
