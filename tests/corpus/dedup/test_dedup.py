@@ -66,6 +66,9 @@ def test_near_duplicates_found_and_different_videos_kept(near_set):
         assert row.reason == "near" and row.duplicate_of.split("_")[1].split("_")[0] == v.split("_")[0]
         assert row.distance <= DEFAULT_THRESHOLD
     assert result.dropped == {"near": 4 * len(ALTERATIONS)}
+    # the exact search (--exact) gives the same verdicts on these real copies
+    dedup([near_set], exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(near_set / "dedup").set_index("video_id"), d)
 
 
 def test_signature_distances_separate_copies_from_other_videos(near_set):
