@@ -142,20 +142,32 @@ class Database:
     def copy(self, name: str, root: Path, table: str, columns: list[str]) -> None:
         """Table `table` of the corpus at root (those columns, every part checked as read_table
         does) as `name`, with each row's position in it."""
+        import duckdb
+
         schema = pa.schema([*(TABLES[table].field(c) for c in columns), pa.field("position", pa.int64())])
+        failed: list[Exception] = []
 
         def numbered():
             at = 0
-            for batch in read_batches(root, table, columns, _BATCH):
-                yield pa.RecordBatch.from_arrays([*batch.columns, pa.array(np.arange(at, at + batch.num_rows))],
-                                                 schema=schema)
-                at += batch.num_rows
+            try:
+                for batch in read_batches(root, table, columns, _BATCH):
+                    yield pa.RecordBatch.from_arrays([*batch.columns, pa.array(np.arange(at, at + batch.num_rows))],
+                                                     schema=schema)
+                    at += batch.num_rows
+            except Exception as e:
+                failed.append(e)
+                raise
 
-        incoming = pa.RecordBatchReader.from_batches(schema, numbered())
         db = self._cursor()
-        db.register("incoming", incoming)
-        db.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming')
-        db.unregister("incoming")
+        db.register("incoming", pa.RecordBatchReader.from_batches(schema, numbered()))
+        try:
+            db.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming')
+        except duckdb.Error:
+            if failed:  # a table refused while read (a bomb, a damaged part): its own one-line error
+                raise failed[0] from None
+            raise
+        finally:
+            db.unregister("incoming")
 
     def run(self, sql: str, params: list | None = None) -> list[tuple]:
         return self._cursor().execute(sql, params or []).fetchall()
