@@ -57,7 +57,7 @@ def extract_bits(words: np.ndarray, start: int, end: int) -> np.ndarray:
     return ((high << np.uint64(low_len)) | (words[:, w + 1] >> np.uint64(64 - low_len))) & mask
 
 
-# An index of more rows is searched in parts: a part's sorted signatures, keys and positions take
+# An index of more rows is searched in parts: a part's signatures, keys and order take
 # about 100 bytes a row (1.7 GB), and every part reads the queries again
 PART_ROWS = 1 << 24
 _READ_ROWS = 1 << 18  # index rows read from a file at once (16 MB)
