@@ -141,7 +141,7 @@ class Database:
 
     def copy(self, name: str, root: Path, table: str, columns: list[str]) -> None:
         """Table `table` of the corpus at root (those columns, every part checked as read_table
-        does) as `name`, with each row's position in it."""
+        does) as `name` (quoted), with each row's position in it."""
         import duckdb
 
         schema = pa.schema([*(TABLES[table].field(c) for c in columns), pa.field("position", pa.int64())])
@@ -161,7 +161,7 @@ class Database:
         db = self._cursor()
         db.register("incoming", pa.RecordBatchReader.from_batches(schema, numbered()))
         try:
-            db.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming')
+            db.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")
         except duckdb.Error:
             if failed:  # a table refused while read (a bomb, a damaged part): its own one-line error
                 raise failed[0] from None
@@ -204,8 +204,7 @@ class Corpus:
         return self.doc.get("mix")
 
     def table(self, view: str) -> str:
-        """The database's name for a view's table of this corpus (names of ours, never an input's)."""
-        return f'"c{self.index}_{view}"'
+        return _table(self.index, view)
 
     def clip(self, key: str) -> pd.Series | None:
         """The clip of that key, looked up among the clips/ rows (never used as a path); None when
@@ -268,6 +267,12 @@ class Corpus:
                            "GROUP BY ALL ORDER BY 1, 2")
 
 
+def _table(index: int, view: str) -> str:
+    """The database's name for a table of the corpus shown at `index`, quoted (names of ours, never
+    an input's)."""
+    return f'"c{index}_{view}"'
+
+
 def load(index: int, root: str | Path, db: Database) -> Corpus:
     layout = CorpusLayout.at(root)
     if not layout.is_corpus():
@@ -277,24 +282,26 @@ def load(index: int, root: str | Path, db: Database) -> Corpus:
     if not isinstance(doc.get("mix", {}), dict):
         raise InputError(f"{layout.build_json}: its 'mix' is a JSON {type(doc['mix']).__name__}, not the recipe "
                          "report `vmae corpus mix` writes; the viewer cannot show this folder")
-    name = f"c{index}_"
+
+    def t(view: str) -> str:
+        return _table(index, view)
+
     for view, table, columns in (("built", "clips", CLIP_COLUMNS), ("rows", "videos", ROW_COLUMNS),
                                  ("verdicts", "dedup", DEDUP_COLUMNS), ("rejects", "rejects", REJECT_COLUMNS)):
-        db.copy(name + view, layout.root, table, columns)
+        db.copy(t(view), layout.root, table, columns)
     verdicts = ", ".join(f'd."{c}"' for c in DEDUP_COLUMNS[1:])
     # each clip with its dedup verdict, in the clips' order
-    db.run(f'CREATE TABLE "{name}clips" AS SELECT c.*, {verdicts} FROM "{name}built" c '
-           f'LEFT JOIN "{name}verdicts" d USING (clip_key) ORDER BY c.position')
-    built = db.run(f'SELECT count(*) FROM "{name}built"')[0][0]
+    db.run(f"CREATE TABLE {t('clips')} AS SELECT c.*, {verdicts} FROM {t('built')} c "
+           f"LEFT JOIN {t('verdicts')} d USING (clip_key) ORDER BY c.position")
+    built = db.run(f"SELECT count(*) FROM {t('built')}")[0][0]
     # what dedup dropped, with the source of each (its clip's, or its planned video's)
-    source = (f'SELECT clip_key AS k, any_value(source) AS source FROM "{name}built" GROUP BY 1' if built else
-              f'SELECT video_id AS k, any_value(source) AS source FROM "{name}rows" GROUP BY 1')
-    db.run(f'CREATE TABLE "{name}dedup" AS SELECT d.*, s.source FROM "{name}verdicts" d LEFT JOIN ({source}) s '
-           f'ON s.k = d.clip_key WHERE NOT coalesce(d.keep, true) ORDER BY d.position')
+    source = (f"SELECT clip_key AS k, any_value(source) AS source FROM {t('built')} GROUP BY 1" if built else
+              f"SELECT video_id AS k, any_value(source) AS source FROM {t('rows')} GROUP BY 1")
+    db.run(f"CREATE TABLE {t('dedup')} AS SELECT d.*, s.source FROM {t('verdicts')} d LEFT JOIN ({source}) s "
+           f"ON s.k = d.clip_key WHERE NOT coalesce(d.keep, true) ORDER BY d.position")
     for temporary in ("built", "verdicts"):
-        db.run(f'DROP TABLE "{name}{temporary}"')
-    columns = {v: [c for c, in db.run("SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                                      "ORDER BY ordinal_position", [name + v])] for v in VIEWS}
-    counts = {v: db.run(f'SELECT count(*) FROM "{name}{v}"')[0][0] for v in VIEWS}
-    counts["failed"] = db.run(f"""SELECT count(*) FROM "{name}rows" WHERE status = 'failed'""")[0][0]
+        db.run(f"DROP TABLE {t(temporary)}")
+    columns = {v: list(db.frame(f"SELECT * FROM {t(v)} LIMIT 0").columns) for v in VIEWS}
+    counts = {v: db.run(f"SELECT count(*) FROM {t(v)}")[0][0] for v in VIEWS}
+    counts["failed"] = db.run(f"SELECT count(*) FROM {t('rows')} WHERE status = 'failed'")[0][0]
     return Corpus(index, layout.root, doc, db, columns, counts)
