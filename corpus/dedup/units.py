@@ -56,10 +56,11 @@ _HASH_KEYS = ("vmae-file-id-one", "vmae-file-id-two")  # two 64-bit hashes of a 
 _HASH_ROWS = 1 << 20  # rows hashed at once (as Python strings for a moment)
 
 
-def file_ids(sha256: pa.ChunkedArray | pa.Array) -> pd.Series:
+def file_ids(sha256: pa.ChunkedArray | pa.Array) -> pd.api.extensions.ExtensionArray:
     """Each clip's file, as 16 bytes (two keyed 64-bit hashes of its sha256; null where it has
     none): equal for equal files, and 16 bytes a clip where the hex text took 72 (1.8 GB at 25M
-    clips). Two different files share an id with probability about N² / 2^129."""
+    clips). Two different files share an id with probability about N² / 2^129. An array, not a
+    Series: it takes the rows of whatever frame it joins, whatever that frame's index."""
     parts = []
     for s in range(0, len(sha256), _HASH_ROWS):
         chunk = sha256[s : s + _HASH_ROWS]
@@ -68,7 +69,7 @@ def file_ids(sha256: pa.ChunkedArray | pa.Array) -> pd.Series:
         ids = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(words), [None, pa.py_buffer(words.tobytes())])
         parts.append(pc.if_else(pc.is_valid(chunk), ids, pa.scalar(None, pa.binary(16))))
     ids = pa.chunked_array(parts, pa.binary(16))
-    return pd.Series(pd.arrays.ArrowExtensionArray(ids))
+    return pd.arrays.ArrowExtensionArray(ids)
 
 
 def load_items(root: str | Path) -> CorpusItems:

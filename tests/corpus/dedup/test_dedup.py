@@ -151,11 +151,14 @@ def test_plan_only_dedup_drops_videos_before_download(tmp_path, kinetics_data):
 def test_plan_only_duplicates_across_sources_by_id(tmp_path, server):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     a.write_text("label,youtube_id,time_start,time_end,split\nx,vid00000001,0,3,train\ny,vid00000002,0,3,train\n")
-    b.write_text("videoid,url\nvid00000002,http://127.0.0.1:9/v.mp4\nvid00000003,http://127.0.0.1:9/w.mp4\n")
+    # a row that fails at planning sits between two planned ones: only those two are items
+    b.write_text("videoid,url\nvid00000002,http://127.0.0.1:9/v.mp4\nbad,file:///etc/passwd\n"
+                 "vid00000003,http://127.0.0.1:9/w.mp4\n")
     for src, f in (("kinetics", a), ("web", b)):
         build(BuildOptions(source=src, inputs=(str(f),), out=str(tmp_path / src)), plan_only=True, progress=False)
     dedup([tmp_path / "kinetics", tmp_path / "web"])
     web = pd.read_parquet(tmp_path / "web" / "dedup").set_index("video_id")
+    assert sorted(web.index) == ["vid00000002", "vid00000003"]
     assert web.loc["vid00000002", "reason"] == "exact_id" and web.loc["vid00000003", "keep"]
     assert pd.read_parquet(tmp_path / "kinetics" / "dedup").keep.all()  # labeled wins
 
