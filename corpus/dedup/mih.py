@@ -173,14 +173,14 @@ class ChunkSearch:
         # Within one set, a pair of equal keys comes from the buckets themselves, and a pair one bit
         # apart only from the row whose bit is clear: each pair is found once.
         found = [self._equal_keys(signatures, order, rows_of, keys)] if within else []
+        if within and not self.flips:  # sampled bands within one set: equal keys are every probe
+            return found[0]
         flips = np.left_shift(1, np.arange(low_bits, dtype=np.int64)) if self.flips else np.empty(0, np.int64)
         flips = flips if within else np.r_[0, flips]
         # a probe's byte of the bitmap and its bit there, flipped apart: no array of probes is made
         byte_flips, bit_flips = (flips >> 3)[:, None], (flips & 7).astype(np.uint8)[:, None]
-        if within and not self.flips:
-            return found[0]
         queries = self.index if within else self.queries
-        step = _PROBES // len(flips) if len(flips) else _PROBES
+        step = _PROBES // len(flips)
         for s in range(0, len(queries), step):
             block = rows(queries, s, s + step)
             full = band_keys(block, band)
