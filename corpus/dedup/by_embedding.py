@@ -11,16 +11,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from corpus.dedup import DEFAULT_SIMILARITY
+from corpus.dedup.embeddings import EmbeddingFiles, rows_of
 from corpus.dedup.semantic import (
+    Buckets,
+    BucketWriter,
     assign,
+    bucket_count,
     draw_distribution,
     kmeans,
-    leaks,
-    read_embeddings,
-    similar_pairs,
+    sample_rows,
+    search_buckets,
 )
+from corpus.dedup.units import string_hashes
 from corpus.dedup.verdicts import keepers, mark, preference, video_keys
 from corpus.errors import InputError
 from manifests.options import option
@@ -45,60 +50,83 @@ class SemanticOptions:
 def semantic_pass(items: pd.DataFrame, against: pd.DataFrame, opts: SemanticOptions, map_fn: Callable | None,
                   spill: Path | None = None) -> tuple[int, Path]:
     """Marks items in place; returns how many items had an embedding, and the picture's path.
-    `against`: the evaluation items (key, corpus). spill: as similar_pairs'."""
+    `against`: the evaluation items (key, corpus). spill: a folder for the buckets' files, which
+    map_fn's workers read (None: the buckets are held in memory and shipped to them)."""
     if not 0 < opts.similarity <= 1:
         raise InputError(f"--similarity {opts.similarity}: a cosine between 0 and 1")
-    keys, emb = read_embeddings(list(opts.embeddings))
-    where = pd.Series(np.arange(len(keys)), index=keys)
-    live = items.index[items["keep"].to_numpy(bool) & items["key"].isin(where.index).to_numpy()]
+    files = EmbeddingFiles.open(opts.embeddings)
+    hashes = files.key_hashes()
+    kept = items.index[items["keep"].to_numpy(bool)]
+    at = rows_of(hashes, string_hashes(pa.array(items.loc[kept, "key"], pa.string())))
+    live, rows = kept[at >= 0], at[at >= 0]  # the items still kept that have an embedding, and its row
     if not len(live):
         raise InputError(f"none of the clips still kept has an embedding in {', '.join(opts.embeddings)} (matched "
                          "by clip_key); embed the corpora with 'vmae embed --shards DIR' first")
-    rows = where[items.loc[live, "key"]].to_numpy()
-    held = against[against["key"].isin(where.index)]
-    eval_x = emb[where[held["key"]].to_numpy()]
-    x = _gathered(emb, rows)
-    del emb
-    k = opts.clusters or max(1, round(np.sqrt(len(live))))
-    centroids = kmeans(x, k)
-    label = assign(x, centroids)
+    at = rows_of(hashes, string_hashes(pa.array(against["key"], pa.string())))
+    held, eval_rows = against[at >= 0], at[at >= 0]
+    del hashes
+    rng = np.random.default_rng(0)
+    sample, eval_x = _gathered(files, [rows[sample_rows(len(live), files.width, rng)], eval_rows])
+    centroids = kmeans(sample, opts.clusters or max(1, round(np.sqrt(len(live)))), rng)
+    del sample
+    writer = BucketWriter(bucket_count(len(live), files.width, len(centroids)), files.width, len(live), spill)
+    label = _bucketed(files, rows, centroids, video_keys(items, live), writer)
     items.loc[live, "cluster"] = label
-    _leaks(items, live, x, held, eval_x, centroids, label, opts.similarity)
-    alive = items.loc[live, "keep"].to_numpy(bool)
-    video = video_keys(items, live)
-    pairs, best = similar_pairs(x, video, label, opts.similarity, map_fn, spill)
-    a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
-    ok = alive[a] & alive[b]
-    keeper = keepers(a[ok], b[ok], len(live), preference(items)[live])
-    drop = np.flatnonzero((keeper != np.arange(len(live))) & alive)
-    rows, krows = live[drop], live[keeper[drop]]
-    mark(items, rows, "semantic", items.loc[krows, "key"].to_numpy(), items.loc[krows, "corpus"].to_numpy(), None)
-    items.loc[rows, "similarity"] = np.einsum("ij,ij->i", x[drop], x[keeper[drop]])
+    buckets = writer.done()
+    try:
+        found = search_buckets(buckets, len(live), eval_x, assign(eval_x, centroids), opts.similarity, map_fn)
+        _mark_leaks(items, live, held, found.leaks)
+        alive = items.loc[live, "keep"].to_numpy(bool)
+        ok = alive[found.a] & alive[found.b]
+        keeper = keepers(found.a[ok], found.b[ok], len(live), preference(items)[live])
+        drop = np.flatnonzero((keeper != np.arange(len(live))) & alive)
+        rows, krows = live[drop], live[keeper[drop]]
+        mark(items, rows, "semantic", items.loc[krows, "key"].to_numpy(), items.loc[krows, "corpus"].to_numpy(),
+             None)
+        x, y = (_from_buckets(buckets, writer, label, which) for which in (drop, keeper[drop]))
+        items.loc[rows, "similarity"] = np.einsum("ij,ij->i", x, y)
+    finally:
+        buckets.removed()
     plot = Path(opts.plot) if opts.plot else Path(items["corpus"].iloc[0]) / "dedup_similarity.png"
-    return len(live), draw_distribution(best, opts.similarity, plot)
+    return len(live), draw_distribution(found.best, opts.similarity, plot)
 
 
-def _gathered(emb: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """emb[rows], without a copy where rows ascend (the usual case: the items of the corpora in the
-    order their embeddings were written): each row moves down in place. A copy was as large as
-    the embeddings (3 GB at 1.5M clips of 512 floats)."""
-    if not len(rows) or np.any(rows[1:] <= rows[:-1]):
-        return emb[rows]
-    for s in range(0, len(rows), _GATHER_BLOCK):
-        block = rows[s : s + _GATHER_BLOCK]
-        emb[s : s + len(block)] = emb[block]  # its sources lie at or after s: not yet overwritten
-    return emb[: len(rows)]
+def _gathered(files: EmbeddingFiles, wanted: list[np.ndarray]) -> list[np.ndarray]:
+    """For each array of rows, the normalized float32 embeddings at those rows, in its order: one
+    pass over the files."""
+    out = [np.empty((len(w), files.width), np.float32) for w in wanted]
+    order = [np.argsort(w, kind="stable") for w in wanted]
+    for first, block in files.batches():
+        for w, o, x in zip(wanted, order, out, strict=True):
+            lo, hi = np.searchsorted(w[o], [first, first + len(block)])
+            x[o[lo:hi]] = block[w[o[lo:hi]] - first]
+    return out
 
 
-_GATHER_BLOCK = 1 << 16
+def _bucketed(files: EmbeddingFiles, rows: np.ndarray, centroids: np.ndarray, video: np.ndarray,
+              writer: BucketWriter) -> np.ndarray:
+    """Every item's embedding (at rows[item]) assigned its nearest centroid and written to its
+    bucket: one pass over the files. Returns each item's cluster."""
+    item_of_row = np.full(files.rows, -1, np.int64)
+    item_of_row[rows] = np.arange(len(rows))
+    label = np.empty(len(rows), np.int64)
+    for first, block in files.batches():
+        item = item_of_row[first : first + len(block)]
+        mine = np.flatnonzero(item >= 0)
+        x, item = block[mine], item[mine]
+        label[item] = cluster = assign(x, centroids)
+        writer.append(x, item, cluster, video[item])
+    return label
 
 
-def _leaks(items, live, x, held: pd.DataFrame, eval_x: np.ndarray, centroids, label, similarity) -> None:
-    """held: the evaluation items with an embedding (key, corpus), eval_x their embeddings."""
-    if held.empty:
+def _from_buckets(buckets: Buckets, writer: BucketWriter, label: np.ndarray, items: np.ndarray) -> np.ndarray:
+    return buckets.rows_of(label[items] % writer.count, writer.where[items])
+
+
+def _mark_leaks(items: pd.DataFrame, live: pd.Index, held: pd.DataFrame, leaks: np.ndarray) -> None:
+    """held: the evaluation items with an embedding (key, corpus); leaks: (item, held row, cosine)."""
+    if not len(leaks):
         return
-    nearest, sim = leaks(x, eval_x, centroids, label, similarity)
-    hit = np.flatnonzero(sim >= similarity)
-    mark(items, live[hit], "leak_semantic", held["key"].to_numpy()[nearest[hit]],
-         held["corpus"].to_numpy()[nearest[hit]], None)
-    items.loc[live[hit], "similarity"] = sim[hit]
+    rows, nearest = live[leaks[:, 0].astype(np.int64)], leaks[:, 1].astype(np.int64)
+    mark(items, rows, "leak_semantic", held["key"].to_numpy()[nearest], held["corpus"].to_numpy()[nearest], None)
+    items.loc[rows, "similarity"] = leaks[:, 2]

@@ -52,7 +52,7 @@ def check_signature_versions(roots: list[str | Path]) -> None:
                          f"compared; rebuild the older ones with this vmae (into a new --out) and dedup again")
 
 
-_HASH_KEYS = ("vmae-file-id-one", "vmae-file-id-two")  # two 64-bit hashes of a sha256: 128 bits
+_HASH_KEYS = ("vmae-file-id-one", "vmae-file-id-two")  # two 64-bit hashes of a string: 128 bits
 _HASH_ROWS = 1 << 20  # rows hashed at once (as Python strings for a moment)
 
 
@@ -61,15 +61,22 @@ def file_ids(sha256: pa.ChunkedArray | pa.Array) -> pd.api.extensions.ExtensionA
     none): equal for equal files, and 16 bytes a clip where the hex text took 72 (1.8 GB at 25M
     clips). Two different files share an id with probability about N² / 2^129. An array, not a
     Series: it takes the rows of whatever frame it joins, whatever that frame's index."""
-    parts = []
-    for s in range(0, len(sha256), _HASH_ROWS):
-        chunk = sha256[s : s + _HASH_ROWS]
-        text = chunk.to_numpy(zero_copy_only=False).astype(object)
-        words = np.stack([pd.util.hash_array(text, hash_key=k, categorize=False) for k in _HASH_KEYS], axis=1)
-        ids = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(words), [None, pa.py_buffer(words.tobytes())])
-        parts.append(pc.if_else(pc.is_valid(chunk), ids, pa.scalar(None, pa.binary(16))))
-    ids = pa.chunked_array(parts, pa.binary(16))
-    return pd.arrays.ArrowExtensionArray(ids)
+    words = string_hashes(sha256)
+    ids = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(words), [None, pa.py_buffer(words.tobytes())])
+    ids = pc.if_else(pc.is_valid(sha256), ids, pa.scalar(None, pa.binary(16)))
+    return pd.arrays.ArrowExtensionArray(pa.chunked_array([ids], pa.binary(16)) if isinstance(ids, pa.Array) else ids)
+
+
+def string_hashes(strings: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """(N, 2) uint64: two keyed 64-bit hashes of each string (128 bits: two different strings of
+    25M share them with probability about 2^-80), hashed a million at a time (as Python strings
+    for a moment)."""
+    out = np.empty((len(strings), len(_HASH_KEYS)), np.uint64)
+    for s in range(0, len(strings), _HASH_ROWS):
+        text = strings[s : s + _HASH_ROWS].to_numpy(zero_copy_only=False).astype(object)
+        for k, key in enumerate(_HASH_KEYS):
+            out[s : s + len(text), k] = pd.util.hash_array(text, hash_key=key, categorize=False)
+    return out
 
 
 def load_items(root: str | Path) -> CorpusItems:

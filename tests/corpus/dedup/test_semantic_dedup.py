@@ -91,14 +91,16 @@ def test_embedding_files_are_checked(tmp_path, corpora):
     pq.write_table(pa.table({"clip_key": ["a"], "vector": [1.0]}), bad)
     with pytest.raises(InputError, match="clip_key and embedding"):
         dedup([corpora / "train"], semantic=SemanticOptions((str(bad),)))
-    nan = write_embeddings(tmp_path / "nan.parquet", ["a", "b"], [[1.0, np.nan], [0.0, 1.0]])
+    # the values are read only once a key matches a clip
+    key = pd.read_parquet(corpora / "train" / "clips").clip_key.iloc[0]
+    nan = write_embeddings(tmp_path / "nan.parquet", [key, "b"], [[1.0, np.nan], [0.0, 1.0]])
     with pytest.raises(InputError, match="not finite"):
         dedup([corpora / "train"], semantic=SemanticOptions((nan,)))
     twice = write_embeddings(tmp_path / "twice.parquet", ["a", "a"], [[1.0, 0.0], [0.0, 1.0]])
     with pytest.raises(InputError, match="occurs twice"):
         dedup([corpora / "train"], semantic=SemanticOptions((twice,)))
     words = tmp_path / "words.parquet"  # a fixed-size list, of text
-    pq.write_table(pa.table({"clip_key": ["a"], "embedding": pa.array([["x", "y"]], pa.list_(pa.string(), 2))}), words)
+    pq.write_table(pa.table({"clip_key": [key], "embedding": pa.array([["x", "y"]], pa.list_(pa.string(), 2))}), words)
     with pytest.raises(InputError, match="words.parquet: cannot be read as clip keys and embeddings"):
         dedup([corpora / "train"], semantic=SemanticOptions((str(words),)))
     narrow = write_embeddings(tmp_path / "narrow.parquet", ["b"], [[1.0, 0.0, 0.0]])
@@ -107,3 +109,45 @@ def test_embedding_files_are_checked(tmp_path, corpora):
     other = write_embeddings(tmp_path / "other.parquet", ["nobody"], [[1.0, 0.0]])
     with pytest.raises(InputError, match="none of the clips"):
         dedup([corpora / "train"], semantic=SemanticOptions((other,)))
+
+
+@pytest.mark.parametrize("on_disk", [True, False])
+def test_the_bucketed_search_finds_what_comparing_every_pair_of_a_cluster_finds(tmp_path, monkeypatch, on_disk):
+    """Embeddings streamed into buckets (files, or arrays for workers elsewhere) a block at a time,
+    each cluster compared a few rows at a time: the same pairs, best cosines and leaks as all pairs
+    of each cluster compared at once."""
+    from corpus.dedup import semantic
+
+    monkeypatch.setattr(semantic, "_SIMILARITIES", 1000)  # a few rows of a cluster at once
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2000, 16)).astype(np.float32)
+    x[1000:1300] = x[:300] + 0.05 * rng.normal(size=(300, 16))  # near copies
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    held = x[[5, 1500]] + 0.01 * rng.normal(size=(2, 16)).astype(np.float32)
+    held /= np.linalg.norm(held, axis=1, keepdims=True)
+    video = np.arange(len(x)) // 2  # two rows a video: never a pair
+    centroids = semantic.kmeans(x[semantic.sample_rows(len(x), 16, rng)], 40, rng)
+    label = semantic.assign(x, centroids)
+    writer = semantic.BucketWriter(semantic.bucket_count(len(x), 16, 40), 16, len(x), tmp_path if on_disk else None)
+    for s in range(0, len(x), 300):
+        rows = np.arange(s, min(s + 300, len(x)))
+        writer.append(x[rows], rows, label[rows], video[rows])
+    buckets = writer.done()
+    assert len(buckets.x) == 16 and sum(len(b) for b in buckets.x) == len(x)
+    found = semantic.search_buckets(buckets, len(x), held, semantic.assign(held, centroids), 0.9)
+
+    stored = x.astype(np.float16).astype(np.float32)  # what the buckets hold
+    sim = stored @ stored.T
+    sim[(label[:, None] != label[None, :]) | (video[:, None] == video[None, :])] = -1.0
+    a, b = np.nonzero(np.triu(sim >= 0.9, 1))
+    assert sorted(zip(found.a.tolist(), found.b.tolist(), strict=True)) == \
+        sorted(zip(a.tolist(), b.tolist(), strict=True))
+    assert len(a) >= 250  # most planted copies share their original's cluster
+    np.testing.assert_allclose(found.cosine, sim[found.a, found.b], atol=1e-5)
+    np.testing.assert_allclose(found.best, sim.max(axis=1), atol=1e-5)
+    leak = stored @ held.T
+    leak[label[:, None] != semantic.assign(held, centroids)[None, :]] = -1.0
+    assert sorted(found.leaks[:, 0].astype(int).tolist()) == np.flatnonzero(leak.max(axis=1) >= 0.9).tolist()
+    np.testing.assert_allclose(buckets.rows_of(label[[7, 1200]] % 16, writer.where[[7, 1200]]), stored[[7, 1200]])
+    buckets.removed()
+    assert not list(tmp_path.iterdir())
