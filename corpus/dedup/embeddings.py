@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from corpus.dedup.units import string_hashes
 from corpus.errors import InputError
 
-_BATCH_ROWS = 1 << 14  # embeddings read at once (32 MB of float32 at 512 values)
+_BATCH_VALUES = 1 << 22  # values read at once (16 MB of float32: 8k embeddings of 512)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class EmbeddingFiles:
         """(first row, (n, width) float32 L2-normalized embeddings) for every batch, in row order;
         values that are not finite are refused, in any row."""
         at = 0
-        for path, batch in self._batches(["embedding"], _BATCH_ROWS):
+        for path, batch in self._batches(["embedding"], max(1, _BATCH_VALUES // self.width)):
             try:
                 block = batch.column(0).flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
                 block = block.reshape(-1, self.width)
