@@ -57,12 +57,12 @@ def semantic_pass(items: pd.DataFrame, against: pd.DataFrame, opts: SemanticOpti
     files = EmbeddingFiles.open(opts.embeddings)
     hashes = files.key_hashes()
     kept = items.index[items["keep"].to_numpy(bool)]
-    at = rows_of(hashes, string_hashes(pa.array(items.loc[kept, "key"], pa.string())))
+    at = rows_of(hashes, string_hashes(pa.array(items.loc[kept, "key"], pa.large_string())))
     live, rows = kept[at >= 0], at[at >= 0]  # the items still kept that have an embedding, and its row
     if not len(live):
         raise InputError(f"none of the clips still kept has an embedding in {', '.join(opts.embeddings)} (matched "
                          "by clip_key); embed the corpora with 'vmae embed --shards DIR' first")
-    at = rows_of(hashes, string_hashes(pa.array(against["key"], pa.string())))
+    at = rows_of(hashes, string_hashes(pa.array(against["key"], pa.large_string())))
     held, eval_rows = against[at >= 0], at[at >= 0]
     del hashes
     rng = np.random.default_rng(0)
