@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -22,8 +24,10 @@ def mark(items: pd.DataFrame, idx, reason: str, of_key, of_corpus, distance) -> 
 def preference(items: pd.DataFrame) -> np.ndarray:
     """Rank of each item under the keep rule (0 = most preferred): labeled first, then more
     pixels, then the corpus given first, then the smaller key. Sorted as numbers (the keys as
-    their rank): sorting the frame itself held several copies of its strings."""
-    key_rank = pd.factorize(items["key"], sort=True)[0]
+    their rank, by Arrow: pandas' sorted factorize took 160 bytes a clip more, and 15 times as
+    long)."""
+    key_rank = pc.rank(pa.array(items["key"], pa.large_string()), sort_keys="ascending",
+                       tiebreaker="dense").to_numpy()
     ordered = np.lexsort((key_rank, items["corpus_order"].to_numpy(), -items["pixels"].to_numpy(np.int64),
                           ~items["labeled"].to_numpy(bool)))
     rank = np.empty(len(items), np.int64)
@@ -51,9 +55,18 @@ def video_keys(items: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
 
 def same_file(file_id: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """For each item: the first item with its file (itself when it has none), and a number per
-    distinct file (-1: none)."""
-    codes = pd.factorize(file_id)[0]
-    has = codes >= 0
-    first = np.full(codes.max(initial=-1) + 1, len(codes), np.int64)
-    np.minimum.at(first, codes[has], np.flatnonzero(has))
-    return np.where(has, first[np.maximum(codes, 0)] if len(first) else 0, np.arange(len(codes))), codes
+    distinct file (-1: none). By sorting the ids' two words (a hash table of 16-byte ids took 67
+    bytes a clip)."""
+    ids = pa.array(file_id, pa.binary(16))
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    words = np.frombuffer(ids.buffers()[1], np.uint64, 2 * len(ids), ids.offset * 16).reshape(-1, 2)
+    has = pc.is_valid(ids).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(has)
+    order = rows[np.lexsort((words[rows, 1], words[rows, 0]))]  # stable: a file's first item leads
+    ordered = words[order]
+    new_file = np.r_[True, np.any(ordered[1:] != ordered[:-1], axis=1)] if len(order) else np.empty(0, bool)
+    group = np.cumsum(new_file) - 1
+    codes, same = np.full(len(ids), -1, np.int64), np.arange(len(ids))
+    codes[order] = group
+    same[order] = order[np.flatnonzero(new_file)][group]
+    return same, codes
