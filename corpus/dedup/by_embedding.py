@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from corpus.dedup import DEFAULT_SIMILARITY
-from corpus.dedup.embeddings import EmbeddingFiles, rows_of
+from corpus.dedup.embeddings import EmbeddingFiles
 from corpus.dedup.semantic import (
     Buckets,
     BucketWriter,
@@ -55,16 +55,16 @@ def semantic_pass(items: pd.DataFrame, against: pd.DataFrame, opts: SemanticOpti
     if not 0 < opts.similarity <= 1:
         raise InputError(f"--similarity {opts.similarity}: a cosine between 0 and 1")
     files = EmbeddingFiles.open(opts.embeddings)
-    hashes = files.key_hashes()
+    keys = files.keys()
     kept = items.index[items["keep"].to_numpy(bool)]
-    at = rows_of(hashes, string_hashes(pa.array(items.loc[kept, "key"], pa.large_string())))
+    at = keys.rows_of(string_hashes(pa.array(items.loc[kept, "key"], pa.large_string())))
     live, rows = kept[at >= 0], at[at >= 0]  # the items still kept that have an embedding, and its row
     if not len(live):
         raise InputError(f"none of the clips still kept has an embedding in {', '.join(opts.embeddings)} (matched "
                          "by clip_key); embed the corpora with 'vmae embed --shards DIR' first")
-    at = rows_of(hashes, string_hashes(pa.array(against["key"], pa.large_string())))
+    at = keys.rows_of(string_hashes(pa.array(against["key"], pa.large_string())))
     held, eval_rows = against[at >= 0], at[at >= 0]
-    del hashes
+    del keys
     rng = np.random.default_rng(0)
     sample, eval_x = _gathered(files, [rows[sample_rows(len(live), files.width, rng)], eval_rows])
     centroids = kmeans(sample, opts.clusters or max(1, round(np.sqrt(len(live)))), rng)
@@ -80,11 +80,11 @@ def semantic_pass(items: pd.DataFrame, against: pd.DataFrame, opts: SemanticOpti
         ok = alive[found.a] & alive[found.b]
         keeper = keepers(found.a[ok], found.b[ok], len(live), preference(items)[live])
         drop = np.flatnonzero((keeper != np.arange(len(live))) & alive)
-        rows, krows = live[drop], live[keeper[drop]]
-        mark(items, rows, "semantic", items.loc[krows, "key"].to_numpy(), items.loc[krows, "corpus"].to_numpy(),
-             None)
+        dropped, kept_copy = live[drop], live[keeper[drop]]
+        mark(items, dropped, "semantic", items.loc[kept_copy, "key"].to_numpy(),
+             items.loc[kept_copy, "corpus"].to_numpy(), None)
         x, y = (_from_buckets(buckets, writer, label, which) for which in (drop, keeper[drop]))
-        items.loc[rows, "similarity"] = np.einsum("ij,ij->i", x, y)
+        items.loc[dropped, "similarity"] = np.einsum("ij,ij->i", x, y)
     finally:
         buckets.removed()
     plot = Path(opts.plot) if opts.plot else Path(items["corpus"].iloc[0]) / "dedup_similarity.png"

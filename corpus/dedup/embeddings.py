@@ -36,8 +36,8 @@ class EmbeddingFiles:
         return cls(tuple(str(p) for p in paths), widths.pop() if widths else 1,
                    sum(f.metadata.num_rows for f, _ in files))
 
-    def key_hashes(self) -> np.ndarray:
-        """(rows, 2) uint64: the hashes of each row's clip_key (only that column is read). Refuses
+    def keys(self) -> KeyIndex:
+        """Every row's clip_key, hashed and sorted for look-ups (only that column is read). Refuses
         a key given twice."""
         parts = [string_hashes(batch.column(0)) for path, batch in self._batches(["clip_key"], 1 << 20)]
         hashes = np.concatenate(parts) if parts else np.empty((0, 2), np.uint64)
@@ -48,7 +48,7 @@ class EmbeddingFiles:
         ordered = hashes[order]
         if np.any(np.all(ordered[1:] == ordered[:-1], axis=1)):
             raise InputError("--embeddings: a clip_key occurs twice; give each clip's embedding once")
-        return hashes
+        return KeyIndex(ordered, order)
 
     def batches(self) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, (n, width) float32 L2-normalized embeddings) for every batch, in row order;
@@ -76,22 +76,23 @@ class EmbeddingFiles:
                 raise InputError(f"--embeddings {path}: cannot be read as clip keys and embeddings ({e})") from e
 
 
-def rows_of(hashes: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """For each of `wanted` (k, 2) key hashes, the row with that key among `hashes` (rows, 2), or
-    -1 where no row has it."""
-    order = np.argsort(hashes[:, 0], kind="stable")
-    first = hashes[order, 0]
-    lo = np.searchsorted(first, wanted[:, 0], "left")
-    hi = np.searchsorted(first, wanted[:, 0], "right")
-    found = np.full(len(wanted), -1, np.int64)
-    one = np.flatnonzero(hi - lo == 1)
-    match = hashes[order[lo[one]], 1] == wanted[one, 1]
-    found[one[match]] = order[lo[one[match]]]
-    for w in np.flatnonzero(hi - lo > 1):  # keys whose first hashes collide (about N²/2^65 of them)
-        candidates = order[lo[w] : hi[w]]
-        same = candidates[hashes[candidates, 1] == wanted[w, 1]]
-        found[w] = same[0] if len(same) else -1
-    return found
+@dataclass(frozen=True)
+class KeyIndex:
+    """The files' key hashes (rows, 2), sorted, and the row each came from."""
+
+    ordered: np.ndarray
+    order: np.ndarray
+
+    def rows_of(self, wanted: np.ndarray) -> np.ndarray:
+        """For each of `wanted` (k, 2) key hashes, the row with that key, or -1 where none has it."""
+        lo = np.searchsorted(self.ordered[:, 0], wanted[:, 0], "left")
+        hi = np.searchsorted(self.ordered[:, 0], wanted[:, 0], "right")
+        found = np.full(len(wanted), -1, np.int64)
+        for step in range(int((hi - lo).max(initial=0))):  # one step but where first hashes collide (~N²/2^65)
+            at = np.flatnonzero(hi - lo > step)
+            match = self.ordered[lo[at] + step, 1] == wanted[at, 1]
+            found[at[match]] = self.order[lo[at[match]] + step]
+        return found
 
 
 def _embedding_file(path: str | Path) -> tuple[pq.ParquetFile, int]:

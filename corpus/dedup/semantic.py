@@ -73,8 +73,9 @@ class BucketWriter:
     items: int
     folder: Path | None
     where: np.ndarray = field(init=False)  # per item: its row in its bucket
-    _x: list = field(init=False)
+    _x: list = field(init=False)  # per bucket: its embeddings' file, or list of arrays
     _meta: list = field(init=False)
+    _written: np.ndarray = field(init=False)  # rows so far, per bucket
 
     def __post_init__(self) -> None:
         self.where = np.full(self.items, -1, np.int64)

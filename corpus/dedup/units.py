@@ -64,7 +64,7 @@ def file_ids(sha256: pa.ChunkedArray | pa.Array) -> pd.api.extensions.ExtensionA
     words = string_hashes(sha256)
     ids = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(words), [None, pa.py_buffer(words.tobytes())])
     ids = pc.if_else(pc.is_valid(sha256), ids, pa.scalar(None, pa.binary(16)))
-    return pd.arrays.ArrowExtensionArray(pa.chunked_array([ids], pa.binary(16)) if isinstance(ids, pa.Array) else ids)
+    return pd.arrays.ArrowExtensionArray(ids)
 
 
 def string_hashes(strings: pa.ChunkedArray | pa.Array) -> np.ndarray:
