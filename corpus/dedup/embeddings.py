@@ -59,7 +59,7 @@ class EmbeddingFiles:
                 block = batch.column(0).flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
                 block = block.reshape(-1, self.width)
             except (ValueError, TypeError, pa.ArrowException) as e:  # values that are not numbers
-                raise InputError(f"--embeddings {path}: cannot be read as clip keys and embeddings ({e})") from e
+                raise _unreadable(path, e) from e
             if not np.isfinite(block).all():
                 raise InputError(f"--embeddings {path}: holds values that are not finite")
             block = block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
@@ -73,7 +73,11 @@ class EmbeddingFiles:
                 for batch in file.iter_batches(batch_size=rows, columns=columns, use_threads=False):
                     yield path, batch
             except (OSError, ValueError, TypeError) as e:  # damaged pages, values of another kind
-                raise InputError(f"--embeddings {path}: cannot be read as clip keys and embeddings ({e})") from e
+                raise _unreadable(path, e) from e
+
+
+def _unreadable(path: str, error: Exception) -> InputError:
+    return InputError(f"--embeddings {path}: cannot be read as clip keys and embeddings ({error})")
 
 
 @dataclass(frozen=True)
